@@ -1,0 +1,21 @@
+"""modeltel: OpenTelemetry instrumentation for model inference.
+
+One decorator on a predict function gives every prediction a trace span, metrics and a
+structured JSON log record; distributions of inputs and outputs leave the process as OTLP
+histograms for drift and data-quality checks in the collector.
+
+    import modeltel
+
+    @modeltel.monitor(model="fraud", version="3.1.0")
+    def predict(X):
+        return clf.predict_proba(X)[:, 1]
+"""
+
+from modeltel._config import Config, ConfigError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config",
+    "ConfigError",
+]

@@ -1,0 +1,162 @@
+"""Configuration: one frozen dataclass, every ``MODELTEL_*`` environment variable read here.
+
+Precedence: explicit arguments win over environment variables, environment variables over
+the defaults documented on each field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+__all__ = ["Config", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A configuration value (argument or environment variable) is invalid."""
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected true/false")
+
+
+def _parse_rate(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a number between 0 and 1") from None
+    if not (0.0 <= value <= 1.0) or math.isnan(value):
+        raise ConfigError(f"{name}={raw!r}: expected a number between 0 and 1")
+    return value
+
+
+def _parse_positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a positive integer") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r}: expected a positive integer")
+    return value
+
+
+def _parse_positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a positive number") from None
+    if not value > 0 or math.isinf(value):
+        raise ConfigError(f"{name}={raw!r}: expected a positive number")
+    return value
+
+
+def _parse_list(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _parse_exporter(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"otlp", "console", "none"}:
+        raise ConfigError(f"{name}={raw!r}: expected one of otlp, console, none")
+    return value
+
+
+def _parse_str(name: str, raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _env(env_var: str, parse: Any, default: Any) -> Any:
+    """Field metadata: which env var sets it and how it is parsed."""
+    return field(default=default, metadata={"env": env_var, "parse": parse})
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything modeltel can be told, with its environment variable and default.
+
+    Build it with :meth:`Config.from_env`, which applies environment variables and then the
+    explicit overrides. Unknown or invalid values raise :class:`ConfigError` with the name
+    of the setting, so a typo is a clear error, not a silent default.
+    """
+
+    #: ``MODELTEL_ENABLED`` (default true): false turns every decorator into a pass-through.
+    enabled: bool = _env("MODELTEL_ENABLED", _parse_bool, True)
+    #: ``MODELTEL_MODEL_NAME``: the model name when neither ``model=`` nor the model object says.
+    model_name: str | None = _env("MODELTEL_MODEL_NAME", _parse_str, None)
+    #: ``MODELTEL_MODEL_VERSION``: the model version when neither ``version=`` nor the model says.
+    model_version: str | None = _env("MODELTEL_MODEL_VERSION", _parse_str, None)
+    #: ``MODELTEL_EXPORTER`` (default: ``otlp`` when ``OTEL_EXPORTER_OTLP_ENDPOINT`` or a
+    #: signal-specific endpoint is set, else ``console``): where ``configure()`` sends telemetry.
+    exporter: str | None = _env("MODELTEL_EXPORTER", _parse_exporter, None)
+    #: ``MODELTEL_CONSOLE_PATH`` (default stdout): a file for the console exporter's JSON lines.
+    console_path: str | None = _env("MODELTEL_CONSOLE_PATH", _parse_str, None)
+    #: ``MODELTEL_LOG_SAMPLE_RATE`` (default 1.0): share of successful predictions that get a
+    #: log record; failures are always logged.
+    log_sample_rate: float = _env("MODELTEL_LOG_SAMPLE_RATE", _parse_rate, 1.0)
+    #: ``MODELTEL_CAPTURE_RAW`` (default false): opt-in to raw input/output payloads in logs.
+    capture_raw: bool = _env("MODELTEL_CAPTURE_RAW", _parse_bool, False)
+    #: ``MODELTEL_RAW_SAMPLE_RATE`` (default 0.01): share of predictions whose raw payload is
+    #: logged when raw capture is on.
+    raw_sample_rate: float = _env("MODELTEL_RAW_SAMPLE_RATE", _parse_rate, 0.01)
+    #: ``MODELTEL_REDACT_FIELDS`` (comma-separated, default none): fields replaced by
+    #: ``[REDACTED]`` in raw payloads.
+    redact_fields: tuple[str, ...] = _env("MODELTEL_REDACT_FIELDS", _parse_list, ())
+    #: ``MODELTEL_MAX_FEATURES`` (default 256): features tracked per model and role; the rest
+    #: are counted as overflow.
+    max_features: int = _env("MODELTEL_MAX_FEATURES", _parse_positive_int, 256)
+    #: ``MODELTEL_MAX_CATEGORIES`` (default 32): categories tracked per feature; the rest go to
+    #: ``__other__``.
+    max_categories: int = _env("MODELTEL_MAX_CATEGORIES", _parse_positive_int, 32)
+    #: ``MODELTEL_MAX_STRING_LENGTH`` (default 64): longer strings (names, categories) are cut.
+    max_string_length: int = _env("MODELTEL_MAX_STRING_LENGTH", _parse_positive_int, 64)
+    #: ``MODELTEL_MAX_HISTOGRAM_BUCKETS`` (default 160): buckets of each exponential histogram.
+    max_histogram_buckets: int = _env("MODELTEL_MAX_HISTOGRAM_BUCKETS", _parse_positive_int, 160)
+    #: ``MODELTEL_EXPORT_INTERVAL`` seconds (default 10): how often distributions are exported.
+    export_interval: float = _env("MODELTEL_EXPORT_INTERVAL", _parse_positive_float, 10.0)
+    #: ``MODELTEL_HASH_CATEGORIES`` (default true): category labels that are not in a
+    #: baseline leave the process as short hashes, so raw strings never do unless opted out.
+    hash_categories: bool = _env("MODELTEL_HASH_CATEGORIES", _parse_bool, True)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> "Config":
+        """Defaults, then ``MODELTEL_*`` environment variables, then ``overrides``."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        names = {f.name for f in dataclasses.fields(cls)}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is not None:
+                values[f.name] = f.metadata["parse"](f.metadata["env"], raw)
+        for key, value in overrides.items():
+            if key not in names:
+                raise ConfigError(f"unknown modeltel setting {key!r}")
+            if value is not None:
+                values[key] = value
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with ``changes`` applied (``None`` values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def resolved_exporter(self, environ: Mapping[str, str] | None = None) -> str:
+        """The exporter ``configure()`` uses: explicit, else OTLP if an endpoint is set."""
+        if self.exporter is not None:
+            return self.exporter
+        environ = os.environ if environ is None else environ
+        endpoint_vars = (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        )
+        return "otlp" if any(environ.get(v) for v in endpoint_vars) else "console"
