@@ -12,10 +12,19 @@ histograms for drift and data-quality checks in the collector.
 """
 
 from modeltel._config import Config, ConfigError
+from modeltel._monitor import Prediction, current_prediction, monitor, observe
+from modeltel._sdk import configure, force_flush, shutdown
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Config",
     "ConfigError",
+    "Prediction",
+    "configure",
+    "current_prediction",
+    "force_flush",
+    "monitor",
+    "observe",
+    "shutdown",
 ]

@@ -1,0 +1,70 @@
+"""The ``ml.prediction`` JSON log record, through structlog.
+
+A user's own structlog configuration is respected: when ``structlog.is_configured()``,
+records go through ``structlog.get_logger("modeltel")`` and the user's processors and
+renderer. Otherwise modeltel uses a private structlog pipeline (ISO timestamp, level,
+JSON) that writes one line per record to stdout, without touching structlog's globals.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO, Any, Callable
+
+import structlog
+
+__all__ = ["default_json_log", "json_log_to", "safe_json"]
+
+JsonLog = Callable[[str, str, dict[str, Any]], None]
+
+
+def _json_default(value: Any) -> Any:
+    # numpy scalars and anything else unusual: never fail a log line on a type.
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return item()
+        except Exception:  # noqa: BLE001
+            pass
+    return repr(value)
+
+
+def safe_json(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+
+def _private_pipeline(stream: IO[str] | None) -> Any:
+    return structlog.wrap_logger(
+        structlog.PrintLogger(stream if stream is not None else sys.stdout),
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(serializer=lambda obj, **_: safe_json(obj)),
+        ],
+        cache_logger_on_first_use=True,
+    )
+
+
+def json_log_to(stream: IO[str] | None) -> JsonLog:
+    """A JSON log sink writing to ``stream`` (stdout when ``None``) with modeltel's pipeline."""
+    logger = _private_pipeline(stream)
+
+    def emit(level: str, event: str, fields: dict[str, Any]) -> None:
+        getattr(logger, level)(event, **fields)
+
+    return emit
+
+
+def default_json_log() -> JsonLog:
+    """The user's structlog configuration if there is one, else modeltel's JSON to stdout."""
+    private = json_log_to(None)
+
+    def emit(level: str, event: str, fields: dict[str, Any]) -> None:
+        # Checked per record: the application may configure structlog after importing modeltel.
+        if structlog.is_configured():
+            getattr(structlog.get_logger("modeltel"), level)(event, **fields)
+        else:
+            private(level, event, fields)
+
+    return emit

@@ -1,0 +1,273 @@
+"""``configure()``: the convenience that sets up the OpenTelemetry SDK for an application.
+
+This is the only module of the package (with ``_export`` and the ``testing`` doubles) that
+imports ``opentelemetry.sdk``; instrumented code paths use the API only. A library that
+uses ``@modeltel.monitor`` never needs to call this: the application's own OpenTelemetry
+set-up is used as it is.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.metadata
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from opentelemetry import _logs, metrics, trace
+
+from modeltel import _telemetry
+from modeltel._config import Config
+
+__all__ = ["configure", "shutdown", "force_flush"]
+
+_log = logging.getLogger("modeltel")
+
+#: Distributions whose versions go on the resource (``ml.library.versions``), when installed.
+_ML_LIBRARIES = (
+    "numpy",
+    "pandas",
+    "polars",
+    "pyarrow",
+    "scikit-learn",
+    "xgboost",
+    "lightgbm",
+    "onnxruntime",
+    "torch",
+    "tensorflow",
+    "transformers",
+)
+
+
+@dataclass
+class _State:
+    config: Config
+    mode: str
+    owned: list[Any] = field(default_factory=list)  # providers/exporters we created
+    sketch_exporter: Any = None
+    stream: IO[str] | None = None
+    using_application: list[str] = field(default_factory=list)
+
+
+_lock = threading.Lock()
+_state: _State | None = None
+
+
+def _library_versions() -> list[str]:
+    versions = []
+    for name in _ML_LIBRARIES:
+        try:
+            versions.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _resource(service_name: str | None, attributes: dict[str, Any] | None) -> Any:
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+    values: dict[str, Any] = {"ml.library.versions": _library_versions()}
+    values.update(attributes or {})
+    if service_name:
+        values[SERVICE_NAME] = service_name
+    return Resource.create(values)
+
+
+def _protocol(signal: str) -> str:
+    value = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
+    )
+    value = value.strip().lower()
+    if value not in {"grpc", "http/protobuf"}:
+        raise ValueError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL={value!r}: modeltel supports 'grpc' and 'http/protobuf'"
+        )
+    return value
+
+
+def _otlp_exporter(signal: str) -> Any:
+    """A stock OTLP exporter for ``signal``; it reads the standard OTEL_EXPORTER_OTLP_* vars."""
+    grpc = _protocol(signal) == "grpc"
+    if signal == "TRACES":
+        if grpc:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        return OTLPSpanExporter()
+    if signal == "METRICS":
+        if grpc:
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        return OTLPMetricExporter()
+    if grpc:
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    return OTLPLogExporter()
+
+
+def _console_metric_exporter(stream: IO[str]) -> Any:
+    from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+
+    return ConsoleMetricExporter(out=stream, formatter=lambda m: m.to_json(indent=None) + "\n")
+
+
+def _is_proxy(provider: Any) -> bool:
+    # The API's placeholders until an application installs a real provider.
+    return type(provider).__name__ in {
+        "ProxyTracerProvider",
+        "_ProxyMeterProvider",
+        "ProxyLoggerProvider",
+        "NoOpTracerProvider",
+        "NoOpMeterProvider",
+        "NoOpLoggerProvider",
+    }
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    exporter: str | None = None,
+    console_path: str | None = None,
+    resource_attributes: dict[str, Any] | None = None,
+    **settings: Any,
+) -> None:
+    """Set up tracing, metrics and logs export for an application; idempotent.
+
+    Args:
+        service_name: ``service.name`` of the resource (else ``OTEL_SERVICE_NAME``).
+        exporter: ``"otlp"`` (OTLP over ``OTEL_EXPORTER_OTLP_PROTOCOL``, default
+            ``http/protobuf``; endpoint and headers from the standard ``OTEL_EXPORTER_OTLP_*``
+            variables), ``"console"`` (JSON lines to stdout or ``console_path``) or ``"none"``.
+            Default: ``MODELTEL_EXPORTER``, else ``otlp`` when an OTLP endpoint is set,
+            else ``console``.
+        console_path: file for the console exporter's JSON lines (``MODELTEL_CONSOLE_PATH``).
+        resource_attributes: more resource attributes.
+        **settings: any other :class:`modeltel.Config` field (``log_sample_rate=0.1``, ...).
+
+    If the application already installed OpenTelemetry providers, modeltel uses them and
+    logs that it does; only the missing ones are set up. Calling ``configure()`` again
+    does nothing (it logs that it was already configured).
+
+    Example::
+
+        modeltel.configure(service_name="fraud-api")
+    """
+    global _state
+    with _lock:
+        if _state is not None:
+            _log.info("modeltel.configure(): already configured; keeping the first set-up")
+            return
+        config = Config.from_env(exporter=exporter, console_path=console_path, **settings)
+        _telemetry.set_default_config(config)
+        mode = config.resolved_exporter()
+        state = _State(config=config, mode=mode)
+        if mode != "none":
+            _set_up(state, service_name, resource_attributes)
+        _state = state
+    atexit.register(shutdown)
+
+
+def _set_up(state: _State, service_name: str | None, attributes: dict[str, Any] | None) -> None:
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    from modeltel._export import SketchExporter
+
+    resource = _resource(service_name, attributes)
+    console = state.mode == "console"
+    if console:
+        path = state.config.console_path
+        state.stream = open(path, "a", buffering=1, encoding="utf-8") if path else sys.stdout
+
+    if _is_proxy(trace.get_tracer_provider()):
+        tracer_provider = TracerProvider(resource=resource)
+        span_exporter = (
+            ConsoleSpanExporter(out=state.stream, formatter=lambda s: s.to_json(indent=None) + "\n")
+            if console
+            else _otlp_exporter("TRACES")
+        )
+        tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+        trace.set_tracer_provider(tracer_provider)
+        state.owned.append(tracer_provider)
+    else:
+        state.using_application.append("tracer provider")
+
+    if _is_proxy(metrics.get_meter_provider()):
+        reader = PeriodicExportingMetricReader(
+            _console_metric_exporter(state.stream) if console else _otlp_exporter("METRICS")
+        )
+        meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+        metrics.set_meter_provider(meter_provider)
+        state.owned.append(meter_provider)
+    else:
+        state.using_application.append("meter provider")
+
+    # Console mode: modeltel's structlog JSON lines are the logs; OTLP mode also sends them
+    # as OpenTelemetry log records.
+    if not console:
+        if _is_proxy(_logs.get_logger_provider()):
+            logger_provider = LoggerProvider(resource=resource)
+            logger_provider.add_log_record_processor(
+                BatchLogRecordProcessor(_otlp_exporter("LOGS"))
+            )
+            _logs.set_logger_provider(logger_provider)
+            state.owned.append(logger_provider)
+        else:
+            state.using_application.append("logger provider")
+
+    state.sketch_exporter = SketchExporter(
+        _console_metric_exporter(state.stream) if console else _otlp_exporter("METRICS"),
+        resource=resource,
+        interval=state.config.export_interval,
+    )
+    state.sketch_exporter.start()
+
+    if state.using_application:
+        _log.info(
+            "modeltel.configure(): using the application's %s",
+            ", ".join(state.using_application),
+        )
+
+
+def force_flush(timeout_millis: int = 10_000) -> bool:
+    """Export everything buffered now (distributions, spans, metrics, logs)."""
+    state = _state
+    if state is None:
+        return True
+    ok = True
+    if state.sketch_exporter is not None:
+        ok = bool(state.sketch_exporter.force_flush(timeout_millis)) and ok
+    for provider in state.owned:
+        try:
+            ok = bool(provider.force_flush(timeout_millis)) and ok
+        except Exception as exc:  # noqa: BLE001
+            _log.warning("modeltel: flush of %s failed: %r", type(provider).__name__, exc)
+            ok = False
+    return ok
+
+
+def shutdown() -> None:
+    """Flush and stop what ``configure()`` started; safe to call more than once."""
+    global _state
+    with _lock:
+        state, _state = _state, None
+    if state is None:
+        return
+    if state.sketch_exporter is not None:
+        state.sketch_exporter.shutdown()
+    for provider in state.owned:
+        try:
+            provider.shutdown()
+        except Exception as exc:  # noqa: BLE001
+            _log.warning("modeltel: shutdown of %s failed: %r", type(provider).__name__, exc)
+    if state.stream is not None and state.stream is not sys.stdout:
+        state.stream.close()
