@@ -1,0 +1,784 @@
+"""Any supported model input or output, normalised to one column view.
+
+Two shapes come out of :func:`to_columns`:
+
+* :class:`Record` for a single record (a dict of scalars, one short list, a scalar, a 1-D
+  input vector): plain Python lists, no numpy at all, because on the one-row hot path
+  numpy's per-call overhead costs more than the work.
+* :class:`Columns` for a batch: numeric features as one float64 matrix (rows x features,
+  None/null -> NaN) so that summaries and sketches make one vectorised pass over all of
+  them, and categorical features already counted (label -> count), since every consumer
+  needs counts, never the raw labels.
+
+``role`` decides what a 1-D array or a flat list means: for ``"input"`` it is ONE ROW of
+features (``f0``, ``f1``, ... or ``feature_names``), for ``"output"`` it is ONE COLUMN of
+predictions named ``prediction``; a 2-D output's columns are ``prediction[0]``,
+``prediction[1]``, ... Class labels (strings, bools, integers) in an output are a
+categorical ``prediction``.
+
+pandas, polars and pyarrow are never imported here: an object is recognised by its type's
+module, and the library is taken from ``sys.modules`` (it is loaded if the object exists).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from modeltel._config import Config
+
+__all__ = ["UnsupportedInput", "Columns", "Record", "CategoryCounts", "to_columns", "hash_label", "label_is_clear", "OTHER"]
+
+#: The label every category beyond the cap (or outside a baseline) is counted under.
+OTHER = "__other__"
+
+# Lists up to this long take the pure-Python single-record path.
+_SHORT = 4096
+
+
+class UnsupportedInput(TypeError):
+    """modeltel cannot summarise this object (the prediction itself goes on)."""
+
+    def __init__(self, type_name: str, reason: str = "unsupported type") -> None:
+        super().__init__(f"{type_name}: {reason}")
+        self.type_name = type_name
+
+
+@dataclass(slots=True, eq=False)
+class CategoryCounts:
+    """Counts of one categorical feature in one batch: label -> count, plus nulls."""
+
+    counts: dict[str, int]
+    nulls: int = 0
+    #: Labels longer than ``max_string_length`` that were cut (counted per value).
+    truncated: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values()) + self.nulls
+
+
+@dataclass(slots=True, eq=False)
+class Columns:
+    """A batch: numeric features as one float64 matrix, categorical ones as counts."""
+
+    rows: int
+    type: str
+    #: Every tracked feature, in input order (numeric and categorical interleaved).
+    names: tuple[str, ...]
+    numeric_names: tuple[str, ...]
+    #: float64, shape (rows, len(numeric_names)); None/null values are NaN.
+    numeric: np.ndarray
+    #: Per numeric column: how many of its NaN were None/null rather than NaN (or None: 0).
+    numeric_nulls: np.ndarray | None
+    categorical: dict[str, CategoryCounts]
+    #: Features beyond ``max_features`` (not tracked, counted).
+    overflow: int = 0
+    #: Columns of a type that cannot be summarised (complex, nested, ...), skipped and counted.
+    skipped: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class Record:
+    """One record, kept as plain Python values (the single-row hot path)."""
+
+    type: str
+    names: tuple[str, ...]
+    numeric_names: tuple[str, ...]
+    #: One float per numeric feature; None became NaN (see ``null_mask``).
+    numeric: list[float]
+    #: Indexes into ``numeric`` whose value was None (not NaN).
+    numeric_null_idx: tuple[int, ...]
+    #: Categorical feature -> label (None for a null), already cut to max_string_length.
+    categorical: dict[str, str | None]
+    overflow: int = 0
+    skipped: int = 0
+    truncated: int = 0
+    rows: int = field(default=1)
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+
+
+def _type_name(obj: Any) -> str:
+    t = type(obj)
+    mod = t.__module__.split(".", 1)[0]
+    if mod == "builtins":
+        return t.__name__
+    return f"{mod}.{t.__name__}"
+
+
+def _cut(s: str, limit: int) -> str:
+    return s if len(s) <= limit else s[:limit]
+
+
+def _label(v: Any) -> str | None:
+    """A categorical value as its label, None for a null (None, NaN, pandas NA/NaT)."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, float) and v != v:
+        return None
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    name = type(v).__name__
+    if name in ("NAType", "NaTType"):
+        return None
+    return str(v)
+
+
+def _count_labels(values: Any, limit: int) -> CategoryCounts:
+    """Count labels with a C-level Counter, then normalise only the distinct keys."""
+    raw = Counter(values)
+    counts: dict[str, int] = {}
+    nulls = 0
+    truncated = 0
+    for key, n in raw.items():
+        label = _label(key)
+        if label is None:
+            nulls += n
+            continue
+        if len(label) > limit:
+            label = label[:limit]
+            truncated += n
+        counts[label] = counts.get(label, 0) + n
+    return CategoryCounts(counts, nulls, truncated)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, Real) and not isinstance(v, (bool, np.bool_))
+
+
+_NUMERIC_KINDS = frozenset("fiu")
+
+
+def _object_column_is_numeric(values: np.ndarray) -> bool:
+    """True when every element is a real number or None (bools and strings are labels)."""
+    seen = set(map(type, values.tolist() if values.dtype == object else values))
+    seen.discard(type(None))
+    if not seen:
+        return True  # all None: a numeric column of nulls
+    return all(issubclass(t, Real) and not issubclass(t, (bool, np.bool_)) for t in seen)
+
+
+def _none_count(values: np.ndarray) -> int:
+    return int(np.count_nonzero(np.equal(values, None)))
+
+
+_GENERATED: dict[int, tuple[str, ...]] = {}
+_PREDICTION = ("prediction",)
+
+
+def _default_names(n: int, feature_names: Sequence[str] | None, prefix: str) -> Sequence[str]:
+    if prefix == "f" and feature_names is None:
+        names_t = _GENERATED.get(n)
+        if names_t is None:
+            names_t = tuple(f"f{i}" for i in range(n))
+            if len(_GENERATED) < 64:
+                _GENERATED[n] = names_t
+        return names_t
+    if prefix == "prediction":
+        return _PREDICTION if n == 1 else tuple(f"prediction[{i}]" for i in range(n))
+    names = [str(x) for x in feature_names] if feature_names is not None else []
+    if len(names) < n:
+        names.extend(f"f{i}" for i in range(len(names), n))
+    return names[:n]
+
+
+class _Builder:
+    """Accumulates columns in input order, applying the caps."""
+
+    __slots__ = ("config", "names", "num_names", "num_cols", "num_nulls", "cats", "overflow", "skipped", "seen")
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.names: list[str] = []
+        self.num_names: list[str] = []
+        self.num_cols: list[np.ndarray] = []
+        self.num_nulls: list[int] = []
+        self.cats: dict[str, CategoryCounts] = {}
+        self.overflow = 0
+        self.skipped = 0
+        self.seen: set[str] = set()
+
+    def _admit(self, name: Any) -> str | None:
+        name = _cut(str(name), self.config.max_string_length)
+        if name in self.seen:  # two columns cut to the same name: keep the first
+            self.skipped += 1
+            return None
+        if len(self.names) >= self.config.max_features:
+            self.overflow += 1
+            return None
+        self.seen.add(name)
+        self.names.append(name)
+        return name
+
+    def full(self) -> bool:
+        return len(self.names) >= self.config.max_features
+
+    def numeric(self, name: Any, values: np.ndarray, nulls: int = 0) -> None:
+        key = self._admit(name)
+        if key is not None:
+            self.num_names.append(key)
+            self.num_cols.append(values)
+            self.num_nulls.append(nulls)
+
+    def categorical(self, name: Any, counts: CategoryCounts) -> None:
+        key = self._admit(name)
+        if key is not None:
+            self.cats[key] = counts
+
+    def array(self, name: Any, values: np.ndarray, *, labels: bool = False) -> None:
+        """One 1-D numpy column of any dtype."""
+        if self.full():
+            self.overflow += 1
+            return
+        kind = values.dtype.kind
+        limit = self.config.max_string_length
+        if kind in "fiu" and not labels:
+            self.numeric(name, values.astype(np.float64, copy=False))
+        elif kind in "fiu":  # integer class labels of an output
+            self.categorical(name, _count_labels(values.tolist(), limit))
+        elif kind == "b":
+            n_true = int(np.count_nonzero(values))
+            counts = {k: v for k, v in (("true", n_true), ("false", values.size - n_true)) if v}
+            self.categorical(name, CategoryCounts(counts))
+        elif kind in "US":
+            uniq, cnt = np.unique(values, return_counts=True)
+            self.categorical(name, _counts_from_pairs(uniq.tolist(), cnt.tolist(), limit))
+        elif kind in "mM":
+            # datetimes/durations: seconds as floats (NaT -> NaN)
+            as_float = values.astype("datetime64[ns]" if kind == "M" else "timedelta64[ns]")
+            f = as_float.astype(np.int64).astype(np.float64) / 1e9
+            f[np.isnat(as_float)] = np.nan
+            self.numeric(name, f)
+        elif kind == "O":
+            if not labels and _object_column_is_numeric(values):
+                nulls = _none_count(values)
+                self.numeric(name, values.astype(np.float64), nulls)
+            else:
+                self.categorical(name, _count_labels(values.tolist(), limit))
+        else:
+            self.skipped += 1
+
+    def build(self, rows: int, type_name: str) -> Columns:
+        if len(self.num_cols) == 0:
+            matrix = np.empty((rows, 0), dtype=np.float64)
+        elif len(self.num_cols) == 1:
+            matrix = self.num_cols[0].reshape(rows, 1)
+        else:
+            matrix = np.column_stack(self.num_cols)
+        nulls = np.asarray(self.num_nulls, dtype=np.int64) if any(self.num_nulls) else None
+        return Columns(
+            rows=rows,
+            type=type_name,
+            names=tuple(self.names),
+            numeric_names=tuple(self.num_names),
+            numeric=matrix,
+            numeric_nulls=nulls,
+            categorical=self.cats,
+            overflow=self.overflow,
+            skipped=self.skipped,
+        )
+
+
+def _counts_from_pairs(labels: list[Any], counts: list[int], limit: int) -> CategoryCounts:
+    out: dict[str, int] = {}
+    nulls = 0
+    truncated = 0
+    for key, n in zip(labels, counts):
+        label = _label(key)
+        if label is None:
+            nulls += n
+            continue
+        if len(label) > limit:
+            label = label[:limit]
+            truncated += n
+        out[label] = out.get(label, 0) + n
+    return CategoryCounts(out, nulls, truncated)
+
+
+# --------------------------------------------------------------------------------------
+# the single-record path (pure Python)
+
+
+_FLOATS = frozenset({float})
+_NUMBERS = frozenset({float, int})
+_NO_NULLS: tuple[int, ...] = ()
+
+
+def _record(
+    names: Sequence[Any], values: Sequence[Any], type_name: str, config: Config, *, labels: bool = False
+) -> Record:
+    limit = config.max_string_length
+    n = len(values)
+    if not labels and n <= config.max_features and len(names) == n:
+        # Fast path, C-level checks only: every value a float (or int), every name a short
+        # str, and names unique (dict keys, generated names).
+        kinds = set(map(type, values))
+        if kinds <= _NUMBERS and kinds and set(map(type, names)) == _STR and max(map(len, names)) <= limit:
+            names_t = tuple(names)
+            if type(names) is not tuple and len(set(names_t)) != n:
+                pass  # duplicates: the slow path below keeps the first
+            else:
+                nums = list(values) if kinds == _FLOATS else list(map(float, values))
+                return Record(type_name, names_t, names_t, nums, _NO_NULLS, {})
+    return _record_slow(names, values, type_name, config, labels=labels)
+
+
+_STR = frozenset({str})
+
+
+def _record_slow(
+    names: Sequence[Any], values: Sequence[Any], type_name: str, config: Config, *, labels: bool = False
+) -> Record:
+    limit = config.max_string_length
+    max_features = config.max_features
+    out_names: list[str] = []
+    num_names: list[str] = []
+    nums: list[float] = []
+    null_idx: list[int] = []
+    cats: dict[str, str | None] = {}
+    overflow = skipped = truncated = 0
+    seen: set[str] = set()
+    for name, v in zip(names, values):
+        if len(out_names) >= max_features:
+            overflow += 1
+            continue
+        name = name if type(name) is str else str(name)
+        if len(name) > limit:
+            name = name[:limit]
+        if name in seen:
+            skipped += 1
+            continue
+        t = type(v)
+        if (t is float or t is int) and not labels:
+            num_names.append(name)
+            nums.append(float(v))
+        elif v is None:
+            # A None could be either kind; counted as a numeric null unless labels.
+            if labels:
+                cats[name] = None
+            else:
+                null_idx.append(len(nums))
+                num_names.append(name)
+                nums.append(math.nan)
+        elif t is str:
+            if len(v) > limit:
+                v = v[:limit]
+                truncated += 1
+            cats[name] = v
+        elif not labels and _is_number(v):
+            num_names.append(name)
+            nums.append(float(v))
+        elif isinstance(v, (str, bool, np.bool_, int, np.integer, bytes)) or type(v).__name__ in ("NAType", "NaTType"):
+            label = _label(v)
+            if label is not None and len(label) > limit:
+                label = label[:limit]
+                truncated += 1
+            cats[name] = label
+        elif isinstance(v, float):  # NaN label in an output
+            cats[name] = _label(v)
+        else:
+            skipped += 1
+            continue
+        seen.add(name)
+        out_names.append(name)
+    return Record(
+        type=type_name,
+        names=tuple(out_names),
+        numeric_names=tuple(num_names),
+        numeric=nums,
+        numeric_null_idx=tuple(null_idx),
+        categorical=cats,
+        overflow=overflow,
+        skipped=skipped,
+        truncated=truncated,
+    )
+
+
+_SCALAR_TYPES = frozenset({float, int, str, bool, type(None), bytes})
+
+
+def _is_scalar(v: Any) -> bool:
+    return type(v) in _SCALAR_TYPES or isinstance(v, (str, bytes, bool, int, float, np.generic)) or type(v).__name__ in (
+        "NAType",
+        "NaTType",
+        "Decimal",
+        "datetime",
+        "date",
+    )
+
+
+# --------------------------------------------------------------------------------------
+# per-library converters
+
+
+def _from_numpy(arr: np.ndarray, feature_names: Sequence[str] | None, config: Config, role: str) -> Columns | Record:
+    type_name = "numpy.ndarray"
+    output = role == "output"
+    if arr.ndim == 0:
+        return to_columns(arr.item(), feature_names=feature_names, config=config, role=role)
+    if arr.ndim == 1:
+        if not output:
+            if arr.size <= _SHORT:
+                names = _default_names(arr.size, feature_names, "f")
+                return _record(names, arr.tolist(), type_name, config)
+            arr = arr.reshape(1, -1)
+        else:
+            labels = arr.dtype.kind in "iub"
+            if arr.size == 1:
+                return _record(_PREDICTION, arr.tolist(), type_name, config, labels=labels)
+            b = _Builder(config)
+            b.array("prediction", arr, labels=labels)
+            return b.build(arr.shape[0], type_name)
+    if arr.ndim > 2:
+        arr = arr.reshape(arr.shape[0], -1)
+    rows, width = arr.shape
+    if rows == 1 and width <= _SHORT and arr.dtype.kind in "fiub":
+        # one row (predict_proba of one record, a (1, k) input): the pure-Python path
+        labels = output and arr.dtype.kind in "iub"
+        names = _default_names(width, None if output else feature_names, "prediction" if output else "f")
+        return _record(names, arr[0].tolist(), type_name, config, labels=labels)
+    prefix = "prediction" if output else "f"
+    if arr.dtype.kind in "fiu" and not (output and arr.dtype.kind in "iu"):
+        k = min(width, config.max_features)
+        names = _default_names(width, None if output else feature_names, prefix)[:k]
+        limit = config.max_string_length
+        names = [_cut(n, limit) for n in names]
+        if len(set(names)) == len(names):
+            matrix = arr[:, :k] if arr.dtype == np.float64 else arr[:, :k].astype(np.float64)
+            return Columns(
+                rows=rows,
+                type=type_name,
+                names=tuple(names),
+                numeric_names=tuple(names),
+                numeric=matrix,
+                numeric_nulls=None,
+                categorical={},
+                overflow=width - k,
+            )
+    names = _default_names(width, None if output else feature_names, prefix)
+    b = _Builder(config)
+    for j, name in enumerate(names):
+        b.array(name, arr[:, j], labels=output and arr.dtype.kind in "iub")
+    return b.build(rows, type_name)
+
+
+def _from_pandas(obj: Any, feature_names: Sequence[str] | None, config: Config, role: str) -> Columns:
+    pd = sys.modules["pandas"]
+    output = role == "output"
+    if isinstance(obj, pd.Series):
+        frame = obj.to_frame(name="prediction" if output or obj.name is None else obj.name)
+        type_name = "pandas.Series"
+    elif isinstance(obj, pd.DataFrame):
+        frame = obj
+        type_name = "pandas.DataFrame"
+    else:
+        raise UnsupportedInput(_type_name(obj))
+    rows = len(frame)
+    limit = config.max_string_length
+    b = _Builder(config)
+    columns = list(frame.columns)
+    if feature_names is not None and not output:
+        columns_names = _default_names(len(columns), feature_names, "f")
+    else:
+        columns_names = [str(c) for c in columns]
+    # All-float frames (the common case) convert in one call to a (rows, k) matrix.
+    dtypes = frame.dtypes
+    if len(columns) and all(getattr(dt, "kind", "O") == "f" for dt in dtypes) and not output:
+        k = min(len(columns), config.max_features)
+        names = [_cut(n, limit) for n in columns_names[:k]]
+        if len(set(names)) == k:
+            matrix = frame.iloc[:, :k].to_numpy(dtype=np.float64, copy=False)
+            return Columns(rows, type_name, tuple(names), tuple(names), matrix, None, {}, len(columns) - k)
+    for pos, name in enumerate(columns_names):
+        if b.full():
+            b.overflow += len(columns_names) - pos
+            break
+        col = frame.iloc[:, pos]
+        dt = col.dtype
+        kind = getattr(dt, "kind", "O")
+        if isinstance(dt, pd.CategoricalDtype):
+            codes = col.cat.codes.to_numpy()
+            cats = col.cat.categories
+            counts = np.bincount(codes[codes >= 0], minlength=len(cats)).tolist()
+            nulls = int(np.count_nonzero(codes < 0))
+            cc = _counts_from_pairs(list(cats), counts, limit)
+            cc.nulls += nulls
+            cc.counts = {k: v for k, v in cc.counts.items() if v}
+            b.categorical(name, cc)
+        elif kind in "fiu" and not (output and kind in "iu"):
+            is_ext = not isinstance(dt, np.dtype)
+            nulls = int(col.isna().sum()) if is_ext else 0
+            if is_ext and kind == "f":
+                # Float64 extension: NA is null, NaN may also exist and is NaN
+                values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+                nulls = int(col.isna().sum()) if col.hasnans else 0
+            else:
+                values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            b.numeric(name, values, nulls)
+        elif kind == "b" and not isinstance(dt, np.dtype):  # nullable boolean
+            b.categorical(name, _count_labels(col.to_numpy(dtype=object).tolist(), limit))
+        else:
+            b.array(name, col.to_numpy(), labels=output)
+    return b.build(rows, type_name)
+
+
+def _from_polars(obj: Any, feature_names: Sequence[str] | None, config: Config, role: str) -> Columns:
+    pl = sys.modules["polars"]
+    output = role == "output"
+    if isinstance(obj, pl.Series):
+        type_name = "polars.Series"
+        frame = obj.to_frame("prediction" if output or not obj.name else obj.name)
+    elif isinstance(obj, pl.DataFrame):
+        type_name = "polars.DataFrame"
+        frame = obj
+    else:
+        raise UnsupportedInput(_type_name(obj))
+    rows = frame.height
+    limit = config.max_string_length
+    columns = frame.columns
+    names = _default_names(len(columns), feature_names, "f") if (feature_names is not None and not output) else columns
+    b = _Builder(config)
+    for pos, (col_name, name) in enumerate(zip(columns, names)):
+        if b.full():
+            b.overflow += len(columns) - pos
+            break
+        s = frame.get_column(col_name)
+        dt = s.dtype
+        if dt.is_numeric() and not (output and dt.is_integer()):
+            nulls = s.null_count()
+            values = s.cast(pl.Float64).to_numpy()
+            b.numeric(name, np.asarray(values, dtype=np.float64), nulls)
+        elif dt.is_temporal():
+            b.array(name, s.to_numpy())
+        elif dt in (pl.String, pl.Boolean, pl.Categorical, pl.Enum) or dt.is_integer() or isinstance(dt, (pl.Categorical, pl.Enum)):
+            vc = s.value_counts()
+            b.categorical(name, _counts_from_pairs(vc.get_column(vc.columns[0]).to_list(), vc.get_column(vc.columns[1]).to_list(), limit))
+        else:
+            b.skipped += 1
+    return b.build(rows, type_name)
+
+
+def _from_arrow(obj: Any, feature_names: Sequence[str] | None, config: Config, role: str) -> Columns:
+    pa = sys.modules["pyarrow"]
+    import pyarrow.compute as pc  # pyarrow is already loaded: the object exists
+
+    output = role == "output"
+    if isinstance(obj, pa.Table):
+        type_name = "pyarrow.Table"
+    elif isinstance(obj, pa.RecordBatch):
+        type_name = "pyarrow.RecordBatch"
+    else:
+        raise UnsupportedInput(_type_name(obj))
+    rows = obj.num_rows
+    limit = config.max_string_length
+    columns = obj.column_names
+    names = _default_names(len(columns), feature_names, "f") if (feature_names is not None and not output) else columns
+    b = _Builder(config)
+    for pos, name in enumerate(names):
+        if b.full():
+            b.overflow += len(columns) - pos
+            break
+        col = obj.column(pos)
+        t = col.type
+        if (pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t)) and not (
+            output and pa.types.is_integer(t)
+        ):
+            values = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+            b.numeric(name, np.asarray(values, dtype=np.float64), col.null_count)
+        elif pa.types.is_temporal(t):
+            b.array(name, np.asarray(col.to_numpy(zero_copy_only=False)))
+        elif (
+            pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_boolean(t)
+            or pa.types.is_dictionary(t)
+            or pa.types.is_integer(t)
+            or pa.types.is_binary(t)
+        ):
+            vc = pc.value_counts(col)
+            b.categorical(
+                name,
+                _counts_from_pairs(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), limit),
+            )
+        else:
+            b.skipped += 1
+    return b.build(rows, type_name)
+
+
+def _from_mapping(obj: Mapping[Any, Any], feature_names: Sequence[str] | None, config: Config, role: str) -> Columns | Record:
+    keys = list(obj.keys())
+    values = list(obj.values())
+    output = role == "output"
+    names = tuple(f"prediction.{k}" for k in keys) if output else tuple(keys)
+    if set(map(type, values)) <= _SCALAR_TYPES or all(_is_scalar(v) for v in values):
+        return _record(names, values, "dict", config)
+    b = _Builder(config)
+    rows = None
+    for pos, (name, v) in enumerate(zip(names, values)):
+        if b.full():
+            b.overflow += len(names) - pos
+            break
+        arr = v if isinstance(v, np.ndarray) else np.asarray(_to_list(v), dtype=object if not isinstance(v, np.ndarray) else None)
+        if arr.ndim != 1:
+            b.skipped += 1
+            continue
+        if rows is None:
+            rows = arr.shape[0]
+        elif arr.shape[0] != rows:
+            raise UnsupportedInput("dict", "columns of different lengths")
+        b.array(name, arr)
+    return b.build(rows or 0, "dict")
+
+
+def _to_list(v: Any) -> list[Any]:
+    if isinstance(v, list):
+        return v
+    mod = type(v).__module__.split(".", 1)[0]
+    if mod in ("pandas", "polars"):
+        return v.to_list() if hasattr(v, "to_list") else list(v)
+    if mod == "pyarrow":
+        return v.to_pylist()
+    return list(v)
+
+
+def _from_records(obj: Sequence[Mapping[Any, Any]], config: Config, role: str) -> Columns | Record:
+    if len(obj) == 1:
+        rec = obj[0]
+        keys = list(rec.keys())
+        names = [f"prediction.{k}" for k in keys] if role == "output" else keys
+        return _record(names, list(rec.values()), "records", config)
+    keys: dict[Any, None] = {}
+    for r in obj:
+        for k in r:
+            keys.setdefault(k, None)
+    b = _Builder(config)
+    key_list = list(keys)
+    for pos, k in enumerate(key_list):
+        if b.full():
+            b.overflow += len(key_list) - pos
+            break
+        column = np.empty(len(obj), dtype=object)
+        column[:] = [r.get(k) for r in obj]
+        b.array(f"prediction.{k}" if role == "output" else k, column)
+    return b.build(len(obj), "records")
+
+
+def _from_sequence(obj: Sequence[Any], feature_names: Sequence[str] | None, config: Config, role: str) -> Columns | Record:
+    type_name = type(obj).__name__
+    if len(obj) == 0:
+        return Columns(0, type_name, (), (), np.empty((0, 0)), None, {})
+    first = obj[0]
+    if isinstance(first, Mapping):
+        return _from_records(obj, config, role)
+    output = role == "output"
+    if _is_scalar(first):
+        if not output and len(obj) <= _SHORT:
+            return _record(_default_names(len(obj), feature_names, "f"), obj, type_name, config)
+        arr = np.asarray(obj) if all(_is_number(v) for v in obj[:8]) else np.empty(len(obj), dtype=object)
+        if arr.dtype == object:
+            arr[:] = list(obj)
+        if arr.dtype.kind not in "fiubOUS":
+            arr = arr.astype(object)
+        b = _Builder(config)
+        if output:
+            b.array("prediction", arr, labels=arr.dtype.kind in "iub")
+            return b.build(len(obj), type_name)
+        return _from_numpy(arr.reshape(1, -1), feature_names, config, role)
+    if isinstance(first, (list, tuple, np.ndarray)):
+        if len(obj) == 1 and not output:
+            row = first.tolist() if isinstance(first, np.ndarray) else first
+            return _record(_default_names(len(row), feature_names, "f"), row, type_name, config)
+        try:
+            arr = np.asarray(obj)
+        except ValueError:
+            raise UnsupportedInput(type_name, "rows of different lengths") from None
+        if arr.ndim != 2:
+            raise UnsupportedInput(type_name, "rows of different lengths")
+        if arr.dtype.kind in "US":
+            # mixed rows such as [[1.5, "a"], ...]: per-column detection on the objects
+            arr = np.array(obj, dtype=object)
+        cols = _from_numpy(arr, feature_names, config, role)
+        cols.type = type_name
+        return cols
+    raise UnsupportedInput(type_name, f"elements of type {_type_name(first)}")
+
+
+# --------------------------------------------------------------------------------------
+
+
+def to_columns(
+    obj: Any,
+    *,
+    feature_names: Sequence[str] | None = None,
+    config: Config,
+    role: str = "input",
+) -> Columns | Record:
+    """Normalise a model input (``role="input"``) or output (``role="output"``).
+
+    Raises :class:`UnsupportedInput` for anything else. See the module docstring for what
+    1-D arrays and flat lists mean in each role.
+    """
+    output = role == "output"
+    t = type(obj)
+    if t is dict:
+        return _from_mapping(obj, feature_names, config, role)
+    if t is np.ndarray:
+        return _from_numpy(obj, feature_names, config, role)
+    if t is list or t is tuple:
+        return _from_sequence(obj, feature_names, config, role)
+    mod = t.__module__.split(".", 1)[0]
+    if mod == "pandas" and "pandas" in sys.modules:
+        return _from_pandas(obj, feature_names, config, role)
+    if mod == "polars" and "polars" in sys.modules:
+        return _from_polars(obj, feature_names, config, role)
+    if mod == "pyarrow" and "pyarrow" in sys.modules:
+        pa = sys.modules["pyarrow"]
+        if isinstance(obj, (pa.ChunkedArray, pa.Array)):
+            return to_columns(obj.to_numpy(zero_copy_only=False), feature_names=feature_names, config=config, role=role)
+        return _from_arrow(obj, feature_names, config, role)
+    if isinstance(obj, np.ndarray):
+        return _from_numpy(np.asarray(obj), feature_names, config, role)
+    if isinstance(obj, Mapping):
+        return _from_mapping(obj, feature_names, config, role)
+    if _is_scalar(obj):
+        name = "prediction" if output else (str(feature_names[0]) if feature_names else "f0")
+        v = obj.item() if isinstance(obj, np.generic) else obj
+        return _record([name], [v], _type_name(obj), config, labels=output and not isinstance(v, float))
+    if isinstance(obj, (list, tuple)):
+        return _from_sequence(obj, feature_names, config, role)
+    raise UnsupportedInput(_type_name(obj))
+
+
+def hash_label(label: str) -> str:
+    """The short, stable hash a category label leaves the process as (privacy default).
+
+    ``#`` and 12 hex characters of BLAKE2b: the same label always gives the same hash, in
+    every process, so counts from many replicas still add up on the collector.
+    """
+    return "#" + hashlib.blake2b(label.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+
+
+def label_is_clear(label: str, role: str) -> bool:
+    """Output class ids (integers, true/false) cannot carry user text: sent in clear."""
+    if role != "output":
+        return False
+    if label in ("true", "false"):
+        return True
+    body = label[1:] if label[:1] == "-" else label
+    return body.isdigit() and body.isascii()

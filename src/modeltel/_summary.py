@@ -1,0 +1,292 @@
+"""Per-prediction summaries of model inputs and outputs.
+
+A summary is cheap to make and lazy: :func:`summarize_input` only normalises the object
+(:mod:`modeltel._columns`); the per-feature statistics are computed on first use, in one
+vectorised numpy pass over all numeric features of a batch (sum first: when every sum is
+finite, no value is NaN or inf and the masks are skipped), or in plain Python for a
+single record. The sketch store reuses the same statistics, so nothing is computed twice.
+
+Summaries never hold raw input values: numeric features give count/null/NaN/inf counts and
+min/max/mean, categorical ones give counts and the number of distinct labels (no labels, no
+min/max). Output class labels are counted; string labels are hashed unless the config
+says ``hash_categories=False`` (integer class ids and true/false are sent in clear).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from modeltel._columns import (
+    Columns,
+    Record,
+    UnsupportedInput,
+    hash_label,
+    label_is_clear,
+    to_columns,
+)
+from modeltel._config import Config
+
+__all__ = [
+    "InputSummary",
+    "OutputSummary",
+    "NumericStats",
+    "UnsupportedInput",
+    "summarize_input",
+    "summarize_output",
+]
+
+
+@dataclass(slots=True, eq=False)
+class NumericStats:
+    """Statistics of the numeric features, one entry per ``columns.numeric_names``.
+
+    Arrays for a batch, lists for a single record. ``count`` is the number of finite
+    values; ``min``/``max``/``sum`` are over finite values (NaN when there are none).
+    """
+
+    count: Any
+    nulls: Any
+    nan: Any
+    inf: Any
+    min: Any
+    max: Any
+    sum: Any
+    #: True when every numeric value is finite (the sketch then needs no mask).
+    all_finite: bool
+
+
+def _batch_stats(m: np.ndarray, nulls: np.ndarray | None) -> NumericStats:
+    n, k = m.shape
+    zeros = np.zeros(k, dtype=np.int64)
+    nulls_arr = zeros if nulls is None else nulls
+    if n == 0 or k == 0:
+        nan_arr = np.full(k, np.nan)
+        return NumericStats(zeros, nulls_arr, zeros, zeros, nan_arr, nan_arr.copy(), np.zeros(k), True)
+    s = m.sum(axis=0)
+    if np.isfinite(s).all():
+        # Every value is finite (a NaN or inf anywhere would make its column's sum non-finite).
+        return NumericStats(
+            np.full(k, n, dtype=np.int64), nulls_arr, zeros, zeros, m.min(axis=0), m.max(axis=0), s, True
+        )
+    finite = np.isfinite(m)
+    count = np.count_nonzero(finite, axis=0)
+    nan_total = np.count_nonzero(np.isnan(m), axis=0)
+    inf = n - count - nan_total
+    with np.errstate(invalid="ignore"):
+        mn = np.where(finite, m, np.inf).min(axis=0)
+        mx = np.where(finite, m, -np.inf).max(axis=0)
+        s = np.where(finite, m, 0.0).sum(axis=0)
+    empty = count == 0
+    mn[empty] = np.nan
+    mx[empty] = np.nan
+    return NumericStats(count, nulls_arr, nan_total - nulls_arr, inf, mn, mx, s, False)
+
+
+def _record_stats(rec: Record) -> NumericStats:
+    k = len(rec.numeric)
+    count = [0] * k
+    nulls = [0] * k
+    nan = [0] * k
+    inf = [0] * k
+    for i in rec.numeric_null_idx:
+        nulls[i] = 1
+    mn: list[float] = []
+    all_finite = True
+    for i, v in enumerate(rec.numeric):
+        if v - v == 0.0:  # finite: inf - inf and nan - nan are NaN
+            count[i] = 1
+            mn.append(v)
+        else:
+            all_finite = False
+            mn.append(math.nan)
+            if v != v:
+                if not nulls[i]:
+                    nan[i] = 1
+            else:
+                inf[i] = 1
+    return NumericStats(count, nulls, nan, inf, mn, list(mn), list(mn), all_finite)
+
+
+def _json_float(v: float) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+class _Summary:
+    __slots__ = ("columns", "config", "_stats")
+
+    def __init__(self, columns: Columns | Record, config: Config) -> None:
+        self.columns = columns
+        self.config = config
+        self._stats: NumericStats | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.columns.rows
+
+    @property
+    def type(self) -> str:
+        return self.columns.type
+
+    @property
+    def single(self) -> bool:
+        return isinstance(self.columns, Record)
+
+    def stats(self) -> NumericStats:
+        """Statistics of the numeric features (computed once, on first use)."""
+        if self._stats is None:
+            c = self.columns
+            self._stats = _record_stats(c) if isinstance(c, Record) else _batch_stats(c.numeric, c.numeric_nulls)
+        return self._stats
+
+    def _numeric_fields(self) -> dict[str, dict[str, Any]]:
+        st = self.stats()
+        out: dict[str, dict[str, Any]] = {}
+        for i, name in enumerate(self.columns.numeric_names):
+            count = int(st.count[i])
+            out[name] = {
+                "count": count,
+                "nulls": int(st.nulls[i]),
+                "nan": int(st.nan[i]),
+                "inf": int(st.inf[i]),
+                "min": _json_float(st.min[i]),
+                "max": _json_float(st.max[i]),
+                "mean": _json_float(st.sum[i] / count) if count else None,
+            }
+        return out
+
+    def _categorical_fields(self) -> dict[str, dict[str, Any]]:
+        c = self.columns
+        out: dict[str, dict[str, Any]] = {}
+        if isinstance(c, Record):
+            for name, label in c.categorical.items():
+                out[name] = {"count": 0 if label is None else 1, "nulls": 1 if label is None else 0, "distinct": 0 if label is None else 1}
+        else:
+            for name, cc in c.categorical.items():
+                out[name] = {"count": sum(cc.counts.values()), "nulls": cc.nulls, "distinct": len(cc.counts)}
+        return out
+
+    def _caps(self, fields: dict[str, Any]) -> None:
+        c = self.columns
+        if c.overflow:
+            fields["features_overflow"] = c.overflow
+        if c.skipped:
+            fields["features_skipped"] = c.skipped
+        truncated = c.truncated if isinstance(c, Record) else sum(cc.truncated for cc in c.categorical.values())
+        if truncated:
+            fields["strings_truncated"] = truncated
+
+
+class InputSummary(_Summary):
+    """What one prediction's input looked like (no raw values)."""
+
+    __slots__ = ()
+
+    def span_attributes(self) -> dict[str, Any]:
+        c = self.columns
+        return {
+            "ml.input.rows": c.rows,
+            "ml.input.features": len(c.names) + c.overflow,
+            "ml.input.type": c.type,
+        }
+
+    def log_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"rows": self.columns.rows, "type": self.columns.type}
+        features = self._numeric_fields()
+        features.update(self._categorical_fields())
+        # input order, as the user sees the features
+        fields["features"] = {name: features[name] for name in self.columns.names if name in features}
+        self._caps(fields)
+        return fields
+
+
+class OutputSummary(_Summary):
+    """What one prediction's output looked like: class counts, score or value stats."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, columns: Columns | Record, config: Config) -> None:
+        super().__init__(columns, config)
+        self.kind = self._kind()
+
+    def _kind(self) -> str:
+        c = self.columns
+        if c.categorical and not c.numeric_names:
+            return "classes"
+        if not c.numeric_names:
+            return "values"
+        st = self.stats()
+        counts = st.count
+        if isinstance(c, Record):
+            finite = [v for v, n in zip(st.min, counts) if n]
+            lo = min(finite, default=math.nan)
+            hi = max(finite, default=math.nan)
+        else:
+            have = np.asarray(counts) > 0
+            lo = float(np.min(st.min[have])) if have.any() else math.nan
+            hi = float(np.max(st.max[have])) if have.any() else math.nan
+        if c.categorical:
+            return "classes"
+        return "scores" if 0.0 <= lo and hi <= 1.0 else "values"
+
+    def _labels(self, counts: dict[str, int]) -> dict[str, int]:
+        if not self.config.hash_categories:
+            return dict(counts)
+        out: dict[str, int] = {}
+        for label, n in counts.items():
+            key = label if label_is_clear(label, "output") else hash_label(label)
+            out[key] = out.get(key, 0) + n
+        return out
+
+    def span_attributes(self) -> dict[str, Any]:
+        c = self.columns
+        attrs: dict[str, Any] = {
+            "ml.output.rows": c.rows,
+            "ml.output.type": c.type,
+            "ml.output.kind": self.kind,
+        }
+        if self.kind != "classes" and c.numeric_names:
+            st = self.stats()
+            means = [float(s / n) if n else math.nan for s, n in zip(st.sum, st.count)]
+            mins = [float(v) for v in st.min]
+            maxs = [float(v) for v in st.max]
+            if len(means) == 1:
+                attrs["ml.output.value.mean"] = means[0]
+                attrs["ml.output.value.min"] = mins[0]
+                attrs["ml.output.value.max"] = maxs[0]
+            else:
+                attrs["ml.output.value.mean"] = means
+                attrs["ml.output.value.min"] = mins
+                attrs["ml.output.value.max"] = maxs
+        return attrs
+
+    def log_fields(self) -> dict[str, Any]:
+        c = self.columns
+        fields: dict[str, Any] = {"rows": c.rows, "type": c.type, "kind": self.kind}
+        if c.categorical:
+            classes: dict[str, dict[str, int]] = {}
+            if isinstance(c, Record):
+                for name, label in c.categorical.items():
+                    classes[name] = {} if label is None else self._labels({label: 1})
+            else:
+                for name, cc in c.categorical.items():
+                    classes[name] = self._labels(cc.counts)
+            fields["classes"] = classes["prediction"] if list(classes) == ["prediction"] else classes
+        if c.numeric_names:
+            fields["scores" if self.kind == "scores" else "values"] = self._numeric_fields()
+        self._caps(fields)
+        return fields
+
+
+def summarize_input(obj: Any, *, feature_names: Sequence[str] | None = None, config: Config) -> InputSummary:
+    """Summarise a model input; raises :class:`UnsupportedInput` for an unknown type."""
+    return InputSummary(to_columns(obj, feature_names=feature_names, config=config, role="input"), config)
+
+
+def summarize_output(obj: Any, *, config: Config) -> OutputSummary:
+    """Summarise a model output; raises :class:`UnsupportedInput` for an unknown type."""
+    return OutputSummary(to_columns(obj, config=config, role="output"), config)
