@@ -125,6 +125,22 @@ class Config:
     #: baseline leave the process as short hashes, so raw strings never do unless opted out.
     hash_categories: bool = _env("MODELTEL_HASH_CATEGORIES", _parse_bool, True)
 
+    def __post_init__(self) -> None:
+        # Explicit arguments get the same checks as environment variables.
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            parse = f.metadata["parse"]
+            if parse is _parse_rate and not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise ConfigError(f"{f.name}={value!r}: expected a number between 0 and 1")
+            if parse in (_parse_positive_int, _parse_positive_float) and not (
+                isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+            ):
+                raise ConfigError(f"{f.name}={value!r}: expected a positive number")
+            if parse is _parse_exporter and value not in {"otlp", "console", "none"}:
+                raise ConfigError(f"{f.name}={value!r}: expected one of otlp, console, none")
+
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, **overrides: Any
