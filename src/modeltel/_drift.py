@@ -1,0 +1,564 @@
+"""Drift math over histograms (never raw rows).
+
+This module is the Python half of a contract: the ``mldrift`` collector processor (Go)
+implements the same formulas, and both are checked against the JSON vectors under
+``tests/vectors/drift/``. The specification is docs/drift-math.md; section numbers in the
+comments below refer to it. numpy only: the special functions (the Kolmogorov
+distribution, the regularized incomplete gamma, the chi-squared quantile) are implemented
+here so that the runtime needs no scipy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = [
+    "DatasetDrift",
+    "DriftConfig",
+    "FeatureDrift",
+    "Histogram",
+    "benjamini_hochberg",
+    "chi2_isf",
+    "chi2_pvalue",
+    "evaluate",
+    "gammaincc",
+    "jensen_shannon",
+    "js_critical",
+    "kolmogorov_sf",
+    "ks_pvalue",
+    "ks_statistic",
+    "linf",
+    "psi",
+    "psi_critical",
+    "reference_mean_std",
+    "score_feature",
+    "supports",
+    "wasserstein",
+    "wasserstein_normalized",
+]
+
+EPSILON = 1e-4
+Verdict = Literal["drift", "no_drift", "insufficient_data"]
+
+
+# --------------------------------------------------------------------------- histograms
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """One feature's distribution: explicit buckets (numeric) or category counts.
+
+    Numeric: ``bounds`` b[0..k-1], ``counts`` of length k+1, bucket i = (b[i-1], b[i]]
+    (OTLP explicit-bucket semantics). Categorical: ``categories`` and ``counts`` of
+    length len(categories)+1, ``__other__`` last.
+    """
+
+    kind: Literal["numeric", "categorical"]
+    counts: np.ndarray
+    bounds: np.ndarray = field(default_factory=lambda: np.empty(0))
+    categories: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+
+    @classmethod
+    def numeric(
+        cls,
+        bounds: Sequence[float],
+        counts: Sequence[float],
+        min: float | None = None,  # noqa: A002 - mirrors the OTLP field names
+        max: float | None = None,  # noqa: A002
+    ) -> Histogram:
+        b = np.asarray(bounds, dtype=np.float64)
+        c = np.asarray(counts, dtype=np.float64)
+        if c.shape != (b.size + 1,):
+            raise ValueError(f"{b.size} bounds need {b.size + 1} counts, got {c.size}")
+        return cls("numeric", c, b, (), min, max)
+
+    @classmethod
+    def categorical(cls, categories: Sequence[str], counts: Sequence[float]) -> Histogram:
+        c = np.asarray(counts, dtype=np.float64)
+        if c.shape != (len(categories) + 1,):
+            raise ValueError(
+                f"{len(categories)} categories need {len(categories) + 1} counts "
+                f"(the last is __other__), got {c.size}"
+            )
+        return cls("categorical", c, np.empty(0), tuple(categories))
+
+    @property
+    def total(self) -> float:
+        return float(self.counts.sum())
+
+
+def _proportions(counts: np.ndarray) -> np.ndarray:
+    counts = np.asarray(counts, dtype=np.float64)
+    return counts / counts.sum()
+
+
+# --------------------------------------------------------------------------- 2.1 / 3 PSI
+
+
+def psi(reference: Sequence[float], production: Sequence[float], epsilon: float = EPSILON) -> float:
+    """Population stability index; every proportion floored at ``epsilon`` (2.1)."""
+    r = np.maximum(_proportions(np.asarray(reference)), epsilon)
+    p = np.maximum(_proportions(np.asarray(production)), epsilon)
+    return float(np.sum((p - r) * np.log(p / r)))
+
+
+# --------------------------------------------------------------------------- 2.6 JS
+
+
+def jensen_shannon(reference: Sequence[float], production: Sequence[float]) -> float:
+    """Jensen-Shannon distance, base 2, no epsilon (2.6)."""
+    r = _proportions(np.asarray(reference))
+    p = _proportions(np.asarray(production))
+    m = (p + r) / 2.0
+
+    def half_kl(x: np.ndarray) -> float:
+        nz = x > 0
+        return float(np.sum(x[nz] * np.log2(x[nz] / m[nz])))
+
+    jsd = 0.5 * half_kl(p) + 0.5 * half_kl(r)
+    return math.sqrt(max(jsd, 0.0))
+
+
+# --------------------------------------------------------------------------- 3 L-inf
+
+
+def linf(reference: Sequence[float], production: Sequence[float]) -> float:
+    """Largest absolute difference of proportions (3)."""
+    return float(np.max(np.abs(_proportions(np.asarray(production)) - _proportions(np.asarray(reference)))))
+
+
+# --------------------------------------------------------------------------- 2.4 / 2.5 KS
+
+
+def ks_statistic(reference: Sequence[float], production: Sequence[float]) -> float:
+    """KS statistic from cumulative counts at the bucket bounds (2.4)."""
+    r = np.asarray(reference, dtype=np.float64)
+    p = np.asarray(production, dtype=np.float64)
+    if r.size <= 1:
+        return 0.0
+    cr = np.cumsum(r)[:-1] / r.sum()
+    cp = np.cumsum(p)[:-1] / p.sum()
+    return float(np.max(np.abs(cp - cr)))
+
+
+def kolmogorov_sf(lam: float) -> float:
+    """Survival function of the Kolmogorov distribution, 10 terms per branch (2.5)."""
+    if lam <= 0.0:
+        return 1.0
+    j = np.arange(1, 11, dtype=np.float64)
+    if lam < 1.0:
+        s = float(np.sum(np.exp(-((2.0 * j - 1.0) ** 2) * math.pi**2 / (8.0 * lam * lam))))
+        p = 1.0 - math.sqrt(2.0 * math.pi) / lam * s
+    else:
+        signs = np.where(j % 2 == 1, 1.0, -1.0)
+        p = 2.0 * float(np.sum(signs * np.exp(-2.0 * j * j * lam * lam)))
+    return min(max(p, 0.0), 1.0)
+
+
+def ks_pvalue(d: float, n: float, m: float) -> float:
+    """Asymptotic two-sample KS p-value with n_eff = n*m/(n+m) (2.5)."""
+    if n <= 0 or m <= 0:
+        return float("nan")
+    return kolmogorov_sf(math.sqrt(n * m / (n + m)) * d)
+
+
+# --------------------------------------------------------------------------- 1.3 / 2.2 / 2.3
+
+
+def supports(
+    bounds: Sequence[float], counts: Sequence[float], vmin: float | None, vmax: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bucket support [lo, hi] under the piecewise-uniform model (1.3)."""
+    b = np.asarray(bounds, dtype=np.float64)
+    k = b.size
+    fallback_lo = b[0] if k else 0.0
+    fallback_hi = b[-1] if k else 0.0
+    lo_close = float(vmin) if vmin is not None and math.isfinite(vmin) else fallback_lo
+    hi_close = float(vmax) if vmax is not None and math.isfinite(vmax) else fallback_hi
+    if lo_close > hi_close:
+        lo_close = hi_close
+    lower_edges = np.concatenate(([-np.inf], b))
+    upper_edges = np.concatenate((b, [np.inf]))
+    lo = np.maximum(lower_edges, lo_close)
+    hi = np.minimum(upper_edges, hi_close)
+    lo = np.where(lo > hi, hi, lo)
+    return lo, hi
+
+
+def reference_mean_std(
+    bounds: Sequence[float], counts: Sequence[float], vmin: float | None, vmax: float | None
+) -> tuple[float, float]:
+    """Mean and std of a histogram under the piecewise-uniform model (2.2)."""
+    lo, hi = supports(bounds, counts, vmin, vmax)
+    r = _proportions(np.asarray(counts))
+    mid = (lo + hi) / 2.0
+    w = hi - lo
+    mean = float(np.sum(r * mid))
+    var = float(np.sum(r * (w * w / 12.0 + (mid - mean) ** 2)))
+    return mean, math.sqrt(max(var, 0.0))
+
+
+def _cdf_parts(
+    lo: np.ndarray, hi: np.ndarray, c: np.ndarray, xs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Linear part of the CDF at xs, and point mass at or below xs (unnormalised)."""
+    w = hi - lo
+    spread = (w > 0) & (c > 0)
+    if spread.any():
+        frac = np.clip((xs[:, None] - lo[spread][None, :]) / w[spread][None, :], 0.0, 1.0)
+        linear = frac @ c[spread]
+    else:
+        linear = np.zeros(xs.size)
+    point = (w <= 0) & (c > 0)
+    if point.any():
+        order = np.argsort(lo[point], kind="stable")
+        pos = lo[point][order]
+        cum = np.concatenate(([0.0], np.cumsum(c[point][order])))
+        atmost = cum[np.searchsorted(pos, xs, side="right")]
+    else:
+        atmost = np.zeros(xs.size)
+    return linear, atmost
+
+
+def wasserstein(reference: Histogram, production: Histogram) -> float:
+    """Wasserstein-1 distance between two numeric histograms, exact (2.3)."""
+    rc, pc = reference.counts, production.counts
+    rlo, rhi = supports(reference.bounds, rc, reference.min, reference.max)
+    plo, phi = supports(production.bounds, pc, production.min, production.max)
+    xs = np.unique(np.concatenate((rlo[rc > 0], rhi[rc > 0], plo[pc > 0], phi[pc > 0])))
+    if xs.size < 2:
+        return 0.0
+    r_lin, r_pt = _cdf_parts(rlo, rhi, rc, xs)
+    p_lin, p_pt = _cdf_parts(plo, phi, pc, xs)
+    n, m = rc.sum(), pc.sum()
+    d_a = (p_lin[:-1] + p_pt[:-1]) / m - (r_lin[:-1] + r_pt[:-1]) / n
+    d_b = (p_lin[1:] + p_pt[:-1]) / m - (r_lin[1:] + r_pt[:-1]) / n
+    h = np.diff(xs)
+    aa, ab = np.abs(d_a), np.abs(d_b)
+    same = d_a * d_b >= 0
+    denom = np.where(same, 1.0, aa + ab)
+    seg = np.where(same, h * (aa + ab) / 2.0, h * (d_a * d_a + d_b * d_b) / (2.0 * denom))
+    return float(np.sum(seg))
+
+
+def wasserstein_normalized(reference: Histogram, production: Histogram) -> float:
+    """W1 divided by the reference histogram's std (2.3)."""
+    w1 = wasserstein(reference, production)
+    _, std = reference_mean_std(reference.bounds, reference.counts, reference.min, reference.max)
+    if std <= 0.0:
+        return 0.0 if w1 == 0.0 else math.inf
+    return w1 / std
+
+
+# --------------------------------------------------------------------------- 3.1 gamma
+
+
+def gammaincc(a: float, x: float) -> float:
+    """Regularized upper incomplete gamma Q(a, x), Numerical-Recipes style (3.1)."""
+    if a <= 0:
+        raise ValueError("a must be > 0")
+    if x <= 0.0:
+        return 1.0
+    if math.isinf(x):
+        return 0.0
+    log_front = -x + a * math.log(x) - math.lgamma(a)
+    if x < a + 1.0:
+        ap = a
+        term = total = 1.0 / a
+        for _ in range(10000):
+            ap += 1.0
+            term *= x / ap
+            total += term
+            if abs(term) < abs(total) * 1e-17:
+                break
+        q = 1.0 - math.exp(log_front) * total
+    else:
+        tiny = 1e-300
+        b = x + 1.0 - a
+        c = 1.0 / tiny
+        d = 1.0 / b
+        h = d
+        for i in range(1, 10001):
+            an = -i * (i - a)
+            b += 2.0
+            d = an * d + b
+            if abs(d) < tiny:
+                d = tiny
+            c = b + an / c
+            if abs(c) < tiny:
+                c = tiny
+            d = 1.0 / d
+            delta = d * c
+            h *= delta
+            if abs(delta - 1.0) < 1e-16:
+                break
+        q = math.exp(log_front) * h
+    return min(max(q, 0.0), 1.0)
+
+
+def chi2_isf(alpha: float, df: float) -> float:
+    """x with P(chi2(df) > x) = alpha, by bracketing and bisection (4.3)."""
+    if df <= 0:
+        return math.inf
+    lo, hi = 0.0, df + 10.0
+    while gammaincc(df / 2.0, hi / 2.0) >= alpha:
+        hi *= 2.0
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if gammaincc(df / 2.0, mid / 2.0) >= alpha:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-13 * hi:
+            break
+    return (lo + hi) / 2.0
+
+
+# --------------------------------------------------------------------------- 3 chi-squared
+
+
+def chi2_pvalue(reference: Sequence[float], production: Sequence[float], epsilon: float = EPSILON) -> float:
+    """Chi-squared goodness-of-fit p-value of production against reference proportions (3)."""
+    rc = np.asarray(reference, dtype=np.float64)
+    pc = np.asarray(production, dtype=np.float64)
+    keep = (rc > 0) | (pc > 0)
+    df = int(keep.sum()) - 1
+    if df < 1:
+        return 1.0
+    r = np.maximum(rc[keep] / rc.sum(), epsilon)
+    expected = pc.sum() * (r / r.sum())
+    stat = float(np.sum((pc[keep] - expected) ** 2 / expected))
+    return gammaincc(df / 2.0, stat / 2.0)
+
+
+# --------------------------------------------------------------------------- 4.3 adaptive
+
+
+def _occupied(reference: Sequence[float]) -> int:
+    return int(np.count_nonzero(np.asarray(reference) > 0))
+
+
+def psi_critical(n: float, m: float, bins: int, alpha: float) -> float:
+    """PSI critical value under no drift: (1/N + 1/M) * chi2_{1-alpha}(B-1) (4.3)."""
+    if bins < 2:
+        return math.inf
+    return (1.0 / n + 1.0 / m) * chi2_isf(alpha, bins - 1)
+
+
+def js_critical(n: float, m: float, bins: int, alpha: float) -> float:
+    """Jensen-Shannon distance critical value under no drift (4.3)."""
+    if bins < 2:
+        return math.inf
+    return math.sqrt((1.0 / n + 1.0 / m) * chi2_isf(alpha, bins - 1) / (8.0 * math.log(2.0)))
+
+
+# --------------------------------------------------------------------------- 4.2 BH
+
+
+def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values, in input order (4.2)."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    n = p.size
+    if n == 0:
+        return []
+    order = np.argsort(p, kind="stable")
+    ranked = np.minimum(1.0, p[order] * n / np.arange(1, n + 1))
+    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+    q = np.empty(n)
+    q[order] = ranked
+    return [float(v) for v in q]
+
+
+# --------------------------------------------------------------------------- 4 verdicts
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    """Thresholds of the drift verdicts (docs/drift-math.md section 4).
+
+    ``overrides`` maps a feature name to a mapping of field names to values, e.g.
+    ``DriftConfig(overrides={"age": {"psi_threshold": 0.3}})``.
+    """
+
+    min_samples: int = 500
+    psi_threshold: float = 0.2
+    ks_alpha: float = 0.05
+    wasserstein_threshold: float = 0.1
+    chi2_alpha: float = 0.05
+    chi2_max_rows: int = 1000
+    js_threshold: float = 0.1
+    dataset_drift_share: float = 0.5
+    mode: Literal["fixed", "adaptive"] = "fixed"
+    adaptive_alpha: float = 0.01
+    epsilon: float = EPSILON
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("fixed", "adaptive"):
+            raise ValueError(f"mode must be 'fixed' or 'adaptive', not {self.mode!r}")
+        known = {f.name for f in fields(self)} - {"overrides"}
+        for feature, values in self.overrides.items():
+            unknown = set(values) - known
+            if unknown:
+                raise ValueError(f"unknown drift setting(s) for {feature!r}: {sorted(unknown)}")
+
+    def for_feature(self, name: str) -> DriftConfig:
+        values = self.overrides.get(name)
+        return replace(self, overrides={}, **values) if values else self
+
+
+@dataclass
+class FeatureDrift:
+    """Scores and verdict of one feature in one window."""
+
+    name: str
+    kind: str
+    n_reference: int
+    n_production: int
+    scores: dict[str, float]
+    verdict: Verdict = "no_drift"
+    reasons: list[str] = field(default_factory=list)
+    role: str = "input"
+
+    @property
+    def drifted(self) -> bool:
+        return self.verdict == "drift"
+
+    def severity(self) -> float:
+        """A sort key: how far past its threshold the feature's strongest score is."""
+        s = self.scores
+        if self.kind == "numeric":
+            return max(s.get("psi", 0.0) / 0.2, min(s.get("wasserstein_normalized", 0.0), 1e6) / 0.1)
+        return max(s.get("psi", 0.0) / 0.2, s.get("jensen_shannon", 0.0) / 0.1)
+
+
+@dataclass
+class DatasetDrift:
+    """Per-feature results and the dataset verdict (4.4)."""
+
+    features: list[FeatureDrift]
+    verdict: Verdict
+    drifted: int
+    evaluated: int
+    config: DriftConfig
+
+    @property
+    def share(self) -> float:
+        return self.drifted / self.evaluated if self.evaluated else 0.0
+
+
+def score_feature(reference: Histogram, production: Histogram, epsilon: float = EPSILON) -> dict[str, float]:
+    """Every score of section 2 (numeric) or 3 (categorical) for one feature."""
+    n, m = reference.total, production.total
+    if n <= 0 or m <= 0:
+        return {}
+    rc, pc = reference.counts, production.counts
+    scores = {"psi": psi(rc, pc, epsilon), "jensen_shannon": jensen_shannon(rc, pc)}
+    if reference.kind == "numeric":
+        d = ks_statistic(rc, pc)
+        scores["ks_statistic"] = d
+        scores["ks_pvalue"] = ks_pvalue(d, n, m)
+        scores["wasserstein"] = wasserstein(reference, production)
+        scores["wasserstein_normalized"] = wasserstein_normalized(reference, production)
+    else:
+        scores["chi2_pvalue"] = chi2_pvalue(rc, pc, epsilon)
+        scores["linf"] = linf(rc, pc)
+    return scores
+
+
+def evaluate(
+    reference: Mapping[str, Histogram],
+    production: Mapping[str, Histogram],
+    config: DriftConfig | None = None,
+    *,
+    outputs: Sequence[str] = (),
+) -> DatasetDrift:
+    """Score every feature present in both mappings and apply the verdict rules (4).
+
+    Names in ``outputs`` are prediction features: they get verdicts (with their own
+    Benjamini-Hochberg family) but do not count towards the dataset verdict.
+    """
+    config = config or DriftConfig()
+    output_names = set(outputs)
+    results: list[FeatureDrift] = []
+    for name, ref in reference.items():
+        prod = production.get(name)
+        if prod is None:
+            continue
+        cfg = config.for_feature(name)
+        scores = score_feature(ref, prod, cfg.epsilon)
+        fd = FeatureDrift(
+            name=name,
+            kind=ref.kind,
+            n_reference=int(ref.total),
+            n_production=int(prod.total),
+            scores=scores,
+            role="output" if name in output_names else "input",
+        )
+        if not scores or prod.total < cfg.min_samples:
+            fd.verdict = "insufficient_data"
+            fd.reasons.append(f"{int(prod.total)} rows < min_samples {cfg.min_samples}")
+        results.append(fd)
+
+    # Benjamini-Hochberg per family (inputs, outputs) over the p-values verdicts use.
+    for role in ("input", "output"):
+        family: list[tuple[FeatureDrift, str]] = []
+        for fd in results:
+            if fd.role != role or fd.verdict == "insufficient_data":
+                continue
+            cfg = config.for_feature(fd.name)
+            if fd.kind == "numeric":
+                family.append((fd, "ks_pvalue"))
+            elif fd.n_production < cfg.chi2_max_rows:
+                family.append((fd, "chi2_pvalue"))
+        adjusted = benjamini_hochberg([fd.scores[key] for fd, key in family])
+        for (fd, key), q in zip(family, adjusted):
+            fd.scores[key.replace("pvalue", "qvalue")] = q
+
+    for fd in results:
+        if fd.verdict == "insufficient_data":
+            continue
+        _decide(fd, reference[fd.name], config.for_feature(fd.name))
+
+    inputs = [fd for fd in results if fd.role == "input" and fd.verdict != "insufficient_data"]
+    drifted = sum(fd.drifted for fd in inputs)
+    if not inputs:
+        verdict: Verdict = "insufficient_data"
+    else:
+        verdict = "drift" if drifted >= config.dataset_drift_share * len(inputs) else "no_drift"
+    results.sort(key=lambda fd: (fd.verdict != "drift", fd.verdict == "insufficient_data", -fd.severity()))
+    return DatasetDrift(results, verdict, drifted, len(inputs), config)
+
+
+def _decide(fd: FeatureDrift, ref: Histogram, cfg: DriftConfig) -> None:
+    s = fd.scores
+    n, m = fd.n_reference, fd.n_production
+    bins = _occupied(ref.counts)
+    if cfg.mode == "adaptive":
+        psi_limit = psi_critical(n, m, bins, cfg.adaptive_alpha)
+        js_limit = js_critical(n, m, bins, cfg.adaptive_alpha)
+        s["psi_threshold"] = psi_limit
+        s["js_threshold"] = js_limit
+    else:
+        psi_limit, js_limit = cfg.psi_threshold, cfg.js_threshold
+    if fd.kind == "numeric":
+        if s["psi"] >= psi_limit:
+            fd.reasons.append(f"PSI {s['psi']:.3g} >= {psi_limit:.3g}")
+        if s["ks_qvalue"] < cfg.ks_alpha and s["wasserstein_normalized"] >= cfg.wasserstein_threshold:
+            fd.reasons.append(
+                f"KS q {s['ks_qvalue']:.3g} < {cfg.ks_alpha:g} and "
+                f"Wasserstein {s['wasserstein_normalized']:.3g} >= {cfg.wasserstein_threshold:g}"
+            )
+    elif m < cfg.chi2_max_rows:
+        if s["chi2_qvalue"] < cfg.chi2_alpha:
+            fd.reasons.append(f"chi-squared q {s['chi2_qvalue']:.3g} < {cfg.chi2_alpha:g}")
+    elif s["jensen_shannon"] >= js_limit:
+        fd.reasons.append(f"Jensen-Shannon {s['jensen_shannon']:.3g} >= {js_limit:.3g}")
+    fd.verdict = "drift" if fd.reasons else "no_drift"

@@ -1,0 +1,85 @@
+"""The Python drift math agrees with every shared vector (tests/vectors/drift) to 1e-9.
+
+The vectors' expected values were computed by tests/vectors/generate_drift_vectors.py with
+scipy and exact arithmetic, never with modeltel; the Go processor checks the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modeltel import _drift
+
+VECTOR_DIR = Path(__file__).resolve().parents[1] / "vectors" / "drift"
+VECTORS = sorted(VECTOR_DIR.glob("*.json"))
+
+
+def _hist(v: dict, side: str) -> _drift.Histogram:
+    h = v[side]
+    if v["kind"] == "categorical":
+        return _drift.Histogram.categorical(v["categories"], h["counts"])
+    return _drift.Histogram.numeric(v["bounds"], h["counts"], h["min"], h["max"])
+
+
+def compute(v: dict):
+    method = v["method"]
+    params = v["params"]
+    if method == "benjamini_hochberg":
+        return _drift.benjamini_hochberg(params["pvalues"])
+    ref, prod = _hist(v, "reference"), _hist(v, "production")
+    rc, pc = ref.counts, prod.counts
+    if method == "psi":
+        return _drift.psi(rc, pc, params["epsilon"])
+    if method == "jensen_shannon":
+        return _drift.jensen_shannon(rc, pc)
+    if method == "ks_statistic":
+        return _drift.ks_statistic(rc, pc)
+    if method == "ks_pvalue":
+        return _drift.ks_pvalue(_drift.ks_statistic(rc, pc), rc.sum(), pc.sum())
+    if method == "wasserstein":
+        return _drift.wasserstein(ref, prod)
+    if method == "wasserstein_normalized":
+        return _drift.wasserstein_normalized(ref, prod)
+    if method == "reference_std":
+        return _drift.reference_mean_std(ref.bounds, rc, ref.min, ref.max)[1]
+    if method == "chi2_pvalue":
+        return _drift.chi2_pvalue(rc, pc, params["epsilon"])
+    if method == "linf":
+        return _drift.linf(rc, pc)
+    bins = int(np.count_nonzero(rc > 0))
+    if method == "psi_critical":
+        return _drift.psi_critical(rc.sum(), pc.sum(), bins, params["alpha"])
+    if method == "js_critical":
+        return _drift.js_critical(rc.sum(), pc.sum(), bins, params["alpha"])
+    raise AssertionError(f"unknown method {method}")
+
+
+def test_there_are_at_least_40_vectors_covering_every_method():
+    """The vector set is big enough and exercises every method of docs/drift-math.md."""
+    assert len(VECTORS) >= 40
+    methods = {json.loads(p.read_text())["method"] for p in VECTORS}
+    assert methods == {
+        "psi", "wasserstein", "wasserstein_normalized", "reference_std", "ks_statistic",
+        "ks_pvalue", "jensen_shannon", "chi2_pvalue", "linf", "psi_critical", "js_critical",
+        "benjamini_hochberg",
+    }
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=[p.stem for p in VECTORS])
+def test_vector_matches_to_1e_9(path: Path):
+    """|got - expected| <= 1e-9 * max(1, |expected|) for this vector."""
+    v = json.loads(path.read_text())
+    got = compute(v)
+    expected = v["expected"]
+    if isinstance(expected, list):
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert abs(g - e) <= 1e-9 * max(1.0, abs(e)), (g, e)
+    else:
+        assert math.isfinite(got)
+        assert abs(got - expected) <= 1e-9 * max(1.0, abs(expected)), (got, expected)

@@ -1,0 +1,400 @@
+"""Generate the shared drift test vectors (tests/vectors/drift/*.json).
+
+The expected values come from computations independent of ``modeltel._drift`` (which this
+script never imports): scipy.stats / scipy.special / scipy.spatial, scipy.integrate.quad and
+exact rational arithmetic, applied to the model of docs/drift-math.md. Run it from the
+repository root with the test virtualenv:
+
+    .venv/bin/python tests/vectors/generate_drift_vectors.py
+
+It rewrites every file deterministically (fixed seeds), so a diff shows what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from scipy import integrate, optimize, special, stats
+from scipy.spatial.distance import jensenshannon
+
+OUT = Path(__file__).parent / "drift"
+EPS = 1e-4
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def quantile_bounds(x: np.ndarray) -> list[float]:
+    """Bounds like a baseline: 20 quantile bins plus tail edges (deduplicated)."""
+    qs = sorted(set([0.001, 0.01, 0.99, 0.999] + [i / 20 for i in range(1, 20)]))
+    return [float(v) for v in np.unique(np.round(np.quantile(x, qs), 6))]
+
+
+def bucketize(bounds: list[float], x: np.ndarray) -> list[int]:
+    # searchsorted(side="left") puts x in bucket i with b[i-1] < x <= b[i]: OTLP semantics.
+    idx = np.searchsorted(np.asarray(bounds), x, side="left")
+    return [int(v) for v in np.bincount(idx, minlength=len(bounds) + 1)]
+
+
+def hist(bounds, x):
+    return {"counts": bucketize(bounds, x), "min": float(np.min(x)), "max": float(np.max(x))}
+
+
+def props(counts) -> np.ndarray:
+    c = np.asarray(counts, dtype=float)
+    return c / c.sum()
+
+
+def model_supports(bounds, h):
+    """Section 1.3, written out bucket by bucket."""
+    k = len(bounds)
+    m = h.get("min")
+    big_x = h.get("max")
+    m = m if m is not None and math.isfinite(m) else (bounds[0] if k else 0.0)
+    big_x = big_x if big_x is not None and math.isfinite(big_x) else (bounds[-1] if k else 0.0)
+    if m > big_x:
+        m = big_x
+    out = []
+    for i in range(k + 1):
+        lower = -math.inf if i == 0 else bounds[i - 1]
+        upper = math.inf if i == k else bounds[i]
+        lo, hi = max(lower, m), min(upper, big_x)
+        if lo > hi:
+            lo = hi
+        out.append((lo, hi))
+    return out
+
+
+def model_cdf(bounds, h):
+    """CDF of the piecewise-uniform mixture, built from scipy.stats.uniform."""
+    sup = model_supports(bounds, h)
+    c = np.asarray(h["counts"], dtype=float)
+    n = c.sum()
+    parts = [(ci / n, lo, hi) for ci, (lo, hi) in zip(c, sup) if ci > 0]
+
+    def cdf(x: float) -> float:
+        total = 0.0
+        for w, lo, hi in parts:
+            if hi > lo:
+                total += w * stats.uniform(loc=lo, scale=hi - lo).cdf(x)
+            elif x >= lo:
+                total += w
+        return total
+
+    points = sorted({p for _, lo, hi in parts for p in (lo, hi)})
+    return cdf, points, parts
+
+
+def w1_quad(bounds, ref, prod) -> float:
+    """W1 = integral |F_P - F_R| by scipy.integrate.quad between breakpoints and crossings."""
+    fr, pr, _ = model_cdf(bounds, ref)
+    fp, pp, _ = model_cdf(bounds, prod)
+    xs = sorted(set(pr) | set(pp))
+    total = 0.0
+    for a, b in zip(xs[:-1], xs[1:]):
+        d = lambda x: fp(x) - fr(x)  # noqa: E731
+        # Linear inside (a, b); evaluate just inside the ends to avoid the jumps at a and b.
+        ia, ib = a + (b - a) * 1e-12, b - (b - a) * 1e-12
+        da, db = d(ia), d(ib)
+        pieces = [(a, b)]
+        if da * db < 0:
+            z = optimize.brentq(d, ia, ib, xtol=1e-15 * max(1.0, abs(a), abs(b)), rtol=1e-15)
+            pieces = [(a, z), (z, b)]
+        for lo, hi in pieces:
+            val, _ = integrate.quad(lambda x: abs(d(x)), lo, hi, epsabs=1e-15, epsrel=1e-13, limit=200)
+            total += val
+    return total
+
+
+def w1_quantized(bounds, ref, prod, per_bucket=4000) -> float:
+    """Cross-check: scipy.stats.wasserstein_distance with weights on a fine quantisation."""
+
+    def sample(h):
+        _, _, parts = model_cdf(bounds, h)
+        vals, wts = [], []
+        for w, lo, hi in parts:
+            if hi > lo:
+                grid = lo + (np.arange(per_bucket) + 0.5) / per_bucket * (hi - lo)
+                vals.append(grid)
+                wts.append(np.full(per_bucket, w / per_bucket))
+            else:
+                vals.append(np.array([lo]))
+                wts.append(np.array([w]))
+        return np.concatenate(vals), np.concatenate(wts)
+
+    u, uw = sample(ref)
+    v, vw = sample(prod)
+    return float(stats.wasserstein_distance(u, v, uw, vw))
+
+
+def ref_std_exact(bounds, ref) -> float:
+    """std of the mixture of uniforms in exact rational arithmetic (E[X^2] - E[X]^2)."""
+    sup = model_supports(bounds, ref)
+    c = [Fraction(int(v)) for v in ref["counts"]]
+    n = sum(c)
+    ex = Fraction(0)
+    ex2 = Fraction(0)
+    for ci, (lo, hi) in zip(c, sup):
+        if ci == 0:
+            continue
+        lo_f, hi_f = Fraction(lo), Fraction(hi)
+        ex += ci / n * (lo_f + hi_f) / 2
+        ex2 += ci / n * (lo_f * lo_f + lo_f * hi_f + hi_f * hi_f) / 3
+    return math.sqrt(float(ex2 - ex * ex))
+
+
+def psi_scipy(r_counts, p_counts) -> float:
+    r = np.maximum(props(r_counts), EPS)
+    p = np.maximum(props(p_counts), EPS)
+    return float(np.sum(special.rel_entr(p, r)) + np.sum(special.rel_entr(r, p)))
+
+
+def ks_exact(r_counts, p_counts) -> float:
+    r = [int(v) for v in r_counts]
+    p = [int(v) for v in p_counts]
+    n, m = sum(r), sum(p)
+    best = Fraction(0)
+    cr = cp = 0
+    for i in range(len(r) - 1):
+        cr += r[i]
+        cp += p[i]
+        best = max(best, abs(Fraction(cp, m) - Fraction(cr, n)))
+    return float(best)
+
+
+def ks_pvalue_scipy(r_counts, p_counts) -> float:
+    n, m = float(sum(r_counts)), float(sum(p_counts))
+    d = ks_exact(r_counts, p_counts)
+    return float(special.kolmogorov(math.sqrt(n * m / (n + m)) * d))
+
+
+def chi2_scipy(r_counts, p_counts) -> float:
+    r = np.asarray(r_counts, dtype=float)
+    p = np.asarray(p_counts, dtype=float)
+    keep = (r > 0) | (p > 0)
+    if keep.sum() < 2:
+        return 1.0
+    rp = np.maximum(r[keep] / r.sum(), EPS)
+    f_exp = p.sum() * rp / rp.sum()
+    return float(stats.chisquare(p[keep], f_exp).pvalue)
+
+
+# ----------------------------------------------------------------------------- writing
+
+VECTORS: list[dict] = []
+
+
+def add(name, kind, method, bounds, ref, prod, expected, source, params=None, categories=None):
+    VECTORS.append(
+        {
+            "name": name,
+            "kind": kind,
+            "method": method,
+            "bounds": bounds,
+            "categories": categories,
+            "reference": ref,
+            "production": prod,
+            "params": params or {},
+            "expected": expected,
+            "source": source,
+        }
+    )
+
+
+def numeric_case(name, bounds, ref, prod, methods=None):
+    methods = methods or [
+        "psi", "wasserstein", "wasserstein_normalized", "reference_std",
+        "ks_statistic", "ks_pvalue", "jensen_shannon",
+    ]
+    w1 = None
+    if {"wasserstein", "wasserstein_normalized"} & set(methods):
+        w1 = w1_quad(bounds, ref, prod)
+        check = w1_quantized(bounds, ref, prod)
+        assert abs(w1 - check) <= 1e-3 * max(1.0, abs(w1)) + 1e-6, (name, w1, check)
+    for method in methods:
+        if method == "psi":
+            add(f"{name}_psi", "numeric", "psi", bounds, ref, prod,
+                psi_scipy(ref["counts"], prod["counts"]),
+                "scipy.special.rel_entr(p',r') + rel_entr(r',p') on proportions floored at 1e-4",
+                {"epsilon": EPS})
+        elif method == "wasserstein":
+            add(f"{name}_wasserstein", "numeric", "wasserstein", bounds, ref, prod, w1,
+                "scipy.integrate.quad of |F_P - F_R| (CDFs from scipy.stats.uniform mixtures) between "
+                "breakpoints and brentq sign changes; cross-checked against "
+                "scipy.stats.wasserstein_distance with weights on a 4000-point-per-bucket quantisation")
+        elif method == "wasserstein_normalized":
+            add(f"{name}_wasserstein_normalized", "numeric", "wasserstein_normalized", bounds, ref, prod,
+                w1 / ref_std_exact(bounds, ref),
+                "quad W1 (as 'wasserstein') / reference std in exact rational arithmetic")
+        elif method == "reference_std":
+            add(f"{name}_reference_std", "numeric", "reference_std", bounds, ref, prod,
+                ref_std_exact(bounds, ref),
+                "exact rational arithmetic (fractions): sqrt(E[X^2] - E[X]^2) of the uniform mixture")
+        elif method == "ks_statistic":
+            add(f"{name}_ks_statistic", "numeric", "ks_statistic", bounds, ref, prod,
+                ks_exact(ref["counts"], prod["counts"]),
+                "exact rational cumulative sums at the bounds")
+        elif method == "ks_pvalue":
+            add(f"{name}_ks_pvalue", "numeric", "ks_pvalue", bounds, ref, prod,
+                ks_pvalue_scipy(ref["counts"], prod["counts"]),
+                "scipy.special.kolmogorov(sqrt(nm/(n+m)) * D), D from exact cumulative sums")
+        elif method == "jensen_shannon":
+            add(f"{name}_jensen_shannon", "numeric", "jensen_shannon", bounds, ref, prod,
+                float(jensenshannon(props(ref["counts"]), props(prod["counts"]), base=2)),
+                "scipy.spatial.distance.jensenshannon(p, r, base=2)")
+
+
+def categorical_case(name, categories, r_counts, p_counts):
+    ref = {"counts": r_counts, "min": None, "max": None}
+    prod = {"counts": p_counts, "min": None, "max": None}
+    add(f"{name}_psi", "categorical", "psi", [], ref, prod, psi_scipy(r_counts, p_counts),
+        "scipy.special.rel_entr(p',r') + rel_entr(r',p') on proportions floored at 1e-4",
+        {"epsilon": EPS}, categories)
+    add(f"{name}_jensen_shannon", "categorical", "jensen_shannon", [], ref, prod,
+        float(jensenshannon(props(r_counts), props(p_counts), base=2)),
+        "scipy.spatial.distance.jensenshannon(p, r, base=2)", None, categories)
+    add(f"{name}_chi2_pvalue", "categorical", "chi2_pvalue", [], ref, prod, chi2_scipy(r_counts, p_counts),
+        "scipy.stats.chisquare(f_obs, f_exp) over cells non-empty on either side, "
+        "f_exp from reference proportions floored at 1e-4 and renormalised",
+        {"epsilon": EPS}, categories)
+    add(f"{name}_linf", "categorical", "linf", [], ref, prod,
+        float(np.max(np.abs(props(p_counts) - props(r_counts)))),
+        "numpy max |p - r|", None, categories)
+
+
+def critical_case(name, r_counts, p_counts, alpha):
+    n, m = float(sum(r_counts)), float(sum(p_counts))
+    b = int(np.count_nonzero(np.asarray(r_counts) > 0))
+    x = float(stats.chi2.isf(alpha, b - 1))
+    k = len(r_counts) - 1
+    bounds = [float(i) for i in range(k)]
+    ref = {"counts": r_counts, "min": None, "max": None}
+    prod = {"counts": p_counts, "min": None, "max": None}
+    add(f"{name}_psi_critical", "numeric", "psi_critical", bounds, ref, prod, (1 / n + 1 / m) * x,
+        "(1/N + 1/M) * scipy.stats.chi2.isf(alpha, B-1)", {"alpha": alpha})
+    add(f"{name}_js_critical", "numeric", "js_critical", bounds, ref, prod,
+        math.sqrt((1 / n + 1 / m) * x / (8 * math.log(2))),
+        "sqrt((1/N + 1/M) * scipy.stats.chi2.isf(alpha, B-1) / (8 ln 2))", {"alpha": alpha})
+
+
+def bh_case(name, pvalues):
+    add(f"{name}_benjamini_hochberg", "pvalues", "benjamini_hochberg", [], None, None,
+        [float(v) for v in stats.false_discovery_control(pvalues, method="bh")],
+        "scipy.stats.false_discovery_control(p, method='bh')", {"pvalues": list(pvalues)})
+
+
+def main() -> None:
+    rng = np.random.default_rng(20260123)
+    base = rng.normal(0.0, 1.0, 20000)
+    b = quantile_bounds(base)
+    ref = hist(b, base)
+
+    numeric_case("normal_same_distribution", b, ref, hist(b, rng.normal(0.0, 1.0, 5000)))
+    numeric_case("normal_shift_0_2sigma", b, ref, hist(b, rng.normal(0.2, 1.0, 5000)))
+    numeric_case("normal_shift_0_5sigma", b, ref, hist(b, rng.normal(0.5, 1.0, 5000)))
+    numeric_case("normal_shift_2sigma", b, ref, hist(b, rng.normal(2.0, 1.0, 3000)))
+    numeric_case("normal_shift_negative_1sigma", b, ref, hist(b, rng.normal(-1.0, 1.0, 3000)))
+    numeric_case("normal_scale_x1_5", b, ref, hist(b, rng.normal(0.0, 1.5, 5000)))
+    numeric_case("normal_scale_x0_5", b, ref, hist(b, rng.normal(0.0, 0.5, 5000)))
+    numeric_case("heavy_tail_student_t2", b, ref, hist(b, rng.standard_t(2.0, 5000)))
+    numeric_case("small_window_200_rows", b, ref, hist(b, rng.normal(0.0, 1.0, 200)))
+
+    # Heavy-tailed reference (lognormal), production with a longer tail.
+    ln = rng.lognormal(0.0, 1.0, 20000)
+    bl = quantile_bounds(ln)
+    numeric_case("lognormal_longer_tail", bl, hist(bl, ln), hist(bl, rng.lognormal(0.0, 1.4, 4000)))
+
+    # Empty bins: production lives in three buckets only; reference has empty buckets too.
+    eb = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    numeric_case("empty_bins_both_sides", eb,
+                 {"counts": [0, 40, 0, 300, 500, 0, 60, 0, 0], "min": 0.5, "max": 6.5},
+                 {"counts": [0, 0, 0, 0, 700, 20, 280, 0, 0], "min": 3.2, "max": 6.9})
+
+    # Production entirely in a tail bucket never seen in the reference.
+    numeric_case("production_in_unseen_tail", eb,
+                 {"counts": [10, 100, 200, 300, 200, 100, 50, 40, 0], "min": -0.4, "max": 6.8},
+                 {"counts": [0, 0, 0, 0, 0, 0, 0, 0, 900], "min": 7.5, "max": 12.0})
+
+    # A single bucket (no bounds) and a single bound (two buckets).
+    numeric_case("single_bucket_no_bounds", [],
+                 {"counts": [1000], "min": -2.0, "max": 3.0},
+                 {"counts": [800], "min": 0.0, "max": 5.0},
+                 ["psi", "wasserstein", "wasserstein_normalized", "reference_std",
+                  "ks_statistic", "ks_pvalue", "jensen_shannon"])
+    numeric_case("single_bound_two_buckets", [10.0],
+                 {"counts": [600, 400], "min": 2.0, "max": 20.0},
+                 {"counts": [300, 700], "min": 4.0, "max": 25.0})
+
+    # Tiny counts.
+    numeric_case("tiny_counts", [-1.0, 0.0, 1.0],
+                 {"counts": [2, 5, 4, 1], "min": -1.7, "max": 1.2},
+                 {"counts": [0, 1, 3, 3], "min": -0.5, "max": 2.6})
+
+    # Huge counts (sums far beyond 2^32, still exact as doubles).
+    numeric_case("huge_counts_small_shift", [-1.0, -0.5, 0.0, 0.5, 1.0],
+                 {"counts": [160000000000, 150000000000, 190000000000, 190000000000, 150000000000, 160000000000],
+                  "min": -9.0, "max": 9.0},
+                 {"counts": [150000000000, 148000000000, 191000000000, 193000000000, 152000000000, 166000000000],
+                  "min": -9.5, "max": 8.5})
+
+    # min/max not recorded: outer buckets collapse onto the outer bounds (1.3 fallbacks).
+    numeric_case("min_max_missing", [0.0, 1.0, 2.0, 3.0],
+                 {"counts": [50, 200, 300, 200, 50], "min": None, "max": None},
+                 {"counts": [20, 100, 300, 300, 80], "min": None, "max": None})
+
+    # A constant production window (point mass) against a spread reference.
+    numeric_case("production_constant_point_mass", [0.0, 1.0, 2.0, 3.0],
+                 {"counts": [50, 200, 300, 200, 50], "min": -1.0, "max": 4.0},
+                 {"counts": [0, 0, 0, 600, 0], "min": 3.0, "max": 3.0})
+
+    # A discrete feature (edges at its values, as the baseline does for few distinct values).
+    db = [1.0, 2.0, 3.0, 4.0]
+    numeric_case("discrete_values", db,
+                 {"counts": [400, 300, 200, 100, 0], "min": 1.0, "max": 4.0},
+                 {"counts": [100, 200, 300, 400, 0], "min": 1.0, "max": 4.0})
+
+    # Bimodal reference, production losing one mode; large offset values (precision).
+    bm = np.concatenate([rng.normal(1000.0, 1.0, 10000), rng.normal(1010.0, 1.0, 10000)])
+    bb = quantile_bounds(bm)
+    numeric_case("bimodal_offset_mode_lost", bb, hist(bb, bm), hist(bb, rng.normal(1000.0, 1.0, 3000)))
+
+    # Categoricals.
+    cats = ["red", "green", "blue", "yellow"]
+    categorical_case("cat_same", cats, [4000, 3000, 2000, 900, 100], [410, 290, 205, 85, 10])
+    categorical_case("cat_shifted", cats, [4000, 3000, 2000, 900, 100], [200, 300, 400, 90, 10])
+    categorical_case("cat_unseen_values_in_other", cats, [4000, 3000, 2000, 1000, 0],
+                     [380, 290, 190, 90, 50])
+    categorical_case("cat_missing_category", cats, [4000, 3000, 2000, 1000, 0], [500, 0, 300, 200, 0])
+    categorical_case("cat_two_categories_large", ["yes", "no"], [700000, 300000, 0], [69000, 31000, 0])
+    categorical_case("cat_tiny_counts", ["a", "b", "c"], [3, 2, 1, 0], [0, 1, 1, 2])
+    categorical_case("cat_single_cell", ["only"], [5000, 0], [700, 0])
+    categorical_case("cat_huge_counts", ["a", "b", "c", "d", "e"],
+                     [3e11, 2e11, 1e11, 5e10, 4e10, 1e10], [2.9e11, 2.1e11, 1e11, 5e10, 4e10, 1e10])
+
+    critical_case("crit_25_bins_500_rows", [1] * 0 + [20, 200, 780, 1000, 1000, 1000, 1000, 1000, 1000,
+                  1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 780, 200, 20],
+                  [250] + [10] * 23 + [10], 0.01)
+    critical_case("crit_5_cells_10000_rows", [400, 300, 200, 90, 10], [4000, 3000, 2000, 900, 100], 0.05)
+    critical_case("crit_empty_reference_cells", [0, 100, 0, 300, 600], [10, 90, 0, 300, 600], 0.01)
+
+    bh_case("bh_mixed", [0.01, 0.04, 0.03, 0.2, 0.5, 0.001])
+    bh_case("bh_ties", [0.02, 0.02, 0.02, 0.9])
+    bh_case("bh_single", [0.03])
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.glob("*.json"):
+        old.unlink()
+    names = set()
+    for v in VECTORS:
+        assert v["name"] not in names, v["name"]
+        names.add(v["name"])
+        (OUT / f"{v['name']}.json").write_text(json.dumps(v, indent=1, allow_nan=False) + "\n")
+    print(f"wrote {len(VECTORS)} vectors to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
