@@ -1,0 +1,277 @@
+"""What every modeltel integration shares: model identity, suppression, one observed call.
+
+Identity precedence (the same for every library): a name/version given to
+:func:`register_model`, then ``MODELTEL_MODEL_NAME`` / ``MODELTEL_MODEL_VERSION``, then the
+model object's ``model_name``/``name`` and ``model_version``/``version``/``__version__``
+attributes, then a name derived from the class (version ``unknown``).
+
+Suppression: a prediction already in progress (``modeltel.current_prediction()``), a block
+marked by :func:`suppressed_predictions` (model training, health checks) or OpenTelemetry's
+own ``suppress_instrumentation`` flag turn the auto-instrumentation wrappers into plain
+calls, so a pipeline calling its steps, or a model calling a sub-model, gives one span.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from modeltel import _telemetry
+from modeltel._monitor import current_prediction, observe
+from modeltel._telemetry import report_internal_error
+
+__all__ = [
+    "register_model",
+    "model_identity",
+    "suppressed_predictions",
+    "predictions_suppressed",
+    "run_observed",
+    "stamp_server_span",
+    "NO_OUTPUT",
+    "route_model",
+]
+
+#: Returned by an ``output_of`` function when the result is not a model output (an HTTP
+#: response object, a stream): nothing is summarised and nothing is read.
+NO_OUTPUT: Any = object()
+
+# http.route -> (model, version) last seen predicting on that route, so that a request
+# rejected before the model ran (FastAPI's 422) is counted for the model that route serves,
+# also in zero-code mode where no route was marked. Bounded: routes come from code.
+_route_models: dict[str, tuple[str, str]] = {}
+_MAX_ROUTES = 1000
+
+
+def route_model(route: str | None) -> tuple[str, str] | None:
+    """The model last seen serving ``route``, if any."""
+    return _route_models.get(route) if route else None
+
+
+def remember_route_model(route: str, model: str, version: str) -> None:
+    if _route_models.get(route) != (model, version) and (
+        len(_route_models) < _MAX_ROUTES or route in _route_models
+    ):
+        _route_models[route] = (model, version)
+
+# A key of our own in the OpenTelemetry context: set while code runs that must not count
+# as predictions (fit(), score(), health and metrics endpoints).
+_SUPPRESS_KEY = otel_context.create_key("modeltel-suppress-predictions")
+# OpenTelemetry's own flag (opentelemetry.instrumentation.utils.suppress_instrumentation);
+# the key is a plain string in the API so we read it without importing the
+# instrumentation package.
+_OTEL_SUPPRESS_KEY = "suppress_instrumentation"
+
+_registry_lock = threading.Lock()
+_registry: "weakref.WeakKeyDictionary[Any, tuple[str | None, str | None]]" = weakref.WeakKeyDictionary()
+# Objects that cannot be weakly referenced are kept by id with a strong reference, bounded.
+_strong_registry: dict[int, tuple[Any, str | None, str | None]] = {}
+_MAX_STRONG = 1024
+
+
+def register_model(model: Any, name: str | None = None, version: str | None = None) -> Any:
+    """Give a model object the name and version its automatic predict spans carry.
+
+    Returns ``model`` so it can be used inline::
+
+        clf = modeltel.instrumentation.register_model(joblib.load("fraud.pkl"), "fraud", "3.1.0")
+        clf.predict(X)   # span "predict fraud", ml.model.version 3.1.0 (auto-instrumented)
+    """
+    with _registry_lock:
+        try:
+            _registry[model] = (name, version)
+        except TypeError:  # not weak-referenceable (e.g. some C extension objects)
+            if len(_strong_registry) < _MAX_STRONG or id(model) in _strong_registry:
+                _strong_registry[id(model)] = (model, name, version)
+    return model
+
+
+def _registered(model: Any) -> tuple[str | None, str | None]:
+    try:
+        found = _registry.get(model)
+    except TypeError:
+        found = None
+    if found is not None:
+        return found
+    strong = _strong_registry.get(id(model))
+    if strong is not None and strong[0] is model:
+        return strong[1], strong[2]
+    return None, None
+
+
+def _str_attr(obj: Any, names: tuple[str, ...]) -> str | None:
+    for attr in names:
+        try:
+            value = getattr(obj, attr, None)
+        except Exception:  # noqa: BLE001 - a property that raises is no name
+            continue
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            text = str(value)
+            if text:
+                return text
+    return None
+
+
+def model_identity(model: Any, default_name: str | None = None) -> tuple[str, str]:
+    """The (name, version) of ``model`` by the precedence in the module docstring."""
+    name, version = _registered(model)
+    config = _telemetry.default_config()
+    name = name or config.model_name or _str_attr(model, ("model_name", "name"))
+    version = version or config.model_version or _str_attr(
+        model, ("model_version", "version", "__version__")
+    )
+    return name or default_name or type(model).__name__, version or "unknown"
+
+
+@contextmanager
+def suppressed_predictions() -> Iterator[None]:
+    """Inside this block, auto-instrumented model calls produce no prediction telemetry."""
+    token = otel_context.attach(otel_context.set_value(_SUPPRESS_KEY, True))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def predictions_suppressed() -> bool:
+    """True when an auto-instrumented call must pass straight through."""
+    return (
+        current_prediction() is not None
+        or otel_context.get_value(_SUPPRESS_KEY) is True
+        or bool(otel_context.get_value(_OTEL_SUPPRESS_KEY))
+    )
+
+
+def stamp_server_span(model: str, version: str) -> None:
+    """Put the model served on the current HTTP server span (FastAPI/Flask/any server).
+
+    Only a recording span of kind SERVER is touched; ``kind`` is read duck-typed from the
+    SDK span so that this module stays on the API.
+    """
+    span = trace.get_current_span()
+    if getattr(span, "kind", None) is SpanKind.SERVER and span.is_recording():
+        span.set_attributes({"ml.model.name": model, "ml.model.version": version})
+
+
+def http_route_of_current_span() -> str | None:
+    """``http.route`` of the current server span, read duck-typed (SDK spans expose it)."""
+    span = trace.get_current_span()
+    if getattr(span, "kind", None) is not SpanKind.SERVER:
+        return None
+    attributes = getattr(span, "attributes", None)
+    if isinstance(attributes, Mapping):
+        route = attributes.get("http.route")
+        return route if isinstance(route, str) else None
+    return None
+
+
+def _exit_quietly(cm: observe, exc: BaseException | None) -> None:
+    try:
+        cm.__exit__(type(exc) if exc is not None else None, exc, exc.__traceback__ if exc else None)
+    except Exception as inner:  # noqa: BLE001 - fail-open
+        report_internal_error("instrumentation_exit", inner)
+
+
+def run_observed(
+    model: str,
+    version: str,
+    call: Callable[[], Any],
+    *,
+    inputs: Any = None,
+    has_inputs: bool = True,
+    attributes: Mapping[str, Any] | None = None,
+    output_of: Callable[[Any], Any] | None = None,
+) -> Any:
+    """Run ``call()`` as one prediction of ``model``; its result and exceptions unchanged.
+
+    ``inputs`` is summarised before the call (when ``has_inputs``), the result (or
+    ``output_of(result)``) after it. Any failure inside modeltel is contained.
+    """
+    try:
+        stamp_server_span(model, version)
+        route = http_route_of_current_span()
+        cm = observe(model, version)
+        prediction = cm.__enter__()
+    except Exception as exc:  # noqa: BLE001 - fail-open: the model still runs
+        report_internal_error("instrumentation_enter", exc)
+        return call()
+    _start(prediction, model, version, route, inputs, has_inputs, attributes)
+    try:
+        result = call()
+    except BaseException as exc:
+        _exit_quietly(cm, exc)
+        raise
+    _finish(cm, prediction, result, output_of)
+    return result
+
+
+async def run_observed_async(
+    model: str,
+    version: str,
+    call: Callable[[], Any],
+    *,
+    inputs: Any = None,
+    has_inputs: bool = True,
+    attributes: Mapping[str, Any] | None = None,
+    output_of: Callable[[Any], Any] | None = None,
+) -> Any:
+    """:func:`run_observed` for a coroutine function ``call``."""
+    try:
+        stamp_server_span(model, version)
+        route = http_route_of_current_span()
+        cm = observe(model, version)
+        prediction = cm.__enter__()
+    except Exception as exc:  # noqa: BLE001
+        report_internal_error("instrumentation_enter", exc)
+        return await call()
+    _start(prediction, model, version, route, inputs, has_inputs, attributes)
+    try:
+        result = await call()
+    except BaseException as exc:
+        _exit_quietly(cm, exc)
+        raise
+    _finish(cm, prediction, result, output_of)
+    return result
+
+
+def _start(
+    prediction: Any,
+    model: str,
+    version: str,
+    route: str | None,
+    inputs: Any,
+    has_inputs: bool,
+    attributes: Mapping[str, Any] | None,
+) -> None:
+    try:
+        extra = dict(attributes) if attributes else {}
+        if route is not None:
+            extra["http.route"] = route
+            remember_route_model(route, model, version)
+        if extra:
+            prediction.set_attributes(extra)
+        if has_inputs:
+            prediction.record_input(inputs)
+    except Exception as exc:  # noqa: BLE001
+        report_internal_error("instrumentation_input", exc)
+
+
+def _finish(cm: observe, prediction: Any, result: Any, output_of: Callable[[Any], Any] | None) -> None:
+    try:
+        output = output_of(result) if output_of is not None else result
+        if output is not NO_OUTPUT:
+            prediction.record_output(output)
+    except Exception as exc:  # noqa: BLE001
+        report_internal_error("instrumentation_output", exc)
+    _exit_quietly(cm, None)
+
+
+def module_loaded(name: str) -> Any:
+    """The module ``name`` if it is already imported (never imports it)."""
+    return sys.modules.get(name)

@@ -1,0 +1,172 @@
+"""``instrument_fastapi(app)``: HTTP spans from the official OpenTelemetry FastAPI
+instrumentation, predict spans as their children, 422s counted as rejected inputs."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Iterable, Mapping
+
+from opentelemetry import context as otel_context
+
+from modeltel._telemetry import report_internal_error
+from modeltel.instrumentation._common import _SUPPRESS_KEY
+from modeltel.instrumentation._routes import RouteSpec, normalise_routes, spec_of, wrap_handler
+from modeltel.instrumentation._web import DEFAULT_HEALTH_PATHS, count_rejected_input, excluded_urls_for
+
+__all__ = ["instrument_fastapi", "prepare_fastapi_app"]
+
+_STATE_ATTR = "_modeltel_state"
+
+
+class _State:
+    def __init__(self, routes: dict[str, RouteSpec], health_paths: frozenset[str]) -> None:
+        self.routes = routes
+        self.health_paths = health_paths
+        self.handler_wrapped = False
+        self.middleware_added = False
+
+
+class _HealthMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware: streaming and contextvars stay intact): model calls
+    made while serving a health or metrics path are not predictions."""
+
+    def __init__(self, app: Any, health_paths: frozenset[str]) -> None:
+        self.app = app
+        self.health_paths = health_paths
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") == "http" and scope.get("path", "").rstrip("/") in self.health_paths:
+            token = otel_context.attach(otel_context.set_value(_SUPPRESS_KEY, True))
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                otel_context.detach(token)
+            return
+        await self.app(scope, receive, send)
+
+
+def _wrap_routes(app: Any, routes: Mapping[str, RouteSpec]) -> None:
+    from fastapi.routing import APIRoute
+
+    for route in app.router.routes:
+        spec = routes.get(getattr(route, "path", None))
+        if spec is None or not isinstance(route, APIRoute):
+            continue
+        dependant = route.dependant
+        if spec_of(dependant.call) is None:
+            # FastAPI calls dependant.call at request time; the wrapper keeps the
+            # function's signature and sync/async nature, so the handler built for the
+            # route at definition time stays valid.
+            dependant.call = wrap_handler(dependant.call, spec)
+
+
+def _spec_for_request(app: Any, request: Any) -> RouteSpec | None:
+    route = request.scope.get("route")
+    for candidate in (getattr(route, "endpoint", None), getattr(getattr(route, "dependant", None), "call", None)):
+        spec = spec_of(candidate)
+        if spec is not None:
+            return spec
+    state = getattr(app, _STATE_ATTR, None)
+    path = getattr(route, "path", None)
+    if state is not None and path in state.routes:
+        return state.routes[path]
+    return None
+
+
+def _wrap_validation_handler(app: Any) -> None:
+    from fastapi.exception_handlers import request_validation_exception_handler
+    from fastapi.exceptions import RequestValidationError
+
+    original = app.exception_handlers.get(RequestValidationError, request_validation_exception_handler)
+    if getattr(original, "_modeltel", False):
+        return
+
+    async def handler(request: Any, exc: Any) -> Any:
+        try:
+            spec = _spec_for_request(app, request)
+            route = getattr(request.scope.get("route"), "path", None)
+            if spec is not None:
+                name = getattr(request.scope.get("endpoint"), "__name__", "model")
+                model, version = spec.identity(name)
+                count_rejected_input(model, version, route, "fastapi.exceptions.RequestValidationError")
+            else:
+                count_rejected_input(None, None, route, "fastapi.exceptions.RequestValidationError")
+        except Exception as error:  # noqa: BLE001 - fail-open
+            report_internal_error("fastapi_validation", error)
+        result = original(request, exc)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    handler._modeltel = True  # type: ignore[attr-defined]
+    app.exception_handlers[RequestValidationError] = handler
+
+
+def prepare_fastapi_app(app: Any, routes: Mapping[str, RouteSpec] | None = None, health_paths: Iterable[str] = DEFAULT_HEALTH_PATHS) -> None:
+    """Install modeltel's pieces on ``app`` (idempotent); used by ``instrument_fastapi`` and,
+    in zero-code mode, when the app builds its middleware stack."""
+    state = getattr(app, _STATE_ATTR, None)
+    if state is None:
+        state = _State(dict(routes or {}), frozenset(p.rstrip("/") for p in health_paths))
+        setattr(app, _STATE_ATTR, state)
+    elif routes:
+        state.routes.update(routes)
+    if state.routes:
+        _wrap_routes(app, state.routes)
+    if not state.handler_wrapped:
+        _wrap_validation_handler(app)
+        state.handler_wrapped = True
+    if not state.middleware_added and getattr(app, "middleware_stack", None) is None:
+        from starlette.middleware import Middleware
+
+        app.user_middleware.insert(0, Middleware(_HealthMiddleware, health_paths=state.health_paths))
+        state.middleware_added = True
+
+
+def instrument_fastapi(
+    app: Any,
+    *,
+    predict_routes: Iterable[str] | Mapping[str, Any] | None = None,
+    model: str | None = None,
+    version: str | None = None,
+    health_paths: Iterable[str] = DEFAULT_HEALTH_PATHS,
+    excluded_urls: str | None = None,
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+    **otel_options: Any,
+) -> Any:
+    """Instrument a FastAPI app: HTTP server spans, predict spans, rejected inputs.
+
+    Args:
+        app: the ``fastapi.FastAPI`` application (call this after its routes are added).
+        predict_routes: route paths whose handler is one prediction, e.g. ``["/predict"]``,
+            or a mapping ``{"/predict": "iris"}`` / ``{"/predict": ("iris", "1.2.0")}``.
+            Handlers decorated with :func:`predict_route` need not be listed.
+        model, version: the model of the listed routes that do not name one.
+        health_paths: probe endpoints: no HTTP span, model calls there are not counted.
+        excluded_urls: more URLs the HTTP instrumentation skips (comma-separated regexes).
+        tracer_provider, meter_provider, **otel_options: passed to
+            ``FastAPIInstrumentor.instrument_app``.
+
+    Returns ``app``. Example::
+
+        app = FastAPI()
+
+        @app.post("/predict")
+        def predict(request: IrisRequest) -> dict: ...
+
+        modeltel.instrument_fastapi(app, predict_routes={"/predict": ("iris", "1.2.0")})
+    """
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    health = tuple(health_paths)
+    if not getattr(app, "_is_instrumented_by_opentelemetry", False):
+        FastAPIInstrumentor.instrument_app(
+            app,
+            excluded_urls=excluded_urls_for("fastapi", health, excluded_urls),
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            **otel_options,
+        )
+    prepare_fastapi_app(app, normalise_routes(predict_routes, model, version), health)
+    return app

@@ -1,0 +1,244 @@
+"""Predict routes: an HTTP handler whose request body is the model input.
+
+``predict_route`` (a decorator) and the ``predict_routes=`` lists of ``instrument_fastapi``
+/ ``instrument_flask`` both end here: the handler runs as one prediction (span
+``predict {model}``, child of the HTTP server span), the request body is summarised as the
+model input and the handler's return value as the output.
+
+The body is never read a second time: under FastAPI it is the argument FastAPI already
+parsed (a pydantic model, a dict or a list of records); under Flask it is
+``request.get_json()``, which Flask caches for the view. Responses the handler builds
+itself (``StreamingResponse``, a Flask ``Response``) are passed on untouched and unread.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, TypeVar, overload
+
+import wrapt
+
+from modeltel import _telemetry
+from modeltel._telemetry import report_internal_error
+from modeltel.instrumentation._common import (
+    NO_OUTPUT,
+    current_prediction,
+    run_observed,
+    run_observed_async,
+)
+
+__all__ = ["RouteSpec", "predict_route", "wrap_handler", "spec_of", "to_model_input"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Largest JSON request body (bytes) a Flask predict route summarises.
+_MAX_FLASK_BODY = 16 * 1024 * 1024
+_RESPONSE_MODULES = frozenset({"starlette", "fastapi", "flask", "werkzeug"})
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """Which model a predict route serves and where its input is."""
+
+    model: str | None = None
+    version: str | None = None
+    input_arg: str | None = None
+
+    def identity(self, fallback: str) -> tuple[str, str]:
+        config = _telemetry.default_config()
+        return (
+            self.model or config.model_name or fallback,
+            self.version or config.model_version or "unknown",
+        )
+
+
+class _PredictRoute(wrapt.FunctionWrapper):
+    """A handler wrapped as a predict route; ``_self_spec`` says for which model."""
+
+
+def spec_of(handler: Any) -> RouteSpec | None:
+    """The :class:`RouteSpec` of a wrapped handler, or ``None``."""
+    if type(handler) is _PredictRoute:
+        return handler._self_spec  # type: ignore[no-any-return]
+    return None
+
+
+def _pydantic_dump(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if callable(dump) and type(value).__module__ != "builtins":
+        return dump()
+    return value
+
+
+def to_model_input(value: Any) -> Any:
+    """A request body as a model input: pydantic models become dicts, ``{"instances": [...]}``
+    style envelopes (one key holding a list) their list, dicts and lists stay as they are."""
+    value = _pydantic_dump(value)
+    if isinstance(value, list) and value and hasattr(value[0], "model_dump"):
+        value = [_pydantic_dump(item) for item in value]
+    if isinstance(value, dict) and len(value) == 1:
+        (inner,) = value.values()
+        inner = _pydantic_dump(inner)
+        if isinstance(inner, list):
+            if inner and hasattr(inner[0], "model_dump"):
+                inner = [_pydantic_dump(item) for item in inner]
+            return inner
+    return value
+
+
+def _is_body(value: Any) -> bool:
+    return isinstance(value, (dict, list)) or (
+        hasattr(value, "model_dump") and hasattr(type(value), "model_fields")
+    )
+
+
+def _flask_json() -> Any:
+    flask = sys.modules.get("flask")
+    if flask is None or not flask.has_request_context():
+        return None
+    request = flask.request
+    length = request.content_length
+    # Only a JSON body of known, bounded size: a chunked upload is left for the view to stream.
+    if not request.is_json or length is None or length > _MAX_FLASK_BODY:
+        return None
+    # Cached by Flask: the view's own get_json() does not read the body again.
+    return request.get_json(silent=True)
+
+
+def _find_input(spec: RouteSpec, signature: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if spec.input_arg is not None:
+        if spec.input_arg in kwargs:
+            return to_model_input(kwargs[spec.input_arg])
+        if signature is not None:
+            names = list(signature.parameters)
+            if spec.input_arg in names and names.index(spec.input_arg) < len(args):
+                return to_model_input(args[names.index(spec.input_arg)])
+        return None
+    for value in (*args, *kwargs.values()):
+        if _is_body(value):
+            return to_model_input(value)
+    return _flask_json()
+
+
+def _route_output(result: Any) -> Any:
+    if isinstance(result, tuple) and result:
+        result = result[0]  # Flask's (body, status[, headers])
+    if type(result).__module__.split(".", 1)[0] in _RESPONSE_MODULES:
+        return NO_OUTPUT  # a response object: not read (it may be a stream)
+    return to_model_input(result) if _is_body(result) else result
+
+
+def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., Any]:
+    """``handler`` wrapped as a predict route (idempotent)."""
+    if spec_of(handler) is not None:
+        return handler
+    if inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler):
+        # A streaming handler yields its output after it returns; wrapping it would end
+        # the span before the stream. It is served as is.
+        return handler
+    try:
+        signature: inspect.Signature | None = inspect.signature(handler)
+    except (TypeError, ValueError):
+        signature = None
+    fallback = getattr(handler, "__name__", "model")
+    is_async = inspect.iscoroutinefunction(handler)
+
+    def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str, Any, bool]:
+        model, version = spec.identity(fallback)
+        try:
+            inputs = _find_input(spec, signature, args, kwargs)
+        except Exception as exc:  # noqa: BLE001 - fail-open
+            report_internal_error("route_input", exc)
+            inputs = None
+        return model, version, inputs, inputs is not None
+
+    if is_async:
+
+        async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            if current_prediction() is not None or not _telemetry.default_config().enabled:
+                return await wrapped(*args, **kwargs)
+            model, version, inputs, has_inputs = prepare(args, kwargs)
+            return await run_observed_async(
+                model, version, lambda: wrapped(*args, **kwargs),
+                inputs=inputs, has_inputs=has_inputs, output_of=_route_output,
+            )
+
+        wrapper: Callable[..., Any] = async_wrapper
+    else:
+
+        def sync_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            if current_prediction() is not None or not _telemetry.default_config().enabled:
+                return wrapped(*args, **kwargs)
+            model, version, inputs, has_inputs = prepare(args, kwargs)
+            return run_observed(
+                model, version, lambda: wrapped(*args, **kwargs),
+                inputs=inputs, has_inputs=has_inputs, output_of=_route_output,
+            )
+
+        wrapper = sync_wrapper
+    wrapped = _PredictRoute(handler, wrapper)
+    wrapped._self_spec = spec
+    return wrapped
+
+
+@overload
+def predict_route(func: F) -> F: ...
+@overload
+def predict_route(
+    *, model: str | None = None, version: str | None = None, input_arg: str | None = None
+) -> Callable[[F], F]: ...
+
+
+def predict_route(
+    func: Any = None,
+    *,
+    model: str | None = None,
+    version: str | None = None,
+    input_arg: str | None = None,
+) -> Any:
+    """Mark a FastAPI or Flask handler as a predict route of ``model``.
+
+    Put it under the framework's route decorator::
+
+        @app.post("/predict")
+        @modeltel.instrumentation.predict_route(model="iris", version="1.2.0")
+        def predict(request: IrisRequest) -> dict:
+            return {"species": int(clf.predict([list(request.model_dump().values())])[0])}
+
+    The request body (the first argument that is a pydantic model, a dict or a list, or
+    ``input_arg``; under Flask the JSON body) is summarised as the model input, the
+    returned value as the output; model calls inside the handler add no spans of their own.
+    """
+
+    def decorate(handler: F) -> F:
+        return wrap_handler(handler, RouteSpec(model, version, input_arg))  # type: ignore[return-value]
+
+    return decorate if func is None else decorate(func)
+
+
+def spec_from(value: Any, model: str | None, version: str | None) -> RouteSpec:
+    """A :class:`RouteSpec` from a ``predict_routes`` mapping value."""
+    if isinstance(value, RouteSpec):
+        return value
+    if isinstance(value, str):
+        return RouteSpec(value, version)
+    if isinstance(value, tuple) and len(value) == 2:
+        return RouteSpec(value[0], value[1])
+    if isinstance(value, Mapping):
+        return RouteSpec(value.get("model", model), value.get("version", version), value.get("input_arg"))
+    return RouteSpec(model, version)
+
+
+def normalise_routes(
+    routes: Any, model: str | None, version: str | None
+) -> dict[str, RouteSpec]:
+    """``predict_routes=`` (paths, or a mapping path -> model / (model, version) / dict)."""
+    if routes is None:
+        return {}
+    if isinstance(routes, str):
+        routes = [routes]
+    if isinstance(routes, Mapping):
+        return {path: spec_from(value, model, version) for path, value in routes.items()}
+    return {path: RouteSpec(model, version) for path in routes}

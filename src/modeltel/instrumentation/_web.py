@@ -1,0 +1,83 @@
+"""Pieces shared by the FastAPI and Flask integrations: health paths, rejected inputs."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from typing import Any, Iterable
+
+from opentelemetry import metrics
+
+from modeltel import _telemetry
+from modeltel._telemetry import report_internal_error
+from modeltel.instrumentation._common import route_model, stamp_server_span
+
+__all__ = ["DEFAULT_HEALTH_PATHS", "excluded_urls_for", "count_rejected_input"]
+
+#: Paths that are probes, not traffic: no HTTP span, and model calls there are not counted.
+DEFAULT_HEALTH_PATHS: tuple[str, ...] = (
+    "/health",
+    "/healthz",
+    "/livez",
+    "/readyz",
+    "/ready",
+    "/ping",
+    "/metrics",
+)
+
+
+def excluded_urls_for(framework: str, health_paths: Iterable[str], excluded_urls: str | None) -> str:
+    """The ``excluded_urls`` string for the OpenTelemetry instrumentation: the caller's (or
+    ``OTEL_PYTHON_<FRAMEWORK>_EXCLUDED_URLS`` / ``OTEL_PYTHON_EXCLUDED_URLS``) plus one
+    anchored regex per health path (matched against the full URL, commas separate)."""
+    if excluded_urls is None:
+        excluded_urls = os.environ.get(f"OTEL_PYTHON_{framework.upper()}_EXCLUDED_URLS") or os.environ.get(
+            "OTEL_PYTHON_EXCLUDED_URLS", ""
+        )
+    parts = [part for part in excluded_urls.split(",") if part.strip()]
+    parts += [re.escape(path.rstrip("/")) + r"/?(\?.*)?$" for path in health_paths]
+    return ",".join(parts)
+
+
+_lock = threading.Lock()
+_counters: dict[int, Any] = {}
+
+
+def _rejected_counter() -> Any:
+    # One counter per meter: modeltel.testing swaps in a meter of its own.
+    telemetry = _telemetry.current()
+    meter = getattr(telemetry, "meter", None)
+    key = id(meter) if meter is not None else 0
+    counter = _counters.get(key)
+    if counter is None:
+        with _lock:
+            counter = _counters.get(key)
+            if counter is None:
+                meter = meter or metrics.get_meter("modeltel", "0.1.0")
+                counter = meter.create_counter(
+                    "ml.input.rejected",
+                    unit="{input}",
+                    description="Requests to a predict route rejected before the model ran "
+                    "(e.g. FastAPI request validation, HTTP 422).",
+                )
+                _counters[key] = counter
+    return counter
+
+
+def count_rejected_input(model: str | None, version: str | None, route: str | None, error_type: str) -> None:
+    """Count one input rejected by request validation, for the model the route serves."""
+    try:
+        if model is None:
+            known = route_model(route)
+            config = _telemetry.default_config()
+            model, version = known if known is not None else (config.model_name, config.model_version)
+        model = model or "unknown"
+        version = version or "unknown"
+        stamp_server_span(model, version)
+        _rejected_counter().add(
+            1,
+            {"ml.model.name": model, "ml.model.version": version, "error.type": error_type},
+        )
+    except Exception as exc:  # noqa: BLE001 - fail-open
+        report_internal_error("count_rejected_input", exc)
