@@ -1,0 +1,818 @@
+"""modeltel's own sketch store: per-feature distributions, exported as delta histograms.
+
+Keyed by model, version, role (``input``/``output``) and feature, the store keeps for every
+numeric feature a base-2 exponential histogram (the OpenTelemetry data model: bucket ``i``
+at scale ``s`` is ``(2**(i/2**s), 2**((i+1)/2**s)]``, at most ``max_histogram_buckets``
+buckets per sign, downscaled to fit as the OpenTelemetry SDK's aggregation does) or, once a
+baseline is set, counts on the baseline's explicit bucket edges (OTLP upper-inclusive
+buckets ``(b[i-1], b[i]]``); for every categorical feature counts per label (capped, the
+rest under ``__other__``); and per feature the count of missing values.
+
+Cost model: a batch is binned in one vectorised numpy pass over all its numeric features
+(one ``log2`` and one ``bincount`` over the whole matrix, processed in cache-sized row
+chunks) *outside* the lock; the lock is held only to merge the small per-feature bucket
+arrays. A single record is not binned at all on the caller's thread: its values are
+appended to a per-stream buffer (a list append under the lock) and binned as a batch when
+the buffer fills or at the next :meth:`SketchStore.collect`.
+
+:meth:`SketchStore.collect` returns everything recorded since the previous collect (delta
+temporality) plus the constant in-band baseline points. ``STORE`` is process-global; in a
+forked child (gunicorn pre-fork) its data is cleared (the parent exports its own), its
+baselines are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from modeltel._columns import OTHER, CategoryCounts, Columns, Record, hash_label, label_is_clear
+from modeltel._summary import _batch_stats
+
+__all__ = [
+    "SketchStore",
+    "STORE",
+    "Snapshot",
+    "ExpHistogramPoint",
+    "HistogramPoint",
+    "CountPoint",
+    "OverflowPoint",
+    "exp_index",
+    "MAX_SCALE",
+]
+
+#: Highest exponential-histogram scale (as the OpenTelemetry SDK's default max_scale).
+MAX_SCALE = 20
+#: Single records buffered per stream before they are binned as one batch.
+ROW_BUFFER = 256
+#: Streams (model, version, role) tracked; more are dropped and counted.
+MAX_STREAMS = 256
+#: Values binned per numpy chunk, so that a chunk's temporaries stay in the CPU cache.
+_CHUNK_VALUES = 1 << 16
+
+
+# --------------------------------------------------------------------------------------
+# snapshot points (plain data; _export turns them into OTLP)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpHistogramPoint:
+    """A base-2 exponential histogram of one feature's finite values (delta)."""
+
+    model: str
+    version: str
+    role: str
+    feature: str
+    count: int
+    sum: float
+    min: float
+    max: float
+    scale: int
+    zero_count: int
+    positive_offset: int
+    positive: tuple[int, ...]
+    negative_offset: int
+    negative: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramPoint:
+    """An explicit-bucket histogram: production values on a baseline's edges, or the baseline."""
+
+    model: str
+    version: str
+    role: str
+    feature: str
+    baseline_id: str
+    bounds: tuple[float, ...]
+    counts: tuple[int, ...]
+    count: int
+    sum: float
+    min: float
+    max: float
+    #: Only for in-band baseline points (cumulative): the baseline's creation time.
+    start_time_unix_nano: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CountPoint:
+    """A count: per category (``category`` set) or of missing values (``category`` None)."""
+
+    model: str
+    version: str
+    role: str
+    feature: str
+    value: int
+    category: str | None = None
+    baseline_id: str | None = None
+    start_time_unix_nano: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OverflowPoint:
+    """Things not tracked because a cap was hit (``kind``: feature, string, column, stream)."""
+
+    model: str
+    version: str
+    role: str
+    kind: str
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What :meth:`SketchStore.collect` returns: deltas since the previous collect."""
+
+    start_time_unix_nano: int
+    time_unix_nano: int
+    exponential: list[ExpHistogramPoint] = field(default_factory=list)
+    explicit: list[HistogramPoint] = field(default_factory=list)
+    categories: list[CountPoint] = field(default_factory=list)
+    missing: list[CountPoint] = field(default_factory=list)
+    overflow: list[OverflowPoint] = field(default_factory=list)
+    #: In-band baselines (cumulative, constant), re-sent on every collect.
+    baseline_histograms: list[HistogramPoint] = field(default_factory=list)
+    baseline_categories: list[CountPoint] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing was recorded since the previous collect (baselines aside)."""
+        return not (self.exponential or self.explicit or self.categories or self.missing or self.overflow)
+
+
+# --------------------------------------------------------------------------------------
+# exponential-histogram index math
+
+
+def exp_index(value: float, scale: int) -> int:
+    """Bucket index of ``abs(value) > 0`` at ``scale``: ``ceil(log2(v) * 2**scale) - 1``.
+
+    Bucket ``i`` is ``(2**(i/2**scale), 2**((i+1)/2**scale)]`` (upper-inclusive, as in
+    OTLP); exact powers of two fall in the bucket they close. The vectorised path uses the
+    same formula on numpy's log2.
+    """
+    return math.ceil(math.log2(abs(value)) * math.ldexp(1.0, scale)) - 1
+
+
+def _fit_scale(lo_log2: float, hi_log2: float, max_size: int, max_scale: int = MAX_SCALE) -> int:
+    """Largest scale at which magnitudes in [2**lo, 2**hi] fit in ``max_size`` buckets.
+
+    The rule of the OpenTelemetry SDK's exponential aggregation: start at the maximum scale
+    and lower it until ``index(hi) - index(lo) + 1 <= max_size``.
+    """
+    scale = max_scale
+    while scale > -10:
+        f = math.ldexp(1.0, scale)
+        if (math.ceil(hi_log2 * f) - 1) - (math.ceil(lo_log2 * f) - 1) + 1 <= max_size:
+            return scale
+        scale -= 1
+    return scale
+
+
+def _downscale(offset: int, counts: np.ndarray, change: int) -> tuple[int, np.ndarray]:
+    """Merge buckets pairwise ``change`` times: index i at scale s -> i >> change."""
+    if change <= 0 or counts.size == 0:
+        return offset, counts
+    idx = (np.arange(offset, offset + counts.size, dtype=np.int64)) >> change
+    new_off = int(idx[0])
+    out = np.bincount(idx - new_off, weights=counts).astype(np.int64)
+    return new_off, out
+
+
+def _trim(offset: int, counts: np.ndarray) -> tuple[int, np.ndarray]:
+    nz = np.flatnonzero(counts)
+    if nz.size == 0:
+        return 0, counts[:0]
+    return offset + int(nz[0]), counts[nz[0] : nz[-1] + 1]
+
+
+def _add(a: tuple[int, np.ndarray], b: tuple[int, np.ndarray]) -> tuple[int, np.ndarray]:
+    if a[1].size == 0:
+        return b
+    if b[1].size == 0:
+        return a
+    lo = min(a[0], b[0])
+    hi = max(a[0] + a[1].size, b[0] + b[1].size)
+    out = np.zeros(hi - lo, dtype=np.int64)
+    out[a[0] - lo : a[0] - lo + a[1].size] += a[1]
+    out[b[0] - lo : b[0] - lo + b[1].size] += b[1]
+    return lo, out
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+class _ExpPart:
+    """One batch's contribution to one feature's exponential histogram."""
+
+    __slots__ = ("count", "sum", "min", "max", "scale", "zero", "pos", "neg")
+
+    def __init__(self, count: int, s: float, mn: float, mx: float, scale: int, zero: int, pos: tuple[int, np.ndarray], neg: tuple[int, np.ndarray]) -> None:
+        self.count = count
+        self.sum = s
+        self.min = mn
+        self.max = mx
+        self.scale = scale
+        self.zero = zero
+        self.pos = pos
+        self.neg = neg
+
+
+class _Exp:
+    """Accumulated exponential histogram of one feature (delta since the last collect)."""
+
+    __slots__ = ("count", "sum", "min", "max", "scale", "zero", "pos", "neg")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sum = 0.0
+        self.min = math.inf
+        self.max = -math.inf
+        self.scale = MAX_SCALE
+        self.zero = 0
+        self.pos: tuple[int, np.ndarray] = (0, _EMPTY)
+        self.neg: tuple[int, np.ndarray] = (0, _EMPTY)
+
+    def merge(self, p: _ExpPart, max_size: int) -> None:
+        if p.count == 0:
+            return
+        self.count += p.count
+        self.sum += p.sum
+        self.min = min(self.min, p.min)
+        self.max = max(self.max, p.max)
+        self.zero += p.zero
+        scale = min(self.scale, p.scale)
+        # the union of both windows must fit at the common scale: downscale until it does
+        while scale > -10:
+            mine = self.scale - scale
+            theirs = p.scale - scale
+            if (
+                _span_pair(self.pos, mine, p.pos, theirs) <= max_size
+                and _span_pair(self.neg, mine, p.neg, theirs) <= max_size
+            ):
+                break
+            scale -= 1
+        self.pos = _add(_downscale(*self.pos, self.scale - scale), _downscale(*p.pos, p.scale - scale))
+        self.neg = _add(_downscale(*self.neg, self.scale - scale), _downscale(*p.neg, p.scale - scale))
+        self.scale = scale
+
+    def point(self, model: str, version: str, role: str, feature: str) -> ExpHistogramPoint:
+        pos_off, pos = _trim(*self.pos)
+        neg_off, neg = _trim(*self.neg)
+        return ExpHistogramPoint(
+            model, version, role, feature,
+            count=self.count, sum=self.sum, min=self.min, max=self.max,
+            scale=self.scale if (pos.size or neg.size) else 0,
+            zero_count=self.zero,
+            positive_offset=pos_off, positive=tuple(pos.tolist()),
+            negative_offset=neg_off, negative=tuple(neg.tolist()),
+        )
+
+
+def _span_pair(a: tuple[int, np.ndarray], ca: int, b: tuple[int, np.ndarray], cb: int) -> int:
+    lo = hi = None
+    for (off, c), ch in ((a, ca), (b, cb)):
+        if c.size == 0:
+            continue
+        x = off >> ch
+        y = (off + c.size - 1) >> ch
+        lo = x if lo is None else min(lo, x)
+        hi = y if hi is None else max(hi, y)
+    return 0 if lo is None else hi - lo + 1
+
+
+class _Explicit:
+    """Accumulated counts on a baseline's explicit bucket bounds (delta)."""
+
+    __slots__ = ("bounds", "counts", "count", "sum", "min", "max")
+
+    def __init__(self, bounds: np.ndarray) -> None:
+        self.bounds = bounds
+        self.counts = np.zeros(bounds.size + 1, dtype=np.int64)
+        self.count = 0
+        self.sum = 0.0
+        self.min = math.inf
+        self.max = -math.inf
+
+
+# --------------------------------------------------------------------------------------
+# vectorised binning (no lock held)
+
+
+def _exp_parts(m: np.ndarray, count: np.ndarray, s: np.ndarray, mn: np.ndarray, mx: np.ndarray, all_finite: bool, max_size: int) -> list[_ExpPart | None]:
+    """Bin every column of ``m`` (rows x k, float64) into exponential buckets at once.
+
+    One pass of log2 over the matrix gives every value's bucket index at its column's
+    scale; a per-column offset maps those into disjoint ranges of one flat array, and a
+    single bincount counts them all. Zeros, NaN and inf go to a dump slot (zeros are
+    counted separately, non-finite values are not in the histogram).
+
+    The scale of a column is the largest at which its magnitude range (smallest non-zero
+    to largest |x|) fits ``max_size`` buckets: the OpenTelemetry SDK's rule for one-signed
+    data; for mixed signs the two signs share the range, which can cost one scale step.
+    """
+    n, k = m.shape
+    parts: list[_ExpPart | None] = [None] * k
+    if n == 0 or k == 0:
+        return parts
+    logs = np.abs(m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.log2(logs, out=logs)  # zeros -> -inf, NaN -> NaN, inf -> inf
+        lo_log = logs.min(axis=0) if all_finite else np.fmin.reduce(logs, axis=0)
+        has_zero = np.isneginf(lo_log)
+        for j in np.flatnonzero(has_zero & (count > 0)):
+            col = logs[:, j]
+            lo_log[j] = np.fmin.reduce(np.where(np.isneginf(col), np.inf, col))
+        hi_log = np.log2(np.maximum(np.abs(mn), np.abs(mx)))
+    side = max_size + 2  # one spare slot at each end absorbs a one-ulp log2 difference
+    width = 2 * side
+    dump = k * width
+    scales = np.zeros(k, dtype=np.int64)
+    window = np.zeros(k, dtype=np.int64)  # bucket index of each column's first slot
+    has_values = np.zeros(k, dtype=bool)
+    for j in range(k):
+        lo_j = float(lo_log[j])
+        if count[j] > 0 and math.isfinite(lo_j):
+            sc = _fit_scale(lo_j, max(lo_j, float(hi_log[j])), max_size)
+            scales[j] = sc
+            window[j] = math.ceil(lo_j * math.ldexp(1.0, sc)) - 2
+            has_values[j] = True
+    factor = np.ldexp(1.0, scales)  # 2**scale per column
+    # flat = ceil(log2|x| * 2**s) - 1 - window + j*width  (+ side for negative values)
+    shift = np.arange(k, dtype=np.float64) * width - window - 1
+    any_neg = bool((mn < 0).any()) or not all_finite
+    special = (not all_finite) or bool(has_zero.any())  # zeros, NaN or inf to divert
+    total = np.zeros(dump + 1, dtype=np.int64)
+    zero_counts = np.zeros(k, dtype=np.int64)
+    step = max(1, _CHUNK_VALUES // k)
+    for start in range(0, n, step):
+        b = logs[start : start + step]
+        np.multiply(b, factor, out=b)
+        np.ceil(b, out=b)
+        np.add(b, shift, out=b)
+        chunk = m[start : start + step]
+        if any_neg:
+            np.add(b, float(side), out=b, where=chunk < 0)
+        if special:
+            bad = ~np.isfinite(b)  # log2(0) = -inf; NaN and inf inputs
+            if bad.any():
+                zero_counts += np.count_nonzero(chunk == 0, axis=0)
+                b[bad] = dump
+        np.clip(b, 0, dump, out=b)  # never index outside the flat range
+        total += np.bincount(b.astype(np.intp).ravel(), minlength=dump + 1)
+    per_col = total[:dump].reshape(k, width)
+    for j in range(k):
+        if count[j] == 0:
+            continue
+        if not has_values[j]:  # only zeros
+            parts[j] = _ExpPart(int(count[j]), float(s[j]), float(mn[j]), float(mx[j]), 0, int(zero_counts[j]), (0, _EMPTY), (0, _EMPTY))
+            continue
+        pos = _trim(int(window[j]), per_col[j, :side].copy())
+        neg = _trim(int(window[j]), per_col[j, side:].copy())
+        parts[j] = _ExpPart(int(count[j]), float(s[j]), float(mn[j]), float(mx[j]), int(scales[j]), int(zero_counts[j]), pos, neg)
+    return parts
+
+
+def _explicit_counts(col: np.ndarray, bounds: np.ndarray, all_finite: bool) -> np.ndarray:
+    """Counts on OTLP upper-inclusive buckets: value x goes to the first i with x <= b[i]."""
+    if not all_finite:
+        col = col[np.isfinite(col)]
+    idx = np.searchsorted(bounds, col, side="left")
+    return np.bincount(idx, minlength=bounds.size + 1)
+
+
+# --------------------------------------------------------------------------------------
+# baselines
+
+
+@dataclass(slots=True)
+class _FeatureRef:
+    kind: str  # numeric | categorical
+    bounds: np.ndarray | None
+    categories: frozenset[str]
+
+
+@dataclass(slots=True)
+class _BaselineView:
+    id: str
+    features: dict[str, dict[str, _FeatureRef]]  # role -> feature -> ref
+    histograms: list[HistogramPoint]
+    categories: list[CountPoint]
+
+
+def _created_ns(baseline: Any) -> int:
+    for attr in ("created_unix_nano", "created_at", "created"):
+        v = getattr(baseline, attr, None)
+        if v is None:
+            continue
+        if isinstance(v, _dt.datetime):
+            if v.tzinfo is None:
+                v = v.replace(tzinfo=_dt.timezone.utc)
+            return int(v.timestamp() * 1e9)
+        if isinstance(v, str):
+            try:
+                d = _dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if d.tzinfo is None:
+                d = d.replace(tzinfo=_dt.timezone.utc)
+            return int(d.timestamp() * 1e9)
+        if isinstance(v, (int, float)):
+            return int(v) if v > 1e15 else int(v * 1e9)
+    return time.time_ns()
+
+
+def _baseline_view(model: str, version: str, baseline: Any) -> _BaselineView:
+    bid = str(baseline.id)
+    start = _created_ns(baseline)
+    features: dict[str, dict[str, _FeatureRef]] = {"input": {}, "output": {}}
+    hists: list[HistogramPoint] = []
+    cats: list[CountPoint] = []
+    for role, table in (("input", getattr(baseline, "features", None) or {}), ("output", getattr(baseline, "predictions", None) or {})):
+        for name, fb in table.items():
+            name = str(getattr(fb, "name", name) or name)
+            counts = [int(c) for c in fb.counts]
+            if fb.kind == "numeric":
+                bounds = np.asarray(fb.edges, dtype=np.float64)
+                features[role][name] = _FeatureRef("numeric", bounds, frozenset())
+                total = int(getattr(fb, "count", None) or sum(counts))
+                mean = getattr(fb, "mean", None)
+                hists.append(
+                    HistogramPoint(
+                        model, version, role, name, bid,
+                        bounds=tuple(float(b) for b in bounds), counts=tuple(counts),
+                        count=total,
+                        sum=float(mean) * total if mean is not None else 0.0,
+                        min=float(fb.min) if getattr(fb, "min", None) is not None else math.nan,
+                        max=float(fb.max) if getattr(fb, "max", None) is not None else math.nan,
+                        start_time_unix_nano=start,
+                    )
+                )
+            else:
+                categories = [str(c) for c in fb.categories]
+                features[role][name] = _FeatureRef("categorical", None, frozenset(categories))
+                labels = categories + [OTHER]
+                for label, n in zip(labels, counts):
+                    cats.append(CountPoint(model, version, role, name, n, label, bid, start))
+    return _BaselineView(bid, features, hists, cats)
+
+
+# --------------------------------------------------------------------------------------
+# the store
+
+
+class _Stream:
+    """Everything recorded for one (model, version, role)."""
+
+    __slots__ = ("key", "exp", "explicit", "cats", "missing", "overflow", "rows", "known", "labels", "config")
+
+    def __init__(self, key: tuple[str, str, str]) -> None:
+        self.key = key
+        self.exp: dict[str, _Exp] = {}
+        self.explicit: dict[str, _Explicit] = {}
+        self.cats: dict[str, dict[str, int]] = {}
+        self.missing: dict[str, int] = {}
+        self.overflow: dict[str, int] = {}
+        #: buffered single records: (numeric names, values, null idx, categorical)
+        self.rows: list[tuple[tuple[str, ...], list[float], tuple[int, ...], dict[str, str | None]]] = []
+        # sticky state (survives collect): features tracked, raw label -> exported label
+        self.known: set[str] = set()
+        self.labels: dict[str, dict[str, str]] = {}
+        self.config: Any = None
+
+    def take_delta(self) -> tuple[dict[str, _Exp], dict[str, _Explicit], dict[str, dict[str, int]], dict[str, int], dict[str, int]]:
+        out = (self.exp, self.explicit, self.cats, self.missing, self.overflow)
+        self.exp, self.explicit, self.cats, self.missing, self.overflow = {}, {}, {}, {}, {}
+        return out
+
+
+class _Batch:
+    """A batch's contributions, computed without the lock."""
+
+    __slots__ = ("names", "exp", "explicit", "cats", "missing", "overflow", "config")
+
+    def __init__(self, config: Any) -> None:
+        self.names: list[str] = []
+        self.exp: dict[str, _ExpPart] = {}
+        self.explicit: dict[str, tuple[np.ndarray, np.ndarray, int, float, float, float]] = {}
+        self.cats: dict[str, dict[str, int]] = {}
+        self.missing: dict[str, int] = {}
+        self.overflow: dict[str, int] = {}
+        self.config = config
+
+
+_STORES: "weakref.WeakSet[SketchStore]" = weakref.WeakSet()
+
+
+class SketchStore:
+    """Thread-safe per-feature distributions for every monitored model; see the module doc."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._streams: dict[tuple[str, str, str], _Stream] = {}
+        self._baselines: dict[tuple[str, str], _BaselineView] = {}
+        self._dropped_streams = 0
+        self._last_collect = time.time_ns()
+        _STORES.add(self)
+
+    # -- recording ---------------------------------------------------------------------
+
+    def record(self, model: str, version: str, role: str, summary: Any) -> None:
+        """Add one summary (input or output of one prediction) to the distributions.
+
+        A single record is buffered (cheap); a batch is binned here, outside the lock.
+        """
+        cols = summary.columns
+        key = (model, version, role)
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._new_stream(key)
+            if stream is None:
+                return
+        config = summary.config
+        stream.config = config
+        if isinstance(cols, Record):
+            rows = None
+            with self._lock:
+                stream.rows.append((cols.numeric_names, cols.numeric, cols.numeric_null_idx, cols.categorical))
+                if cols.overflow or cols.skipped or cols.truncated:
+                    self._count_caps(stream, cols.overflow, cols.skipped, cols.truncated)
+                if len(stream.rows) >= ROW_BUFFER:
+                    rows, stream.rows = stream.rows, []
+            if rows is not None:
+                self._flush_rows(key, stream, rows)
+            return
+        batch = self._bin(key, stream, cols, summary.stats(), config)
+        with self._lock:
+            self._merge(stream, batch)
+            truncated = sum(cc.truncated for cc in cols.categorical.values())
+            if cols.overflow or cols.skipped or truncated:
+                self._count_caps(stream, cols.overflow, cols.skipped, truncated)
+
+    def _new_stream(self, key: tuple[str, str, str]) -> _Stream | None:
+        with self._lock:
+            stream = self._streams.get(key)
+            if stream is None:
+                if len(self._streams) >= MAX_STREAMS:
+                    self._dropped_streams += 1
+                    return None
+                stream = self._streams[key] = _Stream(key)
+            return stream
+
+    @staticmethod
+    def _count_caps(stream: _Stream, overflow: int, skipped: int, truncated: int) -> None:
+        for kind, n in (("feature", overflow), ("column", skipped), ("string", truncated)):
+            if n:
+                stream.overflow[kind] = stream.overflow.get(kind, 0) + n
+
+    def _refs(self, key: tuple[str, str, str]) -> tuple[str | None, dict[str, _FeatureRef]]:
+        view = self._baselines.get((key[0], key[1]))
+        if view is None:
+            return None, {}
+        return view.id, view.features.get(key[2], {})
+
+    def _bin(self, key: tuple[str, str, str], stream: _Stream, cols: Columns, st: Any, config: Any) -> _Batch:
+        batch = _Batch(config)
+        _, refs = self._refs(key)
+        m = cols.numeric
+        names = cols.numeric_names
+        max_size = max(2, int(config.max_histogram_buckets))
+        # missing = None/NaN (inf is neither a value nor missing)
+        missing = np.asarray(st.nulls) + np.asarray(st.nan)
+        exp_cols = [j for j, name in enumerate(names) if not (name in refs and refs[name].kind == "numeric")]
+        if exp_cols:
+            if len(exp_cols) == len(names):
+                sub, idx = m, slice(None)
+            else:
+                idx = np.asarray(exp_cols)
+                sub = m[:, idx]
+            parts = _exp_parts(
+                sub,
+                np.asarray(st.count)[idx], np.asarray(st.sum)[idx], np.asarray(st.min)[idx], np.asarray(st.max)[idx],
+                bool(st.all_finite), max_size,
+            )
+            for j, part in zip(exp_cols, parts):
+                if part is not None:
+                    batch.exp[names[j]] = part
+        for j, name in enumerate(names):
+            ref = refs.get(name)
+            if ref is not None and ref.kind == "numeric":
+                assert ref.bounds is not None
+                counts = _explicit_counts(m[:, j], ref.bounds, bool(st.all_finite))
+                batch.explicit[name] = (ref.bounds, counts, int(st.count[j]), float(st.sum[j]), float(st.min[j]), float(st.max[j]))
+            if missing[j]:
+                batch.missing[name] = int(missing[j])
+        for name, cc in cols.categorical.items():
+            batch.cats[name] = cc.counts
+            if cc.nulls:
+                batch.missing[name] = batch.missing.get(name, 0) + cc.nulls
+        batch.names = list(cols.names)
+        return batch
+
+    def _merge(self, stream: _Stream, batch: _Batch) -> None:
+        """Under the lock: add a batch's small per-feature arrays to the stream."""
+        config = batch.config
+        max_size = max(2, int(config.max_histogram_buckets))
+        admitted = self._admit(stream, batch.names, config.max_features)
+        for name, part in batch.exp.items():
+            if name not in admitted:
+                continue
+            acc = stream.exp.get(name)
+            if acc is None:
+                acc = stream.exp[name] = _Exp()
+            acc.merge(part, max_size)
+        for name, (bounds, counts, n, s, mn, mx) in batch.explicit.items():
+            if name not in admitted:
+                continue
+            ex = stream.explicit.get(name)
+            if ex is None or ex.bounds is not bounds:
+                ex = stream.explicit[name] = _Explicit(bounds)
+            ex.counts += counts
+            ex.count += n
+            if n:
+                ex.sum += s
+                ex.min = min(ex.min, mn)
+                ex.max = max(ex.max, mx)
+        for name, n in batch.missing.items():
+            if name in admitted:
+                stream.missing[name] = stream.missing.get(name, 0) + n
+        for name, counts in batch.cats.items():
+            if name in admitted:
+                self._merge_labels(stream, name, counts, config)
+
+    @staticmethod
+    def _admit(stream: _Stream, names: list[str], max_features: int) -> set[str]:
+        known = stream.known
+        if known.issuperset(names):
+            return known
+        for name in names:
+            if name not in known:
+                if len(known) < max_features:
+                    known.add(name)
+                else:
+                    stream.overflow["feature"] = stream.overflow.get("feature", 0) + 1
+        return known
+
+    def _merge_labels(self, stream: _Stream, name: str, counts: dict[str, int], config: Any) -> None:
+        mapping = stream.labels.get(name)
+        if mapping is None:
+            mapping = stream.labels[name] = {}
+        acc = stream.cats.get(name)
+        if acc is None:
+            acc = stream.cats[name] = {}
+        for label, n in counts.items():
+            out = mapping.get(label)
+            if out is None:
+                out = self._label_for(stream, name, label, mapping, config)
+            acc[out] = acc.get(out, 0) + n
+
+    def _label_for(self, stream: _Stream, name: str, label: str, mapping: dict[str, str], config: Any) -> str:
+        """The label a raw label is exported as; remembered (bounded) per feature."""
+        key = stream.key
+        _, refs = self._refs(key)
+        ref = refs.get(name)
+        if ref is not None and ref.kind == "categorical":
+            # with a baseline: its categories in clear, everything else is __other__
+            return label if label in ref.categories else OTHER
+        role = key[2]
+        if len(mapping) >= config.max_categories:
+            return OTHER  # not remembered: the cap holds
+        if config.hash_categories and not label_is_clear(label, role):
+            out = hash_label(label)
+        else:
+            out = label
+        mapping[label] = out
+        return out
+
+    def _flush_rows(self, key: tuple[str, str, str], stream: _Stream, rows: list[Any]) -> None:
+        """Bin buffered single records as batches (grouped by their numeric layout)."""
+        config = stream.config
+        groups: dict[tuple[str, ...], list[Any]] = {}
+        for r in rows:
+            groups.setdefault(r[0], []).append(r)
+        for num_names, group in groups.items():
+            n = len(group)
+            if num_names:
+                m = np.array([r[1] for r in group], dtype=np.float64).reshape(n, len(num_names))
+            else:
+                m = np.empty((n, 0), dtype=np.float64)
+            nulls = np.zeros(len(num_names), dtype=np.int64)
+            for r in group:
+                for i in r[2]:
+                    nulls[i] += 1
+            cat_names: dict[str, None] = {}
+            for r in group:
+                for c in r[3]:
+                    cat_names.setdefault(c, None)
+            cats = {}
+            for c in cat_names:
+                counts: dict[str, int] = {}
+                nulls_c = 0
+                for r in group:
+                    if c in r[3]:
+                        v = r[3][c]
+                        if v is None:
+                            nulls_c += 1
+                        else:
+                            counts[v] = counts.get(v, 0) + 1
+                cats[c] = CategoryCounts(counts, nulls_c)
+            names = list(num_names) + [c for c in cat_names if c not in num_names]
+            cols = Columns(n, "records", tuple(names), num_names, m, nulls if nulls.any() else None, cats)
+            st = _batch_stats(m, cols.numeric_nulls)
+            batch = self._bin(key, stream, cols, st, config)
+            with self._lock:
+                self._merge(stream, batch)
+
+    # -- baselines ---------------------------------------------------------------------
+
+    def set_baseline(self, model: str, version: str, baseline: Any) -> None:
+        """From now on bin this model's features on the baseline's edges and categories,
+        and export the baseline in-band (``None`` removes it)."""
+        view = None if baseline is None else _baseline_view(model, version, baseline)
+        with self._lock:
+            if view is None:
+                self._baselines.pop((model, version), None)
+            else:
+                self._baselines[(model, version)] = view
+
+    # -- collecting --------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Bin every buffered single record now."""
+        with self._lock:
+            pending = [(k, s, s.rows) for k, s in self._streams.items() if s.rows]
+            for _, s, _ in pending:
+                s.rows = []
+        for key, stream, rows in pending:
+            self._flush_rows(key, stream, rows)
+
+    def collect(self) -> Snapshot:
+        """Everything recorded since the previous collect, and the in-band baselines."""
+        self.flush()
+        now = time.time_ns()
+        with self._lock:
+            start, self._last_collect = self._last_collect, now
+            deltas = [(k, s.take_delta()) for k, s in self._streams.items()]
+            views = list(self._baselines.values())
+            dropped, self._dropped_streams = self._dropped_streams, 0
+        snap = Snapshot(start_time_unix_nano=start, time_unix_nano=now)
+        for (model, version, role), (exp, explicit, cats, missing, overflow) in deltas:
+            view = self._baselines.get((model, version))
+            bid = view.id if view is not None else None
+            for name, acc in exp.items():
+                if acc.count:
+                    snap.exponential.append(acc.point(model, version, role, name))
+            for name, ex in explicit.items():
+                if ex.count or ex.counts.any():
+                    snap.explicit.append(
+                        HistogramPoint(
+                            model, version, role, name, bid or "",
+                            bounds=tuple(ex.bounds.tolist()), counts=tuple(ex.counts.tolist()),
+                            count=ex.count, sum=ex.sum,
+                            min=ex.min if ex.count else math.nan, max=ex.max if ex.count else math.nan,
+                        )
+                    )
+            for name, counts in cats.items():
+                ref_is_baseline = view is not None and name in view.features.get(role, {})
+                for label, n in counts.items():
+                    snap.categories.append(CountPoint(model, version, role, name, n, label, bid if ref_is_baseline else None))
+            for name, n in missing.items():
+                snap.missing.append(CountPoint(model, version, role, name, n))
+            for kind, n in overflow.items():
+                snap.overflow.append(OverflowPoint(model, version, role, kind, n))
+        if dropped:
+            snap.overflow.append(OverflowPoint("", "", "", "stream", dropped))
+        for view in views:
+            snap.baseline_histograms.extend(view.histograms)
+            snap.baseline_categories.extend(view.categories)
+        return snap
+
+    # -- fork --------------------------------------------------------------------------
+
+    def _after_fork_in_child(self) -> None:
+        # A forked child starts empty: the parent exports what it recorded. Baselines are
+        # configuration (set at import time in a pre-fork server) and are kept.
+        self._lock = threading.Lock()
+        self._streams = {}
+        self._dropped_streams = 0
+        self._last_collect = time.time_ns()
+
+
+def _reset_stores_in_child() -> None:
+    for store in list(_STORES):
+        store._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_stores_in_child)
+
+#: The process-global store every monitored prediction records into.
+STORE = SketchStore()
