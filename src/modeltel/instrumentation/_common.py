@@ -272,6 +272,29 @@ def _finish(cm: observe, prediction: Any, result: Any, output_of: Callable[[Any]
     _exit_quietly(cm, None)
 
 
+def flush_all(timeout_millis: int = 10_000) -> None:
+    """Export everything buffered: modeltel's own pipeline and the global providers.
+
+    Servers call this on graceful shutdown, because a server that re-raises SIGTERM after
+    shutting down (uvicorn does) exits without running ``atexit`` handlers.
+    """
+    from opentelemetry import _logs, metrics
+
+    import modeltel
+
+    try:
+        modeltel.force_flush(timeout_millis)
+    except Exception as exc:  # noqa: BLE001
+        report_internal_error("flush", exc)
+    for provider in (trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider()):
+        flush = getattr(provider, "force_flush", None)
+        if callable(flush):
+            try:
+                flush(timeout_millis)
+            except Exception as exc:  # noqa: BLE001
+                report_internal_error("flush", exc)
+
+
 def module_loaded(name: str) -> Any:
     """The module ``name`` if it is already imported (never imports it)."""
     return sys.modules.get(name)

@@ -3,13 +3,14 @@ instrumentation, predict spans as their children, 422s counted as rejected input
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from typing import Any, Iterable, Mapping
 
 from opentelemetry import context as otel_context
 
 from modeltel._telemetry import report_internal_error
-from modeltel.instrumentation._common import _SUPPRESS_KEY
+from modeltel.instrumentation._common import _SUPPRESS_KEY, flush_all
 from modeltel.instrumentation._routes import RouteSpec, normalise_routes, spec_of, wrap_handler
 from modeltel.instrumentation._web import DEFAULT_HEALTH_PATHS, count_rejected_input, excluded_urls_for
 
@@ -24,6 +25,7 @@ class _State:
         self.health_paths = health_paths
         self.handler_wrapped = False
         self.middleware_added = False
+        self.lifespan_wrapped = False
 
 
 class _HealthMiddleware:
@@ -102,6 +104,21 @@ def _wrap_validation_handler(app: Any) -> None:
     app.exception_handlers[RequestValidationError] = handler
 
 
+def _wrap_lifespan(app: Any) -> None:
+    router = app.router
+    original = router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(asgi_app: Any) -> Any:
+        async with original(asgi_app) as state:
+            yield state
+        # After the application's own shutdown: export what is buffered. uvicorn re-raises
+        # SIGTERM once shut down, so atexit handlers would never run.
+        flush_all()
+
+    router.lifespan_context = lifespan
+
+
 def prepare_fastapi_app(app: Any, routes: Mapping[str, RouteSpec] | None = None, health_paths: Iterable[str] = DEFAULT_HEALTH_PATHS) -> None:
     """Install modeltel's pieces on ``app`` (idempotent); used by ``instrument_fastapi`` and,
     in zero-code mode, when the app builds its middleware stack."""
@@ -116,6 +133,9 @@ def prepare_fastapi_app(app: Any, routes: Mapping[str, RouteSpec] | None = None,
     if not state.handler_wrapped:
         _wrap_validation_handler(app)
         state.handler_wrapped = True
+    if not state.lifespan_wrapped:
+        _wrap_lifespan(app)
+        state.lifespan_wrapped = True
     if not state.middleware_added and getattr(app, "middleware_stack", None) is None:
         from starlette.middleware import Middleware
 
