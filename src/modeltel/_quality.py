@@ -29,7 +29,13 @@ import numpy as np
 
 from modeltel._columns import Columns, Record
 
-__all__ = ["CHECKS", "check_columns", "outlier_rows"]
+__all__ = ["CHECKS", "CHECK_ATTRIBUTE", "METRIC", "OUTLIER_ROWS_ATTRIBUTE", "check_columns", "outlier_rows"]
+
+#: The counter the SDK adds check_columns() results to, and its check attribute.
+METRIC = "ml.data_quality.violations"
+CHECK_ATTRIBUTE = "ml.data_quality.check"
+#: Span attribute for the optional per-row outlier flag: rows flagged in the batch.
+OUTLIER_ROWS_ATTRIBUTE = "ml.data_quality.outlier_rows"
 
 CHECKS = (
     "missing_feature",

@@ -1,0 +1,204 @@
+"""Baselines: edges, counts, special columns, input types, persistence and chunked building."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from modeltel._baseline import QUANTILES, Baseline, BaselineError
+
+
+def _independent_counts(edges, x):
+    """OTLP upper-inclusive bucket counts via pandas.cut(right=True), not our code."""
+    bins = [-np.inf, *edges, np.inf]
+    return pd.cut(pd.Series(x), bins=bins, right=True).value_counts(sort=False).tolist()
+
+
+@pytest.fixture(scope="module")
+def frame():
+    rng = np.random.default_rng(7)
+    n = 20000
+    return pd.DataFrame(
+        {
+            "amount": rng.lognormal(3.0, 1.0, n),
+            "age": rng.normal(40, 12, n),
+            "country": rng.choice(["fr", "de", "us", "uk"], n, p=[0.4, 0.3, 0.2, 0.1]),
+            "rooms": rng.integers(1, 6, n),
+            "flag": rng.random(n) < 0.3,
+        }
+    )
+
+
+def test_numeric_edges_are_20_quantile_bins_plus_tail_edges(frame):
+    """A continuous feature gets edges at 5%..95% and the 0.1/1/99/99.9% quantiles; counts are exact."""
+    b = Baseline.from_data(frame, model="m", version="1")
+    fb = b.features["age"]
+    assert fb.kind == "numeric" and not fb.discrete
+    assert len(fb.edges) == len(QUANTILES) == 23
+    np.testing.assert_allclose(fb.edges, np.quantile(frame["age"], QUANTILES))
+    assert fb.counts == _independent_counts(fb.edges, frame["age"])
+    assert fb.count == sum(fb.counts) == len(frame)
+    assert fb.outlier_low == pytest.approx(np.quantile(frame["age"], 0.001))
+    assert fb.outlier_high == pytest.approx(np.quantile(frame["age"], 0.999))
+    assert fb.min == frame["age"].min() and fb.max == frame["age"].max()
+    assert fb.mean == pytest.approx(frame["age"].mean(), rel=1e-12)
+    assert fb.std == pytest.approx(frame["age"].std(ddof=0), rel=1e-10)
+
+
+def test_few_distinct_values_are_discrete_with_one_bucket_per_value(frame):
+    """rooms (5 values) gets edges at its values plus one just below the smallest."""
+    fb = Baseline.from_data(frame, model="m", version="1").features["rooms"]
+    assert fb.discrete
+    assert fb.edges[1:] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert fb.edges[0] < 1.0 and fb.counts[0] == 0 and fb.counts[-1] == 0
+    assert fb.counts[1:-1] == frame["rooms"].value_counts().sort_index().tolist()
+
+
+def test_constant_ties_infinities_and_all_null_columns():
+    """Constant: one value bucket; ties: deduplicated edges; inf in outer buckets; all-null: no edges."""
+    n = 1000
+    rng = np.random.default_rng(1)
+    tied = np.where(rng.random(n) < 0.5, 0.0, rng.exponential(1.0, n))
+    with_inf = rng.normal(size=n)
+    with_inf[:3] = np.inf
+    with_inf[3] = -np.inf
+    with_inf[4:10] = np.nan
+    df = pd.DataFrame({"const": 7.0, "tied": tied, "inf": with_inf, "empty": np.nan})
+    b = Baseline.from_data(df, model="m", version="1")
+    const = b.features["const"]
+    assert const.counts == [0, n, 0] and const.edges[1] == 7.0 and const.std == 0.0
+    ti = b.features["tied"]
+    assert len(ti.edges) == len(set(ti.edges)) < 23
+    assert ti.counts == _independent_counts(ti.edges, tied)
+    assert ti.counts[ti.edges.index(0.0)] >= 0.5 * n - 60
+    inf = b.features["inf"]
+    assert inf.inf_count == 4 and inf.null_count == 6 and inf.count == n - 6
+    assert np.isfinite(inf.max) and np.isfinite(inf.mean)
+    assert inf.counts[-1] >= 3 and inf.counts[0] >= 1 and sum(inf.counts) == n - 6
+    empty = b.features["empty"]
+    assert empty.edges == [] and empty.counts == [0] and empty.null_rate == 1.0 and empty.min is None
+    json.loads(json.dumps(b.to_dict(), allow_nan=False))  # serialisable: no NaN in the file
+
+
+def test_categorical_top_k_with_other_bools_and_named_numeric(frame):
+    """Strings and bools are categorical, top-K by frequency, the rest in __other__ (last)."""
+    b = Baseline.from_data(frame, model="m", version="1", max_categories=3, categorical=["rooms"])
+    c = b.features["country"]
+    assert c.kind == "categorical" and c.categories == ["fr", "de", "us"]
+    vc = frame["country"].value_counts()
+    assert c.counts == [vc["fr"], vc["de"], vc["us"], vc["uk"]]
+    assert b.features["flag"].categories == ["false", "true"] and b.features["flag"].counts[-1] == 0
+    rooms = b.features["rooms"]
+    assert rooms.kind == "categorical" and rooms.dtype == "numeric-as-category"
+    assert set(rooms.categories) <= {"1", "2", "3", "4", "5"}
+    assert list(b.features) == list(frame.columns)  # input order kept
+    schema = b.schema["features"]
+    assert [s["name"] for s in schema] == list(frame.columns)
+    assert schema[1]["min"] == frame["age"].min()
+
+
+def test_predictions_and_targets_are_named_like_the_sdk(frame):
+    """1-D scores -> 'prediction'; 2-D -> 'prediction[i]'; class labels categorical; targets 'target'."""
+    rng = np.random.default_rng(2)
+    proba = rng.random((len(frame), 2))
+    labels = rng.integers(0, 2, len(frame))
+    b = Baseline.from_data(frame, model="m", version="1", predictions=proba, targets=labels)
+    assert list(b.predictions) == ["prediction[0]", "prediction[1]"]
+    assert b.predictions["prediction[0]"].kind == "numeric"
+    assert list(b.targets) == ["target"] and b.targets["target"].kind == "categorical"
+    b1 = Baseline.from_data(frame, model="m", version="1", predictions=proba[:, 0])
+    assert list(b1.predictions) == ["prediction"]
+
+
+@pytest.mark.parametrize("convert", ["numpy", "polars", "pyarrow", "records"])
+def test_other_input_types_give_the_same_distributions(frame, convert):
+    """numpy, polars, pyarrow and records inputs give the pandas baseline's edges and counts."""
+    num = frame[["amount", "age"]].iloc[:2000]
+    ref = Baseline.from_data(num, model="m", version="1")
+    if convert == "numpy":
+        other = Baseline.from_data(num.to_numpy(), model="m", version="1", feature_names=["amount", "age"])
+    elif convert == "polars":
+        other = Baseline.from_data(pl.from_pandas(num), model="m", version="1")
+    elif convert == "pyarrow":
+        other = Baseline.from_data(pa.Table.from_pandas(num, preserve_index=False), model="m", version="1")
+    else:
+        other = Baseline.from_data(num.to_dict("records"), model="m", version="1")
+    for name in ("amount", "age"):
+        assert other.features[name].edges == ref.features[name].edges
+        assert other.features[name].counts == ref.features[name].counts
+    assert other.id == ref.id
+
+
+def test_save_load_round_trip_and_content_hash(frame, tmp_path):
+    """save/load keeps everything; the id is a content hash independent of creation time."""
+    b = Baseline.from_data(frame, model="m", version="1")
+    again = Baseline.from_data(frame, model="m", version="1")
+    again.created_at = "2000-01-01T00:00:00Z"
+    assert again.id == b.id and len(b.id) == 16
+    other = Baseline.from_data(frame, model="m", version="2")
+    assert other.id != b.id
+    path = b.save(tmp_path / "b.json")
+    loaded = Baseline.load(path)
+    assert loaded.to_dict() == b.to_dict()
+    assert loaded.features["country"].categories == b.features["country"].categories
+    doc = json.loads(path.read_text())
+    assert doc["schema_version"] == 1 and doc["id"] == b.id and doc["rows"] == len(frame)
+
+
+def test_bad_files_give_clear_errors(frame, tmp_path):
+    """Not JSON, not a baseline, modified, newer format, missing file: each a clear BaselineError."""
+    b = Baseline.from_data(frame.iloc[:500], model="m", version="1")
+    good = b.to_dict()
+    cases = {
+        "notjson.json": ("{oops", "invalid JSON"),
+        "other.json": (json.dumps({"hello": 1}), "no schema_version"),
+        "newer.json": (json.dumps({**good, "schema_version": 99}), "newer modeltel"),
+        "edited.json": (json.dumps({**good, "rows": 1}), "modified"),
+        "counts.json": (json.dumps({**good, "features": [{**good["features"][0], "counts": [1]}]}), "counts"),
+    }
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(BaselineError, match=message):
+            Baseline.load(tmp_path / name)
+    with pytest.raises(BaselineError, match="cannot read"):
+        Baseline.load(tmp_path / "missing.json")
+
+
+def test_chunked_sources_match_in_memory(frame):
+    """A list of chunks (read twice) gives the in-memory edges and counts exactly."""
+    whole = Baseline.from_data(frame, model="m", version="1")
+    chunks = [frame.iloc[i : i + 3000] for i in range(0, len(frame), 3000)]
+    seen = []
+    chunked = Baseline.from_data(chunks, model="m", version="1", progress=seen.append)
+    assert sum(seen) == 2 * len(frame)  # two passes reported
+    for name, fb in whole.features.items():
+        assert chunked.features[name].edges == fb.edges
+        assert chunked.features[name].counts == fb.counts
+        if fb.kind == "numeric":
+            assert chunked.features[name].std == pytest.approx(fb.std, rel=1e-12)
+
+
+def test_one_shot_iterator_with_small_sample_estimates_counts(frame):
+    """A generator is read once; with a sample smaller than the data the counts are estimated."""
+    gen = (frame.iloc[i : i + 4000] for i in range(0, len(frame), 4000))
+    b = Baseline.from_data(gen, model="m", version="1", sample_size=5000)
+    fb = b.features["age"]
+    assert fb.count == len(frame)
+    assert abs(sum(fb.counts) - len(frame)) <= len(fb.counts)
+    share = np.asarray(fb.counts[2:-2]) / len(frame)  # the 5% bins
+    assert np.all(np.abs(share - 0.05) < 0.015)
+
+
+def test_missing_model_or_empty_data_or_unknown_categorical_is_an_error(frame):
+    """Building needs model/version, rows, and categorical= names that exist."""
+    with pytest.raises(BaselineError, match="model"):
+        Baseline.from_data(frame, model="", version="1")
+    with pytest.raises(BaselineError, match="unknown"):
+        Baseline.from_data(frame, model="m", version="1", categorical=["nope"])
+    with pytest.raises(BaselineError):
+        Baseline.from_data(object(), model="m", version="1")
