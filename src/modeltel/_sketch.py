@@ -57,6 +57,8 @@ ROW_BUFFER = 256
 MAX_STREAMS = 256
 #: Values binned per numpy chunk, so that a chunk's temporaries stay in the CPU cache.
 _CHUNK_VALUES = 1 << 16
+#: log2 of the smallest normal float64.
+_MIN_NORMAL_LOG2 = -1022.0
 
 
 # --------------------------------------------------------------------------------------
@@ -159,7 +161,7 @@ def exp_index(value: float, scale: int) -> int:
     OTLP); exact powers of two fall in the bucket they close. The vectorised path uses the
     same formula on numpy's log2.
     """
-    return math.ceil(math.log2(abs(value)) * math.ldexp(1.0, scale)) - 1
+    return math.ceil(max(math.log2(abs(value)), _MIN_NORMAL_LOG2) * math.ldexp(1.0, scale)) - 1
 
 
 def _fit_scale(lo_log2: float, hi_log2: float, max_size: int, max_scale: int = MAX_SCALE) -> int:
@@ -327,7 +329,12 @@ def _exp_parts(m: np.ndarray, count: np.ndarray, s: np.ndarray, mn: np.ndarray, 
     with np.errstate(divide="ignore", invalid="ignore"):
         np.log2(logs, out=logs)  # zeros -> -inf, NaN -> NaN, inf -> inf
         lo_log = logs.min(axis=0) if all_finite else np.fmin.reduce(logs, axis=0)
-        has_zero = np.isneginf(lo_log)
+        has_zero = np.isneginf(lo_log)  # log2(0) = -inf is the minimum of a column with zeros
+        if (lo_log < _MIN_NORMAL_LOG2).any():
+            # Subnormals go to the lowest normal bucket, as in the OpenTelemetry SDK (rare path).
+            logs[(logs < _MIN_NORMAL_LOG2) & ~np.isneginf(logs)] = _MIN_NORMAL_LOG2
+            lo_log = np.maximum(lo_log, _MIN_NORMAL_LOG2)
+            lo_log[has_zero] = -np.inf
         for j in np.flatnonzero(has_zero & (count > 0)):
             col = logs[:, j]
             lo_log[j] = np.fmin.reduce(np.where(np.isneginf(col), np.inf, col))

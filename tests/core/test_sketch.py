@@ -1,0 +1,408 @@
+"""SketchStore: exponential and explicit-bucket histograms, categories, deltas, threads, fork."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics._internal.exponential_histogram.mapping.exponent_mapping import ExponentMapping
+from opentelemetry.sdk.metrics._internal.exponential_histogram.mapping.logarithm_mapping import LogarithmMapping
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
+
+from modeltel._columns import OTHER, hash_label
+from modeltel._config import Config
+from modeltel._sketch import ROW_BUFFER, SketchStore, exp_index
+from modeltel._summary import summarize_input, summarize_output
+
+CFG = Config()
+
+
+# A stand-in for modeltel._baseline.Baseline (same attributes), until that module lands.
+@dataclass
+class FeatureBaseline:
+    name: str
+    kind: str
+    edges: list[float] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    std: float | None = None
+    count: int = 0
+
+
+@dataclass
+class Baseline:
+    id: str
+    model: str
+    version: str
+    features: dict[str, FeatureBaseline]
+    predictions: dict[str, FeatureBaseline] = field(default_factory=dict)
+
+
+def _record(store: SketchStore, obj, role: str = "input", config: Config = CFG, model: str = "m", version: str = "1"):
+    summary = summarize_input(obj, config=config) if role == "input" else summarize_output(obj, config=config)
+    store.record(model, version, role, summary)
+
+
+def _by_feature(points):
+    return {p.feature: p for p in points}
+
+
+def _sdk_mapping(scale: int):
+    return LogarithmMapping(scale) if scale > 0 else ExponentMapping(scale)
+
+
+def _brute_force(values: np.ndarray, scale: int) -> tuple[dict[int, int], dict[int, int], int]:
+    """Bucket counts per index, computed value by value with the OpenTelemetry SDK's mapping."""
+    mapping = _sdk_mapping(scale)
+    values = values[np.isfinite(values)]
+    pos = Counter(mapping.map_to_index(float(v)) for v in values if v > 0)
+    neg = Counter(mapping.map_to_index(float(-v)) for v in values if v < 0)
+    return dict(pos), dict(neg), int((values == 0).sum())
+
+
+def _buckets(offset: int, counts) -> dict[int, int]:
+    return {offset + i: n for i, n in enumerate(counts) if n}
+
+
+def _sdk_exponential_point(values: np.ndarray, max_size: int):
+    """What the OpenTelemetry SDK's own exponential histogram aggregation makes of values."""
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(
+        metric_readers=[reader],
+        views=[View(instrument_name="h", aggregation=ExponentialBucketHistogramAggregation(max_size=max_size))],
+    )
+    hist = provider.get_meter("t").create_histogram("h")
+    for v in values:
+        hist.record(float(v))
+    data = reader.get_metrics_data()
+    provider.shutdown()
+    return data.resource_metrics[0].scope_metrics[0].metrics[0].data.data_points[0]
+
+
+DATASETS = {
+    "normal": lambda rng: rng.normal(size=3000),
+    "lognormal-wide": lambda rng: rng.lognormal(0, 6, size=3000),
+    "narrow": lambda rng: rng.uniform(100.0, 100.5, size=3000),
+    "powers-of-two": lambda rng: np.ldexp(1.0, rng.integers(-40, 40, size=3000)),
+    "negative": lambda rng: -rng.exponential(5.0, size=3000),
+    "with-zeros-nan-inf": lambda rng: np.concatenate([rng.normal(size=2000), [0.0] * 7, [np.nan] * 3, [np.inf, -np.inf]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_exponential_buckets_match_a_brute_force_count_with_the_sdk_mapping(name):
+    """Every bucket count equals a value-by-value count with the SDK's index mapping."""
+    values = DATASETS[name](np.random.default_rng(11))
+    store = SketchStore()
+    _record(store, values.reshape(-1, 1))
+    (p,) = store.collect().exponential
+    pos, neg, zeros = _brute_force(values, p.scale)
+    assert _buckets(p.positive_offset, p.positive) == pos
+    assert _buckets(p.negative_offset, p.negative) == neg
+    assert p.zero_count == zeros
+    finite = values[np.isfinite(values)]
+    assert p.count == finite.size and p.sum == pytest.approx(finite.sum())
+    assert p.min == finite.min() and p.max == finite.max()
+    assert len(p.positive) <= CFG.max_histogram_buckets and len(p.negative) <= CFG.max_histogram_buckets
+
+
+@pytest.mark.parametrize("name", ["lognormal-wide", "narrow", "powers-of-two", "negative"])
+@pytest.mark.parametrize("max_size", [20, 160])
+def test_scale_and_buckets_equal_the_sdk_aggregation_for_one_signed_data(name, max_size):
+    """For one-signed data, scale, offsets and counts are exactly what the SDK aggregation gives."""
+    values = DATASETS[name](np.random.default_rng(3))
+    store = SketchStore()
+    _record(store, values.reshape(-1, 1), config=Config(max_histogram_buckets=max_size))
+    (p,) = store.collect().exponential
+    # The SDK's Histogram API takes non-negative values only: mirror negative data.
+    sign = -1.0 if (values < 0).all() else 1.0
+    sdk = _sdk_exponential_point(values * sign, max_size)
+    assert p.scale == sdk.scale
+    ours = (p.positive_offset, p.positive) if sign > 0 else (p.negative_offset, p.negative)
+    assert _buckets(*ours) == _buckets(sdk.positive.offset, sdk.positive.bucket_counts)
+    assert p.count == sdk.count
+    assert (p.min, p.max) == ((sdk.min, sdk.max) if sign > 0 else (-sdk.max, -sdk.min))
+
+
+def test_merging_batches_downscales_to_fit_max_buckets():
+    """A narrow batch then a wide one: the store downscales and counts stay exact at the new scale."""
+    rng = np.random.default_rng(5)
+    narrow = rng.uniform(1.0, 1.01, size=500)
+    wide = rng.lognormal(0, 8, size=500)
+    store = SketchStore()
+    _record(store, narrow.reshape(-1, 1), config=Config(max_histogram_buckets=40))
+    _record(store, wide.reshape(-1, 1), config=Config(max_histogram_buckets=40))
+    (p,) = store.collect().exponential
+    alone = SketchStore()
+    _record(alone, narrow.reshape(-1, 1), config=Config(max_histogram_buckets=40))
+    assert p.scale < alone.collect().exponential[0].scale  # it was downscaled
+    both = np.concatenate([narrow, wide])
+    pos, _, _ = _brute_force(both, p.scale)
+    assert _buckets(p.positive_offset, p.positive) == pos
+    assert len(p.positive) <= 40 and p.count == 1000
+
+
+def test_single_rows_and_batches_bin_identically():
+    """Buffered single records give the same histogram as the same rows recorded as one batch."""
+    rng = np.random.default_rng(9)
+    rows = rng.normal(10, 3, size=(300, 4))
+    one_by_one, batched = SketchStore(), SketchStore()
+    for r in rows:
+        _record(one_by_one, {f"f{j}": float(v) for j, v in enumerate(r)})
+    _record(batched, rows)
+    a = _by_feature(one_by_one.collect().exponential)
+    b = _by_feature(batched.collect().exponential)
+    for name in ("f0", "f1", "f2", "f3"):
+        # same values: same buckets once both are brought to the same scale
+        scale = min(a[name].scale, b[name].scale)
+        col = rows[:, int(name[1])]
+        assert _buckets(a[name].positive_offset, a[name].positive) == _brute_force(col, a[name].scale)[0]
+        assert _buckets(b[name].positive_offset, b[name].positive) == _brute_force(col, b[name].scale)[0]
+        assert a[name].count == b[name].count == 300 and scale <= 20
+
+
+def test_exp_index_is_upper_inclusive():
+    """exp_index puts exact powers of two in the bucket they close: (2^(i/2^s), 2^((i+1)/2^s)]."""
+    assert exp_index(1.0, 0) == -1 and exp_index(2.0, 0) == 0 and exp_index(2.5, 0) == 1
+    assert exp_index(4.0, 1) == 3 and exp_index(0.5, 3) == -9
+    for scale in (-2, 0, 3, 8):
+        for v in (0.3, 1.7, 1024.0, 1e-5, 12345.678):
+            assert exp_index(v, scale) == _sdk_mapping(scale).map_to_index(v)
+
+
+def test_explicit_buckets_on_baseline_edges_are_upper_inclusive():
+    """With a baseline, values count on its edges with OTLP's (b[i-1], b[i]] rule."""
+    edges = [0.0, 1.0, 2.0]
+    store = SketchStore()
+    store.set_baseline(
+        "m", "1",
+        Baseline("base-1", "m", "1", {"x": FeatureBaseline("x", "numeric", edges, [1, 2, 3, 4], min=-1, max=3, mean=1, count=10)}),
+    )
+    values = np.array([-0.5, 0.0, 0.5, 1.0, 1.0000001, 2.0, 2.5, np.nan, np.inf])
+    _record(store, pd.DataFrame({"x": values}))
+    snap = store.collect()
+    (p,) = snap.explicit
+    assert p.bounds == (0.0, 1.0, 2.0) and p.baseline_id == "base-1"
+    # (-inf,0]: -0.5, 0.0 | (0,1]: 0.5, 1.0 | (1,2]: 1.0000001, 2.0 | (2,inf): 2.5
+    assert p.counts == (2, 2, 2, 1)
+    assert p.counts == tuple(np.bincount(np.searchsorted(edges, values[np.isfinite(values)], side="left"), minlength=4))
+    assert p.count == 7 and p.min == -0.5 and p.max == 2.5
+    assert not snap.exponential  # a feature with a baseline is not also an exponential histogram
+    assert _by_feature(snap.missing)["x"].value == 1  # the NaN (inf is neither value nor missing)
+
+
+def test_in_band_baseline_points_are_constant_and_resent_every_collect():
+    """The baseline's histogram and category counts come with every snapshot, unchanged."""
+    store = SketchStore()
+    baseline = Baseline(
+        "b-7", "m", "1",
+        {
+            "x": FeatureBaseline("x", "numeric", [0.0, 1.0], [3, 4, 5], min=-2.0, max=4.0, mean=0.5, count=12),
+            "color": FeatureBaseline("color", "categorical", counts=[6, 3, 1], categories=["red", "blue"]),
+        },
+        {"prediction": FeatureBaseline("prediction", "numeric", [0.5], [7, 5], min=0.0, max=1.0, mean=0.4, count=12)},
+    )
+    store.set_baseline("m", "1", baseline)
+    first, second = store.collect(), store.collect()
+    assert first.is_empty and second.is_empty  # no production data
+    for snap in (first, second):
+        hists = {(p.role, p.feature): p for p in snap.baseline_histograms}
+        assert hists[("input", "x")].counts == (3, 4, 5) and hists[("input", "x")].sum == pytest.approx(6.0)
+        assert hists[("output", "prediction")].bounds == (0.5,)
+        cats = {p.category: p.value for p in snap.baseline_categories}
+        assert cats == {"red": 6, "blue": 3, OTHER: 1}
+        assert {p.baseline_id for p in snap.baseline_categories} == {"b-7"}
+    assert first.baseline_histograms == second.baseline_histograms
+    store.set_baseline("m", "1", None)
+    assert not store.collect().baseline_histograms
+
+
+def test_categories_with_a_baseline_are_clear_and_the_rest_is_other():
+    """With a baseline, its categories go out in clear, every other label under __other__."""
+    store = SketchStore()
+    store.set_baseline("m", "1", Baseline("b", "m", "1", {"color": FeatureBaseline("color", "categorical", counts=[1, 1, 0], categories=["red", "blue"])}))
+    _record(store, pd.DataFrame({"color": ["red", "red", "blue", "mauve", "teal", None]}))
+    snap = store.collect()
+    assert {p.category: p.value for p in snap.categories} == {"red": 2, "blue": 1, OTHER: 2}
+    assert all(p.baseline_id == "b" for p in snap.categories)
+    assert _by_feature(snap.missing)["color"].value == 1
+
+
+def test_categories_without_a_baseline_are_hashed_and_capped():
+    """Without a baseline labels are hashed; beyond max_categories they count as __other__."""
+    cfg = Config(max_categories=3)
+    store = SketchStore()
+    _record(store, pd.DataFrame({"city": ["a", "b", "c", "d", "e", "a"]}), config=cfg)
+    _record(store, {"city": "zz"}, config=cfg)
+    counts = {p.category: p.value for p in store.collect().categories}
+    assert counts == {hash_label("a"): 2, hash_label("b"): 1, hash_label("c"): 1, OTHER: 3}
+    clear = SketchStore()
+    _record(clear, pd.DataFrame({"city": ["a", "b"]}), config=Config(hash_categories=False))
+    assert {p.category for p in clear.collect().categories} == {"a", "b"}
+
+
+def test_output_class_ids_stay_clear_and_string_classes_are_hashed():
+    """Integer class labels of an output are sent in clear, string labels hashed."""
+    store = SketchStore()
+    _record(store, np.array([0, 1, 1]), role="output")
+    _record(store, np.array(["spam", "ham"]), role="output", version="2")
+    labels = {(p.version, p.category): p.value for p in store.collect().categories}
+    assert labels == {("1", "0"): 1, ("1", "1"): 2, ("2", hash_label("spam")): 1, ("2", hash_label("ham")): 1}
+
+
+def test_output_features_are_named_prediction_and_prediction_i():
+    """1-D output -> prediction, 2-D -> prediction[i]; role is output."""
+    store = SketchStore()
+    _record(store, np.array([0.1, 0.4]), role="output")
+    _record(store, np.array([[0.1, 0.9], [0.3, 0.7]]), role="output", version="2")
+    points = store.collect().exponential
+    assert {(p.version, p.feature, p.role) for p in points} == {
+        ("1", "prediction", "output"),
+        ("2", "prediction[0]", "output"),
+        ("2", "prediction[1]", "output"),
+    }
+
+
+def test_missing_counts_none_and_nan():
+    """ml.feature.missing counts None and NaN values per feature, numeric and categorical."""
+    store = SketchStore()
+    _record(store, [{"a": None, "s": None}, {"a": float("nan"), "s": "x"}, {"a": 1.0, "s": "y"}])
+    _record(store, {"a": None, "s": None})
+    missing = {p.feature: p.value for p in store.collect().missing}
+    assert missing == {"a": 3, "s": 2}
+
+
+def test_collect_is_a_delta_and_a_second_collect_is_empty():
+    """collect() returns what was recorded since the previous one; nothing twice."""
+    store = SketchStore()
+    _record(store, np.ones((10, 2)))
+    _record(store, {"f0": 1.0, "f1": 2.0})
+    first = store.collect()
+    assert not first.is_empty and {p.count for p in first.exponential} == {11}
+    second = store.collect()
+    assert second.is_empty and second.start_time_unix_nano == first.time_unix_nano
+    _record(store, np.ones((3, 2)))
+    assert {p.count for p in store.collect().exponential} == {3}
+
+
+def test_single_row_buffer_flushes_itself_when_full():
+    """More single records than the buffer holds are binned on the way; none is lost."""
+    store = SketchStore()
+    for i in range(ROW_BUFFER * 2 + 5):
+        _record(store, {"x": float(i)})
+    (stream,) = store._streams.values()
+    assert len(stream.rows) == 5  # two full buffers were binned already
+    (p,) = store.collect().exponential
+    assert p.count == ROW_BUFFER * 2 + 5 and p.max == ROW_BUFFER * 2 + 4
+
+
+def test_overflow_features_strings_and_columns_are_counted():
+    """Caps hit (features, string length) show up as overflow points, per stream."""
+    cfg = Config(max_features=2, max_string_length=3)
+    store = SketchStore()
+    _record(store, np.zeros((4, 5)), config=cfg)  # 3 features over
+    _record(store, {"a": 1.0, "b": 2.0, "c": 3.0}, config=cfg)  # 1 over (single record)
+    _record(store, pd.DataFrame({"f0": ["abcdef", "ab"]}), config=cfg)  # 1 cut string
+    _record(store, {"zz": 1.0}, config=cfg)  # a third distinct name in the stream: over the cap
+    snap = store.collect()
+    overflow = {o.kind: o.value for o in snap.overflow}
+    # f0, f1 tracked by the stream; then c (cut by the record itself), a and b (the stream is
+    # full) and zz are over: one count per feature per recorded summary
+    assert overflow["feature"] == 3 + 1 + 2 + 1
+    assert overflow["string"] == 1
+    assert {p.feature for p in snap.exponential} <= {"f0", "f1"}
+
+
+def test_concurrent_record_from_many_threads_loses_nothing():
+    """8 threads recording batches and single rows at once: every value is counted exactly once."""
+    store = SketchStore()
+    batch = np.arange(1, 101, dtype=float).reshape(50, 2)
+    per_thread = 40
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        try:
+            for i in range(per_thread):
+                if i % 2:
+                    _record(store, batch)
+                else:
+                    _record(store, {"f0": float(seed + 1), "f1": 2.0})
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    collected = []
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        collected.append(store.collect())  # collect concurrently too
+    for t in threads:
+        t.join()
+    collected.append(store.collect())
+    assert not errors
+    total = Counter()
+    for snap in collected:
+        for p in snap.exponential:
+            total[p.feature] += p.count
+    expected = 8 * (per_thread // 2) * (50 + 1)
+    assert total == {"f0": expected, "f1": expected}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_starts_empty_and_keeps_baselines():
+    """After fork the child's store is empty (the parent exports its data) but keeps baselines."""
+    store = SketchStore()
+    store.set_baseline("m", "1", Baseline("b", "m", "1", {"x": FeatureBaseline("x", "numeric", [0.0], [1, 1], count=2)}))
+    _record(store, np.ones((5, 1)))
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report what it sees, then record and collect its own data
+        try:
+            before = store.collect()
+            _record(store, np.full((2, 1), 3.0))
+            after = store.collect()
+            report = {
+                "before_empty": before.is_empty,
+                "baselines": len(before.baseline_histograms),
+                "after_counts": [p.count for p in after.exponential],
+            }
+            os.write(write, json.dumps(report).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        report = json.loads(f.read())
+    os.waitpid(pid, 0)
+    assert report == {"before_empty": True, "baselines": 1, "after_counts": [2]}
+    (p,) = store.collect().exponential  # the parent still has its own data
+    assert p.count == 5
+
+
+def test_record_ignores_nothing_silently_with_empty_inputs():
+    """Empty batches record nothing and raise nothing."""
+    store = SketchStore()
+    _record(store, np.zeros((0, 3)))
+    _record(store, pd.DataFrame({"a": pd.Series([], dtype=float)}))
+    assert store.collect().is_empty
+
+
+def test_huge_and_tiny_magnitudes_stay_in_range():
+    """Values near the float64 limits bin without overflow (the scale drops as far as needed)."""
+    values = np.array([1e-300, 1e300, -1e-300, -5e299, 1.0, 5e-324, 0.0])
+    store = SketchStore()
+    _record(store, values.reshape(-1, 1))
+    (p,) = store.collect().exponential
+    pos, neg, _ = _brute_force(values, p.scale)
+    assert _buckets(p.positive_offset, p.positive) == pos and _buckets(p.negative_offset, p.negative) == neg
+    assert p.count == 7 and p.zero_count == 1 and p.min == -5e299 and p.max == 1e300

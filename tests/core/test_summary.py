@@ -1,0 +1,140 @@
+"""summarize_input / summarize_output: per-feature statistics, span attributes, log fields."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modeltel._columns import hash_label
+from modeltel._config import Config
+from modeltel._summary import UnsupportedInput, summarize_input, summarize_output
+
+CFG = Config()
+
+
+def test_batch_counts_nan_null_and_inf_separately():
+    """count = finite values; NaN, None (null) and +/-inf are counted apart; stats skip them."""
+    x = np.array([[1.0, np.nan], [np.inf, 2.0], [3.0, -np.inf], [np.nan, 4.0]])
+    f = summarize_input(x, config=CFG).log_fields()["features"]
+    assert f["f0"] == {"count": 2, "nulls": 0, "nan": 1, "inf": 1, "min": 1.0, "max": 3.0, "mean": 2.0}
+    assert f["f1"] == {"count": 2, "nulls": 0, "nan": 1, "inf": 1, "min": 2.0, "max": 4.0, "mean": 3.0}
+    nulls = summarize_input([{"a": None}, {"a": float("nan")}, {"a": 5.0}], config=CFG).log_fields()
+    assert nulls["features"]["a"] == {"count": 1, "nulls": 1, "nan": 1, "inf": 0, "min": 5.0, "max": 5.0, "mean": 5.0}
+
+
+def test_single_record_stats_match_the_batch_path():
+    """The pure-Python record path gives the same per-feature fields as the numpy path."""
+    rec = {"a": 1.5, "b": float("nan"), "c": None, "d": float("-inf"), "e": "x"}
+    one = summarize_input(rec, config=CFG).log_fields()["features"]
+    batch = summarize_input([rec, {k: None for k in rec}], config=CFG).log_fields()["features"]
+    assert one["a"] == {"count": 1, "nulls": 0, "nan": 0, "inf": 0, "min": 1.5, "max": 1.5, "mean": 1.5}
+    assert one["b"]["nan"] == 1 and one["c"]["nulls"] == 1 and one["d"]["inf"] == 1
+    assert one["e"] == {"count": 1, "nulls": 0, "distinct": 1}
+    for name in ("a", "b", "d"):
+        assert {**batch[name], "nulls": 0} == one[name]  # the second, all-None record adds nulls only
+        assert batch[name]["nulls"] == 1
+    assert batch["c"]["nulls"] == 2
+
+
+def test_batch_stats_equal_numpy_nan_aware_reductions_on_random_data():
+    """min/max/mean of every feature equal numpy's nan-aware results (random data, NaN and inf)."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(3, 2, size=(2000, 6))
+    x[rng.random(x.shape) < 0.05] = np.nan
+    x[rng.random(x.shape) < 0.01] = np.inf
+    fields = summarize_input(x, config=CFG).log_fields()["features"]
+    finite = np.where(np.isfinite(x), x, np.nan)
+    for j in range(6):
+        f = fields[f"f{j}"]
+        assert f["count"] == int(np.isfinite(x[:, j]).sum())
+        assert f["nan"] == int(np.isnan(x[:, j]).sum()) and f["inf"] == int(np.isinf(x[:, j]).sum())
+        assert f["min"] == np.nanmin(finite[:, j]) and f["max"] == np.nanmax(finite[:, j])
+        assert f["mean"] == pytest.approx(np.nanmean(finite[:, j]), rel=1e-12)
+
+
+def test_input_span_attributes_use_the_registered_names():
+    """Span attributes: ml.input.rows, ml.input.features (overflow included), ml.input.type."""
+    assert summarize_input(np.zeros((7, 4)), config=CFG).span_attributes() == {
+        "ml.input.rows": 7,
+        "ml.input.features": 4,
+        "ml.input.type": "numpy.ndarray",
+    }
+    s = summarize_input(pd.DataFrame({"a": [1], "b": ["x"]}), config=CFG)
+    assert s.rows == 1 and s.type == "pandas.DataFrame"
+    wide = summarize_input(np.zeros((2, 10)), config=Config(max_features=4))
+    assert wide.span_attributes()["ml.input.features"] == 10
+    assert wide.log_fields()["features_overflow"] == 6
+
+
+def test_output_kinds_classes_scores_and_values():
+    """Labels are classes, floats within [0, 1] scores, other floats regression values."""
+    assert summarize_output(np.array([0, 1, 1]), config=CFG).kind == "classes"
+    assert summarize_output(["a", "b"], config=CFG).kind == "classes"
+    assert summarize_output(np.array([[0.1, 0.9], [0.5, 0.5]]), config=CFG).kind == "scores"
+    assert summarize_output(np.array([12.5, -3.0]), config=CFG).kind == "values"
+    assert summarize_output(0.7, config=CFG).kind == "scores"
+
+
+def test_output_span_attributes_and_log_fields():
+    """Outputs: rows/type/kind and value stats on the span; class counts or stats in the log."""
+    reg = summarize_output(np.array([1.0, 2.0, 6.0]), config=CFG)
+    attrs = reg.span_attributes()
+    assert attrs["ml.output.rows"] == 3 and attrs["ml.output.kind"] == "values"
+    assert attrs["ml.output.value.mean"] == 3.0 and attrs["ml.output.value.min"] == 1.0
+    assert attrs["ml.output.value.max"] == 6.0
+    assert reg.log_fields()["values"]["prediction"]["mean"] == 3.0
+    proba = summarize_output(np.array([[0.2, 0.8], [0.4, 0.6]]), config=CFG).span_attributes()
+    assert proba["ml.output.value.mean"] == pytest.approx([0.3, 0.7])
+    classes = summarize_output(np.array([2, 0, 2]), config=CFG)
+    assert classes.log_fields()["classes"] == {"2": 2, "0": 1}
+    assert "ml.output.value.mean" not in classes.span_attributes()
+
+
+def test_string_class_labels_are_hashed_unless_opted_out():
+    """String output labels leave as hashes by default, in clear with hash_categories=False."""
+    out = summarize_output(["spam", "ham", "spam"], config=CFG).log_fields()["classes"]
+    assert out == {hash_label("spam"): 2, hash_label("ham"): 1}
+    clear = summarize_output(["spam", "ham", "spam"], config=Config(hash_categories=False)).log_fields()
+    assert clear["classes"] == {"spam": 2, "ham": 1}
+
+
+def test_summaries_never_contain_raw_input_values():
+    """A sentinel string or number in the input appears in no span attribute or log field."""
+    sentinel = "SENTINEL-4242-secret"
+    frame = pd.DataFrame({"name": [sentinel, "bob"], "ssn": [123456789.0, 5.0]})
+    for obj in (frame, {"name": sentinel, "pin": 987654.25}, [{"name": sentinel}]):
+        s = summarize_input(obj, config=CFG)
+        text = json.dumps(s.log_fields()) + json.dumps(s.span_attributes())
+        assert sentinel not in text
+        assert "987654.25" not in text or "min" in text  # numbers only as aggregates
+    strings = summarize_input(frame, config=CFG).log_fields()["features"]["name"]
+    assert set(strings) == {"count", "nulls", "distinct"}  # no min/max for strings
+
+
+def test_log_fields_are_strict_json():
+    """log_fields() serialises with allow_nan=False (NaN/inf stats become null)."""
+    x = np.array([[np.nan, 1.0], [np.nan, np.inf]])
+    fields = summarize_input(x, config=CFG).log_fields()
+    json.dumps(fields, allow_nan=False)
+    assert fields["features"]["f0"]["min"] is None and fields["features"]["f0"]["mean"] is None
+    json.dumps(summarize_output(np.array([np.nan, 1.0]), config=CFG).log_fields(), allow_nan=False)
+    json.dumps(summarize_input({"a": float("inf")}, config=CFG).log_fields(), allow_nan=False)
+
+
+def test_unsupported_input_is_raised_for_unknown_types():
+    """summarize_input/summarize_output raise UnsupportedInput for objects they cannot read."""
+    with pytest.raises(UnsupportedInput):
+        summarize_input(object(), config=CFG)
+    with pytest.raises(UnsupportedInput):
+        summarize_output(object(), config=CFG)
+
+
+def test_stats_are_computed_once_and_shared():
+    """stats() is lazy and cached: the sketch store reuses the summary's computation."""
+    s = summarize_input(np.ones((10, 3)), config=CFG)
+    assert s._stats is None
+    first = s.stats()
+    assert s.stats() is first and list(first.count) == [10, 10, 10] and first.all_finite
