@@ -55,4 +55,9 @@ instrument_flask(app, predict_routes={"/predict": ("iris", VERSION)})
 
 
 if __name__ == "__main__":
+    import signal
+
+    # Flask's development server dies on SIGTERM without running atexit handlers; exit
+    # normally instead so that modeltel flushes what is buffered (gunicorn does this itself).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "8001")))
