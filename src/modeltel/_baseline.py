@@ -494,31 +494,78 @@ class Baseline:
         ``categorical`` names numeric columns to treat as categories. ``progress`` is called
         with the rows of every chunk read.
         """
+        if predictions is None and targets is None:
+            factory: Callable[[], Iterable[tuple[Any, Any, Any]]] = lambda: ((x, None, None) for x in _chunks(X))
+        else:
+
+            def factory() -> Iterator[tuple[Any, Any, Any]]:
+                parts = [_chunks(X), _chunks(predictions) if predictions is not None else None,
+                         _chunks(targets) if targets is not None else None]
+                while True:
+                    x = next(parts[0], _END)
+                    p = next(parts[1], _END) if parts[1] is not None else None
+                    t = next(parts[2], _END) if parts[2] is not None else None
+                    if x is _END and (p is _END or p is None) and (t is _END or t is None):
+                        return
+                    if x is _END or p is _END or t is _END:
+                        raise BaselineError("X, predictions and targets must have the same number of chunks")
+                    yield x, p, t
+
+        replay = _replayable(X) and _replayable(predictions) and _replayable(targets)
+        return cls._from_source(
+            factory,
+            replayable=replay,
+            model=model,
+            version=version,
+            feature_names=feature_names,
+            categorical=categorical,
+            max_categories=max_categories,
+            sample_size=sample_size,
+            seed=seed,
+            progress=progress,
+        )
+
+    @classmethod
+    def _from_source(
+        cls,
+        factory: Callable[[], Iterable[tuple[Any, Any, Any]]],
+        *,
+        replayable: bool,
+        model: str,
+        version: str,
+        feature_names: Sequence[str] | None = None,
+        categorical: Iterable[str] = (),
+        max_categories: int = MAX_CATEGORIES,
+        sample_size: int = SAMPLE_SIZE,
+        seed: int = 0,
+        progress: Callable[[int], None] | None = None,
+    ) -> Baseline:
+        """Build from ``factory()``: an iterable of (X, predictions, targets) chunks.
+
+        Called once (then bucket counts come from the sample) or, when ``replayable``, twice
+        (the second pass counts exactly on the edges fixed by the first).
+        """
         if not model or not version:
             raise BaselineError("a baseline needs model= and version=")
         cats = frozenset(str(c) for c in categorical)
         rng = np.random.default_rng(seed)
-        sections = {k: _Section(sample_size, rng) for k in ("features", "predictions", "targets")}
-        sources = {"features": X, "predictions": predictions, "targets": targets}
+        keys = ("features", "predictions", "targets")
+        sections = {k: _Section(sample_size, rng) for k in keys}
+        target_name = lambda n: "target" + n[len("prediction"):]  # noqa: E731
 
-        def batches(key: str, obj: Any) -> Iterator[_Batch]:
-            role = "input" if key == "features" else "output"
-            rename = (lambda n: "target" + n[len("prediction"):]) if key == "targets" else None
-            for chunk in _chunks(obj):
-                yield _to_batch(
-                    chunk,
-                    role=role,
-                    feature_names=feature_names if key == "features" else None,
-                    categorical=cats if key == "features" else frozenset(),
-                    rename=rename,
+        def batches(chunk: tuple[Any, Any, Any]) -> Iterator[tuple[str, _Batch]]:
+            x, p, t = chunk
+            yield "features", _to_batch(x, role="input", feature_names=feature_names, categorical=cats)
+            if p is not None:
+                yield "predictions", _to_batch(p, role="output", feature_names=None, categorical=frozenset())
+            if t is not None:
+                yield "targets", _to_batch(
+                    t, role="output", feature_names=None, categorical=frozenset(), rename=target_name
                 )
 
         rows = 0
-        two_pass = _replayable(X)
-        for key, obj in sources.items():
-            if obj is None:
-                continue
-            for batch in batches(key, obj):
+        for chunk in factory():
+            for key, batch in batches(chunk):
                 sections[key].add(batch)
                 if key == "features":
                     rows += batch.rows
@@ -529,17 +576,16 @@ class Baseline:
             raise BaselineError(f"categorical= names unknown feature(s): {sorted(unknown)}")
         if rows == 0:
             raise BaselineError("no rows: a baseline needs training data")
-        for key, obj in sources.items():
-            section = sections[key]
+        for section in sections.values():
             section.fix_edges()
-            if obj is None:
-                continue
-            if two_pass and _replayable(obj):
-                for batch in batches(key, obj):
-                    section.count(batch)
+        if replayable:
+            for chunk in factory():
+                for key, batch in batches(chunk):
+                    sections[key].count(batch)
                     if key == "features" and progress is not None:
                         progress(batch.rows)
-            else:
+        else:
+            for section in sections.values():
                 section.count_from_sample()
         return cls(
             model=str(model),
@@ -699,6 +745,9 @@ class Baseline:
                     detail = f"{len(fb.categories)} categories ({shown}); other {fb.counts[-1]}"
                 lines.append(f"  {fb.name:<24} {fb.kind:<11} nulls {fb.null_rate:6.2%}  {detail}")
         return "\n".join(lines)
+
+
+_END = object()
 
 
 def _chunks(obj: Any) -> Iterator[Any]:
