@@ -50,6 +50,9 @@ class DiscardLogs(LogRecordExporter):
     def shutdown(self) -> None:
         pass
 
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
 
 def per_call_us(fn: Callable[[], Any], calls: int, repeat: int) -> dict[str, float]:
     for _ in range(min(2000, calls)):

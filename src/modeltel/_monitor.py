@@ -169,17 +169,24 @@ class Prediction:
     # -- internals ---------------------------------------------------------------------
 
     def _record_input(self, X: Any, feature_names: Sequence[str] | None) -> None:
+        summary = self._summarise_input(X, feature_names)
+        if summary is not None:
+            assert self._span is not None
+            self._span.set_attributes(summary.span_attributes())
+            self._store_input(summary)
+
+    def _summarise_input(self, X: Any, feature_names: Sequence[str] | None) -> Any:
+        """The input summary, or None for an input modeltel cannot summarise (counted)."""
         from modeltel._columns import UnsupportedInput
         from modeltel._summary import summarize_input
 
-        telemetry = _telemetry.current()
         names = feature_names if feature_names is not None else self._feature_names
         if self._capture_raw:
             self._raw_input = X
         try:
             summary = summarize_input(X, feature_names=names, config=_telemetry.default_config())
         except UnsupportedInput:
-            telemetry.unsupported.add(
+            _telemetry.current().unsupported.add(
                 1,
                 {
                     "ml.model.name": self.model,
@@ -187,12 +194,13 @@ class Prediction:
                     "ml.input.type": _type_name(X),
                 },
             )
-            return
+            return None
         self._input = summary
         self._rows = summary.rows
-        assert self._span is not None
-        self._span.set_attributes(summary.span_attributes())
-        telemetry.store.record(self.model, self.version, "input", summary)
+        return summary
+
+    def _store_input(self, summary: Any) -> None:
+        _telemetry.current().store.record(self.model, self.version, "input", summary)
 
     def _record_output(self, y: Any) -> None:
         from modeltel._columns import UnsupportedInput
@@ -258,8 +266,12 @@ def _base_attributes(model: str, version: str) -> dict[str, str]:
     return attributes
 
 
-def _begin(options: _Options, model_object: Any) -> Prediction:
-    """Start a prediction: span, context, contextvar. Never raises."""
+def _begin(options: _Options, model_object: Any, X: Any = _MISSING) -> Prediction:
+    """Start a prediction: input summary, span, context, contextvar. Never raises.
+
+    The input is summarised before the span starts so that its attributes go in with the
+    span's own (one attribute-cleaning pass instead of one per ``set_attribute``).
+    """
     config = _telemetry.default_config()
     try:
         model, version = _resolve_identity(options, model_object)
@@ -271,16 +283,6 @@ def _begin(options: _Options, model_object: Any) -> Prediction:
         return prediction
     try:
         telemetry = _telemetry.current()
-        span = telemetry.tracer.start_span(
-            f"predict {model}",
-            kind=SpanKind.INTERNAL,
-            attributes={
-                "ml.model.name": model,
-                "ml.model.version": version,
-                "ml.prediction.id": prediction.id,
-            },
-        )
-        prediction._span = span
         capture = options.capture_raw if options.capture_raw is not None else config.capture_raw
         if capture:
             rate = (
@@ -289,6 +291,28 @@ def _begin(options: _Options, model_object: Any) -> Prediction:
                 else config.raw_sample_rate
             )
             prediction._capture_raw = _sampler.random() < rate
+        attributes = {
+            "ml.model.name": model,
+            "ml.model.version": version,
+            "ml.prediction.id": prediction.id,
+        }
+        summary = None
+        if X is not _MISSING:
+            try:
+                summary = prediction._summarise_input(X, None)
+            except Exception as exc:  # noqa: BLE001 - fail-open
+                report_internal_error("record_input", exc)
+            if summary is not None:
+                attributes.update(summary.span_attributes())
+        span = telemetry.tracer.start_span(
+            f"predict {model}", kind=SpanKind.INTERNAL, attributes=attributes
+        )
+        prediction._span = span
+        if summary is not None:
+            try:
+                prediction._store_input(summary)
+            except Exception as exc:  # noqa: BLE001 - fail-open
+                report_internal_error("record_input", exc)
         prediction._tokens = (
             otel_context.attach(trace.set_span_in_context(span)),
             _CURRENT.set(prediction),
@@ -324,7 +348,7 @@ def _end(prediction: Prediction, error: BaseException | None = None) -> None:
         else:
             telemetry.duration.record(duration, attributes)
         if prediction._rows:
-            telemetry.rows.add(prediction._rows, attributes)
+            telemetry.rows.add(prediction._rows, prediction.model, prediction.version)
         _log(prediction, telemetry, duration, error if failed else None)
     except Exception as exc:  # noqa: BLE001 - fail-open
         report_internal_error("end", exc)
@@ -395,22 +419,13 @@ def _log(
             severity_number=SeverityNumber.ERROR if error is not None else SeverityNumber.INFO,
             severity_text=level.upper(),
             event_name="ml.prediction",
-            body=_otel_body(fields),
+            body=fields,  # summaries' log_fields() are JSON-safe native types
             attributes={
                 "ml.model.name": prediction.model,
                 "ml.model.version": prediction.version,
                 "ml.prediction.id": prediction.id,
             },
         )
-
-
-def _otel_body(fields: dict[str, Any]) -> Any:
-    """Log fields as an OTLP AnyValue map: JSON-safe, numpy scalars unwrapped."""
-    import json
-
-    from modeltel._logging import safe_json
-
-    return json.loads(safe_json(fields))
 
 
 def _raw_payload(value: Any, redact: Sequence[str]) -> Any:
@@ -593,12 +608,7 @@ def monitor(
 def _start(
     options: _Options, position: int | None, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Prediction:
-    prediction = _begin(options, _model_object(instance))
-    if prediction._span is not None:
-        X = _select_input(options, position, args, kwargs)
-        if X is not _MISSING:
-            prediction.record_input(X)
-    return prediction
+    return _begin(options, _model_object(instance), _select_input(options, position, args, kwargs))
 
 
 def _call_sync(options: _Options, position: int | None, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:

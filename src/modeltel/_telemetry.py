@@ -10,7 +10,9 @@ global OpenTelemetry state is left behind.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -39,7 +41,9 @@ class Telemetry:
 
     tracer: trace.Tracer
     duration: metrics.Histogram
-    rows: metrics.Counter
+    #: Rows per (model, version), read by the ``ml.prediction.rows`` observable counter: the
+    #: hot path adds to a dict instead of making one more metrics API call per prediction.
+    rows: "RowTotals"
     unsupported: metrics.Counter
     internal_errors: metrics.Counter
     otel_logger: _logs.Logger
@@ -49,6 +53,37 @@ class Telemetry:
     json_log: Callable[[str, str, dict[str, Any]], None]
     store: Any
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RowTotals:
+    """Cumulative rows per model and version, observed by ``ml.prediction.rows``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._totals: dict[tuple[str, str], int] = {}
+        _ROW_TOTALS.add(self)
+
+    def add(self, rows: int, model: str, version: str) -> None:
+        key = (model, version)
+        with self._lock:
+            self._totals[key] = self._totals.get(key, 0) + rows
+
+    def observe(self, options: Any = None) -> list[metrics.Observation]:
+        with self._lock:
+            items = list(self._totals.items())
+        return [
+            metrics.Observation(total, {"ml.model.name": model, "ml.model.version": version})
+            for (model, version), total in items
+        ]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._totals.clear()
+
+
+# A forked worker starts counting from zero: its parent's rows are the parent's.
+_ROW_TOTALS: "weakref.WeakSet[RowTotals]" = weakref.WeakSet()
+os.register_at_fork(after_in_child=lambda: [totals.reset() for totals in list(_ROW_TOTALS)])
 
 
 def _real_logger_provider(provider: Any) -> bool:
@@ -89,6 +124,13 @@ def build(
     else:
         otel_logger = _logs.get_logger(_SCOPE, _VERSION)
         logs_enabled = _global_logs_enabled
+    rows = RowTotals()
+    meter.create_observable_counter(
+        "ml.prediction.rows",
+        callbacks=[rows.observe],
+        unit="{row}",
+        description="Rows predicted.",
+    )
     return Telemetry(
         tracer=tracer,
         duration=meter.create_histogram(
@@ -97,9 +139,7 @@ def build(
             description="Duration of model predictions.",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         ),
-        rows=meter.create_counter(
-            "ml.prediction.rows", unit="{row}", description="Rows predicted."
-        ),
+        rows=rows,
         unsupported=meter.create_counter(
             "ml.input.unsupported",
             unit="{input}",
