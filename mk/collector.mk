@@ -1,0 +1,43 @@
+# The otelcol-modeltel collector distribution (collector-config/builder.yaml) with the
+# mldrift processor (src/mldriftprocessor). Owned by the collector/mldrift work (issue 5).
+#
+#   make collector        build _build/otelcol-modeltel/otelcol-modeltel (only when its inputs changed)
+#   make mldrift-test     go test the processor (unit, golden, shared drift vectors, fuzz seeds)
+#   make mldrift-bench    the processor's Go benchmarks (points/s, bytes per stream)
+
+GO              ?= go
+OCB_VERSION     := v0.161.0
+OCB             := $(BUILD)/bin/builder-$(OCB_VERSION)
+COLLECTOR_DIR   := $(BUILD)/otelcol-modeltel
+COLLECTOR       := $(COLLECTOR_DIR)/otelcol-modeltel
+COLLECTOR_STAMP := $(COLLECTOR_DIR)/.built-stamp
+MLDRIFT_DIR     := src/mldriftprocessor
+MLDRIFT_SOURCES := $(shell find $(MLDRIFT_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -not -name '*_test.go' 2>/dev/null)
+# Only the Go module proxy: the builder resolves modules, never fetches repositories.
+export GOPROXY  ?= https://proxy.golang.org
+export GOFLAGS  ?= -buildvcs=false
+
+.PHONY: collector mldrift-test mldrift-bench
+
+$(OCB):
+	mkdir -p $(BUILD)/bin
+	GOBIN=$(abspath $(BUILD)/bin) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+	mv $(BUILD)/bin/builder $@
+
+# Rebuilt only when the manifest or the processor's sources change (the stamp), and the
+# Go module and build caches make a rebuild after a processor change take seconds.
+$(COLLECTOR_STAMP): collector-config/builder.yaml $(MLDRIFT_SOURCES) | $(OCB)
+	$(OCB) --config collector-config/builder.yaml
+	test -x $(COLLECTOR)
+	touch $@
+
+collector: $(COLLECTOR_STAMP)
+
+mldrift-test:
+	cd $(MLDRIFT_DIR) && $(GO) test -count=1 ./...
+
+mldrift-bench:
+	cd $(MLDRIFT_DIR) && $(GO) test -run '^$$' -bench . -benchmem ./...
+
+test-prereqs:: collector
+test-more:: mldrift-test

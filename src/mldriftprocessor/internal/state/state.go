@@ -1,0 +1,571 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package state holds the mldrift processor's state: per model+version+feature sliding
+// windows of production distributions (merged across replicas), the in-band baselines,
+// and the last point of every cumulative stream (to turn it into deltas). All of it sits
+// behind one mutex and is bounded by a maximum number of streams and stale expiry.
+package state // import "github.com/modeltel/mldriftprocessor/internal/state"
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Other is the catch-all category label (docs/semantic-conventions.md).
+const Other = "__other__"
+
+// FeatureKey identifies one feature of one model version. Replicas are merged: the key
+// carries no resource attribute.
+type FeatureKey struct {
+	Model, Version, Role, Feature string
+}
+
+// Kind of a feature's production distribution.
+type Kind uint8
+
+// Kinds of production data a feature window holds.
+const (
+	KindUnknown     Kind = iota // only missing counts or violations seen so far
+	KindExplicit                // numeric, explicit buckets on a baseline's edges
+	KindExponential             // numeric, exponential histogram (no baseline)
+	KindCategorical             // category counts
+)
+
+// Drop reasons counted in the processor's telemetry.
+const (
+	DropMaxStreams    = "max_streams"
+	DropMaxFeatures   = "max_features"
+	DropOutOfOrder    = "out_of_order"
+	DropBoundMismatch = "bound_mismatch"
+)
+
+// Limits bound the store.
+type Limits struct {
+	Window, SlotSize, StaleAfter time.Duration
+	MaxStreams, MaxFeatures      int
+}
+
+// Baseline is the reference distribution of one feature, as received in-band.
+type Baseline struct {
+	ID       string
+	Bounds   []float64          // numeric
+	Counts   []float64          // numeric
+	Min, Max float64            // numeric, NaN when absent
+	Cats     map[string]float64 // categorical
+	seen     time.Time
+}
+
+// Categorical reports whether the baseline holds category counts.
+func (b *Baseline) Categorical() bool { return b.Cats != nil }
+
+// Categories returns the baseline's labels sorted, with __other__ last (always present).
+func (b *Baseline) Categories() []string {
+	out := make([]string, 0, len(b.Cats)+1)
+	for c := range b.Cats {
+		if c != Other {
+			out = append(out, c)
+		}
+	}
+	sort.Strings(out)
+	return append(out, Other)
+}
+
+type slot struct {
+	index      int64
+	counts     []float64 // explicit buckets
+	cats       map[string]float64
+	values     float64 // values in the slot (all kinds)
+	missing    float64
+	violations map[string]float64
+	min, max   float64
+}
+
+func (s *slot) reset(index int64) {
+	s.index = index
+	s.counts = s.counts[:0]
+	clear(s.cats)
+	s.values, s.missing = 0, 0
+	clear(s.violations)
+	s.min, s.max = math.NaN(), math.NaN()
+}
+
+type feature struct {
+	kind       Kind
+	baselineID string
+	bounds     []float64
+	slots      []slot
+	lastSeen   time.Time
+	drifted    bool
+	mismatch   string // baseline id last reported as mismatching
+}
+
+type cumulative struct {
+	start, last uint64
+	values      []float64
+	lastSeen    time.Time
+}
+
+// Store is the processor's state. Every method locks it.
+type Store struct {
+	mu        sync.Mutex
+	limits    Limits
+	clock     Clock
+	startedAt uint64
+	features  map[FeatureKey]*feature
+	perModel  map[[2]string]int
+	baselines map[FeatureKey]map[string]*Baseline
+	streams   map[uint64]*cumulative
+}
+
+// NewStore returns an empty store; cumulative streams that started before now are
+// differenced from their first point on, those that start later are counted in full.
+func NewStore(limits Limits, clock Clock) *Store {
+	return &Store{
+		limits:    limits,
+		clock:     clock,
+		startedAt: uint64(clock.Now().UnixNano()),
+		features:  map[FeatureKey]*feature{},
+		perModel:  map[[2]string]int{},
+		baselines: map[FeatureKey]map[string]*Baseline{},
+		streams:   map[uint64]*cumulative{},
+	}
+}
+
+func (s *Store) nSlots() int { return int(s.limits.Window / s.limits.SlotSize) }
+
+func (s *Store) slotIndex(now time.Time) int64 { return now.UnixNano() / int64(s.limits.SlotSize) }
+
+func (s *Store) size() int { return len(s.features) + len(s.streams) }
+
+// Len returns the number of feature windows and cumulative streams held.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.size()
+}
+
+// Cumulative turns one point of a cumulative stream into a delta. ok is false when the
+// point adds nothing (first point of a stream that predates the processor) or is dropped
+// (reason set: out of order, or no room for a new stream). A new start time, or values
+// that went down, mark a reset: the point is counted in full. Out-of-order and repeated
+// points (timestamp not after the last one) are dropped so nothing is counted twice.
+func (s *Store) Cumulative(id, start, ts uint64, values []float64) (delta []float64, ok bool, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	st, found := s.streams[id]
+	if !found {
+		if s.size() >= s.limits.MaxStreams {
+			return nil, false, DropMaxStreams
+		}
+		s.streams[id] = &cumulative{start: start, last: ts, values: slices.Clone(values), lastSeen: now}
+		if start != 0 && start >= s.startedAt {
+			return values, true, ""
+		}
+		return nil, false, ""
+	}
+	if ts <= st.last || (start != 0 && start < st.start) {
+		return nil, false, DropOutOfOrder
+	}
+	delta = make([]float64, len(values))
+	reset := start != st.start || len(values) != len(st.values)
+	if !reset {
+		for i := range values {
+			delta[i] = values[i] - st.values[i]
+			if delta[i] < 0 {
+				reset = true
+				break
+			}
+		}
+	}
+	if reset {
+		copy(delta, values)
+	}
+	st.start, st.last, st.lastSeen = start, ts, now
+	st.values = append(st.values[:0], values...)
+	return delta, true, ""
+}
+
+// SetBaseline stores (or refreshes) an in-band baseline of one feature. Baselines are
+// constant, so the latest point simply replaces the previous one with the same id.
+func (s *Store) SetBaseline(key FeatureKey, b *Baseline) (reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	ids := s.baselines[key]
+	if ids == nil {
+		if _, ok := s.features[key]; !ok && s.size()+len(s.baselines) >= s.limits.MaxStreams {
+			return DropMaxStreams
+		}
+		ids = map[string]*Baseline{}
+		s.baselines[key] = ids
+	}
+	b.seen = now
+	ids[b.ID] = b
+	const keep = 4 // a few versions of a baseline while a rollout settles
+	for len(ids) > keep {
+		oldest := ""
+		for id, x := range ids {
+			if oldest == "" || x.seen.Before(ids[oldest].seen) {
+				oldest = id
+			}
+		}
+		delete(ids, oldest)
+	}
+	return ""
+}
+
+// AddCategory adds one category's count to a baseline being assembled from its points.
+func (s *Store) AddBaselineCategory(key FeatureKey, id, category string, count float64) (reason string) {
+	s.mu.Lock()
+	b := s.baselines[key][id]
+	s.mu.Unlock()
+	if b == nil || !b.Categorical() {
+		b = &Baseline{ID: id, Cats: map[string]float64{}, Min: math.NaN(), Max: math.NaN()}
+		if r := s.SetBaseline(key, b); r != "" {
+			return r
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b.Cats[category] = count
+	b.seen = s.clock.Now()
+	return ""
+}
+
+// featureFor returns the feature's window, creating it within the limits.
+func (s *Store) featureFor(key FeatureKey) (*feature, string) {
+	f := s.features[key]
+	if f != nil {
+		return f, ""
+	}
+	model := [2]string{key.Model, key.Version}
+	switch {
+	case s.size() >= s.limits.MaxStreams:
+		return nil, DropMaxStreams
+	case s.perModel[model] >= s.limits.MaxFeatures:
+		return nil, DropMaxFeatures
+	}
+	f = &feature{slots: make([]slot, s.nSlots())}
+	for i := range f.slots {
+		f.slots[i].reset(-1)
+	}
+	s.features[key] = f
+	s.perModel[model]++
+	return f, ""
+}
+
+// current returns the feature's slot for now, recycling an expired one.
+func (s *Store) current(f *feature, now time.Time) *slot {
+	idx := s.slotIndex(now)
+	sl := &f.slots[int(idx%int64(len(f.slots)))]
+	if sl.index != idx {
+		sl.reset(idx)
+	}
+	f.lastSeen = now
+	return sl
+}
+
+func (f *feature) clear() {
+	for i := range f.slots {
+		f.slots[i].reset(-1)
+	}
+}
+
+// AddExplicit adds explicit-bucket counts (delta) of a numeric feature measured on the
+// bounds of baseline id. A feature whose baseline id changes starts a new window (the
+// bucket layout changed); the same id with other bounds is a malformed point.
+func (s *Store) AddExplicit(key FeatureKey, id string, bounds, counts []float64, vmin, vmax float64) (reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, reason := s.featureFor(key)
+	if f == nil {
+		return reason
+	}
+	if f.kind != KindUnknown && (f.kind != KindExplicit || f.baselineID != id) {
+		f.clear()
+	}
+	if f.kind != KindExplicit || f.baselineID != id {
+		f.kind, f.baselineID, f.bounds = KindExplicit, id, slices.Clone(bounds)
+	} else if !slices.Equal(f.bounds, bounds) {
+		return DropBoundMismatch
+	}
+	sl := s.current(f, s.clock.Now())
+	if len(sl.counts) == 0 {
+		sl.counts = append(sl.counts, make([]float64, len(counts))...)
+	}
+	for i, c := range counts {
+		sl.counts[i] += c
+		sl.values += c
+	}
+	sl.min, sl.max = nanMin(sl.min, vmin), nanMax(sl.max, vmax)
+	return ""
+}
+
+// AddExponential adds the count of an exponential histogram (a numeric feature without
+// baseline): it counts towards the sample count and the null rate.
+func (s *Store) AddExponential(key FeatureKey, count, vmin, vmax float64) (reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, reason := s.featureFor(key)
+	if f == nil {
+		return reason
+	}
+	if f.kind != KindExponential {
+		if f.kind != KindUnknown {
+			f.clear()
+		}
+		f.kind, f.baselineID, f.bounds = KindExponential, "", nil
+	}
+	sl := s.current(f, s.clock.Now())
+	sl.values += count
+	sl.min, sl.max = nanMin(sl.min, vmin), nanMax(sl.max, vmax)
+	return ""
+}
+
+// AddCategory adds the (delta) count of one category of a categorical feature.
+func (s *Store) AddCategory(key FeatureKey, id, category string, count float64) (reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, reason := s.featureFor(key)
+	if f == nil {
+		return reason
+	}
+	if f.kind != KindUnknown && (f.kind != KindCategorical || f.baselineID != id) {
+		f.clear()
+	}
+	if f.kind != KindCategorical || f.baselineID != id {
+		f.kind, f.baselineID, f.bounds = KindCategorical, id, nil
+	}
+	sl := s.current(f, s.clock.Now())
+	if sl.cats == nil {
+		sl.cats = map[string]float64{}
+	}
+	sl.cats[category] += count
+	sl.values += count
+	return ""
+}
+
+// AddMissing adds the (delta) count of missing values of a feature.
+func (s *Store) AddMissing(key FeatureKey, count float64) (reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, reason := s.featureFor(key)
+	if f == nil {
+		return reason
+	}
+	s.current(f, s.clock.Now()).missing += count
+	return ""
+}
+
+// AddViolations adds the (delta) count of a data-quality check's violations. An empty
+// key.Feature is a model-level check.
+func (s *Store) AddViolations(key FeatureKey, check string, count float64) (reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, reason := s.featureFor(key)
+	if f == nil {
+		return reason
+	}
+	sl := s.current(f, s.clock.Now())
+	if sl.violations == nil {
+		sl.violations = map[string]float64{}
+	}
+	sl.violations[check] += count
+	return ""
+}
+
+// Window is one feature's merged window at emit time.
+type Window struct {
+	Key        FeatureKey
+	Kind       Kind
+	BaselineID string
+	Values     float64 // values in the window
+	Missing    float64
+	Violations map[string]float64
+	// Production is the window's histogram aligned with Baseline (explicit buckets, or
+	// the baseline's categories then __other__); nil without a usable baseline.
+	Production *Histogram
+	Baseline   *Histogram
+	// Mismatch is set when the baseline of BaselineID has other bounds than the window.
+	Mismatch bool
+	Drifted  bool // the edge-trigger state before this evaluation
+}
+
+// Histogram mirrors drift.Histogram so this package does not depend on the math.
+type Histogram struct {
+	Bounds, Counts []float64
+	Min, Max       float64
+}
+
+// Snapshot merges every feature's live slots and returns the windows sorted by key. It
+// also expires stale features, baselines and cumulative streams; expired counts them.
+func (s *Store) Snapshot() (windows []Window, expired int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	expired = s.expire(now)
+	cur := s.slotIndex(now)
+	oldest := cur - int64(s.nSlots()) + 1
+	for key, f := range s.features {
+		w := Window{Key: key, Kind: f.kind, BaselineID: f.baselineID, Drifted: f.drifted}
+		var counts []float64
+		cats := map[string]float64{}
+		vmin, vmax := math.NaN(), math.NaN()
+		for i := range f.slots {
+			sl := &f.slots[i]
+			if sl.index < oldest || sl.index > cur {
+				continue
+			}
+			w.Values += sl.values
+			w.Missing += sl.missing
+			for c, v := range sl.violations {
+				if w.Violations == nil {
+					w.Violations = map[string]float64{}
+				}
+				w.Violations[c] += v
+			}
+			if len(sl.counts) > 0 {
+				if counts == nil {
+					counts = make([]float64, len(sl.counts))
+				}
+				for j, c := range sl.counts {
+					counts[j] += c
+				}
+			}
+			for c, v := range sl.cats {
+				cats[c] += v
+			}
+			vmin, vmax = nanMin(vmin, sl.min), nanMax(vmax, sl.max)
+		}
+		b := s.baselines[key][f.baselineID]
+		switch {
+		case b == nil || w.Values <= 0:
+		case f.kind == KindExplicit && !b.Categorical():
+			if !slices.Equal(b.Bounds, f.bounds) || len(b.Counts) != len(f.bounds)+1 {
+				w.Mismatch = true
+				break
+			}
+			w.Baseline = &Histogram{Bounds: b.Bounds, Counts: b.Counts, Min: b.Min, Max: b.Max}
+			w.Production = &Histogram{Bounds: f.bounds, Counts: counts, Min: vmin, Max: vmax}
+		case f.kind == KindCategorical && b.Categorical():
+			labels := b.Categories()
+			ref := make([]float64, len(labels))
+			prod := make([]float64, len(labels))
+			pos := make(map[string]int, len(labels))
+			for i, l := range labels {
+				pos[l] = i
+				ref[i] = b.Cats[l]
+			}
+			for c, v := range cats {
+				if i, ok := pos[c]; ok {
+					prod[i] += v
+				} else {
+					prod[len(prod)-1] += v
+				}
+			}
+			w.Baseline = &Histogram{Counts: ref, Min: math.NaN(), Max: math.NaN()}
+			w.Production = &Histogram{Counts: prod, Min: math.NaN(), Max: math.NaN()}
+		default:
+			w.Mismatch = true
+		}
+		windows = append(windows, w)
+	}
+	sort.Slice(windows, func(i, j int) bool { return less(windows[i].Key, windows[j].Key) })
+	return windows, expired
+}
+
+func less(a, b FeatureKey) bool {
+	if a.Model != b.Model {
+		return a.Model < b.Model
+	}
+	if a.Version != b.Version {
+		return a.Version < b.Version
+	}
+	if a.Role != b.Role {
+		return a.Role < b.Role
+	}
+	return a.Feature < b.Feature
+}
+
+// Transition records a feature's verdict and reports whether it changed (entered or left
+// drift) since the last call.
+func (s *Store) Transition(key FeatureKey, drifted bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.features[key]
+	if f == nil || f.drifted == drifted {
+		return false
+	}
+	f.drifted = drifted
+	return true
+}
+
+// ReportMismatch returns true the first time a feature's window is found not to match
+// its baseline id's bounds, so that it is reported once rather than every interval.
+func (s *Store) ReportMismatch(key FeatureKey, id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.features[key]
+	if f == nil || f.mismatch == id {
+		return false
+	}
+	f.mismatch = id
+	return true
+}
+
+func (s *Store) expire(now time.Time) int {
+	n := 0
+	limit := now.Add(-s.limits.StaleAfter)
+	for key, f := range s.features {
+		if f.lastSeen.Before(limit) {
+			delete(s.features, key)
+			model := [2]string{key.Model, key.Version}
+			if s.perModel[model]--; s.perModel[model] <= 0 {
+				delete(s.perModel, model)
+			}
+			n++
+		}
+	}
+	for key, ids := range s.baselines {
+		for id, b := range ids {
+			if b.seen.Before(limit) {
+				delete(ids, id)
+			}
+		}
+		if len(ids) == 0 {
+			delete(s.baselines, key)
+		}
+	}
+	for id, st := range s.streams {
+		if st.lastSeen.Before(limit) {
+			delete(s.streams, id)
+			n++
+		}
+	}
+	return n
+}
+
+func nanMin(a, b float64) float64 {
+	if math.IsNaN(a) {
+		return b
+	}
+	if math.IsNaN(b) {
+		return a
+	}
+	return math.Min(a, b)
+}
+
+func nanMax(a, b float64) float64 {
+	if math.IsNaN(a) {
+		return b
+	}
+	if math.IsNaN(b) {
+		return a
+	}
+	return math.Max(a, b)
+}

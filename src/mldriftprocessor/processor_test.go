@@ -1,0 +1,323 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package mldriftprocessor
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/plogtest"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/pmetrictest"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/modeltel/mldriftprocessor/internal/drift"
+	"github.com/modeltel/mldriftprocessor/internal/metadata"
+	"github.com/modeltel/mldriftprocessor/internal/state"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected golden files of testdata/ from the current output")
+
+// t0 is the time of the golden inputs' points; the manual clock starts there.
+var t0 = time.Unix(0, 1_700_000_000_000_000_000)
+
+type harness struct {
+	p     *driftProcessor
+	mp    *metricsProcessor
+	clock *state.ManualClock
+	sink  *consumertest.MetricsSink
+	logs  *consumertest.LogsSink
+}
+
+func newHarness(t testing.TB, cfg *Config) *harness {
+	t.Helper()
+	require.NoError(t, cfg.Validate())
+	clock := state.NewManualClock(t0)
+	p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, clock)
+	require.NoError(t, err)
+	h := &harness{p: p, mp: &metricsProcessor{p}, clock: clock, sink: new(consumertest.MetricsSink), logs: new(consumertest.LogsSink)}
+	p.setMetrics(h.sink)
+	p.setLogs(h.logs)
+	return h
+}
+
+func (h *harness) consume(t testing.TB, md pmetric.Metrics) {
+	t.Helper()
+	require.NoError(t, h.mp.ConsumeMetrics(context.Background(), md))
+}
+
+// testConfig is the default config with windows short enough for tests.
+func testConfig() *Config {
+	cfg := createDefaultConfig()
+	cfg.Window, cfg.SlotSize = time.Minute, time.Second
+	cfg.StaleAfter = 5 * time.Minute
+	return cfg
+}
+
+// TestGolden feeds each testdata/<case>/input*.yaml in order (one second apart), checks
+// that every input passed through unchanged, then calls the emit step directly and
+// compares its metrics with expected.yaml and its log records with expected-logs.yaml.
+func TestGolden(t *testing.T) {
+	entries, err := os.ReadDir("testdata")
+	require.NoError(t, err)
+	var cases []string
+	for _, e := range entries {
+		if e.IsDir() {
+			cases = append(cases, filepath.Join("testdata", e.Name()))
+		}
+	}
+	require.NotEmpty(t, cases)
+	for _, dir := range cases {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			h := newHarness(t, testConfig())
+			inputs, err := filepath.Glob(filepath.Join(dir, "input*.yaml"))
+			require.NoError(t, err)
+			require.NotEmpty(t, inputs)
+			sort.Strings(inputs)
+			for _, in := range inputs {
+				md, err := golden.ReadMetrics(in)
+				require.NoError(t, err)
+				h.consume(t, md)
+				h.clock.Advance(time.Second)
+			}
+			passed := h.sink.AllMetrics()
+			require.Len(t, passed, len(inputs))
+			for i, in := range inputs {
+				want, err := golden.ReadMetrics(in)
+				require.NoError(t, err)
+				require.NoError(t, pmetrictest.CompareMetrics(want, passed[i]), "input %s must pass through unchanged", in)
+			}
+
+			md, ld := h.p.evaluate()
+			expected := filepath.Join(dir, "expected.yaml")
+			expectedLogs := filepath.Join(dir, "expected-logs.yaml")
+			if *update {
+				require.NoError(t, golden.WriteMetrics(t, expected, md, golden.SkipMetricTimestampNormalization()))
+				if ld.LogRecordCount() > 0 {
+					require.NoError(t, golden.WriteLogs(t, expectedLogs, ld))
+				}
+				return
+			}
+			want, err := golden.ReadMetrics(expected)
+			require.NoError(t, err)
+			require.NoError(t, pmetrictest.CompareMetrics(want, md, pmetrictest.IgnoreMetricDataPointsOrder()))
+			if _, err := os.Stat(expectedLogs); err == nil {
+				wantLogs, err := golden.ReadLogs(expectedLogs)
+				require.NoError(t, err)
+				require.NoError(t, plogtest.CompareLogs(wantLogs, ld))
+			} else {
+				require.Zero(t, ld.LogRecordCount(), "no drift transition expected")
+			}
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------- builders
+
+const bid = "b1"
+
+var bounds = []float64{0, 1, 2}
+
+func featureAttrsMap(m pcommon.Map, model, feature string) {
+	m.PutStr(attrModelName, model)
+	m.PutStr(attrModelVersion, "1")
+	m.PutStr(attrFeatureName, feature)
+	m.PutStr(attrFeatureRole, roleInput)
+	m.PutStr(attrBaselineID, bid)
+}
+
+// metricsWith returns one resource (replica) with one metric.
+func metricsWith(instance string, fill func(ms pmetric.MetricSlice)) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.instance.id", instance)
+	fill(rm.ScopeMetrics().AppendEmpty().Metrics())
+	return md
+}
+
+func addHistogram(ms pmetric.MetricSlice, name, model, feature string, temporality pmetric.AggregationTemporality, start, ts time.Time, counts ...uint64) {
+	m := ms.AppendEmpty()
+	m.SetName(name)
+	h := m.SetEmptyHistogram()
+	h.SetAggregationTemporality(temporality)
+	dp := h.DataPoints().AppendEmpty()
+	featureAttrsMap(dp.Attributes(), model, feature)
+	dp.ExplicitBounds().FromRaw(bounds)
+	dp.BucketCounts().FromRaw(counts)
+	var n uint64
+	for _, c := range counts {
+		n += c
+	}
+	dp.SetCount(n)
+	dp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+	dp.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+}
+
+func baselineFor(model string, features ...string) pmetric.Metrics {
+	return metricsWith("a", func(ms pmetric.MetricSlice) {
+		for _, f := range features {
+			addHistogram(ms, metricBaselineValue, model, f, pmetric.AggregationTemporalityCumulative, t0.Add(-time.Hour), t0, 100, 300, 400, 200)
+		}
+	})
+}
+
+func production(instance, model, feature string, counts ...uint64) pmetric.Metrics {
+	return metricsWith(instance, func(ms pmetric.MetricSlice) {
+		addHistogram(ms, metricFeatureValue, model, feature, pmetric.AggregationTemporalityDelta, t0, t0, counts...)
+	})
+}
+
+// find returns the value of the first point of metric name whose attributes include want.
+func find(md pmetric.Metrics, name string, want map[string]string) (float64, bool) {
+	ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+	for i := 0; i < ms.Len(); i++ {
+		m := ms.At(i)
+		if m.Name() != name {
+			continue
+		}
+		dps := m.Gauge().DataPoints()
+	points:
+		for j := 0; j < dps.Len(); j++ {
+			dp := dps.At(j)
+			for k, v := range want {
+				got, ok := dp.Attributes().Get(k)
+				if !ok || got.AsString() != v {
+					continue points
+				}
+			}
+			if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
+				return float64(dp.IntValue()), true
+			}
+			return dp.DoubleValue(), true
+		}
+	}
+	return 0, false
+}
+
+// ---------------------------------------------------------------------------- behaviour
+
+// TestReplicasMergeAndScoresMatchTheMath checks that points of three replicas are summed
+// into one window and that the emitted PSI is drift.PSI of the merged counts.
+func TestReplicasMergeAndScoresMatchTheMath(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.consume(t, baselineFor("m", "x"))
+	h.consume(t, production("a", "m", "x", 100, 50, 30, 20))
+	h.consume(t, production("b", "m", "x", 150, 50, 50, 0))
+	h.consume(t, production("c", "m", "x", 150, 200, 120, 30))
+	md, _ := h.p.evaluate()
+	n, ok := find(md, metricSampleCount, map[string]string{attrFeatureName: "x"})
+	require.True(t, ok)
+	require.Equal(t, 950.0, n)
+	psi, ok := find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: "psi"})
+	require.True(t, ok)
+	require.InDelta(t, drift.PSI([]float64{100, 300, 400, 200}, []float64{400, 300, 200, 50}, drift.Epsilon), psi, 1e-12)
+}
+
+// TestDriftLogsAreEdgeTriggered checks one WARN record on entering drift, none while the
+// feature stays drifted, and one INFO record when it leaves drift.
+func TestDriftLogsAreEdgeTriggered(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.consume(t, baselineFor("m", "x"))
+	h.consume(t, production("a", "m", "x", 400, 300, 200, 100))
+	_, ld := h.p.evaluate()
+	require.Equal(t, 1, ld.LogRecordCount())
+	lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+	require.Equal(t, plog.SeverityNumberWarn, lr.SeverityNumber())
+	require.Equal(t, eventDriftStarted, lr.EventName())
+	method, _ := lr.Attributes().Get(attrMethod)
+	require.Equal(t, "psi", method.Str())
+	window, _ := lr.Attributes().Get(attrWindow)
+	require.Equal(t, 60.0, window.Double())
+
+	h.clock.Advance(10 * time.Second)
+	h.consume(t, production("a", "m", "x", 400, 300, 200, 100))
+	_, ld = h.p.evaluate()
+	require.Zero(t, ld.LogRecordCount(), "still drifting: no new record")
+
+	// The drifted data leaves the one-minute window; in-distribution data replaces it.
+	h.clock.Advance(time.Minute)
+	h.consume(t, baselineFor("m", "x"))
+	h.consume(t, production("a", "m", "x", 100, 300, 400, 200))
+	md, ld := h.p.evaluate()
+	require.Equal(t, 1, ld.LogRecordCount())
+	lr = ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+	require.Equal(t, plog.SeverityNumberInfo, lr.SeverityNumber())
+	require.Equal(t, eventDriftEnded, lr.EventName())
+	detected, ok := find(md, metricDetected, map[string]string{attrFeatureName: "x"})
+	require.True(t, ok)
+	require.Zero(t, detected)
+}
+
+// TestWindowSlides checks that data older than the window no longer counts.
+func TestWindowSlides(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.consume(t, baselineFor("m", "x"))
+	h.consume(t, production("a", "m", "x", 100, 100, 100, 100))
+	h.clock.Advance(30 * time.Second)
+	h.consume(t, production("a", "m", "x", 10, 10, 10, 10))
+	md, _ := h.p.evaluate()
+	n, _ := find(md, metricSampleCount, map[string]string{attrFeatureName: "x"})
+	require.Equal(t, 440.0, n)
+	h.clock.Advance(31 * time.Second) // the first batch's slot is now older than one minute
+	md, _ = h.p.evaluate()
+	n, _ = find(md, metricSampleCount, map[string]string{attrFeatureName: "x"})
+	require.Equal(t, 40.0, n)
+}
+
+// TestStaleStreamsExpire checks that a feature without data for stale_after is removed.
+func TestStaleStreamsExpire(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.consume(t, production("a", "m", "x", 1, 2, 3, 4))
+	require.Equal(t, 1, h.p.store.Len())
+	h.clock.Advance(4 * time.Minute)
+	h.p.evaluate()
+	require.Equal(t, 1, h.p.store.Len())
+	h.clock.Advance(2 * time.Minute)
+	md, _ := h.p.evaluate()
+	require.Equal(t, 0, h.p.store.Len())
+	_, ok := find(md, metricSampleCount, map[string]string{attrFeatureName: "x"})
+	require.False(t, ok)
+}
+
+// TestMaxStreamsAndFeaturesAreBounded checks that streams beyond max_streams and
+// features beyond max_features_per_model are dropped and counted, and the rest kept.
+func TestMaxStreamsAndFeaturesAreBounded(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	cfg := testConfig()
+	cfg.MaxStreams, cfg.MaxFeaturesPerModel = 3, 2
+	set := processortest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	p, err := newProcessor(set, cfg, state.NewManualClock(t0))
+	require.NoError(t, err)
+	p.setMetrics(consumertest.NewNop())
+	mp := &metricsProcessor{p}
+	for _, f := range []string{"a", "b", "c"} { // c: third feature of model m
+		require.NoError(t, mp.ConsumeMetrics(context.Background(), production("i", "m", f, 1, 1, 1, 1)))
+	}
+	for _, model := range []string{"n", "o"} { // o: fourth stream
+		require.NoError(t, mp.ConsumeMetrics(context.Background(), production("i", model, "a", 1, 1, 1, 1)))
+	}
+	require.Equal(t, 3, p.store.Len())
+	got, err := tel.GetMetric("otelcol_processor_mldrift_points_dropped")
+	require.NoError(t, err)
+	byReason := map[string]int64{}
+	for _, dp := range got.Data.(metricdata.Sum[int64]).DataPoints {
+		reason, _ := dp.Attributes.Value("reason")
+		byReason[reason.AsString()] += dp.Value
+	}
+	require.Equal(t, map[string]int64{state.DropMaxFeatures: 1, state.DropMaxStreams: 1}, byReason)
+}

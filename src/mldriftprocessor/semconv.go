@@ -1,0 +1,46 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package mldriftprocessor // import "github.com/modeltel/mldriftprocessor"
+
+// Names read and written by the processor; every one is registered in
+// docs/semantic-conventions.md.
+const (
+	// Read: distribution metrics and in-band baselines from the SDK.
+	metricFeatureValue       = "ml.feature.value"
+	metricCategoryCount      = "ml.feature.category.count"
+	metricMissing            = "ml.feature.missing"
+	metricBaselineValue      = "ml.baseline.feature.value"
+	metricBaselineCategories = "ml.baseline.feature.category.count"
+	metricViolations         = "ml.data_quality.violations"
+
+	attrModelName    = "ml.model.name"
+	attrModelVersion = "ml.model.version"
+	attrFeatureName  = "ml.feature.name"
+	attrFeatureRole  = "ml.feature.role"
+	attrCategory     = "ml.feature.category"
+	attrBaselineID   = "ml.baseline.id"
+	attrCheck        = "ml.data_quality.check"
+
+	// Written: the processor's output.
+	metricScore         = "ml.drift.score"
+	metricThreshold     = "ml.drift.threshold"
+	metricDetected      = "ml.drift.detected"
+	metricSampleCount   = "ml.drift.sample_count"
+	metricDatasetDrift  = "ml.drift.dataset.detected"
+	metricDatasetShare  = "ml.drift.dataset.share"
+	metricQualityRate   = "ml.data_quality.rate"
+	attrMethod          = "ml.drift.method"
+	attrScore           = "ml.drift.score"
+	attrThreshold       = "ml.drift.threshold"
+	attrWindow          = "ml.drift.window"
+	attrSampleCount     = "ml.drift.sample_count"
+	eventDriftStarted   = "ml.drift.started"
+	eventDriftEnded     = "ml.drift.ended"
+	checkNull           = "null"
+	checkOutOfRange     = "out_of_range"
+	checkUnseenCategory = "unseen_category"
+	roleInput           = "input"
+	roleOutput          = "output"
+	defaultModelVersion = "unknown"
+)
