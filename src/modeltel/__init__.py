@@ -11,6 +11,7 @@ histograms for drift and data-quality checks in the collector.
         return clf.predict_proba(X)[:, 1]
 """
 
+from modeltel._baseline import Baseline, BaselineError
 from modeltel._config import Config, ConfigError
 from modeltel._monitor import Prediction, current_prediction, monitor, observe
 from modeltel._sdk import configure, force_flush, shutdown
@@ -18,6 +19,8 @@ from modeltel._sdk import configure, force_flush, shutdown
 __version__ = "0.1.0"
 
 __all__ = [
+    "Baseline",
+    "BaselineError",
     "Config",
     "ConfigError",
     "Prediction",

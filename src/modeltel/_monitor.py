@@ -83,6 +83,8 @@ class _Options:
     raw_sample_rate: float | None = None
     redact: tuple[str, ...] = ()
     log_sample_rate: float | None = None
+    #: Flag rows beyond the baseline's 0.1%/99.9% tail edges on the span.
+    flag_outliers: bool = False
     #: Name used when neither the options, the environment nor a model object name the model.
     fallback_name: str = "model"
 
@@ -200,7 +202,31 @@ class Prediction:
         return summary
 
     def _store_input(self, summary: Any) -> None:
-        _telemetry.current().store.record(self.model, self.version, "input", summary)
+        telemetry = _telemetry.current()
+        baseline = self._options.baseline
+        if baseline is not None:
+            _use_baseline(telemetry, self.model, self.version, baseline)
+        telemetry.store.record(self.model, self.version, "input", summary)
+        if baseline is not None:
+            self._check_quality(telemetry, baseline, summary, "input")
+
+    def _check_quality(self, telemetry: Any, baseline: Any, summary: Any, role: str) -> None:
+        from modeltel._quality import OUTLIER_ROWS_ATTRIBUTE, check_columns, outlier_rows
+
+        flag = self._options.flag_outliers and role == "input"
+        for feature, check, count in check_columns(baseline, summary.columns, role=role, outliers=flag):
+            telemetry.quality.add(
+                count,
+                {
+                    "ml.model.name": self.model,
+                    "ml.model.version": self.version,
+                    "ml.feature.name": feature,
+                    "ml.data_quality.check": check,
+                },
+            )
+        if flag and self._span is not None:
+            rows = int(outlier_rows(baseline, summary.columns, role=role).sum())
+            self._span.set_attribute(OUTLIER_ROWS_ATTRIBUTE, rows)
 
     def _record_output(self, y: Any) -> None:
         from modeltel._columns import UnsupportedInput
@@ -216,6 +242,42 @@ class Prediction:
         self._output = summary
         self._output_rows += summary.rows
         telemetry.store.record(self.model, self.version, "output", summary)
+        if self._options.baseline is not None:
+            self._check_quality(telemetry, self._options.baseline, summary, "output")
+
+
+def _use_baseline(telemetry: Any, model: str, version: str, baseline: Any) -> None:
+    """Hand the baseline to the store once per model+version (explicit buckets, in-band)."""
+    seen: set[tuple[str, str, str]] = telemetry.extra.setdefault("baselines", set())
+    key = (model, version, baseline.id)
+    if key not in seen:
+        telemetry.store.set_baseline(model, version, baseline)
+        seen.add(key)
+        if (baseline.model, baseline.version) != (model, version):
+            _telemetry._internal_log.warning(
+                "modeltel: baseline %s was made for %s %s but monitors %s %s",
+                baseline.id, baseline.model, baseline.version, model, version,
+            )
+
+
+def _load_baseline(baseline: Any) -> Any:
+    """A Baseline object, or the one saved at a path; a bad file is logged, not raised.
+
+    Monitoring goes on without a baseline (exponential histograms, no schema checks) so
+    that a missing file cannot take a model server down; the error says which file and why.
+    """
+    if baseline is None or not isinstance(baseline, (str, os.PathLike)):
+        return baseline
+    from modeltel._baseline import Baseline
+
+    try:
+        return Baseline.load(baseline)
+    except Exception as exc:  # noqa: BLE001 - fail-open, but loudly
+        _telemetry._internal_log.error(
+            "modeltel: cannot load baseline %s (%s); monitoring without it", baseline, exc
+        )
+        report_internal_error("load_baseline", exc)
+        return None
 
 
 def _append(previous: Any, item: Any) -> list[Any]:
@@ -524,6 +586,7 @@ def monitor(
     raw_sample_rate: float | None = None,
     redact: Sequence[str] = (),
     log_sample_rate: float | None = None,
+    flag_outliers: bool = False,
 ) -> Callable[[F], F]: ...
 def monitor(
     func: Any = None,
@@ -538,6 +601,7 @@ def monitor(
     raw_sample_rate: float | None = None,
     redact: Sequence[str] = (),
     log_sample_rate: float | None = None,
+    flag_outliers: bool = False,
 ) -> Any:
     """Monitor a predict function: a span, metrics and a JSON log record per call.
 
@@ -554,11 +618,17 @@ def monitor(
             ``model_version``/``version``/``__version__``, or ``"unknown"``.
         input_arg: the parameter holding the model input.
         feature_names: names for inputs without column names (numpy arrays, lists).
-        baseline: a :class:`modeltel.Baseline` or the path of a saved one.
+        baseline: a :class:`modeltel.Baseline` or the path of a saved one: numeric
+            features are then exported on its bin edges, categoricals on its categories,
+            the baseline itself in-band, and inputs are checked against its schema
+            (``ml.data_quality.violations``). A file that cannot be loaded is logged as an
+            error and monitoring goes on without it.
         capture_raw: opt in to raw input/output payloads in log records (sampled).
         raw_sample_rate: share of predictions whose raw payload is logged.
         redact: field/column names replaced by ``[REDACTED]`` in raw payloads.
         log_sample_rate: share of successful predictions that are logged.
+        flag_outliers: with a baseline, count the input rows beyond its 0.1%/99.9% tail
+            edges on the span (``ml.data_quality.outlier_rows``).
 
     Example::
 
@@ -582,11 +652,12 @@ def monitor(
             version=version,
             input_arg=input_arg,
             feature_names=tuple(feature_names) if feature_names is not None else None,
-            baseline=baseline,
+            baseline=_load_baseline(baseline),
             capture_raw=capture_raw,
             raw_sample_rate=raw_sample_rate,
             redact=tuple(redact),
             log_sample_rate=log_sample_rate,
+            flag_outliers=flag_outliers,
             fallback_name=getattr(target, "__name__", "model"),
         )
         position = _input_position(target, input_arg)
@@ -765,6 +836,7 @@ class observe:
         raw_sample_rate: float | None = None,
         redact: Sequence[str] = (),
         log_sample_rate: float | None = None,
+        flag_outliers: bool = False,
     ) -> None:
         model_object = None if model is None or isinstance(model, str) else model
         self._model_object = model_object
@@ -772,11 +844,12 @@ class observe:
             model=model if isinstance(model, str) else None,
             version=version,
             feature_names=tuple(feature_names) if feature_names is not None else None,
-            baseline=baseline,
+            baseline=_load_baseline(baseline),
             capture_raw=capture_raw,
             raw_sample_rate=raw_sample_rate,
             redact=(redact,) if isinstance(redact, str) else tuple(redact),
             log_sample_rate=log_sample_rate,
+            flag_outliers=flag_outliers,
         )
         self._prediction: Prediction | None = None
 

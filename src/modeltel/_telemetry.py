@@ -46,6 +46,7 @@ class Telemetry:
     rows: "RowTotals"
     unsupported: metrics.Counter
     internal_errors: metrics.Counter
+    quality: metrics.Counter
     otel_logger: _logs.Logger
     #: True when OpenTelemetry log records should be emitted (a real logger provider exists).
     otel_logs_enabled: Callable[[], bool]
@@ -149,6 +150,11 @@ def build(
             "ml.sdk.errors",
             unit="{error}",
             description="Errors inside modeltel that were contained (fail-open).",
+        ),
+        quality=meter.create_counter(
+            "ml.data_quality.violations",
+            unit="{value}",
+            description="Input and output values that broke a check against the model's baseline.",
         ),
         otel_logger=otel_logger,
         otel_logs_enabled=logs_enabled,
