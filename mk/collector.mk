@@ -13,8 +13,6 @@ COLLECTOR       := $(COLLECTOR_DIR)/otelcol-modeltel
 COLLECTOR_STAMP := $(COLLECTOR_DIR)/.built-stamp
 MLDRIFT_DIR     := src/mldriftprocessor
 MLDRIFT_SOURCES := $(shell find $(MLDRIFT_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -not -name '*_test.go' 2>/dev/null)
-# Only the Go module proxy: the builder resolves modules, never fetches repositories.
-export GOPROXY  ?= https://proxy.golang.org
 export GOFLAGS  ?= -buildvcs=false
 
 .PHONY: collector mldrift-test mldrift-bench
