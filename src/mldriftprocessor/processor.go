@@ -566,7 +566,9 @@ func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
 	}
 }
 
-// emitQuality writes the data-quality rates of one window.
+// emitQuality writes the data-quality rates of one window. The SDK's violation counters
+// (exact, from raw values) win; the rates derived from the distributions fill in the checks
+// they do not report (an SDK without a baseline, or another producer).
 func (p *driftProcessor) emitQuality(o *output, w state.Window, modelRows float64) {
 	rate := func(check string, n, total float64) {
 		if total > 0 {
@@ -574,7 +576,22 @@ func (p *driftProcessor) emitQuality(o *output, w state.Window, modelRows float6
 		}
 	}
 	total := w.Values + w.Missing
-	if w.Key.Feature != "" && w.Kind != state.KindUnknown {
+	checks := make([]string, 0, len(w.Violations))
+	for c := range w.Violations {
+		checks = append(checks, c)
+	}
+	sort.Strings(checks)
+	for _, c := range checks {
+		// A feature's checks are rates over its values; model-level ones, and a feature
+		// absent from the input (no values of its own), over the model's rows.
+		denominator := total
+		if w.Key.Feature == "" || denominator <= 0 {
+			denominator = modelRows
+		}
+		rate(c, w.Violations[c], denominator)
+	}
+	reported := func(c string) bool { _, ok := w.Violations[c]; return ok }
+	if w.Key.Feature != "" && w.Kind != state.KindUnknown && !reported(checkNull) {
 		rate(checkNull, w.Missing, total)
 	}
 	if w.Production != nil && w.Baseline != nil {
@@ -590,18 +607,8 @@ func (p *driftProcessor) emitQuality(o *output, w state.Window, modelRows float6
 		if w.Kind == state.KindCategorical {
 			check = checkUnseenCategory
 		}
-		rate(check, outside, w.Values)
-	}
-	checks := make([]string, 0, len(w.Violations))
-	for c := range w.Violations {
-		checks = append(checks, c)
-	}
-	sort.Strings(checks)
-	for _, c := range checks {
-		if w.Key.Feature == "" {
-			rate(c, w.Violations[c], modelRows)
-		} else {
-			rate(c, w.Violations[c], total)
+		if !reported(check) {
+			rate(check, outside, w.Values)
 		}
 	}
 }
