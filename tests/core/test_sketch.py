@@ -406,3 +406,42 @@ def test_huge_and_tiny_magnitudes_stay_in_range():
     pos, neg, _ = _brute_force(values, p.scale)
     assert _buckets(p.positive_offset, p.positive) == pos and _buckets(p.negative_offset, p.negative) == neg
     assert p.count == 7 and p.zero_count == 1 and p.min == -5e299 and p.max == 1e300
+
+
+def test_many_baseline_edges_use_the_same_upper_inclusive_rule():
+    """Baselines with few and with many (>128) edges bin exactly like searchsorted(side='left')."""
+    rng = np.random.default_rng(4)
+    values = np.round(rng.normal(size=5000), 2)  # many values exactly on edges
+    for n_edges in (5, 300):
+        edges = np.round(np.linspace(-2.5, 2.5, n_edges), 2).tolist()
+        edges = sorted(set(edges))
+        store = SketchStore()
+        store.set_baseline("m", "1", Baseline("b", "m", "1", {"x": FeatureBaseline("x", "numeric", edges, [0] * (len(edges) + 1))}))
+        _record(store, pd.DataFrame({"x": values}))
+        (p,) = store.collect().explicit
+        expected = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+        assert p.counts == tuple(expected.tolist())
+
+
+def test_a_baseline_set_later_switches_features_from_then_on():
+    """Before set_baseline: exponential + hashed labels; after: explicit buckets + clear labels."""
+    store = SketchStore()
+    frame = pd.DataFrame({"x": [0.5, 1.5], "color": ["red", "mauve"]})
+    _record(store, frame)
+    store.set_baseline(
+        "m", "1",
+        Baseline("b1", "m", "1", {
+            "x": FeatureBaseline("x", "numeric", [1.0], [1, 1]),
+            "color": FeatureBaseline("color", "categorical", counts=[1, 0], categories=["red"]),
+        }),
+    )
+    _record(store, frame)
+    snap = store.collect()
+    assert [p.count for p in snap.exponential] == [2] and [p.counts for p in snap.explicit] == [(1, 1)]
+    labels = {(p.category, p.baseline_id): p.value for p in snap.categories}
+    assert labels == {
+        (hash_label("red"), None): 1,
+        (hash_label("mauve"), None): 1,
+        ("red", "b1"): 1,
+        (OTHER, "b1"): 1,
+    }
