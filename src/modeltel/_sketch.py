@@ -410,6 +410,17 @@ def _explicit_counts(col: np.ndarray, bounds: np.ndarray, all_finite: bool) -> n
     return np.diff(cumulative)
 
 
+def _numeric_labels(col: np.ndarray) -> dict[str, int]:
+    """Counts of a numeric column's distinct values as labels (the baseline's naming rule:
+    integral values without a decimal point, others as repr); NaN is missing, not a label."""
+    values, counts = np.unique(col[~np.isnan(col)], return_counts=True)
+    out: dict[str, int] = {}
+    for v, n in zip(values.tolist(), counts.tolist()):
+        label = str(int(v)) if math.isfinite(v) and v == int(v) else repr(float(v))
+        out[label] = out.get(label, 0) + n
+    return out
+
+
 # --------------------------------------------------------------------------------------
 # baselines
 
@@ -609,7 +620,7 @@ class SketchStore:
         max_size = max(2, int(config.max_histogram_buckets))
         # missing = None/NaN (inf is neither a value nor missing)
         missing = np.asarray(st.nulls) + np.asarray(st.nan)
-        exp_cols = [j for j, name in enumerate(names) if not (name in refs and refs[name].kind == "numeric")]
+        exp_cols = [j for j, name in enumerate(names) if name not in refs]
         if exp_cols:
             if len(exp_cols) == len(names):
                 sub, idx = m, slice(None)
@@ -626,7 +637,11 @@ class SketchStore:
                     batch.exp[names[j]] = part
         for j, name in enumerate(names):
             ref = refs.get(name)
-            if ref is not None and ref.kind == "numeric":
+            if ref is not None and ref.kind == "categorical":
+                # a numeric column the baseline treats as categories (Baseline.from_data(...,
+                # categorical=[...])): its distinct values become labels, 3.0 -> "3"
+                batch.cats[name] = (bid, ref, _numeric_labels(m[:, j]))
+            elif ref is not None and ref.kind == "numeric":
                 assert ref.bounds is not None
                 counts = _explicit_counts(m[:, j], ref.bounds, bool(st.all_finite))
                 batch.explicit[(name, bid or "")] = (ref.bounds, counts, int(st.count[j]), float(st.sum[j]), float(st.min[j]), float(st.max[j]))

@@ -445,3 +445,38 @@ def test_a_baseline_set_later_switches_features_from_then_on():
         ("red", "b1"): 1,
         (OTHER, "b1"): 1,
     }
+
+
+def test_with_the_real_baseline_class_numeric_categorical_and_predictions_bin_on_it():
+    """modeltel.Baseline.from_data: edges, categories, numeric-as-category and predictions all used."""
+    from modeltel._baseline import Baseline as RealBaseline
+
+    rng = np.random.default_rng(8)
+    train = pd.DataFrame(
+        {
+            "amount": rng.lognormal(3, 1, size=2000),
+            "country": rng.choice(["fr", "de", "it"], size=2000),
+            "zip": rng.choice([75001, 10115, 20121], size=2000).astype(float),
+        }
+    )
+    baseline = RealBaseline.from_data(
+        train, model="m", version="1", predictions=rng.random(2000), categorical=["zip"]
+    )
+    store = SketchStore()
+    store.set_baseline("m", "1", baseline)
+    prod = pd.DataFrame({"amount": [1.0, 20.0, 5000.0], "country": ["fr", "es", "de"], "zip": [75001.0, 99999.0, np.nan]})
+    _record(store, prod)
+    _record(store, np.array([0.2, 0.9]), role="output")
+    snap = store.collect()
+    assert not snap.exponential  # every feature is binned on the baseline
+    explicit = {(p.role, p.feature): p for p in snap.explicit}
+    amount = explicit[("input", "amount")]
+    edges = baseline.features["amount"].edges
+    assert amount.bounds == tuple(edges) and amount.baseline_id == baseline.id
+    assert amount.counts == tuple(np.bincount(np.searchsorted(edges, prod["amount"], side="left"), minlength=len(edges) + 1))
+    assert explicit[("output", "prediction")].count == 2
+    cats = {(p.feature, p.category): p.value for p in snap.categories}
+    assert cats == {("country", "fr"): 1, ("country", OTHER): 1, ("country", "de"): 1, ("zip", "75001"): 1, ("zip", OTHER): 1}
+    assert {p.feature: p.value for p in snap.missing} == {"zip": 1}
+    in_band = {p.feature for p in snap.baseline_histograms} | {p.feature for p in snap.baseline_categories}
+    assert in_band == {"amount", "country", "zip", "prediction"}
