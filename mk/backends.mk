@@ -4,8 +4,8 @@
 JAEGER_BIN    := $(BUILD)/bin/jaeger
 JAEGER_MOD    := tests/backends/jaegerbuild
 
-.PHONY: jaeger prometheus backends
-test-prereqs:: jaeger prometheus
+.PHONY: jaeger prometheus backends collector-full
+test-prereqs:: jaeger prometheus collector-full
 
 # Jaeger's go.mod has a replace directive, so `go install <pkg>@<version>` refuses it; the
 # wrapper module pins it as a tool and `go install tool` builds it. Rebuilt only when the pin
@@ -24,4 +24,17 @@ prometheus:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; \
 	fi
 
-backends: jaeger prometheus
+# The full distribution (collector-config/builder-full.yaml: builder.yaml plus the
+# prometheusremotewrite exporter). Built after `collector` so that it reuses its build cache:
+# about 22 s more (8 s user CPU) on 2 cores, and 2 MB of binary.
+COLLECTOR_FULL_STAMP := $(BUILD)/otelcol-modeltel-full/.built-stamp
+BACKENDS_MLDRIFT_SOURCES := $(shell find src/mldriftprocessor -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -not -name '*_test.go' 2>/dev/null)
+
+$(COLLECTOR_FULL_STAMP): collector-config/builder-full.yaml $(BACKENDS_MLDRIFT_SOURCES) | collector
+	$(OCB) --config collector-config/builder-full.yaml
+	test -x $(BUILD)/otelcol-modeltel-full/otelcol-modeltel
+	touch $@
+
+collector-full: $(COLLECTOR_FULL_STAMP)
+
+backends: jaeger prometheus collector-full

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,10 +119,6 @@ def start_collector(collector_bin: Path, tmp_path: Path) -> Iterator[Any]:
         argv: list[str] = [str(collector_bin)]
         for c in configs:
             path = Path(c) if Path(c).is_absolute() else CONFIGS / c
-            if os.environ.get("DEV_STRIP_MLDRIFT"):  # TEMP until mldrift is built
-                text = path.read_text().replace(", mldrift", "").replace("  mldrift: {}\n", "")
-                path = tmp_path / ("dev-" + path.name)
-                path.write_text(text)
             argv += ["--config", str(path)]
         proc = Proc(
             name, argv, tmp_path, env=env,
@@ -248,6 +245,58 @@ def start_prometheus(prometheus_bin: Path, tmp_path: Path) -> Iterator[Any]:
         started.append(proc)
         proc.start(timeout=60)
         return Prometheus(proc, address, config_path)
+
+    try:
+        yield start
+    finally:
+        for p in reversed(started):
+            p.stop()
+
+
+# --- the instrumented model ------------------------------------------------------------------
+
+
+@dataclass
+class ModelApp:
+    """tests/backends/model_app.py under a real uvicorn, exporting OTLP to a collector."""
+
+    proc: Proc
+    url: str
+
+    def predict(self, rows: list[list[float | None]], fail: bool = False) -> requests.Response:
+        return requests.post(f"{self.url}/predict", json={"rows": rows, "fail": fail}, timeout=30)
+
+    def flush(self) -> None:
+        requests.post(f"{self.url}/flush", timeout=60).raise_for_status()
+
+
+@pytest.fixture
+def start_model_app(tmp_path: Path) -> Iterator[Any]:
+    """Factory: start_model_app(collector) -> ModelApp sending OTLP/HTTP to that collector."""
+    started: list[Proc] = []
+
+    def start(collector: "Collector", **env: str) -> ModelApp:
+        port = free_port()
+        app_env = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{collector.otlp_http}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            "OTEL_BLRP_SCHEDULE_DELAY": "200",
+            "MODELTEL_EXPORTER": "otlp",
+            "MODELTEL_EXPORT_INTERVAL": "1",
+            "MODELTEL_LOG_SAMPLE_RATE": "1",
+            **env,
+        }
+        proc = Proc(
+            f"model-app-{len(started)}",
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "model_app:app",
+             "--host", "127.0.0.1", "--port", str(port)],
+            tmp_path, env=app_env, ready_url=f"http://127.0.0.1:{port}/health",
+        )
+        started.append(proc)
+        proc.start(timeout=90)
+        return ModelApp(proc, f"http://127.0.0.1:{port}")
 
     try:
         yield start
