@@ -1,0 +1,93 @@
+"""One replica of an instrumented model, run as its own process by the end-to-end tests.
+
+    python _replica.py --baseline B.json --rows 400 --batch 20 --seed 1 --drift --out rows.npz
+
+Serves `--rows` predictions in batches through @modeltel.monitor with the baseline, exports
+through modeltel.configure() (OTLP endpoint and service.instance.id from the environment),
+saves the exact rows it predicted on (for the test to recompute drift), per-call latencies
+and the SDK's drop counters, then shuts the SDK down (which flushes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+import modeltel
+from modeltel import _sdk
+
+COUNTRIES = ["DE", "FR", "IT", "NL"]
+DEVICES = ["android", "ios", "web"]
+
+
+def make_rows(rng: np.random.Generator, n: int, drift: bool) -> dict[str, np.ndarray]:
+    """amount and country drift when asked; age and device never do."""
+    amount = rng.normal(130.0 if drift else 100.0, 20.0, n)
+    age = rng.normal(40.0, 10.0, n)
+    country_p = [0.15, 0.15, 0.55, 0.15] if drift else [0.4, 0.3, 0.2, 0.1]
+    country = rng.choice(COUNTRIES, n, p=country_p)
+    device = rng.choice(DEVICES, n, p=[0.5, 0.3, 0.2])
+    return {"amount": amount, "age": age, "country": country, "device": device}
+
+
+def model(age: np.ndarray) -> np.ndarray:
+    """The prediction depends on age only, so it does not drift with amount."""
+    return 1.0 / (1.0 + np.exp(-(age - 40.0) / 10.0))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--baseline", required=True)
+    ap.add_argument("--model", default="fraud")
+    ap.add_argument("--version", default="3.1.0")
+    ap.add_argument("--rows", type=int, default=400)
+    ap.add_argument("--batch", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--drift", action="store_true")
+    ap.add_argument("--pause", type=float, default=0.0, help="seconds between batches")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+
+    modeltel.configure(service_name=f"{args.model}-api")
+
+    @modeltel.monitor(model=args.model, version=args.version, baseline=args.baseline)
+    def predict(X: list[dict[str, object]]) -> np.ndarray:
+        return model(np.array([r["age"] for r in X], dtype=float))
+
+    rng = np.random.default_rng(args.seed)
+    data = make_rows(rng, args.rows, args.drift)
+    latencies = []
+    failures = 0
+    for start in range(0, args.rows, args.batch):
+        stop = min(start + args.batch, args.rows)
+        batch = [
+            {"amount": float(data["amount"][i]), "age": float(data["age"][i]),
+             "country": str(data["country"][i]), "device": str(data["device"][i])}
+            for i in range(start, stop)
+        ]
+        t = time.perf_counter()
+        try:
+            predict(batch)
+        except Exception:  # a failure is what the test looks for; it must never happen
+            failures += 1
+        latencies.append(time.perf_counter() - t)
+        if args.pause:
+            time.sleep(args.pause)
+    np.savez(args.out, **data)
+    state = _sdk._state
+    sketch = state.sketch_exporter if state is not None else None
+    stats = {
+        "latencies": latencies,
+        "failures": failures,
+        "sketch_dropped_points": getattr(sketch, "dropped_points", None),
+    }
+    modeltel.shutdown()
+    with open(args.out + ".json", "w") as f:
+        json.dump(stats, f)
+
+
+if __name__ == "__main__":
+    main()

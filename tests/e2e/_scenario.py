@@ -1,0 +1,106 @@
+"""The end-to-end scenario: a baseline, replicas that drift on two features, and the
+independent recomputation of drift on the rows the replicas actually predicted on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from e2e._replica import make_rows, model
+from modeltel import _drift
+from modeltel._baseline import Baseline
+
+REPLICA = Path(__file__).with_name("_replica.py")
+DRIFTING = {"amount", "country"}
+STABLE = {"age", "device"}
+
+
+def make_baseline(path: Path, *, model_name: str = "fraud", version: str = "3.1.0", rows: int = 5000) -> Baseline:
+    rng = np.random.default_rng(99)
+    data = make_rows(rng, rows, drift=False)
+    records = [
+        {"amount": float(a), "age": float(g), "country": str(c), "device": str(d)}
+        for a, g, c, d in zip(data["amount"], data["age"], data["country"], data["device"])
+    ]
+    baseline = Baseline.from_data(records, model=model_name, version=version, predictions=model(data["age"]))
+    baseline.save(path)
+    return baseline
+
+
+@dataclass
+class Replica:
+    proc: subprocess.Popen[bytes]
+    out: Path
+
+    def wait(self, timeout: float = 120) -> dict[str, Any]:
+        try:
+            self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        assert self.proc.returncode == 0, self.out.with_suffix(".log").read_text()[-4000:]
+        return json.loads(Path(str(self.out) + ".json").read_text())
+
+    def rows(self) -> dict[str, np.ndarray]:
+        with np.load(self.out, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+
+
+def start_replica(
+    workdir: Path, endpoint: str, instance: str, baseline: Path, *, seed: int, rows: int = 400,
+    drift: bool = True, model_name: str = "fraud", batch: int = 20, pause: float = 0.0,
+    export_interval: float = 0.5,
+) -> Replica:
+    """One SDK process exporting OTLP/HTTP to `endpoint` as service.instance.id=instance."""
+    out = workdir / f"{model_name}-{instance}.npz"
+    env = {
+        **os.environ,
+        "MODELTEL_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_RESOURCE_ATTRIBUTES": f"service.instance.id={instance}",
+        "MODELTEL_EXPORT_INTERVAL": str(export_interval),
+        "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+        "OTEL_BLRP_SCHEDULE_DELAY": "500",
+        "OTEL_BSP_SCHEDULE_DELAY": "500",
+    }
+    argv = [
+        sys.executable, str(REPLICA), "--baseline", str(baseline), "--rows", str(rows), "--seed", str(seed),
+        "--model", model_name, "--batch", str(batch), "--pause", str(pause), "--out", str(out),
+    ] + (["--drift"] if drift else [])
+    log = open(out.with_suffix(".log"), "wb")  # noqa: SIM115 - the child holds it
+    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    return Replica(proc, out)
+
+
+def merged_production(baseline: Baseline, replicas: list[dict[str, np.ndarray]]) -> dict[str, _drift.Histogram]:
+    """Bin every replica's rows on the baseline's edges/categories, independently of the SDK."""
+    columns = {k: np.concatenate([r[k] for r in replicas]) for k in replicas[0]}
+    columns["prediction"] = model(columns["age"].astype(float))
+    out = {}
+    for name, fb in baseline.all_features().items():
+        if name not in columns:
+            continue
+        x = columns[name]
+        if fb.kind == "numeric":
+            x = x.astype(float)
+            edges = np.asarray(fb.edges, dtype=float)
+            # OTLP buckets are upper-inclusive: bucket i holds (edges[i-1], edges[i]].
+            counts = np.bincount(np.searchsorted(edges, x, side="left"), minlength=edges.size + 1)
+            out[name] = _drift.Histogram.numeric(edges, counts, float(x.min()), float(x.max()))
+        else:
+            cats = list(fb.categories)
+            counts = np.zeros(len(cats) + 1)
+            for label, n in zip(*np.unique(x.astype(str), return_counts=True)):
+                counts[cats.index(label) if label in cats else len(cats)] += n
+            out[name] = _drift.Histogram.categorical(cats, counts)
+    return out
