@@ -6,9 +6,10 @@ vectorised numpy pass over all numeric features of a batch (sum first: when ever
 finite, no value is NaN or inf and the masks are skipped), or in plain Python for a
 single record. The sketch store reuses the same statistics, so nothing is computed twice.
 
-Summaries never hold raw input values: numeric features give count/null/NaN/inf counts and
-min/max/mean, categorical ones give counts and the number of distinct labels (no labels, no
-min/max). Output class labels are counted; string labels are hashed unless the config
+Summaries never hold raw input values: numeric features of a batch give count/null/NaN/inf
+counts and min/max/mean; a single record gives the counts only (its min, max and mean would be
+the raw values themselves); categorical features give counts and the number of distinct labels
+(no labels, no min/max). Output class labels are counted; string labels are hashed unless the config
 says ``hash_categories=False`` (integer class ids and true/false are sent in clear).
 """
 
@@ -143,6 +144,22 @@ class _Summary:
             self._stats = _record_stats(c) if isinstance(c, Record) else _batch_stats(c.numeric, c.numeric_nulls)
         return self._stats
 
+    def _record_counts(self) -> dict[str, dict[str, Any]]:
+        """One record: counts only. Its min/max/mean would be the raw values themselves."""
+        rec = self.columns
+        assert isinstance(rec, Record)
+        out: dict[str, dict[str, Any]] = {}
+        nulls = rec.numeric_null_idx
+        for i, (name, v) in enumerate(zip(rec.numeric_names, rec.numeric)):
+            if v - v == 0.0:  # finite
+                out[name] = {"count": 1, "nulls": 0, "nan": 0, "inf": 0}
+            elif v != v:
+                null = i in nulls
+                out[name] = {"count": 0, "nulls": int(null), "nan": int(not null), "inf": 0}
+            else:
+                out[name] = {"count": 0, "nulls": 0, "nan": 0, "inf": 1}
+        return out
+
     def _numeric_fields(self) -> dict[str, dict[str, Any]]:
         st = self.stats()
         out: dict[str, dict[str, Any]] = {}
@@ -196,7 +213,7 @@ class InputSummary(_Summary):
 
     def log_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {"rows": self.columns.rows, "type": self.columns.type}
-        features = self._numeric_fields()
+        features = self._record_counts() if isinstance(self.columns, Record) else self._numeric_fields()
         features.update(self._categorical_fields())
         # input order, as the user sees the features
         fields["features"] = {name: features[name] for name in self.columns.names if name in features}

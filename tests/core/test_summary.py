@@ -25,18 +25,30 @@ def test_batch_counts_nan_null_and_inf_separately():
     assert nulls["features"]["a"] == {"count": 1, "nulls": 1, "nan": 1, "inf": 0, "min": 5.0, "max": 5.0, "mean": 5.0}
 
 
-def test_single_record_stats_match_the_batch_path():
-    """The pure-Python record path gives the same per-feature fields as the numpy path."""
+def test_single_record_counts_match_the_batch_path_and_omit_raw_values():
+    """One record gives the same counts as the numpy path, but no min/max/mean (they are the value)."""
     rec = {"a": 1.5, "b": float("nan"), "c": None, "d": float("-inf"), "e": "x"}
     one = summarize_input(rec, config=CFG).log_fields()["features"]
     batch = summarize_input([rec, {k: None for k in rec}], config=CFG).log_fields()["features"]
-    assert one["a"] == {"count": 1, "nulls": 0, "nan": 0, "inf": 0, "min": 1.5, "max": 1.5, "mean": 1.5}
-    assert one["b"]["nan"] == 1 and one["c"]["nulls"] == 1 and one["d"]["inf"] == 1
+    assert one["a"] == {"count": 1, "nulls": 0, "nan": 0, "inf": 0}
+    assert one["b"] == {"count": 0, "nulls": 0, "nan": 1, "inf": 0}
+    assert one["c"] == {"count": 0, "nulls": 1, "nan": 0, "inf": 0}
+    assert one["d"] == {"count": 0, "nulls": 0, "nan": 0, "inf": 1}
     assert one["e"] == {"count": 1, "nulls": 0, "distinct": 1}
-    for name in ("a", "b", "d"):
-        assert {**batch[name], "nulls": 0} == one[name]  # the second, all-None record adds nulls only
-        assert batch[name]["nulls"] == 1
-    assert batch["c"]["nulls"] == 2
+    for name in ("a", "b", "c", "d"):
+        counts = {k: batch[name][k] for k in ("count", "nan", "inf")}
+        assert counts == {k: one[name][k] for k in ("count", "nan", "inf")}
+        assert batch[name]["nulls"] == one[name]["nulls"] + 1  # the all-None second record
+    # the record path's statistics themselves still agree with the batch path (for the store)
+    st = summarize_input(rec, config=CFG).stats()
+    assert st.count[0] == 1 and st.min[0] == st.max[0] == st.sum[0] == 1.5
+
+
+def test_a_numeric_sentinel_in_a_single_record_is_not_in_its_summary():
+    """The raw value of a one-row prediction is neither in the log fields nor the span attributes."""
+    s = summarize_input({"income": 987654.321, "age": 41.0}, config=CFG)
+    text = json.dumps(s.log_fields()) + json.dumps(s.span_attributes())
+    assert "987654" not in text and "41.0" not in text
 
 
 def test_batch_stats_equal_numpy_nan_aware_reductions_on_random_data():
@@ -109,7 +121,7 @@ def test_summaries_never_contain_raw_input_values():
         s = summarize_input(obj, config=CFG)
         text = json.dumps(s.log_fields()) + json.dumps(s.span_attributes())
         assert sentinel not in text
-        assert "987654.25" not in text or "min" in text  # numbers only as aggregates
+        assert "987654.25" not in text
     strings = summarize_input(frame, config=CFG).log_fields()["features"]["name"]
     assert set(strings) == {"count", "nulls", "distinct"}  # no min/max for strings
 
