@@ -73,7 +73,7 @@ def test_three_replicas_flag_exactly_the_drifted_features_with_the_python_scores
             else:
                 assert abs(value - want) <= 1e-9 * max(1.0, abs(want)), (fd.name, method, value, want)
             compared += 1
-    assert compared >= 30, "every score of every feature was compared"
+    assert compared == sum(len(fd.scores) for fd in expected.features) >= 25  # 29: 7 per numeric, 4 per categorical
 
     records = drift_records(lines)
     warn = [r for r in records if r.get("severityText") == "WARN"]
