@@ -744,6 +744,9 @@ def to_columns(
     """
     output = role == "output"
     t = type(obj)
+    if t is float or (t is int and not output):  # a bare number: the cheapest possible path
+        name = "prediction" if output else (str(feature_names[0]) if feature_names else "f0")
+        return Record(t.__name__, (name,), (name,), [float(obj)], _NO_NULLS, {})
     if t is dict:
         return _from_mapping(obj, feature_names, config, role)
     if t is np.ndarray:

@@ -232,22 +232,20 @@ class OutputSummary(_Summary):
 
     def _kind(self) -> str:
         c = self.columns
-        if c.categorical and not c.numeric_names:
+        if c.categorical:
             return "classes"
+        if isinstance(c, Record):
+            values = c.numeric
+            if not values:
+                return "values"
+            finite = [v for v in values if v - v == 0.0]
+            return "scores" if finite and 0.0 <= min(finite) and max(finite) <= 1.0 else "values"
         if not c.numeric_names:
             return "values"
         st = self.stats()
-        counts = st.count
-        if isinstance(c, Record):
-            finite = [v for v, n in zip(st.min, counts) if n]
-            lo = min(finite, default=math.nan)
-            hi = max(finite, default=math.nan)
-        else:
-            have = np.asarray(counts) > 0
-            lo = float(np.min(st.min[have])) if have.any() else math.nan
-            hi = float(np.max(st.max[have])) if have.any() else math.nan
-        if c.categorical:
-            return "classes"
+        have = np.asarray(st.count) > 0
+        lo = float(np.min(st.min[have])) if have.any() else math.nan
+        hi = float(np.max(st.max[have])) if have.any() else math.nan
         return "scores" if 0.0 <= lo and hi <= 1.0 else "values"
 
     def _labels(self, counts: dict[str, int]) -> dict[str, int]:
@@ -266,7 +264,11 @@ class OutputSummary(_Summary):
             "ml.output.type": c.type,
             "ml.output.kind": self.kind,
         }
-        if self.kind != "classes" and c.numeric_names:
+        if self.kind != "classes" and isinstance(c, Record) and len(c.numeric) == 1:
+            v = c.numeric[0]  # one value: it is its own mean, min and max
+            if v - v == 0.0:
+                attrs["ml.output.value.mean"] = attrs["ml.output.value.min"] = attrs["ml.output.value.max"] = v
+        elif self.kind != "classes" and c.numeric_names:
             st = self.stats()
             means = [float(s / n) if n else math.nan for s, n in zip(st.sum, st.count)]
             mins = [float(v) for v in st.min]
