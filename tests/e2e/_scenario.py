@@ -68,6 +68,7 @@ def start_replica(
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_RESOURCE_ATTRIBUTES": f"service.instance.id={instance}",
         "MODELTEL_EXPORT_INTERVAL": str(export_interval),
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
         "OTEL_METRIC_EXPORT_INTERVAL": "1000",
         "OTEL_BLRP_SCHEDULE_DELAY": "500",
         "OTEL_BSP_SCHEDULE_DELAY": "500",
