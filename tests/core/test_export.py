@@ -354,3 +354,43 @@ def test_to_metrics_data_is_empty_for_an_empty_snapshot():
     """No points at all: MetricsData with no resource metrics (the exporter then sends nothing)."""
     data = to_metrics_data(SketchStore().collect(), resource=Resource.create({}))
     assert list(data.resource_metrics) == []
+
+
+def test_the_otlp_grpc_exporter_delivers_the_same_distributions():
+    """The stock OTLP/gRPC metric exporter against a loopback gRPC MetricsService gets them too."""
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcExporter
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+
+    received: list[ExportMetricsServiceRequest] = []
+
+    class Service(metrics_service_pb2_grpc.MetricsServiceServicer):
+        def Export(self, request, context):  # noqa: N802 - gRPC API
+            received.append(request)
+            return metrics_service_pb2.ExportMetricsServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Service(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        store = SketchStore()
+        values = np.array([[0.5, -2.0], [1.5, 0.0], [3.0, 4.0]])
+        store.record("m", "1", "input", summarize_input(values, config=CFG))
+        exporter = SketchExporter(
+            GrpcExporter(endpoint=f"127.0.0.1:{port}", insecure=True, timeout=5),
+            resource=Resource.create({}), store=store, interval=60,
+        )
+        assert exporter.force_flush()
+        exporter.shutdown()
+    finally:
+        server.stop(None)
+    (request,) = received
+    (metric,) = request.resource_metrics[0].scope_metrics[0].metrics
+    assert metric.name == "ml.feature.value" and metric.exponential_histogram.aggregation_temporality == DELTA
+    points = {attrs(p)["ml.feature.name"]: p for p in metric.exponential_histogram.data_points}
+    assert points["f0"].count == 3 and sum(points["f0"].positive.bucket_counts) == 3
+    assert points["f1"].zero_count == 1 and sum(points["f1"].negative.bucket_counts) == 1
+    assert sum(points["f1"].positive.bucket_counts) == 1
