@@ -634,7 +634,8 @@ def _from_mapping(obj: Mapping[Any, Any], feature_names: Sequence[str] | None, c
     values = list(obj.values())
     output = role == "output"
     names = tuple(f"prediction.{k}" for k in keys) if output else tuple(keys)
-    if set(map(type, values)) <= _SCALAR_TYPES or all(_is_scalar(v) for v in values):
+    if set(map(type, values)) <= _SCALAR_TYPES or not any(map(_is_column, values)):
+        # one record; values that are neither scalars nor columns (nested dicts) are skipped
         return _record(names, values, "dict", config)
     b = _Builder(config)
     rows = None
@@ -642,7 +643,14 @@ def _from_mapping(obj: Mapping[Any, Any], feature_names: Sequence[str] | None, c
         if b.full():
             b.overflow += len(names) - pos
             break
-        arr = v if isinstance(v, np.ndarray) else np.asarray(_to_list(v), dtype=object if not isinstance(v, np.ndarray) else None)
+        if not _is_column(v):
+            b.skipped += 1
+            continue
+        if isinstance(v, np.ndarray):
+            arr = v
+        else:
+            arr = np.empty(len(v), dtype=object)
+            arr[:] = _to_list(v)
         if arr.ndim != 1:
             b.skipped += 1
             continue
@@ -652,6 +660,13 @@ def _from_mapping(obj: Mapping[Any, Any], feature_names: Sequence[str] | None, c
             raise UnsupportedInput("dict", "columns of different lengths")
         b.array(name, arr)
     return b.build(rows or 0, "dict")
+
+
+def _is_column(v: Any) -> bool:
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return True
+    mod = type(v).__module__.split(".", 1)[0]
+    return mod in ("pandas", "polars", "pyarrow") and hasattr(v, "__len__")
 
 
 def _to_list(v: Any) -> list[Any]:
@@ -773,6 +788,18 @@ def to_columns(
         return _record([name], [v], _type_name(obj), config, labels=output and not isinstance(v, float))
     if isinstance(obj, (list, tuple)):
         return _from_sequence(obj, feature_names, config, role)
+    if hasattr(obj, "__array__"):
+        # array-likes with the numpy protocol (torch CPU tensors, JAX, xarray, ...)
+        type_name = _type_name(obj)
+        try:
+            arr = np.asarray(obj)
+        except Exception:  # noqa: BLE001 - e.g. a GPU tensor: not summarisable here
+            raise UnsupportedInput(type_name, "its __array__ failed") from None
+        if arr.dtype == object and arr.ndim == 0:
+            raise UnsupportedInput(type_name)
+        cols = _from_numpy(arr, feature_names, config, role)
+        cols.type = type_name
+        return cols
     raise UnsupportedInput(_type_name(obj))
 
 

@@ -236,3 +236,26 @@ def test_label_hash_is_stable_and_output_class_ids_are_clear():
     assert hash_label("Paris").startswith("#") and len(hash_label("Paris")) == 13
     assert label_is_clear("1", "output") and label_is_clear("-3", "output") and label_is_clear("true", "output")
     assert not label_is_clear("1", "input") and not label_is_clear("spam", "output")
+
+
+def test_a_record_with_nested_values_keeps_its_scalars_and_counts_the_rest():
+    """A JSON-like record with a nested dict is one record; the nested value is skipped, counted."""
+    r = to_columns({"a": 1.0, "meta": {"x": 1}, "b": "y"}, config=CFG)
+    assert isinstance(r, Record) and r.names == ("a", "b") and r.skipped == 1
+
+
+def test_objects_with_the_numpy_array_protocol_are_read_as_arrays():
+    """Array-likes (torch CPU tensors, xarray, ...) are read through __array__ and keep their type name."""
+
+    class Tensor:
+        def __init__(self, data):
+            self.data = np.asarray(data)
+
+        def __array__(self, dtype=None, copy=None):
+            return self.data if dtype is None else self.data.astype(dtype)
+
+    c = to_columns(Tensor(np.ones((300, 3))), config=CFG)
+    assert isinstance(c, Columns) and c.rows == 300 and c.names == ("f0", "f1", "f2")
+    assert c.type.endswith("Tensor")
+    out = to_columns(Tensor([0.1, 0.7]), config=CFG, role="output")
+    assert out.names == ("prediction",) and out.rows == 2
