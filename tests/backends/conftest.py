@@ -114,9 +114,10 @@ def start_collector(collector_bin: Path, tmp_path: Path) -> Iterator[Any]:
     """Factory: start_collector(["jaeger.yaml"], **env) -> Collector, stopped at teardown."""
     started: list[Proc] = []
 
-    def start(configs: list[str | Path], env: dict[str, str] | None = None, name: str = "collector") -> Collector:
+    def start(configs: list[str | Path], env: dict[str, str] | None = None, name: str = "collector",
+              binary: Path | None = None) -> Collector:
         env = dict(env or collector_env(tmp_path))
-        argv: list[str] = [str(collector_bin)]
+        argv: list[str] = [str(binary or collector_bin)]
         for c in configs:
             path = Path(c) if Path(c).is_absolute() else CONFIGS / c
             argv += ["--config", str(path)]
@@ -327,3 +328,27 @@ def datadog_capture() -> Iterator[DatadogCapture]:
 
 
 __all__ = ["Collector", "Jaeger", "Prometheus", "collector_env", "wait_until", "time", "os"]
+
+
+def send_traffic(app: ModelApp, requests_: int = 30, rows: int = 100, amount_factor: float = 3.0,
+                 fail_every: int = 5, null_every: int = 10, seed: int = 1) -> dict[str, int]:
+    """Production traffic: `amount` scaled by `amount_factor` (drift), `age` and `score` as in
+    training; every `fail_every`-th request makes the model raise, every `null_every`-th
+    carries a null age. Returns what was sent, to compare with what arrives."""
+    from .model_app import training_data
+
+    X = training_data(requests_ * rows, seed=seed)
+    X[:, 0] *= amount_factor
+    sent = {"requests": 0, "failed": 0, "rows": 0, "rows_failed": 0}
+    for i in range(requests_):
+        batch: list[list[float | None]] = X[i * rows:(i + 1) * rows].tolist()
+        if null_every and i % null_every == 0:
+            batch[0][1] = None
+        fail = bool(fail_every) and i % fail_every == fail_every - 1
+        r = app.predict(batch, fail=fail)
+        assert r.status_code == (500 if fail else 200), r.text
+        sent["requests"] += 1
+        sent["failed"] += int(fail)
+        sent["rows"] += 0 if fail else len(batch)
+        sent["rows_failed"] += len(batch) if fail else 0
+    return sent
