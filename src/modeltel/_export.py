@@ -20,9 +20,7 @@ import logging
 import math
 import os
 import threading
-import time
 import weakref
-from typing import Any, Sequence
 
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
