@@ -132,3 +132,21 @@ def test_std_zero_reference_gives_infinite_normalised_wasserstein():
     prod = Histogram.numeric([1.0], [50, 50], 0.5, 2.0)
     assert math.isinf(_drift.wasserstein_normalized(ref, prod))
     assert _drift.wasserstein_normalized(ref, ref) == 0.0
+
+
+@pytest.mark.parametrize("m", [500, 5000])
+def test_adaptive_psi_threshold_keeps_false_alarms_near_target(m):
+    """Under no drift, PSI exceeds psi_critical(alpha=0.05) in about 5% of windows (chi-squared
+    approximation): checked on 600 multinomial windows, accepted band 2.5%..9%."""
+    rng = np.random.default_rng(m)
+    probs = np.full(24, 1 / 24)
+    n = 5000
+    ref = rng.multinomial(n, probs)
+    crit = _drift.psi_critical(n, m, 24, 0.05)
+    hits = 0
+    for _ in range(600):
+        ref_i = rng.multinomial(n, probs)
+        prod = rng.multinomial(m, probs)
+        hits += _drift.psi(ref_i, prod) >= crit
+    assert ref.sum() == n
+    assert 0.025 <= hits / 600 <= 0.09, hits / 600
