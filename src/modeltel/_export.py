@@ -272,6 +272,7 @@ class SketchExporter:
         self._dropped_unreported = 0
         self.exports = 0
         self.failed_exports = 0
+        self.succeeded_exports = 0
         _EXPORTERS.add(self)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -331,6 +332,7 @@ class SketchExporter:
                     result = MetricExportResult.FAILURE
                 if result is MetricExportResult.SUCCESS:
                     self._dropped_unreported = 0
+                    self.succeeded_exports += 1
                     return True
                 self.failed_exports += 1
             n = _count_points(data)

@@ -326,11 +326,11 @@ def test_the_exporter_thread_restarts_in_a_forked_child(capture):
         if pid == 0:
             try:
                 alive = exporter._thread is not None and exporter._thread.is_alive()
+                done = exporter.succeeded_exports
                 store.record("child-model", "1", "input", summarize_input(np.ones((3, 1)), config=CFG))
-                deadline = time.monotonic() + 15
-                while time.monotonic() < deadline and store._streams["child-model", "1", "input"].exp:
-                    time.sleep(0.05)
-                time.sleep(0.3)
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline and exporter.succeeded_exports == done:
+                    time.sleep(0.05)  # until the child's own thread has exported successfully
                 os.write(write, json.dumps({"thread_alive": alive}).encode())
             finally:
                 os._exit(0)
