@@ -179,10 +179,11 @@ _DEFAULT_CONFIG: Config | None = None
 
 
 def _columns_config() -> Config:
-    """to_columns settings for training data: no feature cap, long labels kept."""
+    """to_columns settings for training data: no feature cap; labels cut as the SDK cuts them
+    (``max_string_length``), so baseline categories match production labels."""
     global _DEFAULT_CONFIG
     if _DEFAULT_CONFIG is None:
-        _DEFAULT_CONFIG = Config().replace(max_features=1_000_000, max_string_length=256)
+        _DEFAULT_CONFIG = Config().replace(max_features=1_000_000)
     return _DEFAULT_CONFIG
 
 
