@@ -251,6 +251,8 @@ class _Exp:
         self.min = min(self.min, p.min)
         self.max = max(self.max, p.max)
         self.zero += p.zero
+        if p.pos[1].size == 0 and p.neg[1].size == 0:
+            return  # only zeros: nothing to bin, and no reason to lower the scale
         scale = min(self.scale, p.scale)
         # the union of both windows must fit at the common scale: downscale until it does
         while scale > -10:

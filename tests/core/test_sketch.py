@@ -480,3 +480,15 @@ def test_with_the_real_baseline_class_numeric_categorical_and_predictions_bin_on
     assert {p.feature: p.value for p in snap.missing} == {"zip": 1}
     in_band = {p.feature for p in snap.baseline_histograms} | {p.feature for p in snap.baseline_categories}
     assert in_band == {"amount", "country", "zip", "prediction"}
+
+
+def test_a_batch_of_zeros_does_not_lower_the_scale():
+    """Zeros go to zero_count and leave the scale as the other values need it."""
+    store = SketchStore()
+    _record(store, np.array([[1.0], [1.001]]))
+    _record(store, np.zeros((5, 1)))
+    (p,) = store.collect().exponential
+    alone = SketchStore()
+    _record(alone, np.array([[1.0], [1.001]]))
+    assert p.scale == alone.collect().exponential[0].scale > 10
+    assert p.zero_count == 5 and p.count == 7
