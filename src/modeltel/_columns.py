@@ -253,7 +253,8 @@ class _Builder:
         if kind in "fiu" and not labels:
             self.numeric(name, values.astype(np.float64, copy=False))
         elif kind in "fiu":  # integer class labels of an output
-            self.categorical(name, _count_labels(values.tolist(), limit))
+            uniq, cnt = np.unique(values, return_counts=True)
+            self.categorical(name, _counts_from_pairs(uniq.tolist(), cnt.tolist(), limit))
         elif kind == "b":
             n_true = int(np.count_nonzero(values))
             counts = {k: v for k, v in (("true", n_true), ("false", values.size - n_true)) if v}
@@ -282,7 +283,10 @@ class _Builder:
         elif len(self.num_cols) == 1:
             matrix = self.num_cols[0].reshape(rows, 1)
         else:
-            matrix = np.column_stack(self.num_cols)
+            # column-major: each feature contiguous, as the per-feature reductions read it
+            matrix = np.empty((rows, len(self.num_cols)), dtype=np.float64, order="F")
+            for j, col in enumerate(self.num_cols):
+                matrix[:, j] = col
         nulls = np.asarray(self.num_nulls, dtype=np.int64) if any(self.num_nulls) else None
         return Columns(
             rows=rows,
