@@ -1,22 +1,19 @@
-"""Local HTTP capture servers standing in for SaaS intake endpoints.
+"""A local HTTP capture server standing in for SaaS OTLP intake endpoints.
 
 Honeycomb and Datadog cannot be reached from a test machine, so the collector is pointed at
 these servers instead and the tests assert on exactly what would have left the host: the
 path, the headers (API keys from the environment), and the decoded payloads.
 
-- `OtlpCapture` speaks OTLP/HTTP (protobuf or JSON, gzip or not) as Honeycomb's and the
-  Datadog Agent's OTLP intakes do, and decodes every request into the OTLP protobuf messages.
-- `DatadogCapture` accepts the Datadog exporter's intake calls (key validation, metric
-  series, traces, logs, host metadata) and keeps each body decompressed.
+`OtlpCapture` speaks OTLP/HTTP (protobuf or JSON, gzip or not) as Honeycomb's and the
+Datadog Agent's OTLP intakes do, and decodes every request into the OTLP protobuf messages.
 
-Both run in a thread of the test process, on 127.0.0.1 and a port that can be re-bound after
+It runs in a thread of the test process, on 127.0.0.1 and a port that can be re-bound after
 `stop()` so that an outage is a real closed port, not an error status.
 """
 
 from __future__ import annotations
 
 import gzip
-import json
 import threading
 import zlib
 from dataclasses import dataclass, field
@@ -28,7 +25,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-__all__ = ["CapturedRequest", "DatadogCapture", "OtlpCapture", "decompress"]
+__all__ = ["CapturedRequest", "OtlpCapture", "attributes", "any_value", "decompress"]
 
 
 def decompress(body: bytes, encoding: str) -> bytes:
@@ -228,89 +225,3 @@ def any_value(v: Any) -> Any:
 
 def attributes(kvs: Any) -> dict[str, Any]:
     return {kv.key: any_value(kv.value) for kv in kvs}
-
-
-# --- Datadog intake --------------------------------------------------------------------------
-
-_DD_REPLIES: dict[str, tuple[int, bytes]] = {
-    "/api/v1/validate": (200, b'{"valid":true}'),
-    "/api/v2/series": (202, b'{"errors":[]}'),
-    "/api/v1/series": (202, b'{"status":"ok"}'),
-    "/api/beta/sketches": (202, b"{}"),
-    "/api/v2/logs": (202, b"{}"),
-    "/api/v0.2/traces": (202, b"{}"),
-    "/api/v0.2/stats": (202, b"{}"),
-    "/intake": (202, b"{}"),
-    "/intake/": (202, b"{}"),
-}
-
-
-@dataclass
-class DatadogCapture:
-    """Accepts every Datadog intake call the exporter makes and keeps it, decompressed."""
-
-    port: int
-    requests: list[CapturedRequest] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: _Server | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "DatadogCapture":
-        capture = self
-
-        def factory() -> type[BaseHTTPRequestHandler]:
-            class Handler(BaseHTTPRequestHandler):
-                protocol_version = "HTTP/1.1"
-
-                def log_message(self, *args: Any) -> None:
-                    pass
-
-                def do_POST(self) -> None:  # noqa: N802
-                    capture._handle(self)
-
-                do_GET = do_POST  # /api/v1/validate is a GET
-                do_PUT = do_POST
-
-            return Handler
-
-        self._server = _Server(self.port, factory)
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
-        import time
-
-        length = int(h.headers.get("Content-Length") or 0)
-        raw = h.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in h.headers.items()}
-        path = h.path.split("?", 1)[0]
-        try:
-            body = decompress(raw, headers.get("content-encoding", ""))
-        except Exception as exc:
-            body = f"<undecodable {exc!r}>".encode() + raw
-        with self._lock:
-            self.requests.append(CapturedRequest(h.command, path, headers, body, received_at=time.time()))
-        status, reply = _DD_REPLIES.get(path, (202, b"{}"))
-        h.send_response(status)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(reply)))
-        h.end_headers()
-        h.wfile.write(reply)
-
-    def by_path(self, path: str) -> list[CapturedRequest]:
-        with self._lock:
-            return [r for r in self.requests if r.path == path]
-
-    def paths(self) -> set[str]:
-        with self._lock:
-            return {r.path for r in self.requests}
-
-    def json_bodies(self, path: str) -> list[Any]:
-        return [json.loads(r.body) for r in self.by_path(path)]

@@ -20,7 +20,7 @@ import pytest
 import requests
 import yaml
 
-from ._capture import DatadogCapture, OtlpCapture
+from ._capture import OtlpCapture
 from ._procs import BUILD, REPO, Proc, free_port, wait_until
 
 CONFIGS = REPO / "collector-config"
@@ -312,15 +312,6 @@ def start_model_app(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def otlp_capture() -> Iterator[OtlpCapture]:
     cap = OtlpCapture(free_port()).start()
-    try:
-        yield cap
-    finally:
-        cap.stop()
-
-
-@pytest.fixture
-def datadog_capture() -> Iterator[DatadogCapture]:
-    cap = DatadogCapture(free_port()).start()
     try:
         yield cap
     finally:
