@@ -261,3 +261,20 @@ def test_libraries_can_be_chosen_and_unknown_names_are_an_error(data):
         assert not _predict_spans(cap)
     finally:
         instrumentor.uninstrument()
+
+
+def test_torch_module_in_eval_mode_gives_one_span_and_training_mode_none(instrumented):
+    """Runs only where torch is already installed (make test never installs it)."""
+    torch = pytest.importorskip("torch")
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    x = torch.randn(5, 4)
+    with capture() as cap:
+        model.train()
+        model(x)
+        model.eval()
+        with torch.no_grad():
+            model(x)
+    (span,) = _predict_spans(cap)
+    assert span.name == "predict Sequential"  # the submodules nested inside: no spans
+    assert span.attributes["ml.input.rows"] == 5

@@ -1,0 +1,226 @@
+"""Requests per second and latency of the FastAPI example with and without modeltel.
+
+Same run, same machine, interleaved rounds (peer, modeltel, peer, modeltel, ...) so that
+load from other processes hits both alike:
+
+  peer      examples/fastapi_server.py with EXAMPLE_NO_MODELTEL=1 and MODELTEL_ENABLED=false:
+            no configure(), no instrument_fastapi(), the predict_route decorator a pass-through
+  otel      the peer plus OpenTelemetry's FastAPI instrumentation and SDK export only
+            (bench/_otel_only_app.py): what a service already on OpenTelemetry pays
+  modeltel  the example as shipped: OpenTelemetry FastAPI instrumentation (HTTP spans and
+            metrics), predict spans, input/output summaries, sketches, one JSON log record
+            per prediction, exported over OTLP/HTTP (batching) to a sink that accepts and
+            discards, in this process
+
+Each server is uvicorn (one process) on 127.0.0.1; the load comes from a second process
+(a bounded async httpx loop with keep-alive connections) posting one iris flower per
+request for a fixed time after a warm-up. Targets: modeltel at most 10% fewer requests per
+second than the peer and p99 latency at most 10% higher. Prints a table and writes JSON
+(bench/results/server.json).
+
+    .venv/bin/python bench/bench_server.py [--seconds 8] [--rounds 3] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+BODY = b'{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- the load generator (runs in its own process) ------------------------------------------
+
+
+async def _load(url: str, seconds: float, warmup: float, concurrency: int) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+        start = time.perf_counter()
+        measure_from = start + warmup
+        stop_at = measure_from + seconds
+
+        async def worker() -> None:
+            nonlocal errors
+            headers = {"content-type": "application/json"}
+            while True:
+                t0 = time.perf_counter()
+                if t0 >= stop_at:
+                    return
+                try:
+                    r = await client.post(url, content=BODY, headers=headers)
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                t1 = time.perf_counter()
+                if t0 >= measure_from:
+                    if ok:
+                        latencies.append(t1 - t0)
+                    else:
+                        errors += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    latencies.sort()
+    n = len(latencies)
+    return {
+        "requests": n,
+        "errors": errors,
+        "rps": n / seconds,
+        "p50_ms": 1000 * latencies[n // 2] if n else None,
+        "p99_ms": 1000 * latencies[min(n - 1, int(n * 0.99))] if n else None,
+    }
+
+
+# -- the OTLP sink: accepts and discards ----------------------------------------------------
+
+
+class _Sink(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    received = 0
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        type(self).received += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+# -- orchestration --------------------------------------------------------------------------
+
+
+def _start_server(variant: str, sink_port: int) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MODELTEL_"))}
+    env.update(IRIS_MODEL_VERSION="1.0.0", MODELTEL_EXPORTER="none" if variant == "peer" else "otlp")
+    app_dir, target = EXAMPLES, "fastapi_server:app"
+    if variant == "peer":
+        env.update(EXAMPLE_NO_MODELTEL="1", MODELTEL_ENABLED="false")
+    else:
+        if variant == "otel":
+            app_dir, target = ROOT / "bench", "_otel_only_app:app"
+        env.update(
+            OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{sink_port}",
+            OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+        )
+    bin_dir = Path(sys.executable).parent
+    proc = subprocess.Popen(
+        [str(bin_dir / "uvicorn"), "--app-dir", str(app_dir), target,
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{variant} server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc, port
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{variant} server did not start")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _round(variant: str, sink_port: int, args: argparse.Namespace) -> dict[str, Any]:
+    proc, port = _start_server(variant, sink_port)
+    try:
+        out = subprocess.run(
+            [sys.executable, __file__, "--load", f"http://127.0.0.1:{port}/predict",
+             "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--concurrency", str(args.concurrency)],
+            capture_output=True, text=True, timeout=args.seconds + args.warmup + 60, check=True,
+        )
+    finally:
+        _stop(proc)
+    return json.loads(out.stdout)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="FastAPI example throughput with and without modeltel")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "server.json")
+    args = parser.parse_args()
+    if args.load:
+        print(json.dumps(asyncio.run(_load(args.load, args.seconds, args.warmup, args.concurrency))))
+        return 0
+
+    sink = ThreadingHTTPServer(("127.0.0.1", free_port()), _Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    results: dict[str, list[dict[str, Any]]] = {"peer": [], "otel": [], "modeltel": []}
+    try:
+        for i in range(args.rounds):
+            for variant in results:
+                r = _round(variant, sink.server_address[1], args)
+                results[variant].append(r)
+                print(f"round {i + 1} {variant:9s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  errors {r['errors']}", flush=True)
+    finally:
+        sink.shutdown()
+
+    def med(variant: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[variant])
+
+    summary = {
+        v: {"rps": med(v, "rps"), "p50_ms": med(v, "p50_ms"), "p99_ms": med(v, "p99_ms")} for v in results
+    }
+    rps_drop = 1 - summary["modeltel"]["rps"] / summary["peer"]["rps"]
+    p99_rise = summary["modeltel"]["p99_ms"] / summary["peer"]["p99_ms"] - 1
+    print()
+    print(f"{'':10s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s}   (median of {args.rounds} rounds, {args.seconds:g}s each, concurrency {args.concurrency})")
+    for v in results:
+        s = summary[v]
+        print(f"{v:10s} {s['rps']:9.1f} {s['p50_ms']:8.2f} {s['p99_ms']:8.2f}")
+    print(f"throughput change: {-100 * rps_drop:+.1f}% (target >= -10%)   p99 change: {100 * p99_rise:+.1f}% (target <= +10%)")
+    otel_share = 1 - summary["modeltel"]["rps"] / summary["otel"]["rps"]
+    print(f"modeltel on top of OpenTelemetry's own HTTP instrumentation: {-100 * otel_share:+.1f}% req/s, "
+          f"p99 {100 * (summary['modeltel']['p99_ms'] / summary['otel']['p99_ms'] - 1):+.1f}%")
+    print(f"OTLP requests received by the sink: {_Sink.received}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"rounds": results, "median": summary, "rps_drop": rps_drop, "p99_rise": p99_rise,
+                                    "otlp_requests": _Sink.received, "args": {k: v for k, v in vars(args).items() if k != "out" and k != "load"}}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
