@@ -15,6 +15,7 @@ from modeltel._baseline import Baseline, BaselineError
 from modeltel._config import Config, ConfigError
 from modeltel._monitor import Prediction, current_prediction, monitor, observe
 from modeltel._sdk import configure, force_flush, shutdown
+from modeltel.instrumentation import instrument_fastapi, instrument_flask
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,8 @@ __all__ = [
     "configure",
     "current_prediction",
     "force_flush",
+    "instrument_fastapi",
+    "instrument_flask",
     "monitor",
     "observe",
     "shutdown",
