@@ -33,7 +33,6 @@ demo: venv
 	$(BIN)/python examples/demo.py
 
 bench: venv
-	$(BIN)/python -m pip install -q -r bench/requirements.txt
 	$(BIN)/python bench/run_all.py
 
 clean:
