@@ -17,11 +17,13 @@ from modeltel.instrumentation._web import DEFAULT_HEALTH_PATHS, count_rejected_i
 __all__ = ["instrument_fastapi", "prepare_fastapi_app"]
 
 _STATE_ATTR = "_modeltel_state"
+_VALIDATION_ERROR = "fastapi.exceptions.RequestValidationError"
 
 
 class _State:
-    def __init__(self, routes: dict[str, RouteSpec], health_paths: frozenset[str]) -> None:
+    def __init__(self, routes: dict[str, RouteSpec], health_paths: frozenset[str], meter_provider: Any = None) -> None:
         self.routes = routes
+        self.meter_provider = meter_provider
         self.health_paths = health_paths
         self.handler_wrapped = False
         self.middleware_added = False
@@ -85,14 +87,15 @@ def _wrap_validation_handler(app: Any) -> None:
 
     async def handler(request: Any, exc: Any) -> Any:
         try:
+            meter_provider = getattr(getattr(app, _STATE_ATTR, None), "meter_provider", None)
             spec = _spec_for_request(app, request)
             route = getattr(request.scope.get("route"), "path", None)
             if spec is not None:
                 name = getattr(request.scope.get("endpoint"), "__name__", "model")
                 model, version = spec.identity(name)
-                count_rejected_input(model, version, route, "fastapi.exceptions.RequestValidationError")
+                count_rejected_input(model, version, route, _VALIDATION_ERROR, meter_provider)
             else:
-                count_rejected_input(None, None, route, "fastapi.exceptions.RequestValidationError")
+                count_rejected_input(None, None, route, _VALIDATION_ERROR, meter_provider)
         except Exception as error:  # noqa: BLE001 - fail-open
             report_internal_error("fastapi_validation", error)
         result = original(request, exc)
@@ -119,12 +122,17 @@ def _wrap_lifespan(app: Any) -> None:
     router.lifespan_context = lifespan
 
 
-def prepare_fastapi_app(app: Any, routes: Mapping[str, RouteSpec] | None = None, health_paths: Iterable[str] = DEFAULT_HEALTH_PATHS) -> None:
+def prepare_fastapi_app(
+    app: Any,
+    routes: Mapping[str, RouteSpec] | None = None,
+    health_paths: Iterable[str] = DEFAULT_HEALTH_PATHS,
+    meter_provider: Any = None,
+) -> None:
     """Install modeltel's pieces on ``app`` (idempotent); used by ``instrument_fastapi`` and,
     in zero-code mode, when the app builds its middleware stack."""
     state = getattr(app, _STATE_ATTR, None)
     if state is None:
-        state = _State(dict(routes or {}), frozenset(p.rstrip("/") for p in health_paths))
+        state = _State(dict(routes or {}), frozenset(p.rstrip("/") for p in health_paths), meter_provider)
         setattr(app, _STATE_ATTR, state)
     elif routes:
         state.routes.update(routes)
@@ -192,5 +200,5 @@ def instrument_fastapi(
             meter_provider=meter_provider,
             **otel_options,
         )
-    prepare_fastapi_app(app, normalise_routes(predict_routes, model, version), health)
+    prepare_fastapi_app(app, normalise_routes(predict_routes, model, version), health, meter_provider)
     return app

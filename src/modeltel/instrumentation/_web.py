@@ -44,10 +44,14 @@ _lock = threading.Lock()
 _counters: dict[int, Any] = {}
 
 
-def _rejected_counter() -> Any:
-    # One counter per meter: modeltel.testing swaps in a meter of its own.
-    telemetry = _telemetry.current()
-    meter = getattr(telemetry, "meter", None)
+def _rejected_counter(meter_provider: Any = None) -> Any:
+    # The app's meter provider if instrument_fastapi() was given one, else modeltel's meter
+    # (modeltel.testing swaps in its own), else the global one; one counter per meter.
+    meter = (
+        meter_provider.get_meter("modeltel", "0.1.0")
+        if meter_provider is not None
+        else getattr(_telemetry.current(), "meter", None)
+    )
     key = id(meter) if meter is not None else 0
     counter = _counters.get(key)
     if counter is None:
@@ -65,7 +69,9 @@ def _rejected_counter() -> Any:
     return counter
 
 
-def count_rejected_input(model: str | None, version: str | None, route: str | None, error_type: str) -> None:
+def count_rejected_input(
+    model: str | None, version: str | None, route: str | None, error_type: str, meter_provider: Any = None
+) -> None:
     """Count one input rejected by request validation, for the model the route serves."""
     try:
         if model is None:
@@ -75,7 +81,7 @@ def count_rejected_input(model: str | None, version: str | None, route: str | No
         model = model or "unknown"
         version = version or "unknown"
         stamp_server_span(model, version)
-        _rejected_counter().add(
+        _rejected_counter(meter_provider).add(
             1,
             {"ml.model.name": model, "ml.model.version": version, "error.type": error_type},
         )
