@@ -6,7 +6,12 @@ package mldriftprocessor // import "github.com/modeltel/mldriftprocessor"
 import (
 	"errors"
 	"fmt"
+	"math"
+	"os"
 	"time"
+
+	"github.com/modeltel/mldriftprocessor/internal/baselinefile"
+	"github.com/modeltel/mldriftprocessor/internal/state"
 
 	"github.com/modeltel/mldriftprocessor/internal/drift"
 )
@@ -46,6 +51,12 @@ type Config struct {
 
 	// Models override thresholds per model (optionally one version) and per feature.
 	Models []ModelOverride `mapstructure:"models"`
+
+	// BaselineFiles are baseline files (docs/baseline-format.md, as modeltel.Baseline.save
+	// writes them) loaded at start and kept for the life of the collector. They apply to
+	// production points tagged with the same ml.baseline.id; in-band baselines from the
+	// SDK need no file. Default: none.
+	BaselineFiles []string `mapstructure:"baseline_files"`
 }
 
 // Thresholds are the verdict settings of docs/drift-math.md section 4.
@@ -166,6 +177,11 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxFeaturesPerModel <= 0 {
 		errs = append(errs, errors.New("max_features_per_model must be positive"))
 	}
+	for _, path := range cfg.BaselineFiles {
+		if _, err := loadBaselineFile(path); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := cfg.Thresholds.validate(); err != nil {
 		errs = append(errs, fmt.Errorf("thresholds: %w", err))
 	}
@@ -285,4 +301,40 @@ func (t Thresholds) drift() drift.Thresholds {
 		AdaptiveAlpha:        t.AdaptiveAlpha,
 		Epsilon:              t.Epsilon,
 	}
+}
+
+func loadBaselineFile(path string) (*baselinefile.File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("baseline_files: %w", err)
+	}
+	f, err := baselinefile.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("baseline_files: %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// fileBaselines turns a baseline file into the store's baselines, by feature.
+func fileBaselines(f *baselinefile.File) map[state.FeatureKey]*state.Baseline {
+	out := map[state.FeatureKey]*state.Baseline{}
+	for role, group := range map[string][]baselinefile.Feature{roleInput: f.Features, roleOutput: f.Predictions} {
+		for _, ft := range group {
+			key := state.FeatureKey{Model: f.Model, Version: f.Version, Role: role, Feature: ft.Name}
+			b := &state.Baseline{ID: f.ID, Min: math.NaN(), Max: math.NaN(), Pinned: true}
+			if ft.Kind == "numeric" {
+				b.Bounds, b.Counts = ft.Edges, ft.Counts
+				if ft.Min != nil {
+					b.Min = *ft.Min
+				}
+				if ft.Max != nil {
+					b.Max = *ft.Max
+				}
+			} else {
+				b.Cats = ft.Cats()
+			}
+			out[key] = b
+		}
+	}
+	return out
 }

@@ -62,6 +62,17 @@ func newProcessor(set processor.Settings, cfg *Config, clock state.Clock) (*drif
 			MaxStreams: cfg.MaxStreams, MaxFeatures: cfg.MaxFeaturesPerModel,
 		}, clock),
 	}
+	for _, path := range cfg.BaselineFiles {
+		f, err := loadBaselineFile(path)
+		if err != nil {
+			return nil, err
+		}
+		for key, b := range fileBaselines(f) {
+			if reason := p.store.SetBaseline(key, b); reason != "" {
+				return nil, fmt.Errorf("baseline_files: %s: no room for feature %q (%s)", path, key.Feature, reason)
+			}
+		}
+	}
 	meter := set.MeterProvider.Meter(metadata.ScopeName)
 	var errs [5]error
 	p.dropped, errs[0] = meter.Int64Counter("otelcol_processor_mldrift_points_dropped",
@@ -316,8 +327,11 @@ func (p *driftProcessor) ingestMetric(res pcommon.Resource, scope pcommon.Instru
 		for i := 0; i < dps.Len(); i++ {
 			p.drop(p.ingestSum(res, scope, name, cumulative, dps.At(i)), 1)
 		}
-	default:
-		p.drop(dropMalformed, m.Gauge().DataPoints().Len()+m.Summary().DataPoints().Len())
+	case pmetric.MetricTypeGauge:
+		p.drop(dropMalformed, m.Gauge().DataPoints().Len())
+	case pmetric.MetricTypeSummary:
+		p.drop(dropMalformed, m.Summary().DataPoints().Len())
+	default: // a metric without data: nothing to count
 	}
 }
 

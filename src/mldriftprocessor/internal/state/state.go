@@ -56,7 +56,9 @@ type Baseline struct {
 	Counts   []float64          // numeric
 	Min, Max float64            // numeric, NaN when absent
 	Cats     map[string]float64 // categorical
-	seen     time.Time
+	// Pinned baselines (from files) never expire and are never evicted.
+	Pinned bool
+	seen   time.Time
 }
 
 // Categorical reports whether the baseline holds category counts.
@@ -210,9 +212,15 @@ func (s *Store) SetBaseline(key FeatureKey, b *Baseline) (reason string) {
 	for len(ids) > keep {
 		oldest := ""
 		for id, x := range ids {
+			if x.Pinned {
+				continue
+			}
 			if oldest == "" || x.seen.Before(ids[oldest].seen) {
 				oldest = id
 			}
+		}
+		if oldest == "" {
+			break
 		}
 		delete(ids, oldest)
 	}
@@ -533,7 +541,7 @@ func (s *Store) expire(now time.Time) int {
 	}
 	for key, ids := range s.baselines {
 		for id, b := range ids {
-			if b.seen.Before(limit) {
+			if !b.Pinned && b.seen.Before(limit) {
 				delete(ids, id)
 			}
 		}

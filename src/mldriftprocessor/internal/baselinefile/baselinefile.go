@@ -1,0 +1,111 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package baselinefile reads a modeltel baseline file (docs/baseline-format.md,
+// schema_version 1), the same JSON `modeltel.Baseline.save` writes, so that a collector can
+// be given baselines as files instead of (or before) receiving them in-band.
+package baselinefile // import "github.com/modeltel/mldriftprocessor/internal/baselinefile"
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Feature is one feature's reference distribution.
+type Feature struct {
+	Name       string    `json:"name"`
+	Kind       string    `json:"kind"` // numeric or categorical
+	Edges      []float64 `json:"edges"`
+	Categories []string  `json:"categories"`
+	Counts     []float64 `json:"counts"`
+	Min        *float64  `json:"min"`
+	Max        *float64  `json:"max"`
+}
+
+// File is a parsed baseline.
+type File struct {
+	SchemaVersion int       `json:"schema_version"`
+	ID            string    `json:"id"`
+	Model         string    `json:"model"`
+	Version       string    `json:"version"`
+	Features      []Feature `json:"features"`
+	Predictions   []Feature `json:"predictions"`
+}
+
+// Other is the catch-all category, last in a categorical feature's counts.
+const Other = "__other__"
+
+// Parse reads and checks a baseline file; every error names what is wrong.
+func Parse(data []byte) (*File, error) {
+	var f File
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("baseline: not valid JSON: %w", err)
+	}
+	switch {
+	case f.SchemaVersion != 1:
+		return nil, fmt.Errorf("baseline: schema_version %d is not supported (want 1)", f.SchemaVersion)
+	case f.ID == "":
+		return nil, errors.New("baseline: id is missing")
+	case f.Model == "":
+		return nil, errors.New("baseline: model is missing")
+	}
+	if f.Version == "" {
+		f.Version = "unknown"
+	}
+	for _, group := range [][]Feature{f.Features, f.Predictions} {
+		for i := range group {
+			if err := group[i].check(); err != nil {
+				return nil, fmt.Errorf("baseline %s: feature %q: %w", f.ID, group[i].Name, err)
+			}
+		}
+	}
+	return &f, nil
+}
+
+func (ft *Feature) check() error {
+	if ft.Name == "" {
+		return errors.New("name is missing")
+	}
+	for _, c := range ft.Counts {
+		if !(c >= 0) || math.IsInf(c, 0) {
+			return fmt.Errorf("count %v is not a non-negative number", c)
+		}
+	}
+	switch ft.Kind {
+	case "numeric":
+		if len(ft.Counts) != len(ft.Edges)+1 {
+			return fmt.Errorf("%d edges need %d counts, got %d", len(ft.Edges), len(ft.Edges)+1, len(ft.Counts))
+		}
+		for i, e := range ft.Edges {
+			if math.IsNaN(e) || math.IsInf(e, 0) || (i > 0 && e <= ft.Edges[i-1]) {
+				return errors.New("edges must be finite and strictly increasing")
+			}
+		}
+	case "categorical":
+		if len(ft.Counts) != len(ft.Categories)+1 {
+			return fmt.Errorf("%d categories need %d counts (the last for %s), got %d", len(ft.Categories), len(ft.Categories)+1, Other, len(ft.Counts))
+		}
+		seen := map[string]bool{}
+		for _, c := range ft.Categories {
+			if c == Other || seen[c] {
+				return fmt.Errorf("category %q is repeated or reserved", c)
+			}
+			seen[c] = true
+		}
+	default:
+		return fmt.Errorf("kind %q is neither numeric nor categorical", ft.Kind)
+	}
+	return nil
+}
+
+// Cats returns a categorical feature's counts by label, __other__ included.
+func (ft *Feature) Cats() map[string]float64 {
+	out := make(map[string]float64, len(ft.Categories)+1)
+	for i, c := range ft.Categories {
+		out[c] = ft.Counts[i]
+	}
+	out[Other] = ft.Counts[len(ft.Counts)-1]
+	return out
+}

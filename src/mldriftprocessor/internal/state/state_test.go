@@ -1,0 +1,116 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package state
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Unix(1_700_000_000, 0)
+
+func newStore(limits Limits) (*Store, *ManualClock) {
+	if limits.Window == 0 {
+		limits = Limits{Window: time.Minute, SlotSize: time.Second, StaleAfter: time.Hour, MaxStreams: 100, MaxFeatures: 100}
+	}
+	c := NewManualClock(t0)
+	return NewStore(limits, c), c
+}
+
+func ns(t time.Time) uint64 { return uint64(t.UnixNano()) }
+
+// TestCumulativeStreamsBecomeDeltas checks the differencing rules: a stream that predates
+// the processor is a reference first, later points add their increase, a repeated or older
+// point adds nothing and is reported out of order, and a new start time counts in full.
+func TestCumulativeStreamsBecomeDeltas(t *testing.T) {
+	s, _ := newStore(Limits{})
+	old := t0.Add(-time.Hour)
+	_, ok, reason := s.Cumulative(1, ns(old), ns(t0), []float64{10, 20})
+	require.False(t, ok)
+	require.Empty(t, reason)
+	d, ok, _ := s.Cumulative(1, ns(old), ns(t0.Add(10*time.Second)), []float64{15, 21})
+	require.True(t, ok)
+	require.Equal(t, []float64{5, 1}, d)
+	_, ok, reason = s.Cumulative(1, ns(old), ns(t0.Add(10*time.Second)), []float64{15, 21})
+	require.False(t, ok)
+	require.Equal(t, DropOutOfOrder, reason)
+	_, ok, reason = s.Cumulative(1, ns(old), ns(t0.Add(5*time.Second)), []float64{12, 20})
+	require.False(t, ok)
+	require.Equal(t, DropOutOfOrder, reason)
+	d, ok, _ = s.Cumulative(1, ns(t0.Add(20*time.Second)), ns(t0.Add(30*time.Second)), []float64{3, 4})
+	require.True(t, ok)
+	require.Equal(t, []float64{3, 4}, d, "a reset counts the new stream's values in full")
+	d, ok, _ = s.Cumulative(1, ns(t0.Add(20*time.Second)), ns(t0.Add(40*time.Second)), []float64{1, 9})
+	require.True(t, ok)
+	require.Equal(t, []float64{1, 9}, d, "a decrease without a new start time is a reset too")
+	d, ok, _ = s.Cumulative(2, ns(t0.Add(time.Second)), ns(t0.Add(2*time.Second)), []float64{7})
+	require.True(t, ok)
+	require.Equal(t, []float64{7}, d, "a stream that started after the processor counts from its first point")
+}
+
+// TestExplicitWindowsMergeAndAlignWithTheBaseline checks that counts from several calls
+// are summed, min/max combined, and a baseline with the same bounds is attached.
+func TestExplicitWindowsMergeAndAlignWithTheBaseline(t *testing.T) {
+	s, c := newStore(Limits{})
+	key := FeatureKey{"m", "1", "input", "x"}
+	require.Empty(t, s.SetBaseline(key, &Baseline{ID: "b", Bounds: []float64{0, 1}, Counts: []float64{1, 1, 1}, Min: math.NaN(), Max: math.NaN()}))
+	require.Empty(t, s.AddExplicit(key, "b", []float64{0, 1}, []float64{1, 2, 3}, -1, 2))
+	c.Advance(5 * time.Second)
+	require.Empty(t, s.AddExplicit(key, "b", []float64{0, 1}, []float64{4, 5, 6}, -3, 1))
+	require.Equal(t, DropBoundMismatch, s.AddExplicit(key, "b", []float64{0, 2}, []float64{1, 1, 1}, 0, 0))
+	ws, _ := s.Snapshot()
+	require.Len(t, ws, 1)
+	require.Equal(t, []float64{5, 7, 9}, ws[0].Production.Counts)
+	require.Equal(t, -3.0, ws[0].Production.Min)
+	require.Equal(t, 2.0, ws[0].Production.Max)
+	require.Equal(t, 21.0, ws[0].Values)
+	require.False(t, ws[0].Mismatch)
+}
+
+// TestCategoriesOutsideTheBaselineCountAsOther checks the alignment of a categorical
+// window with its baseline's labels, __other__ last.
+func TestCategoriesOutsideTheBaselineCountAsOther(t *testing.T) {
+	s, _ := newStore(Limits{})
+	key := FeatureKey{"m", "1", "input", "c"}
+	require.Empty(t, s.AddBaselineCategory(key, "b", "DE", 5))
+	require.Empty(t, s.AddBaselineCategory(key, "b", "FR", 3))
+	require.Empty(t, s.AddBaselineCategory(key, "b", Other, 0))
+	for label, n := range map[string]float64{"DE": 1, "FR": 2, "#a1b2c3": 4, Other: 1} {
+		require.Empty(t, s.AddCategory(key, "b", label, n))
+	}
+	ws, _ := s.Snapshot()
+	require.Equal(t, []float64{5, 3, 0}, ws[0].Baseline.Counts)
+	require.Equal(t, []float64{1, 2, 5}, ws[0].Production.Counts)
+}
+
+// TestNewBaselineIDStartsANewWindow checks that a model that switches baselines (new
+// bucket layout) does not mix counts measured on different edges.
+func TestNewBaselineIDStartsANewWindow(t *testing.T) {
+	s, _ := newStore(Limits{})
+	key := FeatureKey{"m", "1", "input", "x"}
+	require.Empty(t, s.AddExplicit(key, "b1", []float64{0}, []float64{1, 1}, 0, 0))
+	require.Empty(t, s.AddExplicit(key, "b2", []float64{0, 5}, []float64{2, 2, 2}, 0, 0))
+	ws, _ := s.Snapshot()
+	require.Equal(t, "b2", ws[0].BaselineID)
+	require.Equal(t, 6.0, ws[0].Values)
+}
+
+// TestFileBaselinesArePinned checks that pinned baselines survive stale expiry.
+func TestFileBaselinesArePinned(t *testing.T) {
+	s, c := newStore(Limits{Window: time.Minute, SlotSize: time.Second, StaleAfter: time.Minute, MaxStreams: 10, MaxFeatures: 10})
+	key := FeatureKey{"m", "1", "input", "x"}
+	require.Empty(t, s.SetBaseline(key, &Baseline{ID: "file", Bounds: []float64{0}, Counts: []float64{1, 1}, Pinned: true}))
+	require.Empty(t, s.SetBaseline(key, &Baseline{ID: "inband", Bounds: []float64{0}, Counts: []float64{1, 1}}))
+	c.Advance(2 * time.Minute)
+	s.Snapshot()
+	require.Empty(t, s.AddExplicit(key, "file", []float64{0}, []float64{3, 1}, 0, 0))
+	ws, _ := s.Snapshot()
+	require.NotNil(t, ws[0].Baseline, "the file baseline is still there")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	require.NotContains(t, s.baselines[key], "inband")
+}
