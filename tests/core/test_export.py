@@ -394,3 +394,16 @@ def test_the_otlp_grpc_exporter_delivers_the_same_distributions():
     assert points["f0"].count == 3 and sum(points["f0"].positive.bucket_counts) == 3
     assert points["f1"].zero_count == 1 and sum(points["f1"].negative.bucket_counts) == 1
     assert sum(points["f1"].positive.bucket_counts) == 1
+
+
+def test_overflow_counts_arrive_as_ml_sketch_overflow(capture):
+    """Features beyond max_features and cut strings are exported as ml.sketch.overflow by kind."""
+    cfg = Config(max_features=2, max_string_length=4)
+    store = SketchStore()
+    store.record("m", "1", "input", summarize_input(pd.DataFrame({"a": ["longer-than-4"], "b": [1.0], "c": [2.0]}), config=cfg))
+    assert _exporter(capture, store).force_flush()
+    (overflow,) = capture.metrics()["ml.sketch.overflow"]
+    assert overflow.sum.aggregation_temporality == DELTA and overflow.unit == "{item}"
+    kinds = {attrs(d)["ml.overflow.kind"]: d.as_int for d in overflow.sum.data_points}
+    assert kinds == {"feature": 1, "string": 1}
+    assert {attrs(d)["ml.model.name"] for d in overflow.sum.data_points} == {"m"}
