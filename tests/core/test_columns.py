@@ -259,3 +259,14 @@ def test_objects_with_the_numpy_array_protocol_are_read_as_arrays():
     assert c.type.endswith("Tensor")
     out = to_columns(Tensor([0.1, 0.7]), config=CFG, role="output")
     assert out.names == ("prediction",) and out.rows == 2
+
+
+def test_datetime_and_duration_columns_are_numeric_seconds():
+    """Datetimes become epoch seconds and durations seconds (NaT is missing), in every library."""
+    df = pd.DataFrame(
+        {"t": pd.to_datetime(["1970-01-02", None]), "d": pd.to_timedelta([90, None], unit="s")}
+    )
+    for obj in (df, pl.from_pandas(df), pa.Table.from_pandas(df)):
+        c = to_columns(obj, config=CFG)
+        assert c.numeric_names == ("t", "d")
+        np.testing.assert_array_equal(c.numeric, [[86400.0, 90.0], [np.nan, np.nan]])
