@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Annotated
 
 import pytest
 
@@ -14,12 +15,18 @@ from modeltel.testing import capture
 
 
 try:
+    from fastapi import Depends
     from pydantic import BaseModel
 
     class Row(BaseModel):  # module level: FastAPI resolves string annotations from globals
         amount: float
 except ImportError:  # pragma: no cover - pydantic comes with fastapi in the test extra
     pass
+
+
+def current_user() -> dict:
+    """A dependency whose result is a dict (must not be mistaken for the request body)."""
+    return {"user": "ada", "tier": "gold"}
 
 
 def _by_name(cap, prefix):
@@ -208,3 +215,42 @@ def test_zero_code_hooks_are_installed_on_apps_and_removed_by_uninstrument():
     from fastapi.applications import FastAPI as Base
 
     assert not hasattr(Base.__dict__["build_middleware_stack"], "__wrapped__")
+
+
+def test_fastapi_route_list_reaches_routes_added_with_include_router():
+    from fastapi import APIRouter, FastAPI
+    from fastapi.testclient import TestClient
+
+    router = APIRouter(prefix="/v2")
+
+    @router.post("/predict")
+    def predict(row: Row) -> dict:
+        return {"score": row.amount}
+
+    app = FastAPI()
+    app.include_router(router)
+    with capture() as cap:
+        instrument_fastapi(app, predict_routes={"/v2/predict": "nested"}, tracer_provider=cap.tracer_provider)
+        with TestClient(app) as client:
+            assert client.post("/v2/predict", json={"amount": 3.0}).status_code == 200
+    (span,) = _by_name(cap, "predict ")
+    assert span.name == "predict nested" and span.attributes["http.route"] == "/v2/predict"
+
+
+def test_fastapi_dependency_results_are_not_taken_for_the_body():
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    app = FastAPI()
+
+    @app.post("/predict")
+    @predict_route(model="m")
+    def predict(user: Annotated[dict, Depends(current_user)], rows: list[Row]) -> dict:
+        return {"scores": [r.amount for r in rows]}
+
+    with capture() as cap:
+        instrument_fastapi(app, tracer_provider=cap.tracer_provider)
+        with TestClient(app) as client:
+            assert client.post("/predict", json=[{"amount": 1.0}, {"amount": 2.0}]).status_code == 200
+    (span,) = _by_name(cap, "predict ")
+    assert span.attributes["ml.input.rows"] == 2  # the body, not the user dict

@@ -49,19 +49,35 @@ class _HealthMiddleware:
         await self.app(scope, receive, send)
 
 
-def _wrap_routes(app: Any, routes: Mapping[str, RouteSpec]) -> None:
-    from fastapi.routing import APIRoute
+def _matchable_routes(app: Any) -> list[tuple[str, Any]]:
+    """(full path, route objects that may hold the dependant) for every route of the app,
+    including those added with include_router (nested under router nodes in FastAPI >= 0.137)."""
+    from fastapi import routing
 
-    for route in app.router.routes:
-        spec = routes.get(getattr(route, "path", None))
-        if spec is None or not isinstance(route, APIRoute):
+    iter_contexts = getattr(routing, "iter_route_contexts", None)
+    if iter_contexts is None:
+        return [(getattr(route, "path", ""), [route]) for route in app.router.routes]
+    out = []
+    for context in iter_contexts(app.router.routes):
+        candidates = [getattr(context, "original_route", None), getattr(context, "_effective_route", None), getattr(context, "route", None)]
+        out.append((context.path, [c for c in candidates if c is not None]))
+    return out
+
+
+def _wrap_routes(app: Any, routes: Mapping[str, RouteSpec]) -> None:
+    for path, candidates in _matchable_routes(app):
+        spec = routes.get(path)
+        if spec is None:
             continue
-        dependant = route.dependant
-        if spec_of(dependant.call) is None:
-            # FastAPI calls dependant.call at request time; the wrapper keeps the
-            # function's signature and sync/async nature, so the handler built for the
-            # route at definition time stays valid.
-            dependant.call = wrap_handler(dependant.call, spec)
+        for route in candidates:
+            dependant = getattr(route, "dependant", None)
+            if dependant is None or getattr(dependant, "call", None) is None:
+                continue
+            if spec_of(dependant.call) is None:
+                # FastAPI calls dependant.call at request time; the wrapper keeps the
+                # function's signature and sync/async nature, so the handler built for the
+                # route at definition time stays valid.
+                dependant.call = wrap_handler(dependant.call, spec)
 
 
 def _spec_for_request(app: Any, request: Any) -> RouteSpec | None:

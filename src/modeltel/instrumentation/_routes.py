@@ -107,17 +107,46 @@ def _flask_json() -> Any:
     return request.get_json(silent=True)
 
 
-def _find_input(spec: RouteSpec, signature: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _not_body(param: inspect.Parameter) -> bool:
+    """A FastAPI parameter that is a dependency, query, header, ... (anything but a body)."""
+    markers = [param.default]
+    annotation = param.annotation
+    if getattr(annotation, "__metadata__", None):  # Annotated[T, Depends(...)]
+        markers.extend(annotation.__metadata__)
+    for marker in markers:
+        cls = type(marker)
+        if cls.__module__.startswith("fastapi.") and cls.__name__ != "Body":
+            return True
+    return False
+
+
+def _body_names(signature: inspect.Signature | None) -> tuple[str, ...] | None:
+    if signature is None:
+        return None
+    return tuple(name for name, param in signature.parameters.items() if not _not_body(param))
+
+
+def _find_input(
+    spec: RouteSpec,
+    signature: inspect.Signature | None,
+    body_names: tuple[str, ...] | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    names = list(signature.parameters) if signature is not None else []
     if spec.input_arg is not None:
         if spec.input_arg in kwargs:
             return to_model_input(kwargs[spec.input_arg])
-        if signature is not None:
-            names = list(signature.parameters)
-            if spec.input_arg in names and names.index(spec.input_arg) < len(args):
-                return to_model_input(args[names.index(spec.input_arg)])
+        if spec.input_arg in names and names.index(spec.input_arg) < len(args):
+            return to_model_input(args[names.index(spec.input_arg)])
         return None
-    for value in (*args, *kwargs.values()):
+    # Positional arguments (Flask path values, direct calls), then keyword arguments that
+    # are not dependencies or query/header/path parameters (FastAPI passes keywords).
+    for value in args:
         if _is_body(value):
+            return to_model_input(value)
+    for name, value in kwargs.items():
+        if (body_names is None or name in body_names) and _is_body(value):
             return to_model_input(value)
     return _flask_json()
 
@@ -138,17 +167,23 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
         # A streaming handler yields its output after it returns; wrapping it would end
         # the span before the stream. It is served as is.
         return handler
+    signature: inspect.Signature | None
     try:
-        signature: inspect.Signature | None = inspect.signature(handler)
-    except (TypeError, ValueError):
-        signature = None
+        # String annotations (``from __future__ import annotations``) resolved as FastAPI does.
+        signature = inspect.signature(handler, eval_str=True)
+    except Exception:  # noqa: BLE001 - an unresolvable annotation: fall back to the raw one
+        try:
+            signature = inspect.signature(handler)
+        except (TypeError, ValueError):
+            signature = None
+    body_names = _body_names(signature)
     fallback = getattr(handler, "__name__", "model")
     is_async = inspect.iscoroutinefunction(handler)
 
     def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str, Any, bool]:
         model, version = spec.identity(fallback)
         try:
-            inputs = _find_input(spec, signature, args, kwargs)
+            inputs = _find_input(spec, signature, body_names, args, kwargs)
         except Exception as exc:  # noqa: BLE001 - fail-open
             report_internal_error("route_input", exc)
             inputs = None
