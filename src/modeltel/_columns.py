@@ -337,9 +337,9 @@ def _record(
         kinds = set(map(type, values))
         if kinds <= _NUMBERS and kinds and set(map(type, names)) == _STR and max(map(len, names)) <= limit:
             names_t = tuple(names)
-            if type(names) is not tuple and len(set(names_t)) != n:
-                pass  # duplicates: the slow path below keeps the first
-            else:
+            # tuples here are dict keys or generated names (unique); a list may repeat a
+            # name, and then the slow path keeps the first
+            if type(names) is tuple or len(set(names_t)) == n:
                 nums = list(values) if kinds == _FLOATS else list(map(float, values))
                 return Record(type_name, names_t, names_t, nums, _NO_NULLS, {})
     return _record_slow(names, values, type_name, config, labels=labels)
@@ -637,7 +637,8 @@ def _from_mapping(obj: Mapping[Any, Any], feature_names: Sequence[str] | None, c
     keys = list(obj.keys())
     values = list(obj.values())
     output = role == "output"
-    names = tuple(f"prediction.{k}" for k in keys) if output else tuple(keys)
+    # input: the dict's own keys (unique; a tuple says so); output: prefixed, so a list
+    names = [f"prediction.{k}" for k in keys] if output else tuple(keys)
     if set(map(type, values)) <= _SCALAR_TYPES or not any(map(_is_column, values)):
         # one record; values that are neither scalars nor columns (nested dicts) are skipped
         return _record(names, values, "dict", config)
