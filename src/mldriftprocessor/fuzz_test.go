@@ -91,4 +91,3 @@ func FuzzHistogramMerge(f *testing.F) {
 		}
 	})
 }
-

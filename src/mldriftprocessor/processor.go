@@ -60,6 +60,7 @@ func newProcessor(set processor.Settings, cfg *Config, clock state.Clock) (*drif
 		store: state.NewStore(state.Limits{
 			Window: cfg.Window, SlotSize: cfg.SlotSize, StaleAfter: cfg.StaleAfter,
 			MaxStreams: cfg.MaxStreams, MaxFeatures: cfg.MaxFeaturesPerModel,
+			ReferenceMinSamples: float64(cfg.Thresholds.MinSamples),
 		}, clock),
 	}
 	for _, path := range cfg.BaselineFiles {
@@ -308,13 +309,23 @@ func (p *driftProcessor) ingestMetric(res pcommon.Resource, scope pcommon.Instru
 				continue
 			}
 			vmin, vmax := math.NaN(), math.NaN()
-			if dp.HasMin() && !cumulative {
-				vmin = dp.Min()
+			var h *state.Expo
+			if !cumulative {
+				// Only delta points carry this interval's buckets (and min/max); a cumulative
+				// exponential stream contributes its count.
+				if dp.HasMin() {
+					vmin = dp.Min()
+				}
+				if dp.HasMax() {
+					vmax = dp.Max()
+				}
+				h = expo(dp)
+				if h == nil {
+					p.drop(dropMalformed, 1)
+					continue
+				}
 			}
-			if dp.HasMax() && !cumulative {
-				vmax = dp.Max()
-			}
-			p.drop(p.store.AddExponential(key, vals[0], vmin, vmax), 1)
+			p.drop(p.store.AddExponential(key, h, vals[0], vmin, vmax), 1)
 		}
 	case pmetric.MetricTypeSum:
 		s := m.Sum()
@@ -333,6 +344,37 @@ func (p *driftProcessor) ingestMetric(res pcommon.Resource, scope pcommon.Instru
 		p.drop(dropMalformed, m.Summary().DataPoints().Len())
 	default: // a metric without data: nothing to count
 	}
+}
+
+// expo converts an exponential histogram point; nil when it is malformed.
+func expo(dp pmetric.ExponentialHistogramDataPoint) *state.Expo {
+	if dp.Scale() < -10 || dp.Scale() > 20 {
+		return nil
+	}
+	h := state.NewExpo(dp.Scale())
+	h.Zero = float64(dp.ZeroCount())
+	total := h.Zero
+	for _, side := range []struct {
+		b   pmetric.ExponentialHistogramDataPointBuckets
+		dst map[int32]float64
+	}{{dp.Positive(), h.Pos}, {dp.Negative(), h.Neg}} {
+		off := int64(side.b.Offset())
+		for i, c := range side.b.BucketCounts().AsRaw() {
+			idx := off + int64(i)
+			if idx > math.MaxInt32 || idx < math.MinInt32 {
+				return nil
+			}
+			if c > 0 {
+				side.dst[int32(idx)] += float64(c)
+				total += float64(c)
+			}
+		}
+	}
+	if total != float64(dp.Count()) {
+		return nil
+	}
+	h.Add(state.NewExpo(h.Scale)) // bound the bucket span (downscale if needed)
+	return h
 }
 
 // ingestHistogram reads one explicit-bucket point; it returns a drop reason or "".
@@ -608,7 +650,7 @@ func (p *driftProcessor) emitQuality(o *output, w state.Window, modelRows float6
 	if w.Key.Feature != "" && w.Kind != state.KindUnknown && !reported(checkNull) {
 		rate(checkNull, w.Missing, total)
 	}
-	if w.Production != nil && w.Baseline != nil {
+	if w.Production != nil && w.Baseline != nil && w.ReferenceSince.IsZero() {
 		// Production mass where the baseline has none: values beyond the reference's
 		// range (numeric) or labels never seen in training (categorical, mostly __other__).
 		outside := 0.0
@@ -639,9 +681,13 @@ func (p *driftProcessor) logTransition(o *output, w state.Window, f drift.Featur
 		state = "drift"
 	}
 	p.transitions.Add(context.Background(), 1, metric.WithAttributes(attribute.String("state", state)))
-	body := fmt.Sprintf("feature %s (%s) of model %s version %s %s: %s %.4g vs threshold %.4g over the last %s (%d values)",
+	against := "its baseline " + w.BaselineID
+	if !w.ReferenceSince.IsZero() {
+		against = "its first full window (no baseline; frozen at " + w.ReferenceSince.UTC().Format(time.RFC3339) + ")"
+	}
+	body := fmt.Sprintf("feature %s (%s) of model %s version %s %s: %s %.4g vs threshold %.4g over the last %s (%d values) against %s",
 		w.Key.Feature, w.Key.Role, w.Key.Model, w.Key.Version, verb, reason.Method, reason.Score, reason.Threshold,
-		p.cfg.Window, int64(f.Production.Total()))
+		p.cfg.Window, int64(f.Production.Total()), against)
 	lr := o.logs.AppendEmpty()
 	lr.SetTimestamp(o.now)
 	lr.SetObservedTimestamp(o.now)

@@ -6,6 +6,7 @@ package mldriftprocessor
 import (
 	"context"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -320,4 +321,80 @@ func TestMaxStreamsAndFeaturesAreBounded(t *testing.T) {
 		byReason[reason.AsString()] += dp.Value
 	}
 	require.Equal(t, map[string]int64{state.DropMaxFeatures: 1, state.DropMaxStreams: 1}, byReason)
+}
+
+// exponential returns one replica's delta exponential histogram of values (scale 3).
+func exponential(model, feature string, values []float64) pmetric.Metrics {
+	return metricsWith("a", func(ms pmetric.MetricSlice) {
+		m := ms.AppendEmpty()
+		m.SetName(metricFeatureValue)
+		eh := m.SetEmptyExponentialHistogram()
+		eh.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+		dp := eh.DataPoints().AppendEmpty()
+		dp.Attributes().PutStr(attrModelName, model)
+		dp.Attributes().PutStr(attrModelVersion, "1")
+		dp.Attributes().PutStr(attrFeatureName, feature)
+		dp.Attributes().PutStr(attrFeatureRole, roleInput)
+		dp.SetScale(3)
+		buckets := map[int32]uint64{}
+		lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
+		vmin, vmax := math.Inf(1), math.Inf(-1)
+		for _, v := range values {
+			i := int32(math.Ceil(math.Log2(v)*8)) - 1
+			buckets[i]++
+			lo, hi = min(lo, i), max(hi, i)
+			vmin, vmax = math.Min(vmin, v), math.Max(vmax, v)
+		}
+		counts := make([]uint64, hi-lo+1)
+		for i, c := range buckets {
+			counts[i-lo] = c
+		}
+		dp.Positive().SetOffset(lo)
+		dp.Positive().BucketCounts().FromRaw(counts)
+		dp.SetCount(uint64(len(values)))
+		dp.SetMin(vmin)
+		dp.SetMax(vmax)
+	})
+}
+
+func around(center float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = center + float64(i%50) // 50 distinct values over a range of 50
+	}
+	return out
+}
+
+// TestWithoutBaselineTheFirstFullWindowIsTheReference checks numeric features sent as
+// exponential histograms (no baseline): no score until the feature was seen for a whole
+// window with min_samples values; then that window is frozen as the reference, data like it
+// does not drift, and data that moved does.
+func TestWithoutBaselineTheFirstFullWindowIsTheReference(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.consume(t, exponential("m", "x", around(100, 600)))
+	md, _ := h.p.evaluate()
+	n, _ := find(md, metricSampleCount, map[string]string{attrFeatureName: "x"})
+	require.Equal(t, 600.0, n)
+	_, scored := find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: "psi"})
+	require.False(t, scored, "no reference yet")
+
+	h.clock.Advance(time.Minute - time.Second) // seen for a whole window: frozen now
+	md, _ = h.p.evaluate()
+	psi, scored := find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: "psi"})
+	require.True(t, scored)
+	require.Zero(t, psi, "the reference compared with itself")
+
+	h.clock.Advance(2 * time.Second) // the reference data left the window
+	h.consume(t, exponential("m", "x", around(100, 600)))
+	md, ld := h.p.evaluate()
+	detected, _ := find(md, metricDetected, map[string]string{attrFeatureName: "x"})
+	require.Zero(t, detected)
+	require.Zero(t, ld.LogRecordCount())
+
+	h.clock.Advance(time.Minute)
+	h.consume(t, exponential("m", "x", around(400, 600)))
+	md, ld = h.p.evaluate()
+	detected, _ = find(md, metricDetected, map[string]string{attrFeatureName: "x"})
+	require.Equal(t, 1.0, detected)
+	require.Equal(t, 1, ld.LogRecordCount())
 }

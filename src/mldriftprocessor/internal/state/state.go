@@ -8,6 +8,7 @@
 package state // import "github.com/modeltel/mldriftprocessor/internal/state"
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -47,6 +48,9 @@ const (
 type Limits struct {
 	Window, SlotSize, StaleAfter time.Duration
 	MaxStreams, MaxFeatures      int
+	// ReferenceMinSamples: a feature without a baseline freezes its first full window as
+	// its reference once that window holds at least this many values.
+	ReferenceMinSamples float64
 }
 
 // Baseline is the reference distribution of one feature, as received in-band.
@@ -84,6 +88,7 @@ type slot struct {
 	missing    float64
 	violations map[string]float64
 	min, max   float64
+	exp        *Expo // exponential histograms (no baseline)
 }
 
 func (s *slot) reset(index int64) {
@@ -93,6 +98,7 @@ func (s *slot) reset(index int64) {
 	s.values, s.missing = 0, 0
 	clear(s.violations)
 	s.min, s.max = math.NaN(), math.NaN()
+	s.exp = nil
 }
 
 type feature struct {
@@ -103,6 +109,16 @@ type feature struct {
 	lastSeen   time.Time
 	drifted    bool
 	mismatch   string // baseline id last reported as mismatching
+	firstSeen  time.Time
+	// ref is the frozen reference of a feature without a baseline: its first full window.
+	ref *reference
+}
+
+type reference struct {
+	exp      *Expo
+	cats     map[string]float64
+	min, max float64
+	since    time.Time
 }
 
 type cumulative struct {
@@ -258,7 +274,7 @@ func (s *Store) featureFor(key FeatureKey) (*feature, string) {
 	case s.perModel[model] >= s.limits.MaxFeatures:
 		return nil, DropMaxFeatures
 	}
-	f = &feature{slots: make([]slot, s.nSlots())}
+	f = &feature{slots: make([]slot, s.nSlots()), firstSeen: s.clock.Now()}
 	for i := range f.slots {
 		f.slots[i].reset(-1)
 	}
@@ -282,6 +298,7 @@ func (f *feature) clear() {
 	for i := range f.slots {
 		f.slots[i].reset(-1)
 	}
+	f.ref = nil
 }
 
 // AddExplicit adds explicit-bucket counts (delta) of a numeric feature measured on the
@@ -314,9 +331,9 @@ func (s *Store) AddExplicit(key FeatureKey, id string, bounds, counts []float64,
 	return ""
 }
 
-// AddExponential adds the count of an exponential histogram (a numeric feature without
-// baseline): it counts towards the sample count and the null rate.
-func (s *Store) AddExponential(key FeatureKey, count, vmin, vmax float64) (reason string) {
+// AddExponential adds an exponential histogram (delta) of a numeric feature without a
+// baseline; h is nil when only its count is known (a cumulative stream).
+func (s *Store) AddExponential(key FeatureKey, h *Expo, count, vmin, vmax float64) (reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, reason := s.featureFor(key)
@@ -332,6 +349,12 @@ func (s *Store) AddExponential(key FeatureKey, count, vmin, vmax float64) (reaso
 	sl := s.current(f, s.clock.Now())
 	sl.values += count
 	sl.min, sl.max = nanMin(sl.min, vmin), nanMax(sl.max, vmax)
+	if h != nil {
+		if sl.exp == nil {
+			sl.exp = NewExpo(h.Scale)
+		}
+		sl.exp.Add(h)
+	}
 	return ""
 }
 
@@ -402,6 +425,9 @@ type Window struct {
 	// Mismatch is set when the baseline of BaselineID has other bounds than the window.
 	Mismatch bool
 	Drifted  bool // the edge-trigger state before this evaluation
+	// ReferenceSince is set when the feature has no baseline and is compared with its own
+	// first full window, frozen at that time.
+	ReferenceSince time.Time
 }
 
 // Histogram mirrors drift.Histogram so this package does not depend on the math.
@@ -422,6 +448,7 @@ func (s *Store) Snapshot() (windows []Window, expired int) {
 	for key, f := range s.features {
 		w := Window{Key: key, Kind: f.kind, BaselineID: f.baselineID, Drifted: f.drifted}
 		var counts []float64
+		var exp *Expo
 		cats := map[string]float64{}
 		vmin, vmax := math.NaN(), math.NaN()
 		for i := range f.slots {
@@ -448,9 +475,20 @@ func (s *Store) Snapshot() (windows []Window, expired int) {
 			for c, v := range sl.cats {
 				cats[c] += v
 			}
+			if sl.exp != nil {
+				if exp == nil {
+					exp = NewExpo(sl.exp.Scale)
+				}
+				exp.Add(sl.exp)
+			}
 			vmin, vmax = nanMin(vmin, sl.min), nanMax(vmax, sl.max)
 		}
 		b := s.baselines[key][f.baselineID]
+		if f.baselineID == "" && (f.kind == KindExponential || f.kind == KindCategorical) {
+			s.compareWithReference(f, &w, exp, cats, vmin, vmax, now)
+			windows = append(windows, w)
+			continue
+		}
 		switch {
 		case b == nil || w.Values <= 0:
 		case f.kind == KindExplicit && !b.Categorical():
@@ -485,6 +523,51 @@ func (s *Store) Snapshot() (windows []Window, expired int) {
 	}
 	sort.Slice(windows, func(i, j int) bool { return less(windows[i].Key, windows[j].Key) })
 	return windows, expired
+}
+
+// compareWithReference scores a feature without a baseline against its own first full
+// window: frozen once the feature was seen for a whole window and that window holds
+// ReferenceMinSamples values.
+func (s *Store) compareWithReference(f *feature, w *Window, exp *Expo, cats map[string]float64, vmin, vmax float64, now time.Time) {
+	if w.Values <= 0 || (f.kind == KindExponential && exp == nil) {
+		return
+	}
+	if f.ref == nil {
+		// The window covers whole slots: it is full once the first slot is its oldest.
+		if now.Sub(f.firstSeen) < s.limits.Window-s.limits.SlotSize || w.Values < s.limits.ReferenceMinSamples {
+			return
+		}
+		f.ref = &reference{min: vmin, max: vmax, since: now}
+		if exp != nil {
+			f.ref.exp = exp.Clone()
+		} else {
+			f.ref.cats = maps.Clone(cats)
+		}
+	}
+	w.ReferenceSince = f.ref.since
+	if f.kind == KindExponential {
+		bounds, ref, prod := Explicit(f.ref.exp, exp)
+		w.Baseline = &Histogram{Bounds: bounds, Counts: ref, Min: f.ref.min, Max: f.ref.max}
+		w.Production = &Histogram{Bounds: bounds, Counts: prod, Min: vmin, Max: vmax}
+		return
+	}
+	labels := make([]string, 0, len(f.ref.cats)+len(cats))
+	for c := range f.ref.cats {
+		labels = append(labels, c)
+	}
+	for c := range cats {
+		if _, ok := f.ref.cats[c]; !ok {
+			labels = append(labels, c)
+		}
+	}
+	sort.Strings(labels)
+	ref := make([]float64, len(labels))
+	prod := make([]float64, len(labels))
+	for i, c := range labels {
+		ref[i], prod[i] = f.ref.cats[c], cats[c]
+	}
+	w.Baseline = &Histogram{Counts: ref, Min: math.NaN(), Max: math.NaN()}
+	w.Production = &Histogram{Counts: prod, Min: math.NaN(), Max: math.NaN()}
 }
 
 func less(a, b FeatureKey) bool {
