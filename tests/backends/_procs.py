@@ -97,13 +97,19 @@ class Proc:
         if self.popen is None:
             return None
         p, self.popen = self.popen, None
+        started = time.monotonic()
+        how = "exited"
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
+            how = "stopped by SIGTERM"
             try:
                 p.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(timeout=10)
+                how = f"killed after {grace}s"
+        with open(self.log_path, "a") as log:
+            log.write(f"\n===== {how} in {time.monotonic() - started:.1f}s, code {p.returncode}\n")
         return p.returncode
 
     @property

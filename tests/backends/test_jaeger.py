@@ -21,7 +21,7 @@ def _tags(span: dict) -> dict:
 
 @pytest.mark.timeout(240)
 def test_model_traces_are_found_in_jaeger_by_service_and_model_with_predict_under_http(
-        start_collector, start_model_app, jaeger, tmp_path):
+        jaeger, start_collector, start_model_app, tmp_path):  # Jaeger first: it is stopped last
     """Every request is one trace in Jaeger: HTTP server span -> `predict fraud` child, searchable by ml.model.name."""
     collector = start_collector(["jaeger.yaml"], collector_env(tmp_path, JAEGER_OTLP_ENDPOINT=jaeger.otlp_grpc))
     app = start_model_app(collector)
