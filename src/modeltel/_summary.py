@@ -144,21 +144,27 @@ class _Summary:
             self._stats = _record_stats(c) if isinstance(c, Record) else _batch_stats(c.numeric, c.numeric_nulls)
         return self._stats
 
-    def _record_counts(self) -> dict[str, dict[str, Any]]:
-        """One record: counts only. Its min/max/mean would be the raw values themselves."""
+    def _record_fields(self) -> dict[str, Any]:
+        """One record: which features are missing or not finite, nothing more.
+
+        Its min/max/mean would be the raw values themselves, and a per-feature dict of
+        0/1 counts costs more to build and render than it tells.
+        """
         rec = self.columns
         assert isinstance(rec, Record)
-        out: dict[str, dict[str, Any]] = {}
-        nulls = rec.numeric_null_idx
-        for i, (name, v) in enumerate(zip(rec.numeric_names, rec.numeric)):
+        missing: list[str] = []
+        nonfinite: list[str] = []
+        for name, v in zip(rec.numeric_names, rec.numeric):
             if v - v == 0.0:  # finite
-                out[name] = {"count": 1, "nulls": 0, "nan": 0, "inf": 0}
-            elif v != v:
-                null = i in nulls
-                out[name] = {"count": 0, "nulls": int(null), "nan": int(not null), "inf": 0}
-            else:
-                out[name] = {"count": 0, "nulls": 0, "nan": 0, "inf": 1}
-        return out
+                continue
+            (missing if v != v else nonfinite).append(name)
+        missing.extend(name for name, label in rec.categorical.items() if label is None)
+        fields: dict[str, Any] = {"features": len(rec.names)}
+        if missing:
+            fields["missing"] = missing
+        if nonfinite:
+            fields["nonfinite"] = nonfinite
+        return fields
 
     def _numeric_fields(self) -> dict[str, dict[str, Any]]:
         st = self.stats()
@@ -213,7 +219,11 @@ class InputSummary(_Summary):
 
     def log_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {"rows": self.columns.rows, "type": self.columns.type}
-        features = self._record_counts() if isinstance(self.columns, Record) else self._numeric_fields()
+        if isinstance(self.columns, Record):
+            fields.update(self._record_fields())
+            self._caps(fields)
+            return fields
+        features = self._numeric_fields()
         features.update(self._categorical_fields())
         # input order, as the user sees the features
         fields["features"] = {name: features[name] for name in self.columns.names if name in features}
