@@ -12,10 +12,15 @@ load from other processes hits both alike:
             per prediction, exported over OTLP/HTTP (batching) to a sink that accepts and
             discards, in this process
 
+With --log-sample-rate R a fourth variant, "modeltel@R", is the example with
+MODELTEL_LOG_SAMPLE_RATE=R (share of successful predictions that get a JSON log record).
+
 Each server is uvicorn (one process) on 127.0.0.1; the load comes from a second process
 (a bounded async httpx loop with keep-alive connections) posting one iris flower per
 request for a fixed time after a warm-up. Targets: modeltel at most 10% fewer requests per
-second than the peer and p99 latency at most 10% higher. Prints a table and writes JSON
+second than the peer and p99 latency at most 10% higher. The server's CPU time per request
+(from /proc, all threads, export threads included) is printed too: on a machine shared
+with other work it is the steadier figure. Prints a table and writes JSON
 (bench/results/server.json).
 
     .venv/bin/python bench/bench_server.py [--seconds 8] [--rounds 3] [--concurrency 8]
@@ -57,6 +62,7 @@ async def _load(url: str, seconds: float, warmup: float, concurrency: int) -> di
 
     latencies: list[float] = []
     errors = 0
+    total = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=10) as client:
         start = time.perf_counter()
@@ -64,7 +70,7 @@ async def _load(url: str, seconds: float, warmup: float, concurrency: int) -> di
         stop_at = measure_from + seconds
 
         async def worker() -> None:
-            nonlocal errors
+            nonlocal errors, total
             headers = {"content-type": "application/json"}
             while True:
                 t0 = time.perf_counter()
@@ -76,6 +82,7 @@ async def _load(url: str, seconds: float, warmup: float, concurrency: int) -> di
                 except httpx.HTTPError:
                     ok = False
                 t1 = time.perf_counter()
+                total += ok
                 if t0 >= measure_from:
                     if ok:
                         latencies.append(t1 - t0)
@@ -87,6 +94,7 @@ async def _load(url: str, seconds: float, warmup: float, concurrency: int) -> di
     n = len(latencies)
     return {
         "requests": n,
+        "total_requests": total,
         "errors": errors,
         "rps": n / seconds,
         "p50_ms": 1000 * latencies[n // 2] if n else None,
@@ -117,6 +125,8 @@ class _Sink(BaseHTTPRequestHandler):
 
 
 def _start_server(variant: str, sink_port: int) -> tuple[subprocess.Popen[bytes], int]:
+    # "modeltel@0.1": the modeltel variant with MODELTEL_LOG_SAMPLE_RATE=0.1
+    variant, _, log_rate = variant.partition("@")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MODELTEL_"))}
     env.update(IRIS_MODEL_VERSION="1.0.0", MODELTEL_EXPORTER="none" if variant == "peer" else "otlp")
@@ -126,6 +136,8 @@ def _start_server(variant: str, sink_port: int) -> tuple[subprocess.Popen[bytes]
     else:
         if variant == "otel":
             app_dir, target = ROOT / "bench", "_otel_only_app:app"
+        if log_rate:
+            env["MODELTEL_LOG_SAMPLE_RATE"] = log_rate
         env.update(
             OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{sink_port}",
             OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
@@ -160,17 +172,28 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _round(variant: str, sink_port: int, args: argparse.Namespace) -> dict[str, Any]:
     proc, port = _start_server(variant, sink_port)
     try:
+        cpu_before = _cpu_seconds(proc.pid)
         out = subprocess.run(
             [sys.executable, __file__, "--load", f"http://127.0.0.1:{port}/predict",
              "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--concurrency", str(args.concurrency)],
             capture_output=True, text=True, timeout=args.seconds + args.warmup + 60, check=True,
         )
+        cpu = _cpu_seconds(proc.pid) - cpu_before
     finally:
         _stop(proc)
-    return json.loads(out.stdout)
+    result = json.loads(out.stdout)
+    # CPU the server spent per request: robust to other load on the machine, unlike req/s.
+    result["server_cpu_us_per_request"] = 1e6 * cpu / max(1, result["total_requests"])
+    return result
 
 
 def main() -> int:
@@ -179,6 +202,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--log-sample-rate", type=float, help="also run modeltel with this MODELTEL_LOG_SAMPLE_RATE")
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "server.json")
     args = parser.parse_args()
@@ -189,12 +213,14 @@ def main() -> int:
     sink = ThreadingHTTPServer(("127.0.0.1", free_port()), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     results: dict[str, list[dict[str, Any]]] = {"peer": [], "otel": [], "modeltel": []}
+    if args.log_sample_rate is not None:
+        results[f"modeltel@{args.log_sample_rate:g}"] = []
     try:
         for i in range(args.rounds):
             for variant in results:
                 r = _round(variant, sink.server_address[1], args)
                 results[variant].append(r)
-                print(f"round {i + 1} {variant:9s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  errors {r['errors']}", flush=True)
+                print(f"round {i + 1} {variant:13s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  server CPU {r['server_cpu_us_per_request']:.0f} us/req  errors {r['errors']}", flush=True)
     finally:
         sink.shutdown()
 
@@ -202,22 +228,26 @@ def main() -> int:
         return statistics.median(r[key] for r in results[variant])
 
     summary = {
-        v: {"rps": med(v, "rps"), "p50_ms": med(v, "p50_ms"), "p99_ms": med(v, "p99_ms")} for v in results
+        v: {"rps": med(v, "rps"), "p50_ms": med(v, "p50_ms"), "p99_ms": med(v, "p99_ms"),
+            "cpu_us": med(v, "server_cpu_us_per_request")}
+        for v in results
     }
     rps_drop = 1 - summary["modeltel"]["rps"] / summary["peer"]["rps"]
     p99_rise = summary["modeltel"]["p99_ms"] / summary["peer"]["p99_ms"] - 1
     print()
-    print(f"{'':10s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s}   (median of {args.rounds} rounds, {args.seconds:g}s each, concurrency {args.concurrency})")
+    print(f"{'':14s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU us/req':>11s}   (median of {args.rounds} rounds, {args.seconds:g}s each, concurrency {args.concurrency})")
     for v in results:
         s = summary[v]
-        print(f"{v:10s} {s['rps']:9.1f} {s['p50_ms']:8.2f} {s['p99_ms']:8.2f}")
+        print(f"{v:14s} {s['rps']:9.1f} {s['p50_ms']:8.2f} {s['p99_ms']:8.2f} {s['cpu_us']:11.0f}")
+    cpu_rise = summary["modeltel"]["cpu_us"] / summary["peer"]["cpu_us"] - 1
+    print(f"server CPU per request: {100 * cpu_rise:+.1f}% with modeltel")
     print(f"throughput change: {-100 * rps_drop:+.1f}% (target >= -10%)   p99 change: {100 * p99_rise:+.1f}% (target <= +10%)")
     otel_share = 1 - summary["modeltel"]["rps"] / summary["otel"]["rps"]
     print(f"modeltel on top of OpenTelemetry's own HTTP instrumentation: {-100 * otel_share:+.1f}% req/s, "
           f"p99 {100 * (summary['modeltel']['p99_ms'] / summary['otel']['p99_ms'] - 1):+.1f}%")
     print(f"OTLP requests received by the sink: {_Sink.received}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rounds": results, "median": summary, "rps_drop": rps_drop, "p99_rise": p99_rise,
+    args.out.write_text(json.dumps({"rounds": results, "median": summary, "rps_drop": rps_drop, "p99_rise": p99_rise, "cpu_rise": cpu_rise,
                                     "otlp_requests": _Sink.received, "args": {k: v for k, v in vars(args).items() if k != "out" and k != "load"}}, indent=2))
     return 0
 
