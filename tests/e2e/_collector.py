@@ -49,6 +49,7 @@ class Collector:
         self.grpc_port = free_port()
         self.http_port = free_port()
         self.health_port = free_port()
+        self.metrics_port = free_port()
         self.output = self.workdir / f"{self.name}.jsonl"
         self.log = self.workdir / f"{self.name}.log"
 
@@ -66,7 +67,7 @@ class Collector:
             "OTELCOL_OTLP_GRPC_ENDPOINT": self.grpc_endpoint,
             "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{self.http_port}",
             "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{self.health_port}",
-            "OTELCOL_METRICS_PORT": str(free_port()),
+            "OTELCOL_METRICS_PORT": str(self.metrics_port),
             "OTELCOL_FILE_PATH": str(self.output),
             "PROMETHEUS_EXPORTER_ENDPOINT": f"127.0.0.1:{free_port()}",
             **self.env,
@@ -98,6 +99,17 @@ class Collector:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout)
+
+    def own_metrics(self) -> dict[str, float]:
+        """The collector's own metrics (Prometheus text on its metrics port), by series."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                series, _, value = line.rpartition(" ")
+                out[series] = float(value)
+        return out
 
     # -- reading the file exporter's output ------------------------------------------
 
