@@ -21,7 +21,8 @@ jaeger: $(JAEGER_BIN)
 # Installed only if missing; run as a plain process by the tests, never as the system service.
 prometheus:
 	@if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then :; else \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; \
+	  apt-get -o DPkg::Lock::Timeout=600 update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends prometheus; \
 	fi
 
 # The full distribution (collector-config/builder-full.yaml: builder.yaml plus the
