@@ -278,3 +278,16 @@ def test_torch_module_in_eval_mode_gives_one_span_and_training_mode_none(instrum
     (span,) = _predict_spans(cap)
     assert span.name == "predict Sequential"  # the submodules nested inside: no spans
     assert span.attributes["ml.input.rows"] == 5
+
+
+def test_opentelemetry_suppress_instrumentation_also_suppresses_predictions(instrumented, data):
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = data
+    clf = LogisticRegression().fit(X, y)
+    with capture() as cap:
+        with suppress_instrumentation():
+            clf.predict(X[:2])
+        clf.predict(X[:2])
+    assert len(_predict_spans(cap)) == 1

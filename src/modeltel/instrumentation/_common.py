@@ -60,13 +60,13 @@ def remember_route_model(route: str, model: str, version: str) -> None:
     ):
         _route_models[route] = (model, version)
 
+
 # A key of our own in the OpenTelemetry context: set while code runs that must not count
 # as predictions (fit(), score(), health and metrics endpoints).
 _SUPPRESS_KEY = otel_context.create_key("modeltel-suppress-predictions")
-# OpenTelemetry's own flag (opentelemetry.instrumentation.utils.suppress_instrumentation);
-# the key is a plain string in the API so we read it without importing the
-# instrumentation package.
-_OTEL_SUPPRESS_KEY = "suppress_instrumentation"
+# OpenTelemetry's own flag, set by opentelemetry.instrumentation.utils.suppress_instrumentation()
+# (the key lives in the API, so reading it needs no instrumentation package).
+_OTEL_SUPPRESS_KEY = getattr(otel_context, "_SUPPRESS_INSTRUMENTATION_KEY", "suppress_instrumentation")
 
 _registry_lock = threading.Lock()
 _registry: "weakref.WeakKeyDictionary[Any, tuple[str | None, str | None]]" = weakref.WeakKeyDictionary()

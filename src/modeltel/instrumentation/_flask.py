@@ -64,7 +64,10 @@ def prepare_flask_app(app: Any, routes: Mapping[str, RouteSpec] | None = None, h
                 _wrap_views(app, state)
                 seen[0] = len(app.view_functions)
 
-        app.before_request(wrap_new_views)
+        try:
+            app.before_request(wrap_new_views)
+        except AssertionError:
+            pass  # the app already served a request: no more hooks; views present are wrapped
     elif routes:
         state.routes.update(routes)
     _wrap_views(app, state)
