@@ -6,6 +6,7 @@ package mldriftprocessor
 import (
 	"context"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -397,4 +398,35 @@ func TestWithoutBaselineTheFirstFullWindowIsTheReference(t *testing.T) {
 	detected, _ = find(md, metricDetected, map[string]string{attrFeatureName: "x"})
 	require.Equal(t, 1.0, detected)
 	require.Equal(t, 1, ld.LogRecordCount())
+}
+
+// TestConcurrentConsumeAndEmit checks that replicas' exports arriving on several
+// goroutines while the emit step runs lose nothing (run under -race to check locking).
+func TestConcurrentConsumeAndEmit(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.consume(t, baselineFor("m", "x"))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 50; i++ {
+			h.p.evaluate()
+		}
+	}()
+	errs := make(chan error, 4)
+	for r := 0; r < 4; r++ {
+		go func(r int) {
+			var err error
+			for i := 0; i < 100 && err == nil; i++ {
+				err = h.mp.ConsumeMetrics(context.Background(), production(fmt.Sprint(r), "m", "x", 1, 1, 1, 1))
+			}
+			errs <- err
+		}(r)
+	}
+	for r := 0; r < 4; r++ {
+		require.NoError(t, <-errs)
+	}
+	<-done
+	md, _ := h.p.evaluate()
+	n, _ := find(md, metricSampleCount, map[string]string{attrFeatureName: "x"})
+	require.Equal(t, 4*100*4.0, n)
 }
