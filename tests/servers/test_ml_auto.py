@@ -187,6 +187,7 @@ def test_onnxruntime_session_run_is_one_span_with_input_and_output(instrumented,
         labels, probabilities = session.run(None, {session.get_inputs()[0].name: X[:12]})
     assert labels.shape == (12,) and probabilities.shape == (12, 2)
     (span,) = _predict_spans(cap)
+    assert span.name == "predict ONNX(LogisticRegression)"  # the graph name skl2onnx wrote
     assert span.attributes["ml.model.method"] == "run"
     assert span.attributes["ml.model.version"] == "1.0.0"
     assert span.attributes["ml.input.rows"] == 12

@@ -118,14 +118,21 @@ def _str_attr(obj: Any, names: tuple[str, ...]) -> str | None:
     return None
 
 
-def model_identity(model: Any, default_name: str | None = None) -> tuple[str, str]:
-    """The (name, version) of ``model`` by the precedence in the module docstring."""
+def explicit_identity(model: Any) -> tuple[str | None, str | None]:
+    """Name and version from the registry, the environment or the object's attributes;
+    ``None`` where none of them says (no class-name or ``unknown`` fallback)."""
     name, version = _registered(model)
     config = _telemetry.default_config()
     name = name or config.model_name or _str_attr(model, ("model_name", "name"))
     version = version or config.model_version or _str_attr(
         model, ("model_version", "version", "__version__")
     )
+    return name, version
+
+
+def model_identity(model: Any, default_name: str | None = None) -> tuple[str, str]:
+    """The (name, version) of ``model`` by the precedence in the module docstring."""
+    name, version = explicit_identity(model)
     return name or default_name or type(model).__name__, version or "unknown"
 
 

@@ -29,6 +29,7 @@ import wrapt
 
 from modeltel._telemetry import report_internal_error
 from modeltel.instrumentation._common import (
+    explicit_identity,
     model_identity,
     predictions_suppressed,
     run_observed,
@@ -235,22 +236,20 @@ def _patch_lightgbm(module: Any) -> None:
 
 
 def _onnx_identity(session: Any) -> tuple[str, str]:
-    name, version = model_identity(session, "")
-    if name and version != "unknown":
-        return name, version
-    # The model's own metadata: custom "name"/"version" entries, then graph name and
-    # model_version from the ONNX file.
-    try:
-        meta = session.get_modelmeta()
-        custom = dict(meta.custom_metadata_map or {})
-        name = name or custom.get("model_name") or custom.get("name") or meta.graph_name
-        if version == "unknown":
-            version = custom.get("model_version") or custom.get("version") or (
-                str(meta.version) if meta.version else "unknown"
+    name, version = explicit_identity(session)
+    if name is None or version is None:
+        # The model file's own metadata: custom "model_name"/"name" and "model_version"/
+        # "version" entries, then the graph name and the ONNX model_version field.
+        try:
+            meta = session.get_modelmeta()
+            custom = dict(meta.custom_metadata_map or {})
+            name = name or custom.get("model_name") or custom.get("name") or meta.graph_name or None
+            version = version or custom.get("model_version") or custom.get("version") or (
+                str(meta.version) if meta.version else None
             )
-    except Exception:  # noqa: BLE001
-        pass
-    return name or "onnx_model", version
+        except Exception:  # noqa: BLE001 - metadata is a nicety
+            pass
+    return name or "onnx_model", version or "unknown"
 
 
 def _onnx_run(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
