@@ -166,16 +166,19 @@ def stamp_server_span(model: str, version: str) -> None:
         span.set_attributes({"ml.model.name": model, "ml.model.version": version})
 
 
-def http_route_of_current_span() -> str | None:
-    """``http.route`` of the current server span, read duck-typed (SDK spans expose it)."""
+def _enter_server_span(model: str, version: str) -> str | None:
+    """Stamp the model on the current server span (if any) and return its ``http.route``.
+
+    One look-up of the current span for both; ``kind`` and ``attributes`` are read
+    duck-typed from the SDK span so that this module stays on the API.
+    """
     span = trace.get_current_span()
-    if getattr(span, "kind", None) is not SpanKind.SERVER:
+    if getattr(span, "kind", None) is not SpanKind.SERVER or not span.is_recording():
         return None
+    span.set_attributes({"ml.model.name": model, "ml.model.version": version})
     attributes = getattr(span, "attributes", None)
-    if isinstance(attributes, Mapping):
-        route = attributes.get("http.route")
-        return route if isinstance(route, str) else None
-    return None
+    route = attributes.get("http.route") if isinstance(attributes, Mapping) else None
+    return route if isinstance(route, str) else None
 
 
 def _exit_quietly(cm: observe, exc: BaseException | None) -> None:
@@ -201,8 +204,7 @@ def run_observed(
     ``output_of(result)``) after it. Any failure inside modeltel is contained.
     """
     try:
-        stamp_server_span(model, version)
-        route = http_route_of_current_span()
+        route = _enter_server_span(model, version)
         cm = observe(model, version)
         prediction = cm.__enter__()
     except Exception as exc:  # noqa: BLE001 - fail-open: the model still runs
@@ -230,8 +232,7 @@ async def run_observed_async(
 ) -> Any:
     """:func:`run_observed` for a coroutine function ``call``."""
     try:
-        stamp_server_span(model, version)
-        route = http_route_of_current_span()
+        route = _enter_server_span(model, version)
         cm = observe(model, version)
         prediction = cm.__enter__()
     except Exception as exc:  # noqa: BLE001
