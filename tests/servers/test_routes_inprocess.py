@@ -254,3 +254,21 @@ def test_fastapi_dependency_results_are_not_taken_for_the_body():
             assert client.post("/predict", json=[{"amount": 1.0}, {"amount": 2.0}]).status_code == 200
     (span,) = _by_name(cap, "predict ")
     assert span.attributes["ml.input.rows"] == 2  # the body, not the user dict
+
+
+def test_fastapi_routes_listed_before_they_are_defined_are_wrapped_on_first_request():
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    app = FastAPI()
+    with capture() as cap:
+        instrument_fastapi(app, predict_routes={"/late": "late-model"}, tracer_provider=cap.tracer_provider)
+
+        @app.post("/late")
+        def late(row: Row) -> dict:
+            return {"score": row.amount}
+
+        with TestClient(app) as client:
+            assert client.post("/late", json={"amount": 1.0}).status_code == 200
+    (span,) = _by_name(cap, "predict ")
+    assert span.name == "predict late-model"

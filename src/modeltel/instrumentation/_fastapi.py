@@ -30,16 +30,30 @@ class _State:
         self.lifespan_wrapped = False
 
 
-class _HealthMiddleware:
-    """Pure ASGI (no BaseHTTPMiddleware: streaming and contextvars stay intact): model calls
-    made while serving a health or metrics path are not predictions."""
+class _ModeltelMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware: streaming and contextvars stay intact).
 
-    def __init__(self, app: Any, health_paths: frozenset[str]) -> None:
+    Model calls made while serving a health or metrics path are not predictions; listed
+    predict routes added after ``instrument_fastapi()`` are wrapped before the first request.
+    """
+
+    def __init__(self, app: Any, state: "_State") -> None:
         self.app = app
-        self.health_paths = health_paths
+        self.state = state
+        self.routes_checked = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope.get("type") == "http" and scope.get("path", "").rstrip("/") in self.health_paths:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        if not self.routes_checked:
+            self.routes_checked = True
+            if self.state.routes and scope.get("app") is not None:
+                try:
+                    _wrap_routes(scope["app"], self.state.routes)
+                except Exception as exc:  # noqa: BLE001 - fail-open
+                    report_internal_error("fastapi_routes", exc)
+        if scope.get("path", "").rstrip("/") in self.state.health_paths:
             token = otel_context.attach(otel_context.set_value(_SUPPRESS_KEY, True))
             try:
                 await self.app(scope, receive, send)
@@ -163,7 +177,7 @@ def prepare_fastapi_app(
     if not state.middleware_added and getattr(app, "middleware_stack", None) is None:
         from starlette.middleware import Middleware
 
-        app.user_middleware.insert(0, Middleware(_HealthMiddleware, health_paths=state.health_paths))
+        app.user_middleware.insert(0, Middleware(_ModeltelMiddleware, state=state))
         state.middleware_added = True
 
 
@@ -182,7 +196,7 @@ def instrument_fastapi(
     """Instrument a FastAPI app: HTTP server spans, predict spans, rejected inputs.
 
     Args:
-        app: the ``fastapi.FastAPI`` application (call this after its routes are added).
+        app: the ``fastapi.FastAPI`` application (routes may be added before or after).
         predict_routes: route paths whose handler is one prediction, e.g. ``["/predict"]``,
             or a mapping ``{"/predict": "iris"}`` / ``{"/predict": ("iris", "1.2.0")}``.
             Handlers decorated with :func:`predict_route` need not be listed.

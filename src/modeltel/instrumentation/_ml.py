@@ -180,7 +180,8 @@ def _patch_sklearn(module: Any) -> None:
             super(BaseEstimator, cls).__init_subclass__(**kwargs)
         if _active and "sklearn" in _patched_libraries:
             try:
-                _patch_sklearn_class(cls, _pipeline_types())
+                with _lock:
+                    _patch_sklearn_class(cls, _pipeline_types())
             except Exception as exc:  # noqa: BLE001 - never break a class definition
                 report_internal_error("sklearn_subclass", exc)
 
