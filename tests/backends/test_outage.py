@@ -15,7 +15,7 @@ import pytest
 
 from . import _otlp
 from ._capture import OtlpCapture
-from ._procs import wait_until
+from ._procs import BUILD, wait_until
 from .conftest import HERE, collector_env
 
 OUTAGE_SECONDS = 60
@@ -136,3 +136,37 @@ def _seq_list(items) -> list[int]:
 def _seqs(items) -> set[int]:
     """The distinct `seq` values: a repeated delivery does not count twice."""
     return set(_seq_list(items))
+
+
+@pytest.mark.timeout(420)
+def test_remote_write_outage_of_60s_loses_no_point(start_prometheus, start_collector, tmp_path):
+    """Prometheus down for 60 s behind the remote-write pipeline: its WAL delivers every point later."""
+    full = BUILD / "otelcol-modeltel-full" / "otelcol-modeltel"
+    assert full.exists(), "build it with `make collector-full`"
+    prom = start_prometheus()
+    env = collector_env(tmp_path, PROMETHEUS_REMOTE_WRITE_URL=f"http://{prom.address}/api/v1/write")
+    collector = start_collector(["prometheus-remote-write.yaml"], env, binary=full)
+
+    def arrived(first: int, last: int) -> int:
+        r = prom.query(f'count(outage_test_value_ratio{{seq=~"{"|".join(str(i) for i in range(first, last))}"}})')
+        return int(float(r[0]["value"][1])) if r else 0
+
+    _otlp.post(collector.otlp_http, _otlp.gauge_request("rw-outage", 0, 10))
+    wait_until(lambda: arrived(0, 10) == 10, 60, interval=1, what="10 points before the outage")
+
+    prom.proc.stop()
+    started = time.monotonic()
+    sent = 0
+    for i in range(ROUNDS):
+        _otlp.post(collector.otlp_http, _otlp.gauge_request("rw-outage", 100 + i * POINTS_PER_ROUND, POINTS_PER_ROUND))
+        sent += POINTS_PER_ROUND
+        time.sleep(OUTAGE_SECONDS / ROUNDS / 2)
+    time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - started)))
+    outage = time.monotonic() - started
+    prom.proc.start(timeout=60)  # same address, same TSDB directory
+
+    wait_until(lambda: arrived(100, 100 + sent) >= sent, 150, interval=2, what=f"{sent} points after the outage")
+    got = arrived(100, 100 + sent)
+    print(f"\nremote-write outage {outage:.0f}s: sent {sent} points during it, {got} in Prometheus afterwards")
+    assert got == sent
+    assert arrived(0, 10) == 10  # what came before the outage is still there
