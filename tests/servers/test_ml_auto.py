@@ -292,3 +292,42 @@ def test_opentelemetry_suppress_instrumentation_also_suppresses_predictions(inst
             clf.predict(X[:2])
         clf.predict(X[:2])
     assert len(_predict_spans(cap)) == 1
+
+
+def test_absent_libraries_are_skipped_quietly():
+    """In a process where XGBoost, LightGBM, ONNX Runtime and torch cannot be imported."""
+    import subprocess
+    import sys
+
+    code = """
+import importlib.abc
+import sys
+
+BLOCKED = {"xgboost", "lightgbm", "onnxruntime", "torch"}
+
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, NotInstalled())
+from modeltel.instrumentation import ModeltelInstrumentor
+from modeltel.instrumentation._ml import patched
+ModeltelInstrumentor().instrument(configure=False, web=False)
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+LogisticRegression().fit(np.eye(4), [0, 1, 0, 1]).predict(np.eye(4))
+for name in ("xgboost", "onnxruntime"):
+    try:
+        __import__(name)
+    except ImportError:
+        pass
+assert patched() == {"sklearn"}, patched()
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr
+    assert "Traceback" not in result.stderr and "modeltel" not in result.stderr
