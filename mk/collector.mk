@@ -39,3 +39,6 @@ mldrift-bench:
 
 test-prereqs:: collector
 test-more:: mldrift-test
+
+# `make demo` starts the collector: build it first (only when its inputs changed).
+demo: collector

@@ -430,3 +430,41 @@ func TestConcurrentConsumeAndEmit(t *testing.T) {
 	n, _ := find(md, metricSampleCount, map[string]string{attrFeatureName: "x"})
 	require.Equal(t, 4*100*4.0, n)
 }
+
+// TestCategoricalWithoutBaselineUsesItsFirstWindow checks that category counts without
+// ml.baseline.id are compared with the feature's own first full window, labels that
+// appear later included.
+func TestCategoricalWithoutBaselineUsesItsFirstWindow(t *testing.T) {
+	counts := func(values map[string]int64) pmetric.Metrics {
+		return metricsWith("a", func(ms pmetric.MetricSlice) {
+			m := ms.AppendEmpty()
+			m.SetName(metricCategoryCount)
+			s := m.SetEmptySum()
+			s.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+			for label, n := range values {
+				dp := s.DataPoints().AppendEmpty()
+				dp.Attributes().PutStr(attrModelName, "m")
+				dp.Attributes().PutStr(attrModelVersion, "1")
+				dp.Attributes().PutStr(attrFeatureName, "c")
+				dp.Attributes().PutStr(attrFeatureRole, roleInput)
+				dp.Attributes().PutStr(attrCategory, label)
+				dp.SetIntValue(n)
+			}
+		})
+	}
+	h := newHarness(t, testConfig())
+	h.consume(t, counts(map[string]int64{"a": 400, "b": 200}))
+	h.clock.Advance(59 * time.Second)
+	md, _ := h.p.evaluate()
+	psi, scored := find(md, metricScore, map[string]string{attrFeatureName: "c", attrMethod: "psi"})
+	require.True(t, scored)
+	require.Zero(t, psi)
+	h.clock.Advance(2 * time.Second)
+	h.consume(t, counts(map[string]int64{"a": 100, "b": 200, "new": 300}))
+	md, ld := h.p.evaluate()
+	detected, _ := find(md, metricDetected, map[string]string{attrFeatureName: "c"})
+	require.Equal(t, 1.0, detected)
+	require.Equal(t, 1, ld.LogRecordCount())
+	body := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Body().Str()
+	require.Contains(t, body, "first full window")
+}
