@@ -82,6 +82,22 @@ func BenchmarkConsume(b *testing.B) {
 	b.ReportMetric(float64(points*b.N)/b.Elapsed().Seconds(), "points/s")
 }
 
+// BenchmarkConsumePeer is the peer of BenchmarkConsume measured in the same run: encoding
+// the same export as OTLP protobuf, the work any exporter of the pipeline does with it.
+func BenchmarkConsumePeer(b *testing.B) {
+	var m pmetric.ProtoMarshaler
+	md := benchExport("a", t0)
+	points := md.DataPointCount()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.MarshalMetrics(md); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(points*b.N)/b.Elapsed().Seconds(), "points/s")
+}
+
 // BenchmarkEvaluate measures one emit over 1000 scored numeric features (20 models).
 func BenchmarkEvaluate(b *testing.B) {
 	h := newHarness(b, testConfig())
