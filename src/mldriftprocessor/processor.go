@@ -265,11 +265,11 @@ func validCount(x float64) bool { return x >= 0 && !math.IsInf(x, 0) && !math.Is
 
 // delta returns the delta of a point's values: as is for delta temporality, differenced
 // per stream for cumulative. ok is false when nothing is to be added.
-func (p *driftProcessor) delta(cumulative bool, id uint64, start, ts pcommon.Timestamp, values []float64) ([]float64, bool) {
+func (p *driftProcessor) delta(cumulative bool, id func() uint64, start, ts pcommon.Timestamp, values []float64) ([]float64, bool) {
 	if !cumulative {
 		return values, true
 	}
-	d, ok, reason := p.store.Cumulative(id, uint64(start), uint64(ts), values)
+	d, ok, reason := p.store.Cumulative(id(), uint64(start), uint64(ts), values)
 	p.drop(reason, 1)
 	return d, ok
 }
@@ -304,7 +304,7 @@ func (p *driftProcessor) ingestMetric(res pcommon.Resource, scope pcommon.Instru
 				p.drop(dropMalformed, 1)
 				continue
 			}
-			vals, ok := p.delta(cumulative, streamID(res, scope, name, dp.Attributes()), dp.StartTimestamp(), dp.Timestamp(), []float64{count})
+			vals, ok := p.delta(cumulative, func() uint64 { return streamID(res, scope, name, dp.Attributes()) }, dp.StartTimestamp(), dp.Timestamp(), []float64{count})
 			if !ok {
 				continue
 			}
@@ -407,7 +407,7 @@ func (p *driftProcessor) ingestHistogram(res pcommon.Resource, scope pcommon.Ins
 		// In-band baselines are constant cumulative points: the latest one is the baseline.
 		return p.store.SetBaseline(key, &state.Baseline{ID: id, Bounds: bounds, Counts: counts, Min: vmin, Max: vmax})
 	}
-	counts, ok = p.delta(cumulative, streamID(res, scope, name, attrs), dp.StartTimestamp(), dp.Timestamp(), counts)
+	counts, ok = p.delta(cumulative, func() uint64 { return streamID(res, scope, name, attrs) }, dp.StartTimestamp(), dp.Timestamp(), counts)
 	if !ok {
 		return ""
 	}
@@ -442,7 +442,7 @@ func (p *driftProcessor) ingestSum(res pcommon.Resource, scope pcommon.Instrumen
 			return dropMalformed
 		}
 	}
-	vals, ok := p.delta(cumulative, streamID(res, scope, name, attrs), dp.StartTimestamp(), dp.Timestamp(), []float64{v})
+	vals, ok := p.delta(cumulative, func() uint64 { return streamID(res, scope, name, attrs) }, dp.StartTimestamp(), dp.Timestamp(), []float64{v})
 	if !ok {
 		return ""
 	}
