@@ -384,7 +384,7 @@ func (p *driftProcessor) ingestHistogram(res pcommon.Resource, scope pcommon.Ins
 	id := str(attrs, attrBaselineID)
 	bounds := dp.ExplicitBounds().AsRaw()
 	raw := dp.BucketCounts().AsRaw()
-	if !ok || id == "" || len(raw) != len(bounds)+1 {
+	if !ok || len(raw) != len(bounds)+1 || (id == "" && name == metricBaselineValue) {
 		return dropMalformed
 	}
 	for i, b := range bounds {

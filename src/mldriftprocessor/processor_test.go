@@ -468,3 +468,28 @@ func TestCategoricalWithoutBaselineUsesItsFirstWindow(t *testing.T) {
 	body := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Body().Str()
 	require.Contains(t, body, "first full window")
 }
+
+// TestExplicitWithoutBaselineIDUsesItsFirstWindow checks explicit-bucket histograms sent
+// without ml.baseline.id (another producer's fixed buckets): compared with the feature's
+// first full window on the same bounds.
+func TestExplicitWithoutBaselineIDUsesItsFirstWindow(t *testing.T) {
+	unlabelled := func(counts ...uint64) pmetric.Metrics {
+		md := production("a", "m", "x", counts...)
+		dp := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Histogram().DataPoints().At(0)
+		dp.Attributes().Remove(attrBaselineID)
+		return md
+	}
+	h := newHarness(t, testConfig())
+	h.consume(t, unlabelled(100, 300, 400, 200))
+	h.clock.Advance(59 * time.Second)
+	md, _ := h.p.evaluate()
+	psi, scored := find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: "psi"})
+	require.True(t, scored)
+	require.Zero(t, psi)
+	h.clock.Advance(2 * time.Second)
+	h.consume(t, unlabelled(400, 300, 200, 100))
+	md, ld := h.p.evaluate()
+	got, _ := find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: "psi"})
+	require.InDelta(t, drift.PSI([]float64{100, 300, 400, 200}, []float64{400, 300, 200, 100}, drift.Epsilon), got, 1e-12)
+	require.Equal(t, 1, ld.LogRecordCount())
+}

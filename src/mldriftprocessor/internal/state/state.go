@@ -115,6 +115,7 @@ type feature struct {
 }
 
 type reference struct {
+	counts   []float64 // explicit buckets on the window's bounds
 	exp      *Expo
 	cats     map[string]float64
 	min, max float64
@@ -484,8 +485,8 @@ func (s *Store) Snapshot() (windows []Window, expired int) {
 			vmin, vmax = nanMin(vmin, sl.min), nanMax(vmax, sl.max)
 		}
 		b := s.baselines[key][f.baselineID]
-		if f.baselineID == "" && (f.kind == KindExponential || f.kind == KindCategorical) {
-			s.compareWithReference(f, &w, exp, cats, vmin, vmax, now)
+		if f.baselineID == "" && f.kind != KindUnknown {
+			s.compareWithReference(f, &w, counts, exp, cats, vmin, vmax, now)
 			windows = append(windows, w)
 			continue
 		}
@@ -528,8 +529,8 @@ func (s *Store) Snapshot() (windows []Window, expired int) {
 // compareWithReference scores a feature without a baseline against its own first full
 // window: frozen once the feature was seen for a whole window and that window holds
 // ReferenceMinSamples values.
-func (s *Store) compareWithReference(f *feature, w *Window, exp *Expo, cats map[string]float64, vmin, vmax float64, now time.Time) {
-	if w.Values <= 0 || (f.kind == KindExponential && exp == nil) {
+func (s *Store) compareWithReference(f *feature, w *Window, counts []float64, exp *Expo, cats map[string]float64, vmin, vmax float64, now time.Time) {
+	if w.Values <= 0 || (f.kind == KindExponential && exp == nil) || (f.kind == KindExplicit && counts == nil) {
 		return
 	}
 	if f.ref == nil {
@@ -538,13 +539,21 @@ func (s *Store) compareWithReference(f *feature, w *Window, exp *Expo, cats map[
 			return
 		}
 		f.ref = &reference{min: vmin, max: vmax, since: now}
-		if exp != nil {
+		switch f.kind {
+		case KindExplicit:
+			f.ref.counts = slices.Clone(counts)
+		case KindExponential:
 			f.ref.exp = exp.Clone()
-		} else {
+		default:
 			f.ref.cats = maps.Clone(cats)
 		}
 	}
 	w.ReferenceSince = f.ref.since
+	if f.kind == KindExplicit {
+		w.Baseline = &Histogram{Bounds: f.bounds, Counts: f.ref.counts, Min: f.ref.min, Max: f.ref.max}
+		w.Production = &Histogram{Bounds: f.bounds, Counts: counts, Min: vmin, Max: vmax}
+		return
+	}
 	if f.kind == KindExponential {
 		bounds, ref, prod := Explicit(f.ref.exp, exp)
 		w.Baseline = &Histogram{Bounds: bounds, Counts: ref, Min: f.ref.min, Max: f.ref.max}
