@@ -40,6 +40,8 @@ class Telemetry:
     """Everything a prediction emits through; one immutable-ish bundle, swapped as a whole."""
 
     tracer: trace.Tracer
+    #: The meter the instruments below come from (integrations create theirs from it too).
+    meter: metrics.Meter
     duration: metrics.Histogram
     #: Rows per (model, version), read by the ``ml.prediction.rows`` observable counter: the
     #: hot path adds to a dict instead of making one more metrics API call per prediction.
@@ -134,6 +136,7 @@ def build(
     )
     return Telemetry(
         tracer=tracer,
+        meter=meter,
         duration=meter.create_histogram(
             "ml.prediction.duration",
             unit="s",

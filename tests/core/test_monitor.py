@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import threading
 import traceback
 
@@ -444,7 +445,8 @@ def test_otel_log_record_carries_trace_context():
     assert log.event_name == "ml.prediction"
     assert log.trace_id == span.context.trace_id
     assert log.span_id == span.context.span_id
-    assert log.body["ml.prediction.id"] == _attrs(span)["ml.prediction.id"]
+    assert json.loads(log.body)["ml.prediction.id"] == _attrs(span)["ml.prediction.id"]
+    assert log.attributes["ml.prediction.id"] == _attrs(span)["ml.prediction.id"]
 
 
 def test_raw_payload_only_when_opted_in_and_redacted():
