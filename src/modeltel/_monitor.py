@@ -409,7 +409,7 @@ def _end(prediction: Prediction, error: BaseException | None = None) -> None:
             telemetry.duration.record(duration, {**attributes, "error.type": kind})
         else:
             telemetry.duration.record(duration, attributes)
-        if prediction._rows:
+        if prediction._rows and not failed:  # rows predicted: a failed call predicted none
             telemetry.rows.add(prediction._rows, prediction.model, prediction.version)
         _log(prediction, telemetry, duration, error if failed else None)
     except Exception as exc:  # noqa: BLE001 - fail-open

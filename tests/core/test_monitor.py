@@ -465,3 +465,18 @@ def test_raw_payload_only_when_opted_in_and_redacted():
     plain, raw = cap.logs
     assert "ml.input.raw" not in plain
     assert raw["ml.input.raw"] == {"ssn": "[REDACTED]", "amount": 12.5}
+
+
+def test_rows_counter_counts_only_rows_of_successful_predictions():
+    @modeltel.monitor(model="m")
+    def predict(X):
+        if len(X) == 3:
+            raise ValueError("three rows are bad luck")
+        return [0] * len(X)
+
+    with capture() as cap:
+        predict([[1.0], [2.0]])
+        with pytest.raises(ValueError):
+            predict([[1.0], [2.0], [3.0]])
+    (point,) = cap.metric_points("ml.prediction.rows")
+    assert point.value == 2
