@@ -214,6 +214,10 @@ func (s *Store) Cumulative(id, start, ts uint64, values []float64) (delta []floa
 func (s *Store) SetBaseline(key FeatureKey, b *Baseline) (reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.setBaseline(key, b)
+}
+
+func (s *Store) setBaseline(key FeatureKey, b *Baseline) (reason string) {
 	now := s.clock.Now()
 	ids := s.baselines[key]
 	if ids == nil {
@@ -244,19 +248,17 @@ func (s *Store) SetBaseline(key FeatureKey, b *Baseline) (reason string) {
 	return ""
 }
 
-// AddCategory adds one category's count to a baseline being assembled from its points.
+// AddBaselineCategory adds one category's count to a baseline assembled from its points.
 func (s *Store) AddBaselineCategory(key FeatureKey, id, category string, count float64) (reason string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	b := s.baselines[key][id]
-	s.mu.Unlock()
 	if b == nil || !b.Categorical() {
 		b = &Baseline{ID: id, Cats: map[string]float64{}, Min: math.NaN(), Max: math.NaN()}
-		if r := s.SetBaseline(key, b); r != "" {
+		if r := s.setBaseline(key, b); r != "" {
 			return r
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	b.Cats[category] = count
 	b.seen = s.clock.Now()
 	return ""
