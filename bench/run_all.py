@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     ("overhead", ["bench_overhead.py"], ["--calls", "3000", "--repeat", "3"]),
     ("batch", ["bench_batch.py"], ["--repeat", "3"]),
-    ("drift", ["drift_eval.py"], []),
+    ("drift", ["drift_eval.py"], ["--trials", "20"]),
     ("server", ["bench_server.py"], []),
 ]
 

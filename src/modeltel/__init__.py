@@ -11,9 +11,11 @@ histograms for drift and data-quality checks in the collector.
         return clf.predict_proba(X)[:, 1]
 """
 
-from modeltel._baseline import Baseline, BaselineError
+from modeltel._baseline import Baseline, BaselineError, FeatureBaseline
 from modeltel._config import Config, ConfigError
+from modeltel._drift import DriftConfig
 from modeltel._monitor import Prediction, current_prediction, monitor, observe
+from modeltel._report import DriftReport, drift_report
 from modeltel._sdk import configure, force_flush, shutdown
 from modeltel.instrumentation import instrument_fastapi, instrument_flask
 
@@ -24,9 +26,13 @@ __all__ = [
     "BaselineError",
     "Config",
     "ConfigError",
+    "DriftConfig",
+    "DriftReport",
+    "FeatureBaseline",
     "Prediction",
     "configure",
     "current_prediction",
+    "drift_report",
     "force_flush",
     "instrument_fastapi",
     "instrument_flask",
