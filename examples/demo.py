@@ -1,85 +1,315 @@
-"""modeltel demo: an instrumented model, its JSON logs, and a summary of its telemetry.
+"""modeltel demo: an instrumented model server under traffic, drift computed by the collector.
 
-Run with `make demo`. With no collector configured, modeltel's embedded default writes
-spans and metrics as JSON lines (here to a temporary file) and the `ml.prediction` log
-records to stdout; this script prints a few log lines and then summarises what was emitted.
+Run with `make demo` (it builds the otelcol-modeltel collector first when needed). The demo
+
+1. starts the collector (collector-config/local.yaml: OTLP in, mldrift, JSON-lines file out)
+   on free loopback ports, with a one-minute drift window so that things happen quickly;
+2. trains a small bike-demand model and builds its baseline from the training data;
+3. serves the model over HTTP (``POST /predict``, one ``@modeltel.monitor`` on predict) and
+   sends it traffic: first like the training data, then, midway, with warmer weather and
+   more rain (drift injected on ``temp`` and ``weather``);
+4. prints a few of the ``ml.prediction`` JSON log records the collector received, and after
+   each phase the per-feature drift table read from the collector's output, plus the drift
+   log records (WARN when a feature enters drift);
+5. stops everything it started.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
 import tempfile
-from collections import Counter
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-import modeltel
+ROOT = Path(__file__).resolve().parents[1]
+COLLECTOR = ROOT / "_build" / "otelcol-modeltel" / "otelcol-modeltel"
+NUMERIC = ["temp", "humidity", "windspeed", "hour"]
+WEATHER = ["clear", "mist", "rain"]
+ROWS_PER_PHASE = 900
+BATCH = 30
+# mldrift settings for the demo (the defaults are a 1 h window and a 60 s emit interval).
+DRIFT_SETTINGS = {
+    "MLDRIFT_WINDOW": "60s",
+    "MLDRIFT_SLOT_SIZE": "1s",
+    "MLDRIFT_EMIT_INTERVAL": "1s",
+    "MLDRIFT_MIN_SAMPLES": "300",
+}
 
-FEATURES = ["temp", "humidity", "windspeed", "hour"]
+
+# ------------------------------------------------------------------------ the collector
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Collector:
+    """otelcol-modeltel with collector-config/local.yaml on free loopback ports."""
+
+    def __init__(self, workdir: Path) -> None:
+        if not COLLECTOR.exists():  # `make demo` builds it; running the script alone too
+            subprocess.run(["make", "-s", "collector"], cwd=ROOT, check=True)
+        self.output = workdir / "collector-output.jsonl"
+        self.log = workdir / "collector.log"
+        self.http_port, self.health_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            **DRIFT_SETTINGS,
+            "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{free_port()}",
+            "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{self.http_port}",
+            "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{self.health_port}",
+            "OTELCOL_METRICS_PORT": str(free_port()),
+            "OTELCOL_FILE_PATH": str(self.output),
+            "PROMETHEUS_EXPORTER_ENDPOINT": f"127.0.0.1:{free_port()}",
+        }
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [str(COLLECTOR), "--config", str(ROOT / "collector-config" / "local.yaml")],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the collector exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise TimeoutError("the collector did not become healthy in 30 s")
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def lines(self) -> list[dict[str, Any]]:
+        out = []
+        if self.output.exists():
+            for line in self.output.read_text().splitlines():
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:  # the line being written right now
+                    pass
+        return out
+
+
+def _attrs(item: dict[str, Any]) -> dict[str, Any]:
+    return {kv["key"]: next(iter(kv["value"].values()), None) for kv in item.get("attributes", [])}
+
+
+def _value(point: dict[str, Any]) -> float:
+    v = point.get("asDouble", point.get("asInt", 0))
+    return float(str(v).replace("Infinity", "inf"))
+
+
+def gauges(lines: list[dict[str, Any]], model: str) -> dict[str, dict[tuple[str, ...], float]]:
+    """The latest value of every mldrift gauge of `model`, by metric and attributes."""
+    out: dict[str, dict[tuple[str, ...], float]] = {}
+    for line in lines:
+        for rm in line.get("resourceMetrics", []):
+            for sm in rm.get("scopeMetrics", []):
+                for m in sm.get("metrics", []):
+                    if not m["name"].startswith(("ml.drift.", "ml.data_quality.rate")) or "gauge" not in m:
+                        continue
+                    for p in m["gauge"].get("dataPoints", []):
+                        a = _attrs(p)
+                        if a.get("ml.model.name") != model:
+                            continue
+                        key = (a.get("ml.feature.name", ""), a.get("ml.drift.method") or a.get("ml.data_quality.check", ""))
+                        out.setdefault(m["name"], {})[key] = _value(p)
+    return out
+
+
+def log_records(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        r
+        for line in lines
+        for rl in line.get("resourceLogs", [])
+        for sl in rl.get("scopeLogs", [])
+        for r in sl.get("logRecords", [])
+    ]
+
+
+# ------------------------------------------------------------------------ the model
+
+
+def make_data(rng: np.random.Generator, n: int, *, drift: bool = False) -> tuple[list[dict[str, Any]], np.ndarray]:
+    temp = rng.normal(0.75 if drift else 0.5, 0.15, n)
+    humidity = rng.uniform(0.2, 1.0, n)
+    windspeed = rng.exponential(0.2, n)
+    hour = rng.integers(0, 24, n)
+    weather = rng.choice(WEATHER, n, p=[0.2, 0.2, 0.6] if drift else [0.6, 0.3, 0.1])
+    y = 300 * temp - 100 * humidity + 5 * hour - 40 * (weather == "rain") + rng.normal(0, 10, n)
+    rows = [
+        {"temp": float(t), "humidity": float(h), "windspeed": float(w), "hour": int(hr), "weather": str(we)}
+        for t, h, w, hr, we in zip(temp, humidity, windspeed, hour, weather)
+    ]
+    return rows, y
+
+
+def design(rows: list[dict[str, Any]]) -> np.ndarray:
+    X = np.array([[r[f] for f in NUMERIC] for r in rows], dtype=float)
+    rain = np.array([r["weather"] == "rain" for r in rows], dtype=float)
+    return np.c_[X, rain, np.ones(len(rows))]
 
 
 class DemandModel:
     """A tiny linear model of hourly bike demand, fitted with numpy least squares."""
 
-    name = "bike-demand"
-    version = "1.0.0"
+    def __init__(self, rows: list[dict[str, Any]], y: np.ndarray) -> None:
+        self.coef, *_ = np.linalg.lstsq(design(rows), y, rcond=None)
 
-    def __init__(self, X: np.ndarray, y: np.ndarray) -> None:
-        design = np.c_[X, np.ones(len(X))]
-        self.coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-
-    @modeltel.monitor(feature_names=FEATURES)
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        X = np.atleast_2d(X)
-        return np.c_[X, np.ones(len(X))] @ self.coef
+    def predict(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        return design(rows) @ self.coef
 
 
-def make_data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    X = np.c_[
-        rng.normal(0.5, 0.15, n),
-        rng.uniform(0.2, 1.0, n),
-        rng.exponential(0.2, n),
-        rng.integers(0, 24, n),
-    ]
-    y = 300 * X[:, 0] - 100 * X[:, 1] + 5 * X[:, 3] + rng.normal(0, 10, n)
-    return X, y
+def serve(predict) -> ThreadingHTTPServer:
+    """POST /predict with a JSON list of records; answers the predictions."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            rows = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = json.dumps([float(v) for v in predict(rows)]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:  # quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def send_traffic(port: int, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), BATCH):
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict", data=json.dumps(rows[start : start + BATCH]).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            r.read()
+
+
+# ------------------------------------------------------------------------ the report
+
+
+def print_table(collector: Collector, model: str, title: str) -> None:
+    g = gauges(collector.lines(), model)
+    samples = g.get("ml.drift.sample_count", {})
+    scores, limits = g.get("ml.drift.score", {}), g.get("ml.drift.threshold", {})
+    detected, quality = g.get("ml.drift.detected", {}), g.get("ml.data_quality.rate", {})
+    print(f"\n== {title}: drift per feature, as the collector computed it (window {DRIFT_SETTINGS['MLDRIFT_WINDOW']}) ==")
+    print(f"{'feature':12s} {'values':>7s} {'PSI':>7s} {'JS':>7s} {'decisive rule':>32s} {'null %':>7s}  verdict")
+    for feature in sorted({f for f, _ in samples}):
+        if not feature:
+            continue
+        psi = scores.get((feature, "psi"))
+        js = scores.get((feature, "jensen_shannon"))
+        # The rule the verdict used: each method with a threshold is one of them.
+        order = ["psi", "wasserstein_normalized", "ks_qvalue", "chi2_qvalue", "jensen_shannon"]
+        rules = sorted(
+            ((m, scores[(f, m)], t) for (f, m), t in limits.items() if f == feature and (f, m) in scores),
+            key=lambda r: order.index(r[0]) if r[0] in order else len(order),
+        )
+        fired = [(m, s, t) for m, s, t in rules if (s < t if m.endswith("qvalue") else s >= t)]
+        shown = fired[0] if fired else (rules[0] if rules else None)
+        rule = f"{shown[0]} {shown[1]:.3g} vs {shown[2]:.3g}" if shown else "-"
+        verdict = {1.0: "DRIFT", 0.0: "ok"}.get(detected.get((feature, "")), "too few values")
+        null = quality.get((feature, "null"))
+        print(
+            f"{feature:12s} {int(samples[(feature, '')]):7d} "
+            f"{psi if psi is not None else float('nan'):7.3f} {js if js is not None else float('nan'):7.3f} "
+            f"{rule:>32s} {100 * null if null is not None else 0:6.1f}%  {verdict}"
+        )
+
+
+def wait_for_window(collector: Collector, model: str, rows: int, timeout: float = 30) -> None:
+    """Until the collector's window of every feature holds `rows` values (all exported)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = gauges(collector.lines(), model).get("ml.drift.sample_count", {})
+        if counts and all(v >= rows for (f, _), v in counts.items() if f):
+            time.sleep(1.5)  # one more emit over the complete window
+            return
+        time.sleep(0.5)
+    print(f"(the collector had not received all {rows} rows after {timeout:.0f} s)")
 
 
 def main() -> int:
-    rng = np.random.default_rng(7)
-    telemetry_file = os.path.join(tempfile.mkdtemp(prefix="modeltel-demo-"), "telemetry.jsonl")
-    modeltel.configure(service_name="bike-demand-api", exporter="console", console_path=telemetry_file)
-
-    model = DemandModel(*make_data(rng, 2_000))
-    print("== ml.prediction log records (6 predictions: single rows and batches) ==", flush=True)
-    for i in range(6):
-        X, _ = make_data(rng, 64 if i % 2 else 1)
-        model.predict(X)
+    workdir = Path(tempfile.mkdtemp(prefix="modeltel-demo-"))
+    collector = Collector(workdir)
+    server = None
     try:
-        model.predict("not a model input")  # unsupported input: counted, prediction goes on
-    except Exception:
-        pass
-    modeltel.shutdown()
+        os.environ.setdefault("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint)
+        os.environ.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        os.environ.setdefault("MODELTEL_EXPORT_INTERVAL", "1")
+        os.environ.setdefault("OTEL_METRIC_EXPORT_INTERVAL", "1000")
+        os.environ.setdefault("OTEL_BLRP_SCHEDULE_DELAY", "500")
+        import modeltel
 
-    spans, metrics = Counter(), Counter()
-    with open(telemetry_file, encoding="utf-8") as f:
-        for line in f:
-            item = json.loads(line)
-            if "resource_metrics" in item:
-                for rm in item["resource_metrics"]:
-                    for sm in rm["scope_metrics"]:
-                        for metric in sm["metrics"]:
-                            metrics[metric["name"]] += len(metric["data"]["data_points"])
-            elif "context" in item:
-                spans[item["name"]] += 1
-    print("\n== telemetry summary ==")
-    print(f"spans written to {telemetry_file}:")
-    for name, count in spans.items():
-        print(f"  {name:32s} {count}")
-    print("metric points:")
-    for name, count in sorted(metrics.items()):
-        print(f"  {name:32s} {count}")
+        # One ml.prediction JSON log record in 10 on stdout (and to the collector, over OTLP).
+        modeltel.configure(service_name="bike-demand-api", exporter="otlp", log_sample_rate=0.1)
+        rng = np.random.default_rng(7)
+        train, y = make_data(rng, 5_000)
+        model = DemandModel(train, y)
+        baseline = modeltel.Baseline.from_data(
+            train, model="bike-demand", version="1.0.0", predictions=model.predict(train)
+        )
+        baseline_path = baseline.save(workdir / "bike-demand-1.0.0.json")
+        predict = modeltel.monitor(model="bike-demand", version="1.0.0", baseline=str(baseline_path))(model.predict)
+        server = serve(predict)
+        port = server.server_address[1]
+        print(f"collector: {COLLECTOR.relative_to(ROOT)}, collector pid {collector.proc.pid}, output {collector.output}")
+        print(f"model server: http://127.0.0.1:{port}/predict, baseline {baseline.id}")
+
+        print(f"\n-- phase 1: {ROWS_PER_PHASE} rows like the training data --", flush=True)
+        send_traffic(port, make_data(rng, ROWS_PER_PHASE)[0])
+        wait_for_window(collector, "bike-demand", ROWS_PER_PHASE)
+        print_table(collector, "bike-demand", "after phase 1")
+
+        print(f"\n-- phase 2: {2 * ROWS_PER_PHASE} rows, warmer and rainier (drift injected on temp and weather) --", flush=True)
+        send_traffic(port, make_data(rng, 2 * ROWS_PER_PHASE, drift=True)[0])
+        wait_for_window(collector, "bike-demand", 3 * ROWS_PER_PHASE)
+        print_table(collector, "bike-demand", "after phase 2")
+        print("\n== drift log records ==")
+        for r in log_records(collector.lines()):
+            if r.get("eventName", "").startswith("ml.drift."):
+                print(f"{r.get('severityText', ''):5s} {r['body'].get('stringValue', '')}")
+    finally:
+        if server is not None:
+            server.shutdown()
+        try:
+            import modeltel
+
+            modeltel.shutdown()
+        finally:
+            collector.stop()
     return 0
 
 
