@@ -266,8 +266,9 @@ def main() -> int:
     collector = Collector(workdir)
     server = None
     try:
-        os.environ.setdefault("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint)
-        os.environ.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        # The demo's own collector, whatever the environment names.
+        os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.endpoint
+        os.environ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
         os.environ.setdefault("MODELTEL_EXPORT_INTERVAL", "1")
         os.environ.setdefault("OTEL_METRIC_EXPORT_INTERVAL", "1000")
         os.environ.setdefault("OTEL_BLRP_SCHEDULE_DELAY", "500")
