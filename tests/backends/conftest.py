@@ -326,7 +326,7 @@ def send_traffic(app: ModelApp, requests_: int = 30, rows: int = 100, amount_fac
     """Production traffic: `amount` scaled by `amount_factor` (drift), `age` and `score` as in
     training; every `fail_every`-th request makes the model raise, every `null_every`-th
     carries a null age. Returns what was sent, to compare with what arrives."""
-    from .model_app import training_data
+    from ._fraud_data import training_data
 
     X = training_data(requests_ * rows, seed=seed)
     X[:, 0] *= amount_factor

@@ -20,6 +20,7 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
 import modeltel
+from _fraud_data import training_data
 from modeltel.instrumentation import instrument_fastapi
 
 MODEL = "fraud"
@@ -27,27 +28,13 @@ VERSION = "3.1.0"
 FEATURES = ["amount", "age", "score"]
 
 
-def training_data(rows: int = 5000, seed: int = 7) -> np.ndarray:
-    """What the model was trained on; the tests send drifted copies of it."""
-    rng = np.random.default_rng(seed)
-    return np.column_stack([
-        rng.lognormal(mean=3.0, sigma=0.5, size=rows),  # amount
-        rng.normal(40.0, 10.0, size=rows),  # age
-        rng.uniform(0.0, 1.0, size=rows),  # score
-    ])
-
-
 def _score(X: np.ndarray) -> np.ndarray:
     z = 0.02 * X[:, 0] - 0.01 * X[:, 1] + 1.5 * X[:, 2] - 1.0
     return 1.0 / (1.0 + np.exp(-z))
 
 
-_Baseline = getattr(modeltel, "Baseline", None)
-if _Baseline is None:  # until the public re-export lands
-    from modeltel._baseline import Baseline as _Baseline
-
 _X_TRAIN = training_data()
-BASELINE = _Baseline.from_data(_X_TRAIN, model=MODEL, version=VERSION, feature_names=FEATURES,
+BASELINE = modeltel.Baseline.from_data(_X_TRAIN, model=MODEL, version=VERSION, feature_names=FEATURES,
                                predictions=_score(_X_TRAIN))
 
 modeltel.configure(service_name="fraud-api")
