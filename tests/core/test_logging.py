@@ -1,0 +1,37 @@
+"""The ml.prediction JSON record goes through the user's structlog configuration when there is one."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import structlog
+from structlog.testing import capture_logs
+
+from modeltel._logging import default_json_log, json_log_to
+
+
+def test_users_structlog_configuration_is_respected_not_overwritten():
+    emit = default_json_log()
+    with capture_logs() as captured:  # the user's own structlog set-up, for the block
+        emit("info", "ml.prediction", {"ml.prediction.id": "abc", "rows": 3})
+    assert captured == [{"event": "ml.prediction", "log_level": "info", "ml.prediction.id": "abc", "rows": 3}]
+
+
+def test_without_a_user_configuration_modeltel_writes_json_and_configures_nothing(capsys):
+    structlog.reset_defaults()
+    default_json_log()("info", "ml.prediction", {"rows": 2})
+    assert not structlog.is_configured()  # modeltel never touches structlog's globals
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["event"] == "ml.prediction"
+
+
+def test_private_pipeline_writes_one_json_line_with_level_and_utc_timestamp():
+    stream = io.StringIO()
+    json_log_to(stream)("error", "ml.prediction", {"rows": 1, "value": 1.5})
+    (line,) = stream.getvalue().splitlines()
+    record = json.loads(line)
+    assert record["event"] == "ml.prediction"
+    assert record["level"] == "error"
+    assert record["timestamp"].endswith("Z")
+    assert record["value"] == 1.5
