@@ -145,19 +145,7 @@ def _label(v: Any) -> str | None:
 def _count_labels(values: Any, limit: int) -> CategoryCounts:
     """Count labels with a C-level Counter, then normalise only the distinct keys."""
     raw = Counter(values)
-    counts: dict[str, int] = {}
-    nulls = 0
-    truncated = 0
-    for key, n in raw.items():
-        label = _label(key)
-        if label is None:
-            nulls += n
-            continue
-        if len(label) > limit:
-            label = label[:limit]
-            truncated += n
-        counts[label] = counts.get(label, 0) + n
-    return CategoryCounts(counts, nulls, truncated)
+    return _counts_from_pairs(list(raw.keys()), list(raw.values()), limit)
 
 
 def _is_number(v: Any) -> bool:
