@@ -12,7 +12,6 @@ import os
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
@@ -29,33 +28,12 @@ from modeltel._config import Config
 from modeltel._export import SketchExporter, to_metrics_data
 from modeltel._sketch import SketchStore
 from modeltel._summary import summarize_input, summarize_output
+from _baseline_standin import Baseline, FeatureBaseline
 
 CFG = Config()
 DELTA, CUMULATIVE = 1, 2  # AggregationTemporality in the protobuf
 
 
-@dataclass
-class FeatureBaseline:  # stand-in for modeltel._baseline.FeatureBaseline (same attributes)
-    name: str
-    kind: str
-    edges: list[float] = field(default_factory=list)
-    counts: list[int] = field(default_factory=list)
-    categories: list[str] = field(default_factory=list)
-    min: float | None = None
-    max: float | None = None
-    mean: float | None = None
-    std: float | None = None
-    count: int = 0
-
-
-@dataclass
-class Baseline:  # stand-in for modeltel._baseline.Baseline (same attributes)
-    id: str
-    model: str
-    version: str
-    features: dict[str, FeatureBaseline]
-    predictions: dict[str, FeatureBaseline] = field(default_factory=dict)
-    created_at: str = "2026-01-02T03:04:05+00:00"
 
 
 class Capture:
@@ -197,6 +175,7 @@ def test_with_a_baseline_explicit_buckets_and_in_band_baseline_points_arrive(cap
             "amount": FeatureBaseline("amount", "numeric", [10.0, 100.0], [5, 90, 5], min=1.0, max=500.0, mean=50.0, count=100),
             "city": FeatureBaseline("city", "categorical", counts=[60, 30, 10], categories=["paris", "rome"]),
         },
+        created_at="2026-01-02T03:04:05+00:00",
     )
     store.set_baseline("fraud", "3.1", baseline)
     frame = pd.DataFrame({"amount": [5.0, 10.0, 50.0, 100.0, 1000.0], "city": ["paris", "oslo", "rome", "rome", "lima"]})

@@ -6,7 +6,6 @@ import json
 import os
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,32 +20,11 @@ from modeltel._columns import OTHER, hash_label
 from modeltel._config import Config
 from modeltel._sketch import ROW_BUFFER, SketchStore, exp_index
 from modeltel._summary import summarize_input, summarize_output
+from _baseline_standin import Baseline, FeatureBaseline
 
 CFG = Config()
 
 
-# A stand-in for modeltel._baseline.Baseline (same attributes), until that module lands.
-@dataclass
-class FeatureBaseline:
-    name: str
-    kind: str
-    edges: list[float] = field(default_factory=list)
-    counts: list[int] = field(default_factory=list)
-    categories: list[str] = field(default_factory=list)
-    min: float | None = None
-    max: float | None = None
-    mean: float | None = None
-    std: float | None = None
-    count: int = 0
-
-
-@dataclass
-class Baseline:
-    id: str
-    model: str
-    version: str
-    features: dict[str, FeatureBaseline]
-    predictions: dict[str, FeatureBaseline] = field(default_factory=dict)
 
 
 def _record(store: SketchStore, obj, role: str = "input", config: Config = CFG, model: str = "m", version: str = "1"):
