@@ -34,8 +34,6 @@ CFG = Config()
 DELTA, CUMULATIVE = 1, 2  # AggregationTemporality in the protobuf
 
 
-
-
 class Capture:
     """An OTLP/HTTP endpoint on loopback that keeps every request it gets."""
 

@@ -25,8 +25,6 @@ from _baseline_standin import Baseline, FeatureBaseline
 CFG = Config()
 
 
-
-
 def _record(store: SketchStore, obj, role: str = "input", config: Config = CFG, model: str = "m", version: str = "1"):
     summary = summarize_input(obj, config=config) if role == "input" else summarize_output(obj, config=config)
     store.record(model, version, role, summary)
