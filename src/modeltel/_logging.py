@@ -4,6 +4,10 @@ A user's own structlog configuration is respected: when ``structlog.is_configure
 records go through ``structlog.get_logger("modeltel")`` and the user's processors and
 renderer. Otherwise modeltel uses a private structlog pipeline (ISO timestamp, level,
 JSON) that writes one line per record to stdout, without touching structlog's globals.
+
+A record is rendered to JSON once: when the caller already has the fields as a JSON object
+(the body of the OpenTelemetry log record), the private pipeline splices the event, level
+and timestamp onto it instead of rendering the fields a second time.
 """
 
 from __future__ import annotations
@@ -16,7 +20,12 @@ import structlog
 
 __all__ = ["default_json_log", "json_log_to", "safe_json"]
 
-JsonLog = Callable[[str, str, dict[str, Any]], None]
+#: A JSON log sink: ``sink(level, event, fields, rendered)``, where ``rendered`` is
+#: ``safe_json(fields)`` when the caller already made it, else ``None``.
+JsonLog = Callable[[str, str, dict[str, Any], "str | None"], None]
+
+# The event-dict key carrying the pre-rendered fields through the private pipeline.
+_RENDERED = "_modeltel_rendered"
 
 
 def _json_default(value: Any) -> Any:
@@ -34,13 +43,23 @@ def safe_json(value: Any) -> str:
     return json.dumps(value, default=_json_default, separators=(",", ":"))
 
 
+def _render(_logger: Any, _method: str, event_dict: dict[str, Any]) -> str:
+    """The private pipeline's renderer: the pre-rendered fields, then the rest of the
+    event dict (event, level, timestamp), in the order structlog's JSONRenderer would use."""
+    rendered = event_dict.pop(_RENDERED, None)
+    rest = safe_json(event_dict)
+    if rendered is None or rendered == "{}":
+        return rest
+    return rendered[:-1] + "," + rest[1:]
+
+
 def _private_pipeline(stream: IO[str] | None) -> Any:
     return structlog.wrap_logger(
         structlog.PrintLogger(stream if stream is not None else sys.stdout),
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer(serializer=lambda obj, **_: safe_json(obj)),
+            _render,
         ],
         cache_logger_on_first_use=True,
     )
@@ -50,8 +69,11 @@ def json_log_to(stream: IO[str] | None) -> JsonLog:
     """A JSON log sink writing to ``stream`` (stdout when ``None``) with modeltel's pipeline."""
     logger = _private_pipeline(stream)
 
-    def emit(level: str, event: str, fields: dict[str, Any]) -> None:
-        getattr(logger, level)(event, **fields)
+    def emit(level: str, event: str, fields: dict[str, Any], rendered: str | None = None) -> None:
+        if rendered is None:
+            getattr(logger, level)(event, **fields)
+        else:
+            getattr(logger, level)(event, **{_RENDERED: rendered})
 
     return emit
 
@@ -60,11 +82,11 @@ def default_json_log() -> JsonLog:
     """The user's structlog configuration if there is one, else modeltel's JSON to stdout."""
     private = json_log_to(None)
 
-    def emit(level: str, event: str, fields: dict[str, Any]) -> None:
+    def emit(level: str, event: str, fields: dict[str, Any], rendered: str | None = None) -> None:
         # Checked per record: the application may configure structlog after importing modeltel.
         if structlog.is_configured():
             getattr(structlog.get_logger("modeltel"), level)(event, **fields)
         else:
-            private(level, event, fields)
+            private(level, event, fields, rendered)
 
     return emit

@@ -32,6 +32,7 @@ from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from modeltel import _telemetry
+from modeltel._logging import safe_json
 from modeltel._telemetry import error_type, report_internal_error
 
 __all__ = ["Prediction", "current_prediction", "monitor", "observe"]
@@ -396,9 +397,11 @@ def _end(prediction: Prediction, error: BaseException | None = None) -> None:
         telemetry = _telemetry.current()
         attributes = _base_attributes(prediction.model, prediction.version)
         if prediction._output is not None:
-            span.set_attributes(prediction._output.span_attributes())
-            if prediction._output_rows != prediction._output.rows:
-                span.set_attribute("ml.output.rows", prediction._output_rows)
+            output_attributes = prediction._output.span_attributes()
+            if prediction._output_rows != prediction._rows:  # e.g. streamed, or no input recorded
+                output_attributes["ml.output.rows"] = prediction._output_rows
+            if output_attributes:
+                span.set_attributes(output_attributes)
         failed = error is not None and not isinstance(error, GeneratorExit)
         if failed:
             assert error is not None
@@ -473,32 +476,32 @@ def _log(
         if prediction._raw_output is not _MISSING:
             fields["ml.output.raw"] = _raw_payload(prediction._raw_output, redact)
     level = "error" if error is not None else "info"
-    telemetry.json_log(level, "ml.prediction", fields)
-    if telemetry.otel_logs_enabled():
-        from modeltel._logging import safe_json
-
-        # The body is the record as one JSON string: backends parse it like the console
-        # line, and the OTLP encoding of one string costs a fraction of a nested map's.
-        telemetry.otel_logger.emit(
-            timestamp=time.time_ns(),
-            context=trace.set_span_in_context(prediction.span),
-            severity_number=SeverityNumber.ERROR if error is not None else SeverityNumber.INFO,
-            severity_text=level.upper(),
-            event_name="ml.prediction",
-            body=safe_json(fields),
-            attributes={
-                "ml.model.name": prediction.model,
-                "ml.model.version": prediction.version,
-                "ml.prediction.id": prediction.id,
-            },
-        )
+    if not telemetry.otel_logs_enabled():
+        telemetry.json_log(level, "ml.prediction", fields, None)
+        return
+    # The OpenTelemetry body is the record as one JSON string: backends parse it like the
+    # console line, and the OTLP encoding of one string costs a fraction of a nested map's.
+    # Rendered once, it is also the console line's (the private pipeline splices it).
+    body = safe_json(fields)
+    telemetry.json_log(level, "ml.prediction", fields, body)
+    telemetry.otel_logger.emit(
+        timestamp=time.time_ns(),
+        context=trace.set_span_in_context(prediction.span),
+        severity_number=SeverityNumber.ERROR if error is not None else SeverityNumber.INFO,
+        severity_text=level.upper(),
+        event_name="ml.prediction",
+        body=body,
+        attributes={
+            "ml.model.name": prediction.model,
+            "ml.model.version": prediction.version,
+            "ml.prediction.id": prediction.id,
+        },
+    )
 
 
 def _raw_payload(value: Any, redact: Sequence[str]) -> Any:
     """The opted-in raw payload, JSON-safe, named fields redacted, size bounded."""
     import json
-
-    from modeltel._logging import safe_json
 
     plain = _plain(value)
     if redact:

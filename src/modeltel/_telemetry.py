@@ -52,8 +52,8 @@ class Telemetry:
     otel_logger: _logs.Logger
     #: True when OpenTelemetry log records should be emitted (a real logger provider exists).
     otel_logs_enabled: Callable[[], bool]
-    #: The JSON log sink: a callable taking (level, event, fields).
-    json_log: Callable[[str, str, dict[str, Any]], None]
+    #: The JSON log sink: ``json_log(level, event, fields, rendered)`` (see ``_logging.JsonLog``).
+    json_log: Callable[[str, str, dict[str, Any], "str | None"], None]
     store: Any
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -104,7 +104,7 @@ def build(
     tracer_provider: Any = None,
     meter_provider: Any = None,
     logger_provider: Any = None,
-    json_log: Callable[[str, str, dict[str, Any]], None] | None = None,
+    json_log: Callable[[str, str, dict[str, Any], "str | None"], None] | None = None,
     store: Any = None,
 ) -> Telemetry:
     """Handles from the given providers, or from the global (API proxy) ones."""

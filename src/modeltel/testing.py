@@ -57,7 +57,7 @@ class Capture:
         #: modeltel's sketch store for this block (distributions of inputs and outputs).
         self.store = SketchStore()
 
-    def _json_log(self, level: str, event: str, fields: dict[str, Any]) -> None:
+    def _json_log(self, level: str, event: str, fields: dict[str, Any], rendered: str | None = None) -> None:
         self.logs.append({"event": event, "level": level, **fields})
 
     @property

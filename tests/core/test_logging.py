@@ -35,3 +35,25 @@ def test_private_pipeline_writes_one_json_line_with_level_and_utc_timestamp():
     assert record["level"] == "error"
     assert record["timestamp"].endswith("Z")
     assert record["value"] == 1.5
+
+
+def test_a_pre_rendered_record_gives_the_same_line_as_rendering_the_fields():
+    """The OTel body, rendered once, is spliced into the console line: same keys, same order."""
+    from modeltel._logging import safe_json
+
+    fields = {"ml.prediction.id": "abc", "input": {"rows": 1, "missing": ["f3"]}, "duration_s": 2.5e-05}
+    stream = io.StringIO()
+    emit = json_log_to(stream)
+    emit("info", "ml.prediction", fields, None)
+    emit("info", "ml.prediction", fields, safe_json(fields))
+    plain, spliced = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert list(spliced) == list(plain) == [*fields, "event", "level", "timestamp"]
+    plain.pop("timestamp"), spliced.pop("timestamp")
+    assert spliced == plain
+
+
+def test_a_users_structlog_gets_the_fields_not_the_pre_rendered_string():
+    emit = default_json_log()
+    with capture_logs() as captured:
+        emit("info", "ml.prediction", {"rows": 3}, '{"rows":3}')
+    assert captured == [{"event": "ml.prediction", "log_level": "info", "rows": 3}]

@@ -62,11 +62,11 @@ def test_batch_stats_equal_numpy_nan_aware_reductions_on_random_data():
 
 
 def test_input_span_attributes_use_the_registered_names():
-    """Span attributes: ml.input.rows, ml.input.features (overflow included), ml.input.type."""
+    """Span attributes: ml.input.rows and ml.input.features (overflow included); the type
+    is in the log record only."""
     assert summarize_input(np.zeros((7, 4)), config=CFG).span_attributes() == {
         "ml.input.rows": 7,
         "ml.input.features": 4,
-        "ml.input.type": "numpy.ndarray",
     }
     s = summarize_input(pd.DataFrame({"a": [1], "b": ["x"]}), config=CFG)
     assert s.rows == 1 and s.type == "pandas.DataFrame"
@@ -85,12 +85,19 @@ def test_output_kinds_classes_scores_and_values():
 
 
 def test_output_span_attributes_and_log_fields():
-    """Outputs: rows/type/kind and value stats on the span; class counts or stats in the log."""
+    """Outputs: value stats on the span (a single value as its mean alone); rows, type,
+    kind and class counts or stats in the log."""
     reg = summarize_output(np.array([1.0, 2.0, 6.0]), config=CFG)
-    attrs = reg.span_attributes()
-    assert attrs["ml.output.rows"] == 3 and attrs["ml.output.kind"] == "values"
-    assert attrs["ml.output.value.mean"] == 3.0 and attrs["ml.output.value.min"] == 1.0
-    assert attrs["ml.output.value.max"] == 6.0
+    assert reg.span_attributes() == {
+        "ml.output.value.mean": 3.0,
+        "ml.output.value.min": 1.0,
+        "ml.output.value.max": 6.0,
+    }
+    assert reg.log_fields()["kind"] == "values" and reg.log_fields()["rows"] == 3
+    assert summarize_output(0.25, config=CFG).span_attributes() == {"ml.output.value.mean": 0.25}
+    assert summarize_output(np.array([[0.2, 0.8]]), config=CFG).span_attributes() == {
+        "ml.output.value.mean": pytest.approx([0.2, 0.8])
+    }
     assert reg.log_fields()["values"]["prediction"]["mean"] == 3.0
     proba = summarize_output(np.array([[0.2, 0.8], [0.4, 0.6]]), config=CFG).span_attributes()
     assert proba["ml.output.value.mean"] == pytest.approx([0.3, 0.7])

@@ -93,7 +93,7 @@ def test_batch_async_and_streaming_routes_are_predictions_and_stream_intact(fast
     for trace_id in (batch_trace, stream_trace):
         (predict,) = [s for s in _request_spans(otlp, trace_id) if s.name == "predict iris"]
         assert predict.attributes["ml.input.rows"] == 3
-        assert predict.attributes["ml.input.type"] == "records"
+        assert predict.attributes["ml.input.features"] == 4
 
 
 def test_health_endpoint_is_neither_traced_nor_counted(fastapi_server, otlp):

@@ -205,7 +205,6 @@ def _booster_method(library: str, method: str, input_names: tuple[str, ...]) -> 
                 # A DMatrix holds its data in native memory: rows and columns only.
                 attributes["ml.input.rows"] = int(data.num_row())
                 attributes["ml.input.features"] = int(data.num_col())
-                attributes["ml.input.type"] = "xgboost.DMatrix"
                 has_inputs = False
         except Exception as exc:  # noqa: BLE001
             report_internal_error(f"{library}_identity", exc)
