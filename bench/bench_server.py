@@ -1,7 +1,9 @@
 """Requests per second and latency of the FastAPI example with and without modeltel.
 
-Same run, same machine, interleaved rounds (peer, modeltel, peer, modeltel, ...) so that
-load from other processes hits both alike:
+Same run, same machine: every server runs for the whole benchmark and the load moves from
+one to the next in short bursts, round after round (peer, otel, modeltel, peer, ...), so
+that a slow spell of the machine hits the variants of a round alike; changes are the median
+over rounds of the ratio within each round:
 
   peer      examples/fastapi_server.py with EXAMPLE_NO_MODELTEL=1 and MODELTEL_ENABLED=false:
             no configure(), no instrument_fastapi(), the predict_route decorator a pass-through
@@ -23,7 +25,7 @@ second than the peer and p99 latency at most 10% higher. The server's CPU time p
 with other work it is the steadier figure. Prints a table and writes JSON
 (bench/results/server.json).
 
-    .venv/bin/python bench/bench_server.py [--seconds 8] [--rounds 3] [--concurrency 8]
+    .venv/bin/python bench/bench_server.py [--seconds 4] [--rounds 5] [--concurrency 8] [--log-sample-rate 0.1]
 """
 
 from __future__ import annotations
@@ -178,18 +180,14 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _round(variant: str, sink_port: int, args: argparse.Namespace) -> dict[str, Any]:
-    proc, port = _start_server(variant, sink_port)
-    try:
-        cpu_before = _cpu_seconds(proc.pid)
-        out = subprocess.run(
-            [sys.executable, __file__, "--load", f"http://127.0.0.1:{port}/predict",
-             "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--concurrency", str(args.concurrency)],
-            capture_output=True, text=True, timeout=args.seconds + args.warmup + 60, check=True,
-        )
-        cpu = _cpu_seconds(proc.pid) - cpu_before
-    finally:
-        _stop(proc)
+def _burst(variant: str, proc: subprocess.Popen[bytes], port: int, args: argparse.Namespace) -> dict[str, Any]:
+    cpu_before = _cpu_seconds(proc.pid)
+    out = subprocess.run(
+        [sys.executable, __file__, "--load", f"http://127.0.0.1:{port}/predict",
+         "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--concurrency", str(args.concurrency)],
+        capture_output=True, text=True, timeout=args.seconds + args.warmup + 60, check=True,
+    )
+    cpu = _cpu_seconds(proc.pid) - cpu_before
     result = json.loads(out.stdout)
     # CPU the server spent per request: robust to other load on the machine, unlike req/s.
     result["server_cpu_us_per_request"] = 1e6 * cpu / max(1, result["total_requests"])
@@ -198,9 +196,9 @@ def _round(variant: str, sink_port: int, args: argparse.Namespace) -> dict[str, 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="FastAPI example throughput with and without modeltel")
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per burst")
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--log-sample-rate", type=float, help="also run modeltel with this MODELTEL_LOG_SAMPLE_RATE")
     parser.add_argument("--load", help=argparse.SUPPRESS)
@@ -215,13 +213,21 @@ def main() -> int:
     results: dict[str, list[dict[str, Any]]] = {"peer": [], "otel": [], "modeltel": []}
     if args.log_sample_rate is not None:
         results[f"modeltel@{args.log_sample_rate:g}"] = []
+    # Every server runs for the whole benchmark (idle when not under load) and the load
+    # moves from one to the next in short bursts, round after round: a slow spell of the
+    # machine hits the variants of a round alike, and the figures compare within rounds.
+    servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     try:
+        for variant in results:
+            servers[variant] = _start_server(variant, sink.server_address[1])
         for i in range(args.rounds):
             for variant in results:
-                r = _round(variant, sink.server_address[1], args)
+                r = _burst(variant, *servers[variant], args)
                 results[variant].append(r)
                 print(f"round {i + 1} {variant:13s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  server CPU {r['server_cpu_us_per_request']:.0f} us/req  errors {r['errors']}", flush=True)
     finally:
+        for proc, _ in servers.values():
+            _stop(proc)
         sink.shutdown()
 
     def med(variant: str, key: str) -> float:
@@ -232,19 +238,29 @@ def main() -> int:
             "cpu_us": med(v, "server_cpu_us_per_request")}
         for v in results
     }
-    rps_drop = 1 - summary["modeltel"]["rps"] / summary["peer"]["rps"]
-    p99_rise = summary["modeltel"]["p99_ms"] / summary["peer"]["p99_ms"] - 1
+    def ratio(variant: str, peer: str, key: str) -> float:
+        """Median over rounds of variant/peer within each round."""
+        return statistics.median(a[key] / b[key] for a, b in zip(results[variant], results[peer]))
+
+    rps_drop = 1 - ratio("modeltel", "peer", "rps")
+    p99_rise = ratio("modeltel", "peer", "p99_ms") - 1
     print()
     print(f"{'':14s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU us/req':>11s}   (median of {args.rounds} rounds, {args.seconds:g}s each, concurrency {args.concurrency})")
     for v in results:
         s = summary[v]
         print(f"{v:14s} {s['rps']:9.1f} {s['p50_ms']:8.2f} {s['p99_ms']:8.2f} {s['cpu_us']:11.0f}")
-    cpu_rise = summary["modeltel"]["cpu_us"] / summary["peer"]["cpu_us"] - 1
+    cpu_rise = ratio("modeltel", "peer", "server_cpu_us_per_request") - 1
+    print("changes below: median over rounds of the ratio within each round")
     print(f"server CPU per request: {100 * cpu_rise:+.1f}% with modeltel")
     print(f"throughput change: {-100 * rps_drop:+.1f}% (target >= -10%)   p99 change: {100 * p99_rise:+.1f}% (target <= +10%)")
-    otel_share = 1 - summary["modeltel"]["rps"] / summary["otel"]["rps"]
-    print(f"modeltel on top of OpenTelemetry's own HTTP instrumentation: {-100 * otel_share:+.1f}% req/s, "
-          f"p99 {100 * (summary['modeltel']['p99_ms'] / summary['otel']['p99_ms'] - 1):+.1f}%")
+    for variant in results:
+        if variant.startswith("modeltel"):
+            print(f"{variant} against OpenTelemetry's own HTTP instrumentation alone (otel): "
+                  f"{100 * (ratio(variant, 'otel', 'rps') - 1):+.1f}% req/s, "
+                  f"p99 {100 * (ratio(variant, 'otel', 'p99_ms') - 1):+.1f}%, "
+                  f"CPU/request {100 * (ratio(variant, 'otel', 'server_cpu_us_per_request') - 1):+.1f}%")
+    print(f"otel against peer: {100 * (ratio('otel', 'peer', 'rps') - 1):+.1f}% req/s, "
+          f"CPU/request {100 * (ratio('otel', 'peer', 'server_cpu_us_per_request') - 1):+.1f}%")
     print(f"OTLP requests received by the sink: {_Sink.received}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"rounds": results, "median": summary, "rps_drop": rps_drop, "p99_rise": p99_rise, "cpu_rise": cpu_rise,

@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 BENCHMARKS = [
-    ("overhead", ["bench_overhead.py"], ["--calls", "3000", "--repeat", "3"]),
+    ("overhead", ["bench_overhead.py"], ["--calls", "2000", "--rounds", "3"]),
     ("batch", ["bench_batch.py"], ["--repeat", "3"]),
     ("drift", ["drift_eval.py"], ["--trials", "20"]),
     ("server", ["bench_server.py"], []),

@@ -329,11 +329,14 @@ def _base_attributes(model: str, version: str) -> dict[str, str]:
     return attributes
 
 
-def _begin(options: _Options, model_object: Any, X: Any = _MISSING) -> Prediction:
+def _begin(
+    options: _Options, model_object: Any, X: Any = _MISSING, extra: Mapping[str, Any] | None = None
+) -> Prediction:
     """Start a prediction: input summary, span, context, contextvar. Never raises.
 
-    The input is summarised before the span starts so that its attributes go in with the
-    span's own (one attribute-cleaning pass instead of one per ``set_attribute``).
+    The input is summarised before the span starts so that its attributes, and ``extra``
+    ones, go in with the span's own (one attribute-cleaning pass instead of one per
+    ``set_attribute``).
     """
     config = _telemetry.default_config()
     try:
@@ -367,6 +370,8 @@ def _begin(options: _Options, model_object: Any, X: Any = _MISSING) -> Predictio
                 report_internal_error("record_input", exc)
             if summary is not None:
                 attributes.update(summary.span_attributes())
+        if extra:
+            attributes.update(extra)
         span = telemetry.tracer.start_span(
             f"predict {model}", kind=SpanKind.INTERNAL, attributes=attributes
         )

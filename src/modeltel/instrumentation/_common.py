@@ -24,7 +24,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from modeltel import _telemetry
-from modeltel._monitor import current_prediction, observe
+from modeltel._monitor import _MISSING, Prediction, _begin, _end, _Options, current_prediction
 from modeltel._telemetry import report_internal_error
 
 __all__ = [
@@ -181,11 +181,44 @@ def _enter_server_span(model: str, version: str) -> str | None:
     return route if isinstance(route, str) else None
 
 
-def _exit_quietly(cm: observe, exc: BaseException | None) -> None:
+# One _Options per model and version served (bounded: they come from code, not data),
+# instead of one per request.
+_options_cache: dict[tuple[str, str], _Options] = {}
+
+
+def _options_for(model: str, version: str) -> _Options:
+    options = _options_cache.get((model, version))
+    if options is None:
+        options = _Options(model=model, version=version)
+        if len(_options_cache) < 10_000:
+            _options_cache[(model, version)] = options
+    return options
+
+
+def _begin_observed(
+    model: str, version: str, inputs: Any, has_inputs: bool, attributes: Mapping[str, Any] | None
+) -> Prediction:
+    """Start the prediction; the input summary, ``attributes`` and the route go in with the
+    span's own attributes. ``_begin`` contains its own failures."""
+    extra = dict(attributes) if attributes else {}
     try:
-        cm.__exit__(type(exc) if exc is not None else None, exc, exc.__traceback__ if exc else None)
-    except Exception as inner:  # noqa: BLE001 - fail-open
-        report_internal_error("instrumentation_exit", inner)
+        route = _enter_server_span(model, version)
+        if route is not None:
+            extra["http.route"] = route
+            remember_route_model(route, model, version)
+    except Exception as exc:  # noqa: BLE001 - fail-open: the model still runs
+        report_internal_error("instrumentation_enter", exc)
+    return _begin(_options_for(model, version), None, inputs if has_inputs else _MISSING, extra)
+
+
+def _finish(prediction: Prediction, result: Any, output_of: Callable[[Any], Any] | None) -> None:
+    try:
+        output = output_of(result) if output_of is not None else result
+        if output is not NO_OUTPUT:
+            prediction.record_output(output)
+    except Exception as exc:  # noqa: BLE001
+        report_internal_error("instrumentation_output", exc)
+    _end(prediction)
 
 
 def run_observed(
@@ -203,20 +236,13 @@ def run_observed(
     ``inputs`` is summarised before the call (when ``has_inputs``), the result (or
     ``output_of(result)``) after it. Any failure inside modeltel is contained.
     """
-    try:
-        route = _enter_server_span(model, version)
-        cm = observe(model, version)
-        prediction = cm.__enter__()
-    except Exception as exc:  # noqa: BLE001 - fail-open: the model still runs
-        report_internal_error("instrumentation_enter", exc)
-        return call()
-    _start(prediction, model, version, route, inputs, has_inputs, attributes)
+    prediction = _begin_observed(model, version, inputs, has_inputs, attributes)
     try:
         result = call()
     except BaseException as exc:
-        _exit_quietly(cm, exc)
+        _end(prediction, exc)
         raise
-    _finish(cm, prediction, result, output_of)
+    _finish(prediction, result, output_of)
     return result
 
 
@@ -231,53 +257,14 @@ async def run_observed_async(
     output_of: Callable[[Any], Any] | None = None,
 ) -> Any:
     """:func:`run_observed` for a coroutine function ``call``."""
-    try:
-        route = _enter_server_span(model, version)
-        cm = observe(model, version)
-        prediction = cm.__enter__()
-    except Exception as exc:  # noqa: BLE001
-        report_internal_error("instrumentation_enter", exc)
-        return await call()
-    _start(prediction, model, version, route, inputs, has_inputs, attributes)
+    prediction = _begin_observed(model, version, inputs, has_inputs, attributes)
     try:
         result = await call()
     except BaseException as exc:
-        _exit_quietly(cm, exc)
+        _end(prediction, exc)
         raise
-    _finish(cm, prediction, result, output_of)
+    _finish(prediction, result, output_of)
     return result
-
-
-def _start(
-    prediction: Any,
-    model: str,
-    version: str,
-    route: str | None,
-    inputs: Any,
-    has_inputs: bool,
-    attributes: Mapping[str, Any] | None,
-) -> None:
-    try:
-        extra = dict(attributes) if attributes else {}
-        if route is not None:
-            extra["http.route"] = route
-            remember_route_model(route, model, version)
-        if extra:
-            prediction.set_attributes(extra)
-        if has_inputs:
-            prediction.record_input(inputs)
-    except Exception as exc:  # noqa: BLE001
-        report_internal_error("instrumentation_input", exc)
-
-
-def _finish(cm: observe, prediction: Any, result: Any, output_of: Callable[[Any], Any] | None) -> None:
-    try:
-        output = output_of(result) if output_of is not None else result
-        if output is not NO_OUTPUT:
-            prediction.record_output(output)
-    except Exception as exc:  # noqa: BLE001
-        report_internal_error("instrumentation_output", exc)
-    _exit_quietly(cm, None)
 
 
 def flush_all(timeout_millis: int = 10_000) -> None:
