@@ -719,11 +719,29 @@ async def _call_async(options: _Options, position: int | None, wrapped: Any, ins
 
 
 def _call_generator(options: _Options, position: int | None, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Iterator[Any]:
-    """Each step of the user's generator runs with the prediction's span current; the span
-    is not left attached while the consumer holds the generator."""
-    prediction = _start(options, position, instance, args, kwargs)
+    return stream(lambda: _start(options, position, instance, args, kwargs), lambda: wrapped(*args, **kwargs))
+
+
+def _call_async_generator(options: _Options, position: int | None, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> AsyncIterator[Any]:
+    return stream_async(lambda: _start(options, position, instance, args, kwargs), lambda: wrapped(*args, **kwargs))
+
+
+def stream(
+    begin: Callable[[], Prediction],
+    make: Callable[[], Iterator[Any]],
+    output_of: Callable[[Any], Any] | None = None,
+) -> Iterator[Any]:
+    """A generator as one prediction: ``begin()`` at the first step, each yielded item a
+    streamed output (``output_of(item)`` when given; ``NO_OUTPUT`` skips it), the end when
+    the generator is done, fails or is closed.
+
+    Each step of the user's generator runs with the prediction's span current; the span is
+    not left attached while the consumer holds the generator. ``send()`` and ``throw()``
+    are forwarded.
+    """
+    prediction = begin()
     _detach(prediction)
-    generator = wrapped(*args, **kwargs)
+    generator = make()
     step: Callable[[Any], Any] = generator.send
     value: Any = None
     try:
@@ -734,7 +752,7 @@ def _call_generator(options: _Options, position: int | None, wrapped: Any, insta
                 except StopIteration as stop:
                     _end(prediction)
                     return stop.value
-            prediction.record_output(item)
+            _record_chunk(prediction, item, output_of)
             try:
                 value = yield item
                 step = generator.send
@@ -748,10 +766,15 @@ def _call_generator(options: _Options, position: int | None, wrapped: Any, insta
         raise
 
 
-async def _call_async_generator(options: _Options, position: int | None, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> AsyncIterator[Any]:
-    prediction = _start(options, position, instance, args, kwargs)
+async def stream_async(
+    begin: Callable[[], Prediction],
+    make: Callable[[], AsyncIterator[Any]],
+    output_of: Callable[[Any], Any] | None = None,
+) -> AsyncIterator[Any]:
+    """:func:`stream` for an async generator."""
+    prediction = begin()
     _detach(prediction)
-    generator = wrapped(*args, **kwargs)
+    generator: Any = make()
     step: Callable[[Any], Any] = generator.asend
     value: Any = None
     try:
@@ -762,7 +785,7 @@ async def _call_async_generator(options: _Options, position: int | None, wrapped
                 except StopAsyncIteration:
                     _end(prediction)
                     return
-            prediction.record_output(item)
+            _record_chunk(prediction, item, output_of)
             try:
                 value = yield item
                 step = generator.asend
@@ -774,6 +797,24 @@ async def _call_async_generator(options: _Options, position: int | None, wrapped
     except BaseException as exc:
         _end(prediction, exc)
         raise
+
+
+#: Returned by an ``output_of`` function when a value is not a model output (an HTTP
+#: response object, a stream): nothing is summarised and nothing is read.
+NO_OUTPUT: Any = object()
+
+
+def _record_chunk(prediction: Prediction, item: Any, output_of: Callable[[Any], Any] | None) -> None:
+    if output_of is None:
+        prediction.record_output(item)
+        return
+    try:
+        output = output_of(item)
+    except Exception as exc:  # noqa: BLE001 - fail-open
+        report_internal_error("record_output", exc)
+        return
+    if output is not NO_OUTPUT:
+        prediction.record_output(output)
 
 
 def _detach(prediction: Prediction) -> None:

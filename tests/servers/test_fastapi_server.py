@@ -90,7 +90,12 @@ def test_batch_async_and_streaming_routes_are_predictions_and_stream_intact(fast
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/jsonl")
     assert [line["species"] for line in lines] == batch.json()["species"]
 
-    for trace_id in (batch_trace, stream_trace):
+    header, lines_trace = traceparent()
+    r = httpx.post(fastapi_server.url + "/predict/lines", json=flowers, headers={"traceparent": header})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/jsonl")
+    assert [json.loads(line)["species"] for line in r.text.splitlines() if line] == batch.json()["species"]
+
+    for trace_id in (batch_trace, stream_trace, lines_trace):
         (predict,) = [s for s in _request_spans(otlp, trace_id) if s.name == "predict iris"]
         assert predict.attributes["ml.input.rows"] == 3
         assert predict.attributes["ml.input.features"] == 4

@@ -4,6 +4,7 @@ decorator on both frameworks, body shapes, streaming, generators, zero-code hook
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Annotated
@@ -105,7 +106,9 @@ def test_fastapi_route_list_422_counts_the_listed_model():
     assert predict_span.name == "predict fraud" and predict_span.attributes["ml.input.rows"] == 1
 
 
-def test_fastapi_generator_handler_is_served_unwrapped():
+def test_fastapi_raw_generator_handler_is_one_prediction_as_long_as_the_stream():
+    """A generator handler (response_class=StreamingResponse): one predict span under the
+    HTTP span, ending with the stream; the chunks are its output rows, the body untouched."""
     from fastapi import FastAPI
     from fastapi.responses import StreamingResponse
     from fastapi.testclient import TestClient
@@ -123,7 +126,82 @@ def test_fastapi_generator_handler_is_served_unwrapped():
         with TestClient(app) as client:
             r = client.get("/stream", params={"n": 3})
     assert r.status_code == 200 and r.text == "1\n2\n3\n"
-    assert not _by_name(cap, "predict ")
+    (predict_span,) = _by_name(cap, "predict ")
+    (http_span,) = [s for s in cap.spans if s.name == "GET /stream"]
+    assert predict_span.name == "predict gen"
+    assert predict_span.parent.span_id == http_span.context.span_id
+    assert predict_span.attributes["ml.output.rows"] == 3  # one per chunk, no input recorded
+    assert http_span.attributes["ml.model.name"] == "gen"
+    (record,) = cap.logs
+    assert record["output"]["type"] == "str"
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_fastapi_json_lines_generator_route_summarises_the_body_and_every_streamed_row(is_async):
+    """FastAPI streams what a generator route yields as JSON Lines: the body is the input,
+    each yielded record an output row, and the span covers the whole stream."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    app = FastAPI()
+
+    if is_async:
+
+        @app.post("/score")
+        @predict_route(model="scorer", version="2")
+        async def score(rows: list[Row]):
+            for row in rows:
+                yield {"score": row.amount / 100}
+
+    else:
+
+        @app.post("/score")
+        @predict_route(model="scorer", version="2")
+        def score(rows: list[Row]):
+            for row in rows:
+                yield {"score": row.amount / 100}
+
+    with capture() as cap:
+        instrument_fastapi(app, tracer_provider=cap.tracer_provider)
+        with TestClient(app) as client:
+            r = client.post("/score", json=[{"amount": 10.0}, {"amount": 50.0}, {"amount": 90.0}, {"amount": 20.0}])
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/jsonl")
+    assert [json.loads(line)["score"] for line in r.text.splitlines() if line] == [0.1, 0.5, 0.9, 0.2]
+    (predict_span,) = _by_name(cap, "predict ")
+    (http_span,) = [s for s in cap.spans if s.name == "POST /score"]
+    assert predict_span.name == "predict scorer"
+    assert predict_span.parent.span_id == http_span.context.span_id
+    assert predict_span.attributes["ml.model.version"] == "2"
+    assert predict_span.attributes["ml.input.rows"] == 4
+    assert "ml.output.rows" not in predict_span.attributes  # 4 streamed rows for 4 input rows
+    assert predict_span.attributes["http.route"] == "/score"
+    (record,) = cap.logs
+    assert record["rows"] == 4 and record["output"]["rows"] == 1  # the log shows the last chunk
+    assert predict_span.end_time <= http_span.end_time
+
+
+def test_flask_generator_view_is_parented_to_the_request_that_made_it():
+    """Flask iterates a streamed body after the request's context is detached: the predict
+    span still belongs to the request's HTTP span."""
+    from flask import Flask
+
+    app = Flask(__name__)
+
+    @app.post("/lines")
+    @predict_route(model="lines")
+    def lines():
+        for label in ("a", "b"):
+            yield label + "\n"
+
+    with capture() as cap:
+        instrument_flask(app, tracer_provider=cap.tracer_provider)
+        r = app.test_client().post("/lines", json={"x": 1.0})
+        assert r.status_code == 200 and r.get_data(as_text=True) == "a\nb\n"
+    (predict_span,) = _by_name(cap, "predict ")
+    (http_span,) = [s for s in cap.spans if s.name == "POST /lines"]
+    assert predict_span.parent.span_id == http_span.context.span_id
+    assert predict_span.attributes["ml.input.rows"] == 1
+    assert predict_span.attributes["ml.output.rows"] == 2
 
 
 def test_flask_decorator_with_json_body_read_once_by_the_view():

@@ -24,7 +24,18 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from modeltel import _telemetry
-from modeltel._monitor import _MISSING, Prediction, _begin, _end, _Options, current_prediction
+from modeltel._monitor import (
+    _MISSING,
+    NO_OUTPUT,
+    Prediction,
+    _begin,
+    _detach,
+    _end,
+    _Options,
+    current_prediction,
+    stream,
+    stream_async,
+)
 from modeltel._telemetry import report_internal_error
 
 __all__ = [
@@ -33,14 +44,12 @@ __all__ = [
     "suppressed_predictions",
     "predictions_suppressed",
     "run_observed",
+    "run_observed_stream",
     "stamp_server_span",
     "NO_OUTPUT",
     "route_model",
 ]
 
-#: Returned by an ``output_of`` function when the result is not a model output (an HTTP
-#: response object, a stream): nothing is summarised and nothing is read.
-NO_OUTPUT: Any = object()
 
 # http.route -> (model, version) last seen predicting on that route, so that a request
 # rejected before the model ran (FastAPI's 422) is counted for the model that route serves,
@@ -209,6 +218,39 @@ def _begin_observed(
     except Exception as exc:  # noqa: BLE001 - fail-open: the model still runs
         report_internal_error("instrumentation_enter", exc)
     return _begin(_options_for(model, version), None, inputs if has_inputs else _MISSING, extra)
+
+
+def run_observed_stream(
+    model: str,
+    version: str,
+    make: Callable[[], Any],
+    *,
+    is_async: bool,
+    inputs: Any = None,
+    has_inputs: bool = True,
+    output_of: Callable[[Any], Any] | None = None,
+) -> Any:
+    """A (sync or async) generator from ``make()`` as one prediction of ``model``: the span
+    starts at the first step and ends with the stream, each item is a streamed output.
+
+    The span's parent is the context of this call (the HTTP request's), not that of the
+    first step: a server may iterate the stream after the request's context is detached
+    (Flask does, outside ``stream_with_context``).
+    """
+    parent = otel_context.get_current()
+
+    def begin() -> Prediction:
+        token = otel_context.attach(parent)
+        try:
+            prediction = _begin_observed(model, version, inputs, has_inputs, None)
+            _detach(prediction)  # before the parent's token: contexts are restored in order
+        finally:
+            otel_context.detach(token)
+        return prediction
+
+    if is_async:
+        return stream_async(begin, make, output_of)
+    return stream(begin, make, output_of)
 
 
 def _finish(prediction: Prediction, result: Any, output_of: Callable[[Any], Any] | None) -> None:

@@ -27,6 +27,7 @@ from modeltel.instrumentation._common import (
     current_prediction,
     run_observed,
     run_observed_async,
+    run_observed_stream,
 )
 
 __all__ = ["RouteSpec", "predict_route", "wrap_handler", "spec_of", "to_model_input"]
@@ -163,10 +164,6 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
     """``handler`` wrapped as a predict route (idempotent)."""
     if spec_of(handler) is not None:
         return handler
-    if inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler):
-        # A streaming handler yields its output after it returns; wrapping it would end
-        # the span before the stream. It is served as is.
-        return handler
     signature: inspect.Signature | None
     try:
         # String annotations (``from __future__ import annotations``) resolved as FastAPI does.
@@ -179,6 +176,7 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
     body_names = _body_names(signature)
     fallback = getattr(handler, "__name__", "model")
     is_async = inspect.iscoroutinefunction(handler)
+    is_stream = inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler)
 
     def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str, Any, bool]:
         model, version = spec.identity(fallback)
@@ -189,7 +187,22 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
             inputs = None
         return model, version, inputs, inputs is not None
 
-    if is_async:
+    if is_stream:
+        # A streaming handler (FastAPI streams what it yields as JSON Lines or server-sent
+        # events): the prediction lasts as long as the stream, each item is an output row.
+        stream_is_async = inspect.isasyncgenfunction(handler)
+
+        def stream_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            if current_prediction() is not None or not _telemetry.default_config().enabled:
+                return wrapped(*args, **kwargs)
+            model, version, inputs, has_inputs = prepare(args, kwargs)
+            return run_observed_stream(
+                model, version, lambda: wrapped(*args, **kwargs), is_async=stream_is_async,
+                inputs=inputs, has_inputs=has_inputs, output_of=_route_output,
+            )
+
+        wrapper: Callable[..., Any] = stream_wrapper
+    elif is_async:
 
         async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             if current_prediction() is not None or not _telemetry.default_config().enabled:
@@ -200,7 +213,7 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
                 inputs=inputs, has_inputs=has_inputs, output_of=_route_output,
             )
 
-        wrapper: Callable[..., Any] = async_wrapper
+        wrapper = async_wrapper
     else:
 
         def sync_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
