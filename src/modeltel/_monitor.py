@@ -32,7 +32,10 @@ from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from modeltel import _telemetry
+from modeltel._columns import UnsupportedInput
 from modeltel._logging import safe_json
+from modeltel._quality import OUTLIER_ROWS_ATTRIBUTE, check_columns, outlier_rows
+from modeltel._summary import summarize_input, summarize_output
 from modeltel._telemetry import error_type, report_internal_error
 
 __all__ = ["Prediction", "current_prediction", "monitor", "observe"]
@@ -180,9 +183,6 @@ class Prediction:
 
     def _summarise_input(self, X: Any, feature_names: Sequence[str] | None) -> Any:
         """The input summary, or None for an input modeltel cannot summarise (counted)."""
-        from modeltel._columns import UnsupportedInput
-        from modeltel._summary import summarize_input
-
         names = feature_names if feature_names is not None else self._feature_names
         if self._capture_raw:
             self._raw_input = X
@@ -212,8 +212,6 @@ class Prediction:
             self._check_quality(telemetry, baseline, summary, "input")
 
     def _check_quality(self, telemetry: Any, baseline: Any, summary: Any, role: str) -> None:
-        from modeltel._quality import OUTLIER_ROWS_ATTRIBUTE, check_columns, outlier_rows
-
         flag = self._options.flag_outliers and role == "input"
         for feature, check, count in check_columns(baseline, summary.columns, role=role, outliers=flag):
             telemetry.quality.add(
@@ -230,9 +228,6 @@ class Prediction:
             self._span.set_attribute(OUTLIER_ROWS_ATTRIBUTE, rows)
 
     def _record_output(self, y: Any) -> None:
-        from modeltel._columns import UnsupportedInput
-        from modeltel._summary import summarize_output
-
         telemetry = _telemetry.current()
         if self._capture_raw:
             self._raw_output = y if self._raw_output is _MISSING else _append(self._raw_output, y)
