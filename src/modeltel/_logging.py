@@ -12,10 +12,10 @@ and timestamp onto it instead of rendering the fields a second time.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import IO, Any, Callable
 
+import orjson
 import structlog
 
 __all__ = ["default_json_log", "json_log_to", "safe_json"]
@@ -33,14 +33,22 @@ def _json_default(value: Any) -> Any:
     item = getattr(value, "item", None)
     if callable(item):
         try:
-            return item()
+            plain = item()
         except Exception:  # noqa: BLE001
             pass
+        else:
+            if type(plain) is not type(value):  # else orjson would ask again, forever
+                return plain
     return repr(value)
 
 
+_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
 def safe_json(value: Any) -> str:
-    return json.dumps(value, default=_json_default, separators=(",", ":"))
+    """Compact JSON that never fails on a type: numpy values as numbers, NaN and infinities
+    as ``null`` (strict JSON, which log backends parse), anything else as its ``repr``."""
+    return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS).decode()
 
 
 def _render(_logger: Any, _method: str, event_dict: dict[str, Any]) -> str:

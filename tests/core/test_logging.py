@@ -57,3 +57,22 @@ def test_a_users_structlog_gets_the_fields_not_the_pre_rendered_string():
     with capture_logs() as captured:
         emit("info", "ml.prediction", {"rows": 3}, '{"rows":3}')
     assert captured == [{"event": "ml.prediction", "log_level": "info", "rows": 3}]
+
+
+def test_safe_json_is_strict_json_and_never_fails_on_a_type():
+    """NaN and infinities become null (strict JSON), numpy values numbers, anything else its
+    repr; an object whose item() returns itself does not loop."""
+    import numpy as np
+
+    from modeltel._logging import safe_json
+
+    class Opaque:
+        def item(self):
+            return self
+
+        def __repr__(self):
+            return "<opaque>"
+
+    text = safe_json({"nan": float("nan"), "inf": float("-inf"), "f32": np.float32(0.5), "i64": np.int64(7),
+                      "arr": np.array([1.5, 2.0]), "obj": Opaque(), 3: "int key"})
+    assert json.loads(text) == {"nan": None, "inf": None, "f32": 0.5, "i64": 7, "arr": [1.5, 2.0], "obj": "<opaque>", "3": "int key"}
