@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import httpx
 
-from backends._capture import OtlpCapture, attributes
+from backends._capture import OtlpCapture, any_value, attributes
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -182,6 +182,8 @@ def log_records(capture: OtlpCapture) -> list[dict[str, Any]]:
                             "severity_number": r.severity_number,
                             "trace_id": r.trace_id.hex(),
                             "attributes": attributes(r.attributes),
+                            # modeltel's record: the body is the record as one JSON string
+                            "body": any_value(r.body),
                         }
                     )
     return out

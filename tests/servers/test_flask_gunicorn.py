@@ -7,6 +7,7 @@ so the test knows which worker served which trace without any help from the app.
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -98,7 +99,8 @@ def test_both_workers_export_after_fork_and_nothing_is_lost_on_graceful_shutdown
         assert http_status(http_span) == 200
     # One ml.prediction log record per request, and the metrics of both workers add up.
     logged = [r for r in log_records(otlp) if r["event_name"] == "ml.prediction"]
-    assert sorted(r["attributes"]["ml.prediction.id"] for r in logged) == sorted(sent.values())
+    assert sorted(json.loads(r["body"])["ml.prediction.id"] for r in logged) == sorted(sent.values())
+    assert all(r["attributes"]["ml.model.name"] == "iris" for r in logged)
     # Cumulative points per worker (each worker has its own start time): the last point of
     # each series, summed over workers, is the number of requests.
     last: dict[int, int] = {}
