@@ -32,6 +32,7 @@ from modeltel._monitor import (
     _detach,
     _end,
     _Options,
+    _record_chunk,
     current_prediction,
     stream,
     stream_async,
@@ -254,12 +255,7 @@ def run_observed_stream(
 
 
 def _finish(prediction: Prediction, result: Any, output_of: Callable[[Any], Any] | None) -> None:
-    try:
-        output = output_of(result) if output_of is not None else result
-        if output is not NO_OUTPUT:
-            prediction.record_output(output)
-    except Exception as exc:  # noqa: BLE001
-        report_internal_error("instrumentation_output", exc)
+    _record_chunk(prediction, result, output_of)
     _end(prediction)
 
 
