@@ -103,6 +103,12 @@ class OtlpCapture:
     port: int
     requests: list[CapturedRequest] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: HTTP statuses to answer with, in order (an exporter's retry path); then 200.
+    statuses: list[int] = field(default_factory=list)
+    #: While set to an unset Event, every request waits for it (a stuck backend).
+    hold: threading.Event | None = None
+    #: Set whenever a request has been recorded.
+    arrived: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: _Server | None = None
 
@@ -130,6 +136,8 @@ class OtlpCapture:
         return self
 
     def stop(self) -> None:
+        if self.hold is not None:
+            self.hold.set()  # release held requests, or shutdown would wait for them
         if self._server is not None:
             self._server.stop()
 
@@ -162,6 +170,13 @@ class OtlpCapture:
             self.requests.append(
                 CapturedRequest("POST", path, headers, body, message, received_at=time.time())
             )
+            status = self.statuses.pop(0) if self.statuses else 200
+        self.arrived.set()
+        if self.hold is not None:
+            self.hold.wait(30)
+        if status != 200:
+            self._reply(h, status, b"scripted failure", "text/plain")
+            return
         self._reply(h, 200, _OTLP_RESPONSES[path]().SerializeToString(), "application/x-protobuf")
 
     @staticmethod

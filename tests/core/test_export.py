@@ -1,18 +1,17 @@
 """SketchExporter end to end: the real OTLP/HTTP metric exporter against a local capture server.
 
-The capture server listens on 127.0.0.1 and records every request body; the tests decode the
-protobuf (``ExportMetricsServiceRequest``) and check names, attributes, temporality, buckets.
+The capture server (tests/backends/_capture.py) listens on 127.0.0.1 and decodes every request
+(``ExportMetricsServiceRequest``); the tests check names, attributes, temporality, buckets.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
+import socket
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
 import numpy as np
@@ -29,69 +28,46 @@ from modeltel._export import SketchExporter, to_metrics_data
 from modeltel._sketch import SketchStore
 from modeltel._summary import summarize_input, summarize_output
 from _baseline_standin import Baseline, FeatureBaseline
+from backends._capture import OtlpCapture
 
 CFG = Config()
 DELTA, CUMULATIVE = 1, 2  # AggregationTemporality in the protobuf
 
 
-class Capture:
-    """An OTLP/HTTP endpoint on loopback that keeps every request it gets."""
+class Capture(OtlpCapture):
+    """The OTLP/HTTP capture server on loopback, read as the metric exports it received."""
 
-    def __init__(self) -> None:
-        self.requests: list[ExportMetricsServiceRequest] = []
-        self.statuses: list[int] = []  # statuses to answer with, in order; then 200
-        self.arrived = threading.Event()
-        self.hold: threading.Event | None = None  # when set, requests wait for it
-        capture = self
+    @property
+    def url(self) -> str:
+        return self.endpoint + "/v1/metrics"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                request = ExportMetricsServiceRequest()
-                request.ParseFromString(body)
-                capture.requests.append(request)
-                capture.arrived.set()
-                if capture.hold is not None:
-                    capture.hold.wait(30)
-                status = capture.statuses.pop(0) if capture.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/metrics"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+    @property
+    def exports(self) -> list[ExportMetricsServiceRequest]:
+        return [r.message for r in self.by_path("/v1/metrics")]
 
     def metrics(self, index: int = -1) -> dict[str, list]:
-        """name -> [Metric, ...] of one request."""
+        """name -> [Metric, ...] of one export."""
         out: dict[str, list] = {}
-        for rm in self.requests[index].resource_metrics:
+        for rm in self.exports[index].resource_metrics:
             for sm in rm.scope_metrics:
                 for m in sm.metrics:
                     out.setdefault(m.name, []).append(m)
         return out
 
-    def close(self) -> None:
-        if self.hold is not None:
-            self.hold.set()
-        self.server.shutdown()
-        self.server.server_close()
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def capture() -> Iterator[Capture]:
-    cap = Capture()
+    cap = Capture(_free_port()).start()
     try:
         yield cap
     finally:
-        cap.close()
+        cap.stop()
 
 
 def attrs(point) -> dict[str, str]:
@@ -126,8 +102,8 @@ def test_distributions_arrive_as_otlp_with_names_attributes_temporality_and_buck
     store.record("fraud", "3.1", "output", summarize_output(np.array([0, 1, 1]), config=CFG))
     exporter = _exporter(capture, store)
     assert exporter.force_flush() is True
-    assert len(capture.requests) == 1
-    request = capture.requests[0]
+    assert len(capture.exports) == 1
+    request = capture.exports[0]
     resource = {kv.key: kv.value.string_value for kv in request.resource_metrics[0].resource.attributes}
     assert resource["service.name"] == "fraud-api"
     metrics = capture.metrics()
@@ -219,7 +195,7 @@ def test_a_failed_export_is_retried_once_then_dropped_and_counted(capture):
     exporter = _exporter(capture, store)
     capture.statuses = [400, 400]  # not retryable inside the OTLP exporter itself
     assert exporter.force_flush() is False
-    assert len(capture.requests) == 2  # the first attempt and one retry, no more
+    assert len(capture.exports) == 2  # the first attempt and one retry, no more
     assert exporter.dropped_points == 3 and exporter.failed_exports == 2
 
     store.record("m", "1", "input", summarize_input(np.ones((2, 1)), config=CFG))
@@ -228,7 +204,7 @@ def test_a_failed_export_is_retried_once_then_dropped_and_counted(capture):
     (dropped,) = metrics["ml.sketch.dropped"]
     assert [d.as_int for d in dropped.sum.data_points] == [3]
     assert exporter.dropped_points == 3  # reported, not double counted
-    assert exporter.force_flush() is True and len(capture.requests) == 3  # nothing new: no request
+    assert exporter.force_flush() is True and len(capture.exports) == 3  # nothing new: no request
 
 
 def test_a_retry_that_succeeds_drops_nothing(capture):
@@ -238,8 +214,8 @@ def test_a_retry_that_succeeds_drops_nothing(capture):
     exporter = _exporter(capture, store)
     capture.statuses = [400]
     assert exporter.force_flush() is True
-    assert len(capture.requests) == 2 and exporter.dropped_points == 0
-    assert capture.requests[0] == capture.requests[1]
+    assert len(capture.exports) == 2 and exporter.dropped_points == 0
+    assert capture.exports[0] == capture.exports[1]
 
 
 def test_the_periodic_thread_exports_and_shutdown_sends_the_rest(capture):
@@ -249,12 +225,12 @@ def test_the_periodic_thread_exports_and_shutdown_sends_the_rest(capture):
     exporter.start()
     try:
         store.record("m", "1", "input", summarize_input(np.ones((5, 1)), config=CFG))
-        assert _wait(lambda: len(capture.requests) >= 1)
+        assert _wait(lambda: len(capture.exports) >= 1)
     finally:
         store.record("m", "1", "input", summarize_input({"late": 2.0}, config=CFG))
         exporter.shutdown()
     assert exporter._thread is not None and not exporter._thread.is_alive()
-    names = {attrs(p)["ml.feature.name"] for r in range(len(capture.requests)) for p in _exp_points(capture, r)}
+    names = {attrs(p)["ml.feature.name"] for r in range(len(capture.exports)) for p in _exp_points(capture, r)}
     assert names == {"f0", "late"}
     assert exporter.force_flush() is False  # shut down: no more exports
 
@@ -266,7 +242,7 @@ def _exp_points(capture: Capture, index: int) -> list:
 def test_nothing_recorded_means_no_request(capture):
     """An empty snapshot (no data, no baseline) sends nothing and counts as success."""
     exporter = _exporter(capture, SketchStore())
-    assert exporter.force_flush() is True and capture.requests == []
+    assert exporter.force_flush() is True and capture.exports == []
 
 
 def test_recording_goes_on_while_an_export_is_stuck(capture):
@@ -319,7 +295,7 @@ def test_the_exporter_thread_restarts_in_a_forked_child(capture):
 
         def child_data_arrived() -> bool:
             return any(
-                attrs(p)["ml.model.name"] == "child-model" for r in range(len(capture.requests)) for p in _exp_points(capture, r)
+                attrs(p)["ml.model.name"] == "child-model" for r in range(len(capture.exports)) for p in _exp_points(capture, r)
             )
 
         assert _wait(child_data_arrived)
