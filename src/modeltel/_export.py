@@ -90,6 +90,16 @@ def _count_point(p: CountPoint, start: int, now: int) -> NumberDataPoint:
     return NumberDataPoint(attributes=attrs, start_time_unix_nano=start, time_unix_nano=now, value=p.value)
 
 
+def _counter(name: str, description: str, unit: str, points: list[NumberDataPoint], temporality: AggregationTemporality) -> Metric:
+    """A monotonic sum: the category, missing, overflow and dropped counts."""
+    return Metric(
+        name=name,
+        description=description,
+        unit=unit,
+        data=Sum(data_points=points, aggregation_temporality=temporality, is_monotonic=True),
+    )
+
+
 def to_metrics_data(
     snapshot: Snapshot,
     *,
@@ -139,31 +149,15 @@ def to_metrics_data(
             )
         )
     if snapshot.categories:
-        metrics.append(
-            Metric(
-                name="ml.feature.category.count",
-                description="Values per category of a categorical feature.",
-                unit="{value}",
-                data=Sum(
-                    data_points=[_count_point(p, start, now) for p in snapshot.categories],
-                    aggregation_temporality=_DELTA,
-                    is_monotonic=True,
-                ),
-            )
-        )
+        metrics.append(_counter(
+            "ml.feature.category.count", "Values per category of a categorical feature.", "{value}",
+            [_count_point(p, start, now) for p in snapshot.categories], _DELTA,
+        ))
     if snapshot.missing:
-        metrics.append(
-            Metric(
-                name="ml.feature.missing",
-                description="Values that were None/NaN.",
-                unit="{value}",
-                data=Sum(
-                    data_points=[_count_point(p, start, now) for p in snapshot.missing],
-                    aggregation_temporality=_DELTA,
-                    is_monotonic=True,
-                ),
-            )
-        )
+        metrics.append(_counter(
+            "ml.feature.missing", "Values that were None/NaN.", "{value}",
+            [_count_point(p, start, now) for p in snapshot.missing], _DELTA,
+        ))
     if snapshot.baseline_histograms:
         metrics.append(
             Metric(
@@ -177,18 +171,10 @@ def to_metrics_data(
             )
         )
     if snapshot.baseline_categories:
-        metrics.append(
-            Metric(
-                name="ml.baseline.feature.category.count",
-                description="The baseline (reference) counts per category.",
-                unit="{value}",
-                data=Sum(
-                    data_points=[_count_point(p, p.start_time_unix_nano, now) for p in snapshot.baseline_categories],
-                    aggregation_temporality=_CUMULATIVE,
-                    is_monotonic=True,
-                ),
-            )
-        )
+        metrics.append(_counter(
+            "ml.baseline.feature.category.count", "The baseline (reference) counts per category.", "{value}",
+            [_count_point(p, p.start_time_unix_nano, now) for p in snapshot.baseline_categories], _CUMULATIVE,
+        ))
     if snapshot.overflow:
         points = []
         for o in snapshot.overflow:
@@ -196,27 +182,15 @@ def to_metrics_data(
             if o.model:
                 attrs.update({"ml.model.name": o.model, "ml.model.version": o.version, "ml.feature.role": o.role})
             points.append(NumberDataPoint(attributes=attrs, start_time_unix_nano=start, time_unix_nano=now, value=o.value))
-        metrics.append(
-            Metric(
-                name="ml.sketch.overflow",
-                description="Features, strings, columns or streams not tracked because a cap was hit.",
-                unit="{item}",
-                data=Sum(data_points=points, aggregation_temporality=_DELTA, is_monotonic=True),
-            )
-        )
+        metrics.append(_counter(
+            "ml.sketch.overflow", "Features, strings, columns or streams not tracked because a cap was hit.",
+            "{item}", points, _DELTA,
+        ))
     if dropped:
-        metrics.append(
-            Metric(
-                name="ml.sketch.dropped",
-                description="Distribution data points dropped after a failed export (retried once).",
-                unit="{point}",
-                data=Sum(
-                    data_points=[NumberDataPoint(attributes={}, start_time_unix_nano=start, time_unix_nano=now, value=dropped)],
-                    aggregation_temporality=_DELTA,
-                    is_monotonic=True,
-                ),
-            )
-        )
+        metrics.append(_counter(
+            "ml.sketch.dropped", "Distribution data points dropped after a failed export (retried once).", "{point}",
+            [NumberDataPoint(attributes={}, start_time_unix_nano=start, time_unix_nano=now, value=dropped)], _DELTA,
+        ))
     if not metrics:
         return MetricsData(resource_metrics=[])
     return MetricsData(
