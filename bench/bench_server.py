@@ -14,6 +14,11 @@ over rounds of the ratio within each round:
             per prediction, exported over OTLP/HTTP (batching) to a sink that accepts and
             discards, in this process
 
+With --trees N every variant serves a random forest of N trees trained on the same data
+instead of the example's logistic regression (IRIS_MODEL_PATH): a model that costs
+milliseconds per prediction, as many in production do, to show how the same absolute
+telemetry cost weighs against a heavier model.
+
 With --log-sample-rate R a fourth variant, "modeltel@R", is the example with
 MODELTEL_LOG_SAMPLE_RATE=R (share of successful predictions that get a JSON log record).
 
@@ -25,7 +30,7 @@ second than the peer and p99 latency at most 10% higher. The server's CPU time p
 with other work it is the steadier figure. Prints a table and writes JSON
 (bench/results/server.json).
 
-    .venv/bin/python bench/bench_server.py [--seconds 4] [--rounds 5] [--concurrency 8] [--log-sample-rate 0.1]
+    .venv/bin/python bench/bench_server.py [--seconds 4] [--rounds 5] [--concurrency 8] [--log-sample-rate 0.1] [--trees 100]
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -126,12 +132,34 @@ class _Sink(BaseHTTPRequestHandler):
 # -- orchestration --------------------------------------------------------------------------
 
 
-def _start_server(variant: str, sink_port: int) -> tuple[subprocess.Popen[bytes], int]:
+def _forest(trees: int, directory: Path) -> tuple[Path, float]:
+    """A random forest on the iris data saved for IRIS_MODEL_PATH, and its median time (ms)
+    for one single-row ``predict`` (the model's own cost per request)."""
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = load_iris(return_X_y=True)
+    model = RandomForestClassifier(n_estimators=trees, random_state=0).fit(X, y)
+    path = directory / f"forest-{trees}.joblib"
+    joblib.dump(model, path)
+    row = [[5.1, 3.5, 1.4, 0.2]]
+    times = []
+    for _ in range(50):
+        t0 = time.perf_counter()
+        model.predict(row)
+        times.append(time.perf_counter() - t0)
+    return path, 1000 * statistics.median(times)
+
+
+def _start_server(variant: str, sink_port: int, model_path: Path | None = None) -> tuple[subprocess.Popen[bytes], int]:
     # "modeltel@0.1": the modeltel variant with MODELTEL_LOG_SAMPLE_RATE=0.1
     variant, _, log_rate = variant.partition("@")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MODELTEL_"))}
     env.update(IRIS_MODEL_VERSION="1.0.0", MODELTEL_EXPORTER="none" if variant == "peer" else "otlp")
+    if model_path is not None:
+        env["IRIS_MODEL_PATH"] = str(model_path)
     app_dir, target = EXAMPLES, "fastapi_server:app"
     if variant == "peer":
         env.update(EXAMPLE_NO_MODELTEL="1", MODELTEL_ENABLED="false")
@@ -201,12 +229,22 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--log-sample-rate", type=float, help="also run modeltel with this MODELTEL_LOG_SAMPLE_RATE")
+    parser.add_argument("--trees", type=int, help="serve a random forest of this many trees instead of the example's model")
     parser.add_argument("--load", help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "server.json")
+    parser.add_argument("--out", type=Path, help="JSON results (default bench/results/server.json, server-forest<N>.json with --trees)")
     args = parser.parse_args()
     if args.load:
         print(json.dumps(asyncio.run(_load(args.load, args.seconds, args.warmup, args.concurrency))))
         return 0
+    if args.out is None:
+        name = f"server-forest{args.trees}.json" if args.trees else "server.json"
+        args.out = ROOT / "bench" / "results" / name
+    model_path = None
+    model_ms = None
+    tmp = tempfile.TemporaryDirectory()
+    if args.trees:
+        model_path, model_ms = _forest(args.trees, Path(tmp.name))
+        print(f"model: random forest of {args.trees} trees, {model_ms:.2f} ms per single-row predict")
 
     sink = ThreadingHTTPServer(("127.0.0.1", free_port()), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
@@ -219,7 +257,7 @@ def main() -> int:
     servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     try:
         for variant in results:
-            servers[variant] = _start_server(variant, sink.server_address[1])
+            servers[variant] = _start_server(variant, sink.server_address[1], model_path)
         for i in range(args.rounds):
             for variant in results:
                 r = _burst(variant, *servers[variant], args)
@@ -229,6 +267,7 @@ def main() -> int:
         for proc, _ in servers.values():
             _stop(proc)
         sink.shutdown()
+        tmp.cleanup()
 
     def med(variant: str, key: str) -> float:
         return statistics.median(r[key] for r in results[variant])
@@ -264,7 +303,7 @@ def main() -> int:
     print(f"OTLP requests received by the sink: {_Sink.received}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"rounds": results, "median": summary, "rps_drop": rps_drop, "p99_rise": p99_rise, "cpu_rise": cpu_rise,
-                                    "otlp_requests": _Sink.received, "args": {k: v for k, v in vars(args).items() if k != "out" and k != "load"}}, indent=2))
+                                    "otlp_requests": _Sink.received, "model_predict_ms": model_ms, "args": {k: v for k, v in vars(args).items() if k != "out" and k != "load"}}, indent=2))
     return 0
 
 
