@@ -741,8 +741,12 @@ class SketchStore:
         """Bin buffered single records as batches (grouped by their numeric layout)."""
         config = stream.config
         groups: dict[tuple[str, ...], list[Any]] = {}
-        for r in rows:
-            groups.setdefault(r[0], []).append(r)
+        layout = rows[0][0]
+        if all(r[0] == layout for r in rows):  # the usual case: one model, one layout
+            groups[layout] = rows
+        else:
+            for r in rows:
+                groups.setdefault(r[0], []).append(r)
         for num_names, group in groups.items():
             n = len(group)
             if num_names:
@@ -750,13 +754,14 @@ class SketchStore:
             else:
                 m = np.empty((n, 0), dtype=np.float64)
             nulls = np.zeros(len(num_names), dtype=np.int64)
-            for r in group:
-                for i in r[2]:
-                    nulls[i] += 1
             cat_names: dict[str, None] = {}
             for r in group:
-                for c in r[3]:
-                    cat_names.setdefault(c, None)
+                if r[2]:  # most records have no nulls and no categorical values
+                    for i in r[2]:
+                        nulls[i] += 1
+                if r[3]:
+                    for c in r[3]:
+                        cat_names.setdefault(c, None)
             cats = {}
             for c in cat_names:
                 counts: dict[str, int] = {}

@@ -283,6 +283,35 @@ def test_single_row_buffer_flushes_itself_when_full():
     assert p.count == ROW_BUFFER * 2 + 5 and p.max == ROW_BUFFER * 2 + 4
 
 
+def test_buffered_single_records_of_mixed_layouts_lose_nothing():
+    """Single records with different features, nulls and categorical values, buffered
+    together and binned when the buffer fills, count every value where it belongs."""
+    store = SketchStore()
+    n = ROW_BUFFER + 10
+    for i in range(n):
+        if i % 2:
+            _record(store, {"a": float(i), "b": None if i % 3 == 0 else 1.0})
+        else:
+            _record(store, {"a": float(i), "c": 2.0, "s": "x" if i % 4 else None})
+    snap = store.collect()
+    counts = {p.feature: p.count for p in snap.exponential}
+    odd = [i for i in range(n) if i % 2]
+    even = [i for i in range(n) if i % 2 == 0]
+    assert counts == {"a": n, "b": sum(1 for i in odd if i % 3), "c": len(even)}
+    assert {p.feature: p.value for p in snap.missing} == {
+        "b": sum(1 for i in odd if i % 3 == 0),
+        "s": sum(1 for i in even if i % 4 == 0),
+    }
+    assert sum(p.value for p in snap.categories if p.feature == "s") == sum(1 for i in even if i % 4)
+
+    same = SketchStore()  # one layout throughout, some nulls: the single-layout path
+    for i in range(n):
+        _record(same, {"a": float(i), "b": None if i % 5 == 0 else 2.0})
+    snap = same.collect()
+    assert {p.feature: p.count for p in snap.exponential} == {"a": n, "b": sum(1 for i in range(n) if i % 5)}
+    assert {p.feature: p.value for p in snap.missing} == {"b": sum(1 for i in range(n) if i % 5 == 0)}
+
+
 def test_overflow_features_strings_and_columns_are_counted():
     """Caps hit (features, string length) show up as overflow points, per stream."""
     cfg = Config(max_features=2, max_string_length=3)
