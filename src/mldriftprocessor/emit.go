@@ -1,0 +1,232 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Emit: every window scored on the emit interval, as ml.drift.* and ml.data_quality.* gauges.
+
+package mldriftprocessor // import "github.com/modeltel/mldriftprocessor"
+
+import (
+	"context"
+	"math"
+	"sort"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.uber.org/zap"
+
+	"github.com/modeltel/mldriftprocessor/internal/drift"
+	"github.com/modeltel/mldriftprocessor/internal/metadata"
+	"github.com/modeltel/mldriftprocessor/internal/state"
+)
+
+type output struct {
+	now                                    pcommon.Timestamp
+	score, threshold, detected, samples    pmetric.NumberDataPointSlice
+	datasetDetected, datasetShare, quality pmetric.NumberDataPointSlice
+	logs                                   plog.LogRecordSlice
+}
+
+func newGauge(sm pmetric.ScopeMetrics, name, unit, desc string) pmetric.NumberDataPointSlice {
+	m := sm.Metrics().AppendEmpty()
+	m.SetName(name)
+	m.SetUnit(unit)
+	m.SetDescription(desc)
+	return m.SetEmptyGauge().DataPoints()
+}
+
+func featureAttrs(dst pcommon.Map, key state.FeatureKey) {
+	dst.PutStr(attrModelName, key.Model)
+	dst.PutStr(attrModelVersion, key.Version)
+	if key.Feature != "" {
+		dst.PutStr(attrFeatureName, key.Feature)
+		dst.PutStr(attrFeatureRole, key.Role)
+	}
+}
+
+func (o *output) gauge(s pmetric.NumberDataPointSlice, key state.FeatureKey, v float64) pmetric.NumberDataPoint {
+	dp := s.AppendEmpty()
+	dp.SetTimestamp(o.now)
+	dp.SetDoubleValue(v)
+	featureAttrs(dp.Attributes(), key)
+	return dp
+}
+
+func (o *output) intGauge(s pmetric.NumberDataPointSlice, key state.FeatureKey, v int64) pmetric.NumberDataPoint {
+	dp := s.AppendEmpty()
+	dp.SetTimestamp(o.now)
+	dp.SetIntValue(v)
+	featureAttrs(dp.Attributes(), key)
+	return dp
+}
+
+// evaluate scores every window now and returns the metrics and log records to emit.
+// Tests call it directly with a manual clock.
+func (p *driftProcessor) evaluate() (pmetric.Metrics, plog.Logs) {
+	windows, expired := p.store.Snapshot()
+	if expired > 0 {
+		p.telemetry.ProcessorMldriftStreamsExpired.Add(context.Background(), int64(expired))
+	}
+	p.telemetry.ProcessorMldriftStreams.Record(context.Background(), int64(p.store.Len()))
+
+	md := pmetric.NewMetrics()
+	sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
+	sm.Scope().SetName(metadata.ScopeName)
+	sm.Scope().SetVersion(p.version)
+	ld := plog.NewLogs()
+	sl := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	sl.Scope().SetVersion(p.version)
+	o := &output{
+		now:             pcommon.NewTimestampFromTime(p.clock.Now()),
+		score:           newGauge(sm, metricScore, "1", "Drift score of a feature's window against its baseline, per method (docs/drift-math.md)."),
+		threshold:       newGauge(sm, metricThreshold, "1", "The threshold (or alpha) the score of the same method is compared with."),
+		detected:        newGauge(sm, metricDetected, "1", "1 when the feature drifts in this window, 0 when it does not; absent below min_samples."),
+		samples:         newGauge(sm, metricSampleCount, "{value}", "Values of the feature in the window, across every replica."),
+		datasetDetected: newGauge(sm, metricDatasetDrift, "1", "1 when at least dataset_drift_share of the model's scored input features drift."),
+		datasetShare:    newGauge(sm, metricDatasetShare, "1", "Share of the model's scored input features that drift."),
+		quality:         newGauge(sm, metricQualityRate, "1", "Share of the window's values that fail a data-quality check."),
+		logs:            sl.LogRecords(),
+	}
+	for start := 0; start < len(windows); {
+		end := start
+		for end < len(windows) && windows[end].Key.Model == windows[start].Key.Model && windows[end].Key.Version == windows[start].Key.Version {
+			end++
+		}
+		p.evaluateModel(o, windows[start:end])
+		start = end
+	}
+	// Drop empty metrics so exporters see only what carries data.
+	sm.Metrics().RemoveIf(func(m pmetric.Metric) bool { return m.Gauge().DataPoints().Len() == 0 })
+	return md, ld
+}
+
+func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
+	model, version := windows[0].Key.Model, windows[0].Key.Version
+	modelKey := state.FeatureKey{Model: model, Version: version}
+	var features []drift.Feature
+	var scored []int
+	rows := 0.0 // the model's rows: the largest value+missing count of an input feature
+	for i, w := range windows {
+		if w.Key.Feature != "" && w.Key.Role == roleInput {
+			rows = math.Max(rows, w.Values+w.Missing)
+		}
+		if w.Mismatch && p.store.ReportMismatch(w.Key, w.BaselineID) {
+			p.telemetry.ProcessorMldriftBaselineMismatches.Add(context.Background(), 1)
+			p.logger.Warn("mldrift: the baseline's bucket bounds do not match the production histogram; feature not scored",
+				zap.String(attrModelName, model), zap.String(attrModelVersion, version),
+				zap.String(attrFeatureName, w.Key.Feature), zap.String(attrBaselineID, w.BaselineID))
+		}
+		if w.Production == nil || w.Baseline == nil {
+			continue
+		}
+		features = append(features, drift.Feature{
+			Categorical: w.Kind == state.KindCategorical,
+			Output:      w.Key.Role == roleOutput,
+			Reference:   drift.Histogram(*w.Baseline),
+			Production:  drift.Histogram(*w.Production),
+			Thresholds:  p.cfg.forFeature(model, version, w.Key.Feature).drift(),
+		})
+		scored = append(scored, i)
+	}
+	results := drift.Evaluate(features)
+	byWindow := map[int]int{}
+	for j, i := range scored {
+		byWindow[i] = j
+	}
+	for i, w := range windows {
+		p.emitQuality(o, w, rows)
+		if w.Key.Feature == "" {
+			continue
+		}
+		if w.Kind != state.KindUnknown || w.Missing > 0 {
+			o.intGauge(o.samples, w.Key, int64(w.Values))
+		}
+		j, ok := byWindow[i]
+		if !ok {
+			continue
+		}
+		r := results[j]
+		methods := make([]string, 0, len(r.Scores))
+		for m := range r.Scores {
+			methods = append(methods, m)
+		}
+		sort.Strings(methods)
+		for _, m := range methods {
+			if v := r.Scores[m]; !math.IsNaN(v) {
+				o.gauge(o.score, w.Key, v).Attributes().PutStr(attrMethod, m)
+			}
+			if lim, ok := r.Limits[m]; ok {
+				o.gauge(o.threshold, w.Key, lim).Attributes().PutStr(attrMethod, m)
+			}
+		}
+		if r.Verdict == drift.VerdictInsufficientData {
+			continue
+		}
+		drifted := r.Verdict == drift.VerdictDrift
+		v := int64(0)
+		if drifted {
+			v = 1
+		}
+		o.intGauge(o.detected, w.Key, v)
+		if p.store.Transition(w.Key, drifted) {
+			p.logTransition(o, w, features[j], r, drifted)
+		}
+	}
+	verdict, drifted, evaluated := drift.Dataset(features, results, p.cfg.forModel(model, version).DatasetDriftShare)
+	if verdict != drift.VerdictInsufficientData {
+		v := int64(0)
+		if verdict == drift.VerdictDrift {
+			v = 1
+		}
+		o.intGauge(o.datasetDetected, modelKey, v)
+		o.gauge(o.datasetShare, modelKey, float64(drifted)/float64(evaluated))
+	}
+}
+
+// emitQuality writes the data-quality rates of one window. The SDK's violation counters
+// (exact, from raw values) win; the rates derived from the distributions fill in the checks
+// they do not report (an SDK without a baseline, or another producer).
+func (p *driftProcessor) emitQuality(o *output, w state.Window, modelRows float64) {
+	rate := func(check string, n, total float64) {
+		if total > 0 {
+			o.gauge(o.quality, w.Key, n/total).Attributes().PutStr(attrCheck, check)
+		}
+	}
+	total := w.Values + w.Missing
+	checks := make([]string, 0, len(w.Violations))
+	for c := range w.Violations {
+		checks = append(checks, c)
+	}
+	sort.Strings(checks)
+	for _, c := range checks {
+		// A feature's checks are rates over its values; model-level ones, and a feature
+		// absent from the input (no values of its own), over the model's rows.
+		denominator := total
+		if w.Key.Feature == "" || denominator <= 0 {
+			denominator = modelRows
+		}
+		rate(c, w.Violations[c], denominator)
+	}
+	reported := func(c string) bool { _, ok := w.Violations[c]; return ok }
+	if w.Key.Feature != "" && w.Kind != state.KindUnknown && !reported(checkNull) {
+		rate(checkNull, w.Missing, total)
+	}
+	if w.Production != nil && w.Baseline != nil && w.ReferenceSince.IsZero() {
+		// Production mass where the baseline has none: values beyond the reference's
+		// range (numeric) or labels never seen in training (categorical, mostly __other__).
+		outside := 0.0
+		for i, c := range w.Baseline.Counts {
+			if c == 0 {
+				outside += w.Production.Counts[i]
+			}
+		}
+		check := checkOutOfRange
+		if w.Kind == state.KindCategorical {
+			check = checkUnseenCategory
+		}
+		if !reported(check) {
+			rate(check, outside, w.Values)
+		}
+	}
+}

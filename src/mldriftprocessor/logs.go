@@ -1,0 +1,59 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Log building: one record when a feature enters or leaves drift (edge-triggered).
+
+package mldriftprocessor // import "github.com/modeltel/mldriftprocessor"
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/modeltel/mldriftprocessor/internal/drift"
+	"github.com/modeltel/mldriftprocessor/internal/state"
+)
+
+func (p *driftProcessor) logTransition(o *output, w state.Window, f drift.Feature, r drift.Result, drifted bool) {
+	reason := r.Primary
+	severity, text, event, verb := plog.SeverityNumberInfo, "INFO", eventDriftEnded, "left drift"
+	if drifted {
+		reason = r.Reasons[0]
+		severity, text, event, verb = plog.SeverityNumberWarn, "WARN", eventDriftStarted, "entered drift"
+	}
+	state := "no_drift"
+	if drifted {
+		state = "drift"
+	}
+	p.telemetry.ProcessorMldriftTransitions.Add(context.Background(), 1, metric.WithAttributes(attribute.String("state", state)))
+	against := "its baseline " + w.BaselineID
+	if !w.ReferenceSince.IsZero() {
+		against = "its first full window (no baseline; frozen at " + w.ReferenceSince.UTC().Format(time.RFC3339) + ")"
+	}
+	body := fmt.Sprintf("feature %s (%s) of model %s version %s %s: %s %.4g vs threshold %.4g over the last %s (%d values) against %s",
+		w.Key.Feature, w.Key.Role, w.Key.Model, w.Key.Version, verb, reason.Method, reason.Score, reason.Threshold,
+		p.cfg.Window, int64(f.Production.Total()), against)
+	lr := o.logs.AppendEmpty()
+	lr.SetTimestamp(o.now)
+	lr.SetObservedTimestamp(o.now)
+	lr.SetSeverityNumber(severity)
+	lr.SetSeverityText(text)
+	lr.SetEventName(event)
+	lr.Body().SetStr(body)
+	a := lr.Attributes()
+	featureAttrs(a, w.Key)
+	a.PutStr(attrMethod, reason.Method)
+	a.PutDouble(attrScore, reason.Score)
+	a.PutDouble(attrThreshold, reason.Threshold)
+	a.PutDouble(attrWindow, p.cfg.Window.Seconds())
+	a.PutInt(attrSampleCount, int64(f.Production.Total()))
+	if drifted {
+		p.logger.Warn(body)
+	} else {
+		p.logger.Info(body)
+	}
+}
