@@ -20,7 +20,8 @@ from typing import Any
 
 import click
 
-from modeltel._baseline import Baseline, BaselineError, ProductionHistograms
+from modeltel._baseline import Baseline, BaselineError
+from modeltel._dataquality import small_baseline_warning
 from modeltel._drift import DriftConfig
 
 __all__ = ["main"]
@@ -43,7 +44,7 @@ def _file_format(path: Path) -> str:
         return "parquet"
     if suffix.endswith((".csv", ".csv.gz", ".tsv")):
         return "csv"
-    raise click.BadParameter(f"{path}: expected a .csv, .csv.gz, .tsv or .parquet file")
+    raise DataError(f"{path}: expected a .csv, .csv.gz, .tsv or .parquet file")
 
 
 def _count_rows(path: Path, fmt: str) -> int:
@@ -60,38 +61,98 @@ def _count_rows(path: Path, fmt: str) -> int:
     return max(n - 1, 0)  # the header line
 
 
-def _reader(path: Path, fmt: str, chunk_size: int) -> Callable[[], Iterator[Any]]:
-    """A factory of fresh iterators over pandas DataFrame chunks of the file."""
+def _needs(module: str, what: str) -> None:
+    """A clear message naming the extra when the core install lacks a reader."""
     try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is in the test extra
-        raise click.ClickException("reading CSV/Parquet needs pandas: pip install 'modeltel[pandas,pyarrow]'") from None
+        __import__(module)
+    except ImportError:
+        raise DataError(f"reading {what} needs {module}: pip install 'modeltel[cli]'") from None
+
+
+def _reader(path: Path, fmt: str, chunk_size: int, sep: str | None = None) -> Callable[[], Iterator[Any]]:
+    """A factory of fresh iterators over pandas DataFrame chunks of the file.
+
+    Whatever the file holds (nothing, binary, another encoding), a read error is a one-line
+    :class:`DataError`, never a traceback.
+    """
+    _needs("pandas", "CSV or Parquet files")
+    import pandas as pd
 
     if fmt == "parquet":
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:  # pragma: no cover
-            raise click.ClickException("reading Parquet needs pyarrow: pip install 'modeltel[pyarrow]'") from None
+        _needs("pyarrow", "Parquet files")
+        import pyarrow.parquet as pq
 
-        def parquet_chunks() -> Iterator[Any]:
+        def chunks() -> Iterator[Any]:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size):
                 yield batch.to_pandas()
 
-        return parquet_chunks
+    else:
+        if sep is None:
+            sep = "\t" if path.name.lower().endswith(".tsv") else ","
+        if not path.name.lower().endswith(".gz"):
+            with path.open("rb") as f:
+                if b"\0" in f.read(8192):
+                    raise DataError(f"{path}: a binary file, not a CSV text file")
 
-    sep = "\t" if path.name.lower().endswith(".tsv") else ","
+        def chunks() -> Iterator[Any]:
+            with pd.read_csv(path, sep=sep, chunksize=chunk_size) as reader:
+                yield from reader
 
-    def csv_chunks() -> Iterator[Any]:
-        with pd.read_csv(path, sep=sep, chunksize=chunk_size) as reader:
-            yield from reader
+    def guarded() -> Iterator[Any]:
+        try:
+            yield from chunks()
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{path}: the file is empty (no header, no rows)") from None
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: not a text CSV file (cannot decode it as UTF-8)") from None
+        except (pd.errors.ParserError, ValueError, OSError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(f"{path}: cannot read it as {fmt.upper()}: {first}") from None
+        except Exception as exc:  # pyarrow's errors (ArrowInvalid, ...) have no common base in our imports
+            if type(exc).__module__.split(".")[0] != "pyarrow":
+                raise
+            raise DataError(f"{path}: cannot read it as Parquet: {exc}") from None
 
-    return csv_chunks
+    return guarded
+
+
+class DataError(click.ClickException):
+    """The input cannot be used (unreadable file, columns that do not fit): exit code 2."""
+
+    exit_code = 2
 
 
 def _check_columns(frame_columns: Sequence[str], wanted: Sequence[str], option: str) -> None:
     missing = [c for c in wanted if c not in frame_columns]
     if missing:
-        raise click.UsageError(f"{option}: no column(s) {missing} in the data (columns: {list(frame_columns)})")
+        raise DataError(f"{option}: no column(s) {missing} in the data (columns: {_some(frame_columns)})")
+
+
+def _some(names: Sequence[Any], n: int = 12) -> str:
+    names = [str(x) for x in names]
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+def _first_chunk(chunks: Callable[[], Iterator[Any]], path: Path) -> Any:
+    first = next(iter(chunks()), None)
+    if first is None or len(first.columns) == 0 or len(first) == 0:
+        raise DataError(f"{path}: no data (no columns or no rows)")
+    return first
+
+
+def _separator_hint(columns: Sequence[Any]) -> str:
+    if len(columns) == 1:
+        for sep in (";", "\t", "|"):
+            if sep in str(columns[0]):
+                return f"; the file has a single column {str(columns[0])[:60]!r}: is the separator {sep!r}? (--sep)"
+    return ""
+
+
+def _write_output(path: Path, write: Callable[[Path], Any]) -> None:
+    try:
+        write(path)
+    except OSError as exc:
+        raise DataError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _outputs(frame: Any, cols: list[str], numeric: bool) -> Any:
@@ -124,11 +185,21 @@ class _Progress:
 
 # --------------------------------------------------------------------------- commands
 
+_CHUNK = click.option(
+    "--chunk-size", type=click.IntRange(min=1), default=100_000, show_default=True,
+    help="Rows read at a time (memory use grows with it; any size gives the same result).",
+)
+_SEP = click.option("--sep", default=None, help="CSV field separator (default: ',' for .csv, tab for .tsv).")
+
 
 @click.group()
 @click.version_option(package_name="modeltel")
 def main() -> None:
-    """modeltel: baselines and drift reports for monitored models."""
+    """modeltel: baselines and drift reports for monitored models.
+
+    Exit codes: 0 done; 1 a check asked for with --fail-on-* failed; 2 the command could
+    not run or the data does not fit the baseline (the message says why).
+    """
 
 
 @main.group()
@@ -145,8 +216,9 @@ def baseline() -> None:
 @click.option("--categorical", multiple=True, help="Numeric column(s) to treat as categories (repeat or comma-separate).")
 @click.option("--exclude", multiple=True, help="Column(s) to leave out (ids, timestamps; repeat or comma-separate).")
 @click.option("--numeric-outputs", is_flag=True, help="Integer prediction/target columns are values (regression), not class labels.")
-@click.option("--max-categories", default=32, show_default=True, help="Top categories kept per categorical feature.")
-@click.option("--chunk-size", default=100_000, show_default=True, help="Rows read at a time.")
+@click.option("--max-categories", type=click.IntRange(min=1), default=32, show_default=True, help="Top categories kept per categorical feature (the rest count as 'other').")
+@_CHUNK
+@_SEP
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Baseline JSON file to write.")
 def baseline_create(
     data: Path,
@@ -159,6 +231,7 @@ def baseline_create(
     numeric_outputs: bool,
     max_categories: int,
     chunk_size: int,
+    sep: str | None,
     output: Path,
 ) -> None:
     """Build a baseline from a CSV or Parquet file of training data."""
@@ -166,13 +239,12 @@ def baseline_create(
     preds = _split_list(prediction_col)
     targets = _split_list(target_col)
     dropped = set(_split_list(exclude)) | set(preds) | set(targets)
-    chunks = _reader(data, fmt, chunk_size)
-    first = next(iter(chunks()), None)
-    if first is None or len(first.columns) == 0:
-        raise click.ClickException(f"{data}: no data")
+    chunks = _reader(data, fmt, chunk_size, sep)
+    first = _first_chunk(chunks, data)
     _check_columns(list(first.columns), preds, "--prediction-col")
     _check_columns(list(first.columns), targets, "--target-col")
     _check_columns(list(first.columns), _split_list(exclude), "--exclude")
+    _check_columns(list(first.columns), _split_list(categorical), "--categorical")
 
     def pick(frame: Any, cols: list[str]) -> Any:
         return _outputs(frame, cols, numeric_outputs)
@@ -194,14 +266,17 @@ def baseline_create(
             progress=progress,
         )
     except BaselineError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise DataError(str(exc)) from None
     finally:
         progress.close()
-    b.save(output)
+    _write_output(output, b.save)
     click.echo(
         f"wrote {output}: baseline {b.id} for {b.model} {b.version}, {b.rows:,} rows, "
         f"{len(b.features)} features, {len(b.predictions)} prediction(s), {len(b.targets)} target(s)"
     )
+    small = small_baseline_warning(b.rows)
+    if small:
+        click.echo(f"warning: {small}", err=True)
 
 
 @baseline.command("show")
@@ -209,14 +284,20 @@ def baseline_create(
 @click.option("--json", "as_json", is_flag=True, help="Print the schema as JSON instead.")
 def baseline_show(path: Path, as_json: bool) -> None:
     """Summarise a baseline file."""
-    try:
-        b = Baseline.load(path)
-    except BaselineError as exc:
-        raise click.ClickException(str(exc)) from None
+    b = _load_baseline(path)
     if as_json:
         click.echo(json.dumps({"id": b.id, "model": b.model, "version": b.version, "rows": b.rows, **b.schema}, indent=1))
     else:
         click.echo(b.describe())
+
+
+def _load_baseline(path: Path) -> Baseline:
+    try:
+        return Baseline.load(path)
+    except BaselineError as exc:
+        raise DataError(str(exc)) from None
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 @main.group()
@@ -225,16 +306,22 @@ def drift() -> None:
 
 
 @drift.command("report")
-@click.option("--baseline", "baseline_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Production data (CSV or Parquet).")
+@click.option("--baseline", "baseline_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Baseline JSON file (from `modeltel baseline create`).")
+@click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Production data (CSV or Parquet), columns named as in the baseline.")
 @click.option("--prediction-col", multiple=True, help="Column(s) holding the predictions (names as in the baseline).")
 @click.option("--target-col", multiple=True, help="Column(s) holding the targets.")
 @click.option("--numeric-outputs", is_flag=True, help="As for baseline create: integer outputs are values.")
 @click.option("--mode", type=click.Choice(["fixed", "adaptive"]), default="fixed", show_default=True, help="Fixed thresholds or sample-size-aware ones.")
-@click.option("--min-samples", type=int, default=None, help="Rows below which no verdict is given (default 500).")
-@click.option("--chunk-size", default=100_000, show_default=True)
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the scores as JSON.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="HTML report to write.")
+@click.option("--min-samples", type=click.IntRange(min=1), default=None, help="Rows below which a feature gets no verdict  [default: 500].")
+@click.option("--time-column", default=None, help="Timestamp column: adds a verdict per period and a timeline per feature (needs --every).")
+@click.option("--every", default=None, help="Period length of the time split: 1h, 6h, 1d, 7d, ...")
+@_CHUNK
+@_SEP
+@click.option("--format", "fmt_out", type=click.Choice(["html", "json"]), default="html", show_default=True, help="Format of the -o file (whatever its name).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the scores as JSON to this exact path.")
+@click.option("--fail-on-drift", is_flag=True, help="Exit 1 when the dataset verdict is drift (for CI).")
+@click.option("--fail-on-data-quality", is_flag=True, help="Exit 1 when a feature has data-quality issues.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Report file to write (HTML unless --format json).")
 def drift_report_cmd(
     baseline_path: Path,
     data: Path,
@@ -243,49 +330,97 @@ def drift_report_cmd(
     numeric_outputs: bool,
     mode: str,
     min_samples: int | None,
+    time_column: str | None,
+    every: str | None,
     chunk_size: int,
+    sep: str | None,
+    fmt_out: str,
     json_path: Path | None,
+    fail_on_drift: bool,
+    fail_on_data_quality: bool,
     output: Path,
 ) -> None:
-    """Write an HTML drift report of DATA against a baseline; exits 0 whatever the verdict."""
-    from modeltel._report import _compare
+    """Write a drift and data-quality report of DATA against a baseline.
 
-    try:
-        b = Baseline.load(baseline_path)
-    except BaselineError as exc:
-        raise click.ClickException(str(exc)) from None
+    Exits 0 whatever the verdict unless --fail-on-drift / --fail-on-data-quality is given
+    (then 1 when that check fails); 2 when a baseline feature is missing from the data or
+    none matches (the report is still written when some match).
+    """
+    from modeltel._report import ReportInputs
+
+    if (time_column is None) != (every is None):
+        raise click.UsageError("--time-column and --every go together (e.g. --time-column ts --every 1d)")
+    b = _load_baseline(baseline_path)
     fmt = _file_format(data)
     preds = _split_list(prediction_col)
     targets = _split_list(target_col)
-    chunks = _reader(data, fmt, chunk_size)
-    prod = ProductionHistograms(b)
+    chunks = _reader(data, fmt, chunk_size, sep)
+    first = _first_chunk(chunks, data)
+    columns = list(first.columns)
+    _check_columns(columns, preds + targets, "--prediction-col/--target-col")
+    if time_column is not None:
+        _check_columns(columns, [time_column], "--time-column")
+    matched = [n for n in b.features if n in columns]
+    if not matched:
+        raise DataError(
+            f"no column of {data.name} matches a feature of baseline {b.model} {b.version} "
+            f"(baseline: {_some(list(b.features))}; data: {_some(columns)}){_separator_hint(columns)}"
+        )
+    try:
+        inputs = ReportInputs(b, time_column=time_column, every=every)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--every") from None
     total = _count_rows(data, fmt) if data.stat().st_size >= PROGRESS_BYTES else 0
     progress = _Progress(data, total, "drift")
     try:
         for frame in chunks():
             _check_columns(list(frame.columns), preds + targets, "--prediction-col/--target-col")
-            features = frame[[c for c in frame.columns if c in b.features]]
-            prod.add(
-                features,
-                predictions=_outputs(frame, preds, numeric_outputs),
-                targets=_outputs(frame, targets, numeric_outputs),
+            inputs.add(
+                frame,
+                _outputs(frame, preds, numeric_outputs),
+                _outputs(frame, targets, numeric_outputs),
             )
             progress(len(frame))
+    except (ValueError, BaselineError) as exc:
+        raise DataError(str(exc)) from None
     finally:
         progress.close()
-    missing = [n for n in b.features if n not in prod.seen]
     config = DriftConfig(mode=mode) if min_samples is None else DriftConfig(mode=mode, min_samples=min_samples)
-    report = _compare(b, prod, config, None)
-    report.save(output)
+    report = inputs.report(config)
+    _write_output(output, report.write_json if fmt_out == "json" else report.write_html)
     if json_path is not None:
-        report.save(json_path if json_path.suffix == ".json" else json_path.with_suffix(".json"))
+        _write_output(json_path, report.write_json)
+    _summary(report, output)
+    if report.missing:
+        raise DataError(
+            f"baseline feature(s) missing from {data.name}: {_some(report.missing)} "
+            f"(the report covers the {len(matched)} that match)"
+        )
+    if fail_on_drift and report.verdict == "drift":
+        sys.exit(1)
+    if fail_on_data_quality and report.quality_issues:
+        sys.exit(1)
+
+
+def _summary(report: Any, output: Path) -> None:
+    """What the terminal shows after a report: the headline, warnings, issues, the top features."""
     res = report.result
     click.echo(
-        f"wrote {output}: {res.verdict} ({res.drifted} of {res.evaluated} input features drifted, "
-        f"{prod.rows:,} rows)" + (f"; features missing from the data: {missing}" if missing else "")
+        f"wrote {output}: {res.verdict} ({res.drifted} of {res.evaluated} input features drifted, {report.rows:,} rows)"
     )
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for name, found in report.quality_issues.items():
+        for issue in found:
+            click.echo(f"data quality: {name}: {issue}")
+    if report.periods:
+        drifted = sum(p.result.verdict == "drift" for p in report.periods)
+        click.echo(f"{len(report.periods)} periods of {report.every}: {drifted} with dataset drift")
     for fd in res.features[:10]:
         click.echo(f"  {fd.name:<24} {fd.verdict:<18} PSI {fd.scores.get('psi', float('nan')):.3f}")
+
+
+# Further command groups (e.g. `outcomes`) are added below with @main.group() / @main.command().
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -143,3 +143,198 @@ def test_report_renders_in_chromium_with_verdicts_and_histograms(tmp_path):
     assert shot.returncode == 0, shot.stderr[-2000:]
     png = (tmp_path / "report.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20000  # a real page, not a blank one
+
+
+# --------------------------------------------------------------------------- bad input, one line each
+
+
+@pytest.fixture()
+def bad_inputs(tmp_path):
+    """A baseline of three features and production files that are wrong in every way a user hit."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    train = pd.DataFrame({"a": rng.normal(0, 1, n), "b": rng.normal(5, 2, n), "c": rng.choice(["x", "y", "z"], n)})
+    train.to_csv(tmp_path / "train.csv", index=False)
+    r = CliRunner().invoke(main, ["baseline", "create", str(tmp_path / "train.csv"), "--model", "m", "--version", "1",
+                                  "-o", str(tmp_path / "b.json")])
+    assert r.exit_code == 0, r.output
+    prod = train.sample(frac=1.0, random_state=1)
+    prod.to_csv(tmp_path / "semicolon.csv", index=False, sep=";")
+    prod.rename(columns={"a": "alpha"}).to_csv(tmp_path / "renamed.csv", index=False)
+    prod.rename(columns=str.upper).to_csv(tmp_path / "other_model.csv", index=False)
+    prod.to_csv(tmp_path / "good.csv", index=False)
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "binary.csv").write_bytes(bytes(range(256)) * 64)
+    (tmp_path / "header_only.csv").write_text("a,b,c\n")
+    return tmp_path
+
+
+BAD_REPORTS = [
+    # (case, extra args, data file, message fragment)
+    ("empty file", [], "empty.csv", "the file is empty"),
+    ("binary file named .csv", [], "binary.csv", "a binary file, not a CSV"),
+    ("header only", [], "header_only.csv", "no data"),
+    ("wrong separator", [], "semicolon.csv", "is the separator ';'? (--sep)"),
+    ("another model's columns", [], "other_model.csv", "no column of other_model.csv matches a feature of baseline m 1"),
+    ("renamed column", [], "renamed.csv", "baseline feature(s) missing from renamed.csv: a"),
+    ("chunk size 0", ["--chunk-size", "0"], "good.csv", "Invalid value for '--chunk-size': 0 is not in the range x>=1"),
+    ("negative min samples", ["--min-samples", "-1"], "good.csv", "Invalid value for '--min-samples'"),
+    ("every without time column", ["--every", "1d"], "good.csv", "--time-column and --every go together"),
+    ("unknown time column", ["--time-column", "when", "--every", "1d"], "good.csv", "--time-column: no column(s) ['when']"),
+    ("not a duration", ["--time-column", "a", "--every", "soon"], "good.csv", "'soon' is not a duration"),
+    ("unknown prediction column", ["--prediction-col", "score"], "good.csv", "no column(s) ['score']"),
+]
+
+
+@pytest.mark.parametrize("case,args,data,message", BAD_REPORTS, ids=[c[0] for c in BAD_REPORTS])
+def test_drift_report_bad_input_is_one_line_and_exit_2(bad_inputs, case, args, data, message):
+    """Each bad input a user met ends with exit code 2 and a one-line reason, never a traceback
+    and never an exit 0 over an empty table."""
+    tmp = bad_inputs
+    r = CliRunner().invoke(
+        main, ["drift", "report", "--baseline", str(tmp / "b.json"), "--data", str(tmp / data), "-o", str(tmp / "r.html"), *args]
+    )
+    assert r.exit_code == 2, (case, r.exit_code, r.output)
+    assert message in r.output, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exc_info
+    assert "Traceback" not in r.output
+    errors = [line for line in r.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1
+
+
+def test_renamed_column_still_writes_the_report_of_the_rest(bad_inputs):
+    """A missing feature fails the run (exit 2) but the report of the features that match is written,
+    and says which one is missing."""
+    tmp = bad_inputs
+    out = tmp / "r.html"
+    r = CliRunner().invoke(main, ["drift", "report", "--baseline", str(tmp / "b.json"), "--data", str(tmp / "renamed.csv"), "-o", str(out)])
+    assert r.exit_code == 2
+    page = out.read_text()
+    assert 'data-feature="a" data-issue="missing"' in page and "missing from the data: a" in page
+
+
+def test_unwritable_output_and_bad_baseline_options(bad_inputs):
+    """-o under /proc, --max-categories 0 and a baseline path that is a directory: one line, exit 2."""
+    tmp = bad_inputs
+    runner = CliRunner()
+    r = runner.invoke(main, ["drift", "report", "--baseline", str(tmp / "b.json"), "--data", str(tmp / "good.csv"), "-o", "/proc/r.html"])
+    assert r.exit_code == 2 and "cannot write /proc/r.html" in r.output, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    r = runner.invoke(main, ["baseline", "create", str(tmp / "train.csv"), "--model", "m", "--version", "1",
+                             "--max-categories", "0", "-o", str(tmp / "x.json")])
+    assert r.exit_code == 2 and "'--max-categories': 0 is not in the range x>=1" in r.output
+    r = runner.invoke(main, ["baseline", "create", str(tmp / "empty.csv"), "--model", "m", "--version", "1", "-o", str(tmp / "x.json")])
+    assert r.exit_code == 2 and "the file is empty" in r.output
+    r = runner.invoke(main, ["baseline", "create", str(tmp / "train.csv"), "--model", "m", "--version", "1", "-o", "/proc/b.json"])
+    assert r.exit_code == 2 and "cannot write /proc/b.json" in r.output
+
+
+def test_output_format_is_the_format_flag_not_the_file_name(bad_inputs):
+    """-o out.json writes HTML unless --format json; --json writes exactly the path given."""
+    tmp = bad_inputs
+    runner = CliRunner()
+    base = ["drift", "report", "--baseline", str(tmp / "b.json"), "--data", str(tmp / "good.csv")]
+    r = runner.invoke(main, [*base, "-o", str(tmp / "out.json")])
+    assert r.exit_code == 0, r.output
+    assert (tmp / "out.json").read_text().startswith("<!DOCTYPE html>")
+    r = runner.invoke(main, [*base, "-o", str(tmp / "scores.txt"), "--format", "json", "--json", str(tmp / "also.txt")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp / "scores.txt").read_text())["verdict"] == "no_drift"
+    assert json.loads((tmp / "also.txt").read_text())["rows"] == 2000
+    assert not (tmp / "also.json").exists() and not (tmp / "scores.json").exists()
+
+
+def test_fail_on_drift_and_on_data_quality_exit_1_for_ci(bad_inputs):
+    """--fail-on-drift exits 1 on dataset drift and 0 without; --fail-on-data-quality exits 1 when a
+    numeric column holds text."""
+    tmp = bad_inputs
+    rng = np.random.default_rng(9)
+    shifted = pd.DataFrame({"a": rng.normal(2, 1, 2000), "b": rng.normal(9, 2, 2000), "c": rng.choice(["x", "y", "z"], 2000)})
+    shifted.to_csv(tmp / "shifted.csv", index=False)
+    dirty = pd.read_csv(tmp / "good.csv").astype({"b": object})
+    dirty.loc[:99, "b"] = "oops"
+    dirty.to_csv(tmp / "dirty.csv", index=False)
+    runner = CliRunner()
+
+    def run(data: str, *flags: str) -> int:
+        r = runner.invoke(main, ["drift", "report", "--baseline", str(tmp / "b.json"), "--data", str(tmp / data),
+                                 "-o", str(tmp / "r.html"), *flags])
+        return r.exit_code
+
+    assert run("shifted.csv") == 0
+    assert run("shifted.csv", "--fail-on-drift") == 1
+    assert run("good.csv", "--fail-on-drift") == 0
+    assert run("dirty.csv", "--fail-on-drift") == 0
+    assert run("dirty.csv", "--fail-on-data-quality") == 1
+    assert run("good.csv", "--fail-on-data-quality") == 0
+
+
+def test_small_baseline_warns_at_creation_and_in_the_report(tmp_path):
+    """A 124-row training set: `baseline create` warns on stderr, and the report repeats it."""
+    rng = np.random.default_rng(4)
+    pd.DataFrame({"a": rng.normal(0, 1, 124)}).to_csv(tmp_path / "small.csv", index=False)
+    r = CliRunner().invoke(main, ["baseline", "create", str(tmp_path / "small.csv"), "--model", "m", "--version", "1",
+                                  "-o", str(tmp_path / "b.json")])
+    assert r.exit_code == 0
+    assert "warning: small baseline: 124 training rows (at least 1,000 recommended)" in r.stderr
+    r = CliRunner().invoke(main, ["drift", "report", "--baseline", str(tmp_path / "b.json"), "--data", str(tmp_path / "small.csv"),
+                                  "--min-samples", "50", "-o", str(tmp_path / "r.html")])
+    assert r.exit_code == 0 and "small baseline: 124 training rows" in r.stderr
+    assert "small baseline: 124 training rows" in (tmp_path / "r.html").read_text()
+
+
+def test_every_option_has_help():
+    """Each option of each command says what it does in --help."""
+    def commands(group, path=()):
+        for name, cmd in group.commands.items():
+            if hasattr(cmd, "commands"):
+                yield from commands(cmd, (*path, name))
+            else:
+                yield (*path, name), cmd
+
+    for path, cmd in commands(main):
+        for param in cmd.params:
+            if isinstance(param, __import__("click").Option):
+                assert param.help, f"modeltel {' '.join(path)} {param.opts[0]} has no help"
+
+
+def test_core_install_without_pandas_names_the_extra(tmp_path):
+    """Without pandas (the core install), reading a CSV is a one-line message naming modeltel[cli]."""
+    (tmp_path / "t.csv").write_text("a\n1\n")
+    code = (
+        "import sys; sys.modules['pandas'] = None\n"
+        "from modeltel.cli import main\n"
+        f"main(['baseline', 'create', {str(tmp_path / 't.csv')!r}, '--model', 'm', '--version', '1', '-o', 'x.json'])\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "pip install 'modeltel[cli]'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_garbage_in_a_numeric_column_is_counted_named_and_scored_on_the_rest(tmp_path):
+    """Two thirds of a shifted numeric column are text or n/a: the report counts the text values with
+    examples, the null rate against the baseline's, scores the remaining numbers (drift, not
+    'insufficient data'), names a new label and its share, and does not show an all-clear banner."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    train = pd.DataFrame({"a": rng.normal(0, 1, n), "b": rng.normal(5, 2, n), "c": rng.choice(["x", "y", "z"], n)})
+    b = Baseline.from_data(train, model="m", version="1")
+    prod = pd.DataFrame({"a": rng.normal(1.0, 1, n).astype(object), "b": rng.normal(5, 2, n),
+                         "c": rng.choice(["x", "y", "purple"], n, p=[0.3, 0.3, 0.4])})
+    idx = rng.permutation(n)
+    prod.loc[idx[:1000], "a"] = None
+    prod.loc[idx[1000:1600], "a"] = "abc"
+    prod.loc[idx[1600:2000], "a"] = "n.a."
+    report = drift_report(b, prod)
+    issues = report.quality_issues
+    assert set(issues) == {"a", "c"}
+    assert issues["a"][0].startswith("1,000 of 3,000 values (33.3%) are not numbers: 'abc' x600, 'n.a.' x400")
+    assert issues["a"][1] == "null rate 33.3% (baseline 0.0%)"
+    assert issues["c"][0].startswith("1,2") and "never seen in training: 'purple' x1,2" in issues["c"][0]
+    verdicts = {fd.name: fd for fd in report.result.features}
+    assert verdicts["a"].verdict == "drift" and verdicts["a"].n_production == 1000
+    page = report.to_html()
+    assert 'data-state="attention"' in page or 'data-state="drift"' in page
+    assert "other: purple" in page  # the new label by name on the histogram, not "__other__"
+    doc = report.to_dict()
+    assert doc["data_quality"]["issues"]["a"] == issues["a"]
