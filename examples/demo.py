@@ -8,16 +8,27 @@ Run with `make demo` (it builds the otelcol-modeltel collector first when needed
 3. serves the model over HTTP (``POST /predict``, one ``@modeltel.monitor`` on predict) and
    sends it traffic: first like the training data, then, midway, with warmer weather and
    more rain (drift injected on ``temp`` and ``weather``);
-4. prints a few of the ``ml.prediction`` JSON log records the collector received, and after
-   each phase the per-feature drift table read from the collector's output, plus the drift
-   log records (WARN when a feature enters drift);
-5. stops everything it started.
+4. prints the first ``ml.prediction`` log records as one labelled line each, after each phase
+   the per-feature drift table read from the collector's output, and the drift log records
+   (WARN when a feature enters drift);
+5. writes the offline drift report of the same window (``_build/demo/drift-report.html``,
+   with the rows and the baseline next to it), prints its path and the next steps;
+6. stops everything it started.
+
+``--stack`` (``make demo-stack``) keeps going instead: a real Prometheus (Debian's package)
+scrapes the collector every 2 s with the shipped alert rules (their ``for:`` shortened to
+20 s), traffic keeps flowing, and the URLs to graph drift over time are printed; Ctrl-C
+stops everything.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +48,11 @@ NUMERIC = ["temp", "humidity", "windspeed", "hour"]
 WEATHER = ["clear", "mist", "rain"]
 ROWS_PER_PHASE = 900
 BATCH = 30
+REPORT_DIR = ROOT / "_build" / "demo"
+ALERT_RULES = ROOT / "collector-config" / "alerts" / "modeltel.rules.yml"
+#: Prometheus settings of --stack: quick enough to see a drift line within seconds.
+SCRAPE_INTERVAL = "2s"
+ALERT_FOR = "20s"
 # mldrift settings for the demo (the defaults are a 1 h window and a 60 s emit interval).
 DRIFT_SETTINGS = {
     "MLDRIFT_WINDOW": "60s",
@@ -63,7 +79,7 @@ class Collector:
             subprocess.run(["make", "-s", "collector"], cwd=ROOT, check=True)
         self.output = workdir / "collector-output.jsonl"
         self.log = workdir / "collector.log"
-        self.http_port, self.health_port = free_port(), free_port()
+        self.http_port, self.health_port, self.scrape_port = free_port(), free_port(), free_port()
         env = {
             **os.environ,
             **DRIFT_SETTINGS,
@@ -72,7 +88,7 @@ class Collector:
             "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{self.health_port}",
             "OTELCOL_METRICS_PORT": str(free_port()),
             "OTELCOL_FILE_PATH": str(self.output),
-            "PROMETHEUS_EXPORTER_ENDPOINT": f"127.0.0.1:{free_port()}",
+            "PROMETHEUS_EXPORTER_ENDPOINT": f"127.0.0.1:{self.scrape_port}",
         }
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
@@ -96,13 +112,7 @@ class Collector:
         return f"http://127.0.0.1:{self.http_port}"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _stop(self.proc)
 
     def lines(self) -> list[dict[str, Any]]:
         out = []
@@ -113,6 +123,65 @@ class Collector:
                 except json.JSONDecodeError:  # the line being written right now
                     pass
         return out
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Prometheus:
+    """Debian's prometheus scraping the collector, with the shipped alert rules (quick `for:`)."""
+
+    def __init__(self, workdir: Path, scrape_port: int) -> None:
+        binary = shutil.which("prometheus")
+        if binary is None:
+            raise RuntimeError("--stack needs prometheus on PATH (Debian: apt-get install prometheus; `make prometheus`)")
+        rules = workdir / "modeltel.rules.yml"
+        rules.write_text(re.sub(r"(?m)^(\s+for:)\s*\S+", rf"\1 {ALERT_FOR}", ALERT_RULES.read_text()))
+        config = workdir / "prometheus.yml"
+        config.write_text(
+            f"global: {{scrape_interval: {SCRAPE_INTERVAL}, evaluation_interval: {SCRAPE_INTERVAL}}}\n"
+            f"rule_files: [{json.dumps(str(rules))}]\n"
+            "scrape_configs:\n"
+            f"  - {{job_name: otelcol-modeltel, honor_labels: true, static_configs: [{{targets: ['127.0.0.1:{scrape_port}']}}]}}\n"
+        )
+        self.port = free_port()
+        self.log = workdir / "prometheus.log"
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'prometheus-data'}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=2h"],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"prometheus exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise TimeoutError("prometheus was not ready in 30 s")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def graph(self, expr: str) -> str:
+        from urllib.parse import quote
+
+        return f"{self.url}/graph?g0.expr={quote(expr)}&g0.tab=0&g0.range_input=15m"
+
+    def stop(self) -> None:
+        _stop(self.proc)
 
 
 def _attrs(item: dict[str, Any]) -> dict[str, Any]:
@@ -261,10 +330,69 @@ def wait_for_window(collector: Collector, model: str, rows: int, timeout: float 
     print(f"(the collector had not received all {rows} rows after {timeout:.0f} s)")
 
 
-def main() -> int:
+class PredictionLines:
+    """A structlog processor for the demo: the first ``shown`` ml.prediction records as one
+    labelled line each (the full JSON goes to the collector over OTLP); the rest are counted."""
+
+    def __init__(self, shown: int = 3) -> None:
+        self.shown = shown
+        self.count = 0
+
+    def __call__(self, logger: Any, method: str, event: dict[str, Any]) -> Any:
+        import structlog
+
+        if event.get("event") == "ml.prediction":
+            self.count += 1
+            if self.count <= self.shown:
+                print(
+                    f"log record  ml.prediction  {event.get('ml.model.name')} {event.get('ml.model.version')}  "
+                    f"{event.get('rows')} rows  {1000 * float(event.get('duration_s', 0)):.2f} ms  "
+                    f"id {str(event.get('ml.prediction.id'))[:12]}  trace {str(event.get('trace_id'))[:12]}",
+                    flush=True,
+                )
+        raise structlog.DropEvent
+
+
+def write_report(baseline: Any, baseline_path: Path, rows: list[dict[str, Any]], predictions: np.ndarray, out: Path) -> Any:
+    """The offline drift report of the rows the collector's window holds, with the data next to it."""
+    import pandas as pd
+
+    import modeltel
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(rows)
+    data = out.parent / "window.csv"
+    frame.assign(prediction=predictions).to_csv(data, index=False)
+    kept_baseline = out.parent / baseline_path.name
+    shutil.copyfile(baseline_path, kept_baseline)
+    report = modeltel.drift_report(baseline, frame, predictions=predictions, title="Drift report: bike-demand 1.0.0, the demo's window")
+    report.write_html(out)
+    res = report.result
+    drifted = [fd.name for fd in res.features if fd.drifted and fd.role == "input"]
+    rel = lambda p: p.relative_to(ROOT) if p.is_relative_to(ROOT) else p  # noqa: E731
+    print(f"\n== drift report of the demo's window ({report.rows:,} rows, computed offline from the same rows) ==")
+    print(f"report:   {out}")
+    print(f"verdict:  {res.drifted} of {res.evaluated} input features drifted: {', '.join(drifted) or 'none'}")
+    print("\nnext steps:")
+    print(f"  open the report              {out.as_uri()}")
+    print(f"  the same from the CLI        .venv/bin/modeltel drift report --baseline {rel(kept_baseline)} "
+          f"--data {rel(data)} --prediction-col prediction -o {rel(out)}")
+    print("  graph drift over time        make demo-stack   (collector + Prometheus kept running)")
+    print("  monitor your own model       docs/quickstart.md")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--stack", action="store_true", help="keep the collector and a Prometheus running until Ctrl-C")
+    args.add_argument("--report", type=Path, default=REPORT_DIR / "drift-report.html", help="where to write the HTML report")
+    opts = args.parse_args(argv)
+    # SIGTERM stops the demo as Ctrl-C does: through the finally blocks below.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     workdir = Path(tempfile.mkdtemp(prefix="modeltel-demo-"))
     collector = Collector(workdir)
     server = None
+    prometheus = None
     try:
         # The demo's own collector, whatever the environment names.
         os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.endpoint
@@ -272,10 +400,17 @@ def main() -> int:
         os.environ.setdefault("MODELTEL_EXPORT_INTERVAL", "1")
         os.environ.setdefault("OTEL_METRIC_EXPORT_INTERVAL", "1000")
         os.environ.setdefault("OTEL_BLRP_SCHEDULE_DELAY", "500")
+        import structlog
+
         import modeltel
 
-        # One ml.prediction JSON log record in 10 on stdout (and to the collector, over OTLP).
+        lines = PredictionLines()
+        # The demo is the application: its structlog set-up is what modeltel's JSON records go through.
+        structlog.configure(processors=[lines])
+        # One ml.prediction log record in 10 (to the collector over OTLP; the first few shown here).
         modeltel.configure(service_name="bike-demand-api", exporter="otlp", log_sample_rate=0.1)
+        if opts.stack:
+            prometheus = Prometheus(workdir, collector.scrape_port)
         rng = np.random.default_rng(7)
         train, y = make_data(rng, 5_000)
         model = DemandModel(train, y)
@@ -290,18 +425,27 @@ def main() -> int:
         print(f"model server: http://127.0.0.1:{port}/predict, baseline {baseline.id}")
 
         print(f"\n-- phase 1: {ROWS_PER_PHASE} rows like the training data --", flush=True)
-        send_traffic(port, make_data(rng, ROWS_PER_PHASE)[0])
+        phase1 = make_data(rng, ROWS_PER_PHASE)[0]
+        send_traffic(port, phase1)
         wait_for_window(collector, "bike-demand", ROWS_PER_PHASE)
+        print(f"({lines.count} ml.prediction log records so far, 1 in 10 predictions sampled; at most {lines.shown} shown)")
         print_table(collector, "bike-demand", "after phase 1")
 
         print(f"\n-- phase 2: {2 * ROWS_PER_PHASE} rows, warmer and rainier (drift injected on temp and weather) --", flush=True)
-        send_traffic(port, make_data(rng, 2 * ROWS_PER_PHASE, drift=True)[0])
+        phase2 = make_data(rng, 2 * ROWS_PER_PHASE, drift=True)[0]
+        send_traffic(port, phase2)
         wait_for_window(collector, "bike-demand", 3 * ROWS_PER_PHASE)
         print_table(collector, "bike-demand", "after phase 2")
         print("\n== drift log records ==")
         for r in log_records(collector.lines()):
             if r.get("eventName", "").startswith("ml.drift."):
                 print(f"{r.get('severityText', ''):5s} {r['body'].get('stringValue', '')}")
+        window = phase1 + phase2
+        write_report(baseline, baseline_path, window, model.predict(window), opts.report)
+        if prometheus is not None:
+            keep_running(prometheus, port, rng)
+    except KeyboardInterrupt:
+        print("\nstopping", flush=True)
     finally:
         if server is not None:
             server.shutdown()
@@ -310,8 +454,30 @@ def main() -> int:
 
             modeltel.shutdown()
         finally:
+            if prometheus is not None:
+                prometheus.stop()
             collector.stop()
     return 0
+
+
+def keep_running(prometheus: Prometheus, port: int, rng: np.random.Generator) -> None:
+    """Drifted traffic, a batch a second, until Ctrl-C; the URLs to look at first."""
+    print(
+        f"\n== the stack keeps running (Ctrl-C stops it): Prometheus {prometheus.url} (prometheus pid {prometheus.proc.pid}), "
+        f"scrape and rules every {SCRAPE_INTERVAL} =="
+    )
+    queries = {
+        "drift score per feature": 'ml_drift_score_ratio{ml_model_name="bike-demand", ml_drift_method="psi"}',
+        "drift verdicts": 'ml_drift_detected_ratio{ml_model_name="bike-demand"}',
+        "prediction rate": "sum by (ml_model_name) (rate(ml_prediction_duration_seconds_count[1m]))",
+    }
+    for label, expr in queries.items():
+        print(f"{label:<26}{prometheus.graph(expr)}")
+    print(f"alerts (for: {ALERT_FOR})        {prometheus.url}/alerts")
+    print("Grafana: import collector-config/dashboards/grafana-model.json with this Prometheus as its data source", flush=True)
+    while True:
+        send_traffic(port, make_data(rng, BATCH, drift=True)[0])
+        time.sleep(1)
 
 
 if __name__ == "__main__":

@@ -405,8 +405,9 @@ def drift_report_cmd(
 def _summary(report: Any, output: Path) -> None:
     """What the terminal shows after a report: the headline, warnings, issues, the top features."""
     res = report.result
+    verdict = {"drift": "dataset drift", "no_drift": "below the dataset-drift share"}.get(res.verdict, "no dataset verdict")
     click.echo(
-        f"wrote {output}: {res.verdict} ({res.drifted} of {res.evaluated} input features drifted, {report.rows:,} rows)"
+        f"wrote {output}: {res.drifted} of {res.evaluated} input features drifted ({verdict}; {report.rows:,} rows)"
     )
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
