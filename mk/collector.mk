@@ -4,6 +4,8 @@
 #   make collector        build _build/otelcol-modeltel/otelcol-modeltel (only when its inputs changed)
 #   make mldrift-test     go test the processor (unit, golden, shared drift vectors, fuzz seeds)
 #   make mldrift-bench    the processor's Go benchmarks (points/s, bytes per stream)
+#   make mlperformance-test   go test the mlperformance connector (src/mlperformanceconnector, issue 16)
+#   make mlperformance-bench  its Go benchmarks (outcomes/s joined with storage, bytes per pending key)
 
 GO              ?= go
 OCB_VERSION     := v0.161.0
@@ -13,9 +15,11 @@ COLLECTOR       := $(COLLECTOR_DIR)/otelcol-modeltel
 COLLECTOR_STAMP := $(COLLECTOR_DIR)/.built-stamp
 MLDRIFT_DIR     := src/mldriftprocessor
 MLDRIFT_SOURCES := $(shell find $(MLDRIFT_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -not -name '*_test.go' 2>/dev/null)
+MLPERF_DIR      := src/mlperformanceconnector
+MLPERF_SOURCES  := $(shell find $(MLPERF_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -not -name '*_test.go' 2>/dev/null)
 export GOFLAGS  ?= -buildvcs=false
 
-.PHONY: collector mldrift-test mldrift-bench
+.PHONY: collector mldrift-test mldrift-bench mlperformance-test mlperformance-bench
 
 $(OCB):
 	mkdir -p $(BUILD)/bin
@@ -24,7 +28,7 @@ $(OCB):
 
 # Rebuilt only when the manifest or the processor's sources change (the stamp), and the
 # Go module and build caches make a rebuild after a processor change take seconds.
-$(COLLECTOR_STAMP): collector-config/builder.yaml $(MLDRIFT_SOURCES) | $(OCB)
+$(COLLECTOR_STAMP): collector-config/builder.yaml $(MLDRIFT_SOURCES) $(MLPERF_SOURCES) | $(OCB)
 	$(OCB) --config collector-config/builder.yaml
 	test -x $(COLLECTOR)
 	touch $@
@@ -37,8 +41,14 @@ mldrift-test:
 mldrift-bench:
 	cd $(MLDRIFT_DIR) && $(GO) test -run '^$$' -bench . -benchmem ./...
 
+mlperformance-test:
+	cd $(MLPERF_DIR) && $(GO) test -count=1 ./...
+
+mlperformance-bench:
+	cd $(MLPERF_DIR) && $(GO) test -run '^$$' -bench . -benchmem ./...
+
 test-prereqs:: collector
-test-more:: mldrift-test
+test-more:: mldrift-test mlperformance-test
 
 # `make demo` starts the collector: build it first (only when its inputs changed).
 demo: collector

@@ -1,0 +1,249 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package mlperformanceconnector // import "github.com/modeltel/mlperformanceconnector"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/connector"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/modeltel/mlperformanceconnector/internal/join"
+	"github.com/modeltel/mlperformanceconnector/internal/metadata"
+	"github.com/modeltel/mlperformanceconnector/internal/perf"
+)
+
+// joiner is the state of one mlperformance component, shared by its logs->metrics and
+// logs->logs connections (factory.go).
+type joiner struct {
+	cfg      *Config
+	id       component.ID
+	logger   *zap.Logger
+	clock    join.Clock
+	instance string
+	z        float64
+	refs     map[string]join.Reference
+
+	mu          sync.Mutex
+	store       *join.Store
+	client      storage.Client
+	nextMetrics consumer.Metrics
+	nextLogs    consumer.Logs
+	started     int
+	cancel      context.CancelFunc
+	done        chan struct{}
+	release     func()
+
+	rejected metric.Int64Counter
+}
+
+func newJoiner(set connector.Settings, cfg *Config, clock join.Clock) (*joiner, error) {
+	instance := cfg.Instance
+	if instance == "" {
+		instance, _ = os.Hostname()
+	}
+	ttls := map[string]time.Duration{}
+	refs := map[string]join.Reference{}
+	for _, m := range cfg.Models {
+		if m.TTL > 0 {
+			ttls[m.Name] = m.TTL
+		}
+		r := join.Reference{Accuracy: math.NaN(), MAE: math.NaN()}
+		if m.Accuracy > 0 {
+			r.Accuracy = m.Accuracy
+		}
+		if m.MAE > 0 {
+			r.MAE = m.MAE
+		}
+		refs[m.Name] = r
+	}
+	j := &joiner{
+		cfg: cfg, id: set.ID, logger: set.Logger, clock: clock, instance: instance, refs: refs,
+		z: math.Sqrt2 * math.Erfinv(2*cfg.Degradation.Confidence-1),
+		store: join.NewStore(join.Limits{
+			DefaultTTL: cfg.TTL, TTLs: ttls, MaxPending: cfg.MaxPending, MaxModels: cfg.MaxModels,
+			MaxVersions: cfg.MaxVersions, MaxClasses: cfg.MaxClasses, MaxSegments: cfg.MaxSegments,
+			Window: cfg.Window, Slots: cfg.Slots, Bins: perf.Bins{Count: cfg.ScoreBins, Limit: perf.DefaultBins.Limit},
+		}, clock),
+	}
+	var err error
+	j.rejected, err = set.MeterProvider.Meter(metadata.ScopeName).Int64Counter(
+		"otelcol_connector_mlperformance_records_rejected",
+		metric.WithDescription("Joinable prediction and outcome log records the connector could not read (no model, no keys, arrays of other lengths)."),
+		metric.WithUnit("{record}"))
+	return j, err
+}
+
+func (j *joiner) setMetrics(next consumer.Metrics) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.nextMetrics = next
+}
+
+func (j *joiner) setLogs(next consumer.Logs) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.nextLogs = next
+}
+
+// start opens the storage and restores the state, then runs the emit ticker; once,
+// however many connections the component has.
+func (j *joiner) start(ctx context.Context, host component.Host) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.started++
+	if j.started > 1 {
+		return nil
+	}
+	if j.cfg.Storage != nil {
+		if err := j.openStorage(ctx, host); err != nil {
+			return err
+		}
+	}
+	tctx, cancel := context.WithCancel(context.Background())
+	j.cancel, j.done = cancel, make(chan struct{})
+	go func() {
+		defer close(j.done)
+		t := time.NewTicker(j.cfg.EmitInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-tctx.Done():
+				return
+			case <-t.C:
+				j.emit(tctx)
+			}
+		}
+	}()
+	return nil
+}
+
+func (j *joiner) openStorage(ctx context.Context, host component.Host) error {
+	ext, ok := host.GetExtensions()[*j.cfg.Storage]
+	if !ok {
+		return fmt.Errorf("storage extension %s not found", j.cfg.Storage)
+	}
+	se, ok := ext.(storage.Extension)
+	if !ok {
+		return fmt.Errorf("extension %s is not a storage extension", j.cfg.Storage)
+	}
+	client, err := se.GetClient(ctx, component.KindConnector, j.id, "")
+	if err != nil {
+		return fmt.Errorf("storage %s: %w", j.cfg.Storage, err)
+	}
+	walker, ok := client.(storage.Walker)
+	if !ok {
+		_ = client.Close(ctx)
+		return fmt.Errorf("storage %s cannot list its keys (storage.Walker); use file_storage", j.cfg.Storage)
+	}
+	began := time.Now()
+	skipped, err := j.store.Restore(ctx, walker)
+	if err != nil {
+		_ = client.Close(ctx)
+		return fmt.Errorf("storage %s: restoring the join state: %w", j.cfg.Storage, err)
+	}
+	if skipped > 0 {
+		j.logger.Warn("mlperformance: storage records that could not be read were skipped", zap.Int("records", skipped))
+	}
+	j.logger.Info("mlperformance: join state restored", zap.Int("pending", j.store.Pending()),
+		zap.Int("models", len(j.store.Models())), zap.Duration("took", time.Since(began)))
+	j.client = client
+	return nil
+}
+
+// shutdown stops the ticker and closes the storage after the last connection stops.
+func (j *joiner) shutdown(ctx context.Context) error {
+	j.mu.Lock()
+	j.started--
+	if j.started > 0 {
+		j.mu.Unlock()
+		return nil
+	}
+	cancel, done := j.cancel, j.done
+	j.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var err error
+	if j.client != nil {
+		err = errors.Join(j.flush(ctx), j.client.Close(ctx))
+		j.client = nil
+	}
+	if j.release != nil {
+		j.release()
+	}
+	return err
+}
+
+// flush writes what changed to the storage in one batch; call with mu held.
+func (j *joiner) flush(ctx context.Context) error {
+	ops, err := j.store.Flush()
+	if err != nil || j.client == nil || len(ops) == 0 {
+		return err
+	}
+	return j.client.Batch(ctx, ops...)
+}
+
+// consume reads joinable predictions and outcomes and joins them.
+func (j *joiner) consume(ctx context.Context, ld plog.Logs) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	rejected := 0
+	now := j.clock.Now()
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		sls := rl.ScopeLogs()
+		for k := 0; k < sls.Len(); k++ {
+			lrs := sls.At(k).LogRecords()
+			for l := 0; l < lrs.Len(); l++ {
+				if !j.ingest(rl.Resource().Attributes(), lrs.At(l), now) {
+					rejected++
+				}
+			}
+		}
+	}
+	if rejected > 0 {
+		j.rejected.Add(ctx, int64(rejected))
+	}
+	if err := j.flush(ctx); err != nil {
+		j.logger.Warn("mlperformance: writing the join state to storage failed; it stays in memory", zap.Error(err))
+	}
+}
+
+// node is one connection of the connector. Only one connection reads the logs: the
+// logs->metrics one when the component has it, else the logs->logs one.
+type node struct {
+	j       *joiner
+	metrics bool
+}
+
+func (n *node) Start(ctx context.Context, host component.Host) error { return n.j.start(ctx, host) }
+func (n *node) Shutdown(ctx context.Context) error                   { return n.j.shutdown(ctx) }
+
+func (n *node) Capabilities() consumer.Capabilities { return consumer.Capabilities{MutatesData: false} }
+
+func (n *node) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	n.j.mu.Lock()
+	reader := n.metrics || n.j.nextMetrics == nil
+	n.j.mu.Unlock()
+	if reader {
+		n.j.consume(ctx, ld)
+	}
+	return nil
+}

@@ -1,0 +1,310 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package mlperformanceconnector
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/connector/connectortest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/modeltel/mlperformanceconnector/internal/join"
+	"github.com/modeltel/mlperformanceconnector/internal/metadata"
+)
+
+var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+// record appends one joinable log record: event, model, the row arrays and the time.
+func record(ld plog.Logs, event string, at time.Time, attrs map[string]any) {
+	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetEventName(event)
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(at))
+	require.NoError(nil, lr.Attributes().FromRaw(attrs))
+}
+
+// memStore is an in-memory storage extension (with Walk, like file_storage's client).
+type memStore struct {
+	component.StartFunc
+	component.ShutdownFunc
+	data map[string][]byte
+}
+
+type memClient struct{ s *memStore }
+
+func (s *memStore) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
+	return memClient{s}, nil
+}
+func (c memClient) Get(_ context.Context, k string) ([]byte, error) { return c.s.data[k], nil }
+func (c memClient) Set(_ context.Context, k string, v []byte) error { c.s.data[k] = v; return nil }
+func (c memClient) Delete(_ context.Context, k string) error        { delete(c.s.data, k); return nil }
+func (c memClient) Close(context.Context) error                     { return nil }
+func (c memClient) Batch(ctx context.Context, ops ...*storage.Operation) error {
+	for _, op := range ops {
+		if op.Type == storage.Delete {
+			delete(c.s.data, op.Key)
+		} else if op.Type == storage.Set {
+			c.s.data[op.Key] = append([]byte(nil), op.Value...)
+		}
+	}
+	return nil
+}
+func (c memClient) Walk(_ context.Context, fn storage.WalkFunc) error {
+	keys := make([]string, 0, len(c.s.data))
+	for k := range c.s.data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if _, err := fn(k, c.s.data[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type host struct {
+	ext map[component.ID]component.Component
+}
+
+func (h host) GetExtensions() map[component.ID]component.Component { return h.ext }
+
+var storageID = component.MustNewID("file_storage")
+
+type rig struct {
+	j       *joiner
+	metrics *consumertest.MetricsSink
+	logs    *consumertest.LogsSink
+}
+
+func newRig(t *testing.T, cfg *Config, clock join.Clock, disk *memStore) rig {
+	set := connectortest.NewNopSettings(metadata.Type)
+	j, err := newJoiner(set, cfg, clock)
+	require.NoError(t, err)
+	r := rig{j: j, metrics: &consumertest.MetricsSink{}, logs: &consumertest.LogsSink{}}
+	j.setMetrics(r.metrics)
+	j.setLogs(r.logs)
+	cfg.Storage = &storageID
+	require.NoError(t, j.start(context.Background(), host{map[component.ID]component.Component{storageID: disk}}))
+	t.Cleanup(func() { _ = j.shutdown(context.Background()) })
+	return r
+}
+
+// points returns the last emit's points of one metric as "attr=value,..." -> value.
+func points(md pmetric.Metrics, name string) map[string]float64 {
+	out := map[string]float64{}
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		sms := rms.At(i).ScopeMetrics()
+		for k := 0; k < sms.Len(); k++ {
+			ms := sms.At(k).Metrics()
+			for l := 0; l < ms.Len(); l++ {
+				m := ms.At(l)
+				if m.Name() != name {
+					continue
+				}
+				add := func(a pcommon.Map, v float64) {
+					keys := []string{}
+					a.Range(func(k string, v pcommon.Value) bool {
+						if k != attrModelName {
+							keys = append(keys, k+"="+v.AsString())
+						}
+						return true
+					})
+					sort.Strings(keys)
+					out[fmt.Sprint(keys)] = v
+				}
+				switch m.Type() {
+				case pmetric.MetricTypeGauge:
+					for p := 0; p < m.Gauge().DataPoints().Len(); p++ {
+						dp := m.Gauge().DataPoints().At(p)
+						add(dp.Attributes(), dp.DoubleValue())
+					}
+				case pmetric.MetricTypeSum:
+					for p := 0; p < m.Sum().DataPoints().Len(); p++ {
+						dp := m.Sum().DataPoints().At(p)
+						v := dp.DoubleValue()
+						if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
+							v = float64(dp.IntValue())
+						}
+						add(dp.Attributes(), v)
+					}
+				case pmetric.MetricTypeHistogram:
+					for p := 0; p < m.Histogram().DataPoints().Len(); p++ {
+						dp := m.Histogram().DataPoints().At(p)
+						add(dp.Attributes(), float64(dp.Count()))
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func last(s *consumertest.MetricsSink) pmetric.Metrics {
+	all := s.AllMetrics()
+	return all[len(all)-1]
+}
+
+// TestJoinAcrossRestart checks the metrics of joined rows, the unmatched counts, and that
+// a connector restarted on the same storage goes on from where the first one stopped.
+func TestJoinAcrossRestart(t *testing.T) {
+	clock := join.NewManualClock(t0)
+	disk := &memStore{data: map[string][]byte{}}
+	cfg := createDefaultConfig()
+	cfg.TTL = time.Minute
+	first := newRig(t, cfg, clock, disk)
+	ld := plog.NewLogs()
+	record(ld, eventPredicted, t0, map[string]any{
+		attrModelName: "fraud", attrModelVersion: "3", attrKeys: []any{"a", "b", "c", "d"},
+		attrPredClasses: []any{"1", "0", int64(1), "0"}, attrPredScores: []any{0.9, 0.2, 0.6, 0.4},
+	})
+	record(ld, eventObserved, t0.Add(5*time.Second), map[string]any{
+		attrModelName: "fraud", attrKeys: []any{"a", "b", "a", "zz"}, attrLabels: []any{int64(1), "1", "1", "0"},
+	})
+	record(ld, eventObserved, t0, map[string]any{attrModelName: "fraud", attrKeys: []any{"a"}}) // no labels: rejected
+	record(ld, "something.else", t0, map[string]any{attrModelName: "fraud"})
+	first.j.consume(context.Background(), ld)
+	first.j.emit(context.Background())
+	md := last(first.metrics)
+	assert.Equal(t, map[string]float64{
+		"[ml.model.version=3 ml.outcome.label=1 ml.prediction.label=0]": 1,
+		"[ml.model.version=3 ml.outcome.label=1 ml.prediction.label=1]": 1,
+	}, points(md, metricOutcomes))
+	assert.Equal(t, map[string]float64{"[ml.model.version=3 ml.outcome.reason=duplicate]": 1}, points(md, metricUnmatched))
+	assert.Equal(t, 0.5, points(md, metricAccuracy)["[ml.model.version=3]"])
+	assert.Equal(t, 2.0, points(md, metricPending)["[ml.outcome.state=prediction]"])
+	require.NoError(t, first.j.shutdown(context.Background()))
+
+	second := newRig(t, cfg, clock, disk)
+	ld = plog.NewLogs()
+	record(ld, eventObserved, t0.Add(10*time.Second), map[string]any{
+		attrModelName: "fraud", attrKeys: []any{"c", "b"}, attrLabels: []any{"1", "1"},
+	})
+	second.j.consume(context.Background(), ld)
+	clock.Advance(2 * time.Minute)
+	second.j.emit(context.Background())
+	md = last(second.metrics)
+	assert.Equal(t, map[string]float64{
+		"[ml.model.version=3 ml.outcome.label=1 ml.prediction.label=0]": 1,
+		"[ml.model.version=3 ml.outcome.label=1 ml.prediction.label=1]": 2,
+	}, points(md, metricOutcomes), "the first instance's counts are kept")
+	assert.Equal(t, map[string]float64{
+		"[ml.model.version=3 ml.outcome.reason=duplicate]": 2,
+		"[ml.model.version=3 ml.outcome.reason=expired]":   1,
+		"[ml.outcome.reason=unknown_key]":                  1,
+	}, points(md, metricUnmatched))
+}
+
+// TestDegradedPerSegment checks that a segment whose accuracy falls below its in-band
+// reference fires ml.performance.degraded once (edge-triggered), a healthy one does not,
+// and recovery fires ml.performance.recovered.
+func TestDegradedPerSegment(t *testing.T) {
+	clock := join.NewManualClock(t0)
+	cfg := createDefaultConfig()
+	r := newRig(t, cfg, clock, &memStore{data: map[string][]byte{}})
+	send := func(prefix string, wrongEU bool) {
+		ld := plog.NewLogs()
+		var keys, classes, segs, labels []any
+		for i := 0; i < 400; i++ {
+			seg := []string{"eu", "us", "us", "us"}[i%4]
+			keys = append(keys, fmt.Sprintf("%s%d", prefix, i))
+			classes = append(classes, "1")
+			segs = append(segs, seg)
+			label := "1"
+			if seg == "eu" && wrongEU {
+				label = "0"
+			}
+			labels = append(labels, label)
+		}
+		record(ld, eventPredicted, clock.Now(), map[string]any{attrModelName: "m", attrKeys: keys, attrPredClasses: classes,
+			attrSegments: segs, attrRefAccuracy: 0.95})
+		record(ld, eventObserved, clock.Now(), map[string]any{attrModelName: "m", attrKeys: keys, attrLabels: labels})
+		r.j.consume(context.Background(), ld)
+		r.j.emit(context.Background())
+	}
+	events := func() []string {
+		var out []string
+		for _, ld := range r.logs.AllLogs() {
+			for _, lr := range eventRecords(ld) {
+				seg := ""
+				if v, ok := lr.Attributes().Get(attrSegment); ok {
+					seg = v.Str()
+				}
+				out = append(out, lr.EventName()+" "+seg)
+			}
+		}
+		return out
+	}
+	send("a", true)
+	assert.Equal(t, []string{eventDegraded + " eu", eventDegraded + " "}, events(), "eu and the model as a whole")
+	send("b", true)
+	assert.Len(t, events(), 2, "edge-triggered")
+	clock.Advance(2 * time.Hour)
+	send("c", false)
+	assert.Equal(t, []string{eventDegraded + " eu", eventDegraded + " ", eventRecovered + " eu", eventRecovered + " "}, events())
+}
+
+// TestConfig checks the defaults, a full config and what Validate rejects.
+func TestConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	cfg := createDefaultConfig()
+	require.NoError(t, cfg.Validate())
+	sub, err := cm.Sub("mlperformance/full")
+	require.NoError(t, err)
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, 30*24*time.Hour, cfg.TTL)
+	assert.Equal(t, "file_storage", cfg.Storage.String())
+	assert.Equal(t, []ModelConfig{{Name: "fraud", TTL: 2160 * time.Hour, Accuracy: 0.93}}, cfg.Models)
+	for name, mutate := range map[string]func(*Config){
+		"ttl":        func(c *Config) { c.TTL = 0 },
+		"slots":      func(c *Config) { c.Window = time.Hour + time.Second },
+		"tolerance":  func(c *Config) { c.Degradation.Tolerance = 1 },
+		"confidence": func(c *Config) { c.Degradation.Confidence = 0.4 },
+		"model name": func(c *Config) { c.Models = []ModelConfig{{Accuracy: 0.9}} },
+		"accuracy":   func(c *Config) { c.Models = []ModelConfig{{Name: "x", Accuracy: 1.5}} },
+	} {
+		c := createDefaultConfig()
+		mutate(c)
+		assert.Error(t, c.Validate(), name)
+	}
+}
+
+// TestFactory checks that both connections of one id share one state and that only the
+// logs->metrics one reads the logs.
+func TestFactory(t *testing.T) {
+	f := NewFactory()
+	set := connectortest.NewNopSettings(metadata.Type)
+	cfg := f.CreateDefaultConfig()
+	m, err := f.CreateLogsToMetrics(context.Background(), set, cfg, consumertest.NewNop())
+	require.NoError(t, err)
+	l, err := f.CreateLogsToLogs(context.Background(), set, cfg, consumertest.NewNop())
+	require.NoError(t, err)
+	assert.Same(t, m.(*node).j, l.(*node).j)
+	require.NoError(t, m.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, l.Start(context.Background(), componenttest.NewNopHost()))
+	ld := plog.NewLogs()
+	record(ld, eventPredicted, t0, map[string]any{attrModelName: "m", attrKeys: []any{"a"}, attrPredClasses: []any{"1"}})
+	require.NoError(t, l.ConsumeLogs(context.Background(), ld))
+	assert.Equal(t, 0, m.(*node).j.store.Pending())
+	require.NoError(t, m.ConsumeLogs(context.Background(), ld))
+	assert.Equal(t, 1, m.(*node).j.store.Pending())
+	require.NoError(t, m.Shutdown(context.Background()))
+	require.NoError(t, l.Shutdown(context.Background()))
+}

@@ -1,0 +1,149 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package mlperformanceconnector // import "github.com/modeltel/mlperformanceconnector"
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/modeltel/mlperformanceconnector/internal/join"
+)
+
+// ingest reads one log record: a joinable prediction record (ml.outcome.predicted) or an
+// outcome record (ml.outcome.observed); any other record is ignored. It returns false
+// for a record of ours that cannot be read (counted as rejected).
+func (j *joiner) ingest(res pcommon.Map, lr plog.LogRecord, now time.Time) bool {
+	attrs := lr.Attributes()
+	event := lr.EventName()
+	if event == "" {
+		if v, ok := attrs.Get(attrEventNameLegacy); ok {
+			event = v.Str()
+		}
+	}
+	if event != eventPredicted && event != eventObserved {
+		return true
+	}
+	model := str(attrs, res, attrModelName)
+	keys, ok := strs(attrs, attrKeys)
+	if model == "" || !ok || len(keys) == 0 {
+		return false
+	}
+	t := now
+	if ts := lr.Timestamp(); ts != 0 {
+		t = ts.AsTime()
+	} else if ts := lr.ObservedTimestamp(); ts != 0 {
+		t = ts.AsTime()
+	}
+	n := len(keys)
+	fits := func(got int, present bool) bool { return !present || got == n }
+	if event == eventObserved {
+		labels, hasLabels := strs(attrs, attrLabels)
+		values, hasValues := floats(attrs, attrValues)
+		if !fits(len(labels), hasLabels) || !fits(len(values), hasValues) || (!hasLabels && !hasValues) {
+			return false
+		}
+		j.store.AddOutcomes(join.Outcomes{Model: model, Time: t, Keys: keys, Labels: labels, Values: values})
+		return true
+	}
+	classes, hasClasses := strs(attrs, attrPredClasses)
+	scores, hasScores := floats(attrs, attrPredScores)
+	values, hasValues := floats(attrs, attrPredValues)
+	segments, hasSegments := strs(attrs, attrSegments)
+	if !fits(len(classes), hasClasses) || !fits(len(scores), hasScores) || !fits(len(values), hasValues) ||
+		!fits(len(segments), hasSegments) || (!hasClasses && !hasValues) {
+		return false
+	}
+	ref := join.Reference{Accuracy: math.NaN(), MAE: math.NaN()}
+	if r, ok := j.refs[model]; ok {
+		ref = r
+	}
+	// The baseline's validation performance, carried in-band, wins over the config.
+	if v, ok := attrs.Get(attrRefAccuracy); ok && v.Type() == pcommon.ValueTypeDouble {
+		ref.Accuracy = v.Double()
+	}
+	if v, ok := attrs.Get(attrRefMAE); ok && v.Type() == pcommon.ValueTypeDouble {
+		ref.MAE = v.Double()
+	}
+	version := str(attrs, res, attrModelVersion)
+	j.store.AddPredictions(join.Predictions{
+		Model: model, Version: version, Time: t, Keys: keys, Classes: classes, Scores: scores,
+		Values: values, Segments: segments, Positive: str(attrs, res, attrPositiveClass), Reference: ref,
+	})
+	return true
+}
+
+// str returns a string attribute of the record, else of the resource.
+func str(attrs, res pcommon.Map, name string) string {
+	if v, ok := attrs.Get(name); ok {
+		return label(v)
+	}
+	if v, ok := res.Get(name); ok {
+		return label(v)
+	}
+	return ""
+}
+
+// strs reads an array attribute as labels; present is false when it is absent or not
+// an array.
+func strs(attrs pcommon.Map, name string) (out []string, present bool) {
+	v, ok := attrs.Get(name)
+	if !ok || v.Type() != pcommon.ValueTypeSlice {
+		return nil, false
+	}
+	s := v.Slice()
+	out = make([]string, s.Len())
+	for i := range out {
+		out[i] = label(s.At(i))
+	}
+	return out, true
+}
+
+// floats reads an array attribute of numbers; a value that is not a number is NaN.
+func floats(attrs pcommon.Map, name string) (out []float64, present bool) {
+	v, ok := attrs.Get(name)
+	if !ok || v.Type() != pcommon.ValueTypeSlice {
+		return nil, false
+	}
+	s := v.Slice()
+	out = make([]float64, s.Len())
+	for i := range out {
+		switch e := s.At(i); e.Type() {
+		case pcommon.ValueTypeDouble:
+			out[i] = e.Double()
+		case pcommon.ValueTypeInt:
+			out[i] = float64(e.Int())
+		default:
+			out[i] = math.NaN()
+		}
+	}
+	return out, true
+}
+
+// label is the text of a class label or key: integers (and integral doubles) in decimal,
+// booleans as 1 and 0, the same rule as the SDK's (modeltel._outcomes.labels).
+func label(v pcommon.Value) string {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return v.Str()
+	case pcommon.ValueTypeInt:
+		return strconv.FormatInt(v.Int(), 10)
+	case pcommon.ValueTypeDouble:
+		d := v.Double()
+		if d == math.Trunc(d) && math.Abs(d) < 1<<53 {
+			return strconv.FormatInt(int64(d), 10)
+		}
+		return strconv.FormatFloat(d, 'g', -1, 64)
+	case pcommon.ValueTypeBool:
+		if v.Bool() {
+			return "1"
+		}
+		return "0"
+	default:
+		return v.AsString()
+	}
+}

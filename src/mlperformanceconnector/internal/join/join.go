@@ -1,0 +1,449 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package join holds the pending predictions and outcomes of every model, matches them
+// by join key, and keeps the performance aggregates of the matched rows. The state is
+// written through to a storage client (the collector's storage extension) as it
+// changes: one entry per pending key, one meta record per model; Restore reads it back.
+package join // import "github.com/modeltel/mlperformanceconnector/internal/join"
+
+import (
+	"math"
+	"time"
+
+	"github.com/modeltel/mlperformanceconnector/internal/perf"
+)
+
+// Kind is what a held key is waiting for.
+type Kind uint8
+
+const (
+	// KindPrediction is a prediction waiting for its outcome.
+	KindPrediction Kind = 1
+	// KindOutcome is an outcome that arrived before its prediction.
+	KindOutcome Kind = 2
+	// KindMatched is a joined key, kept until its TTL to count duplicate outcomes.
+	KindMatched Kind = 3
+)
+
+// Entry flags: which output or actual the entry carries.
+const (
+	FlagClass uint8 = 1 << iota
+	FlagScore
+	FlagValue
+)
+
+// Entry is one held key: 24 bytes plus the map's key string.
+type Entry struct {
+	// T is the prediction time (KindPrediction), the time the outcome was observed
+	// (KindOutcome) or the time the matched key is forgotten (KindMatched), in unix ns.
+	T int64
+	// V is the positive-class score or the regression value (prediction), or the
+	// actual value (outcome of a regression).
+	V float64
+	// Class is the predicted class (prediction) or the actual class (outcome), an
+	// index into the model's class table.
+	Class uint16
+	Ver   uint16
+	Seg   uint16
+	Kind  Kind
+	Flags uint8
+}
+
+// Reasons an outcome or a prediction did not join.
+const (
+	ReasonExpired             = "expired"
+	ReasonUnknownKey          = "unknown_key"
+	ReasonDuplicate           = "duplicate"
+	ReasonDuplicatePrediction = "duplicate_prediction"
+	ReasonMismatched          = "mismatched"
+	ReasonMaxPending          = "max_pending"
+)
+
+// Limits bound the state and set the TTLs and windows.
+type Limits struct {
+	// TTL is how long a prediction waits for its outcome (and an outcome for its
+	// prediction), per model name; DefaultTTL for the others.
+	DefaultTTL time.Duration
+	TTLs       map[string]time.Duration
+	// MaxPending bounds the held keys (all kinds, all models).
+	MaxPending int
+	// MaxModels, MaxVersions, MaxClasses and MaxSegments bound the label tables per
+	// model; labels beyond them count under "__other__".
+	MaxModels, MaxVersions, MaxClasses, MaxSegments int
+	// Window is the span of prediction time the windowed figures cover, in Slots slots.
+	Window time.Duration
+	Slots  int
+	Bins   perf.Bins
+}
+
+// AggKey names one aggregate: a version and a segment (AllSegments for the model as a
+// whole).
+type AggKey struct{ Ver, Seg uint16 }
+
+// AllSegments is the Seg of aggregates and verdicts over every segment of a version.
+const AllSegments uint16 = math.MaxUint16
+
+// Reference is the expected performance of a version, from its baseline's validation
+// data (in-band) or the config; NaN when unknown.
+type Reference struct {
+	Accuracy float64
+	MAE      float64
+}
+
+// DelayBounds are the label delay histogram's bounds in seconds.
+var DelayBounds = []float64{1, 10, 60, 600, 3600, 21600, 86400, 604800, 2592000}
+
+// Model is the state of one model name.
+type Model struct {
+	Name     string
+	ttl      time.Duration
+	entries  map[string]Entry
+	Classes  *Table
+	Versions *Table
+	Segments *Table
+	// Positive is the class a score is the probability of.
+	Positive uint16
+	// Cum are the cumulative aggregates per version and segment; Slots the aggregates
+	// of the window's slots (slot = prediction time / slot width).
+	Cum   map[AggKey]*perf.Agg
+	Slots map[SlotKey]*perf.Agg
+	// Unmatched counts per version, segment and reason.
+	Unmatched map[ReasonKey]uint64
+	// Delay is the label delay histogram per version (len(DelayBounds)+1 counts).
+	Delay map[uint16][]uint64
+	// Refs are the in-band references per version.
+	Refs map[uint16]Reference
+	// Degraded holds the verdict per version and segment (true: degraded).
+	Degraded map[AggKey]bool
+	// Start is when the model was first seen (unix ns): the start of its cumulative
+	// metrics, kept across restarts.
+	Start int64
+}
+
+// SlotKey names one window slot's aggregate.
+type SlotKey struct {
+	Ver, Seg uint16
+	Slot     int64
+}
+
+// ReasonKey names one unmatched counter.
+type ReasonKey struct {
+	Ver, Seg uint16
+	Reason   string
+}
+
+// Store is the join state of every model. It is not safe for concurrent use: the
+// connector guards it with one mutex.
+type Store struct {
+	limits  Limits
+	clock   Clock
+	models  map[string]*Model
+	pending int
+	journal journal
+	// Dropped counts rows rejected before they reached a model (max_models).
+	Dropped uint64
+}
+
+// NewStore returns an empty store.
+func NewStore(l Limits, clock Clock) *Store {
+	return &Store{limits: l, clock: clock, models: map[string]*Model{}, journal: newJournal()}
+}
+
+// Pending is the number of held keys.
+func (s *Store) Pending() int { return s.pending }
+
+// Models returns the models, for emitting.
+func (s *Store) Models() map[string]*Model { return s.models }
+
+func (s *Store) model(name string) *Model {
+	if m, ok := s.models[name]; ok {
+		return m
+	}
+	if len(s.models) >= s.limits.MaxModels {
+		return nil
+	}
+	m := s.newModel(name)
+	m.Start = s.clock.Now().UnixNano()
+	s.models[name] = m
+	s.journal.touch(name)
+	return m
+}
+
+func (s *Store) newModel(name string) *Model {
+	ttl, ok := s.limits.TTLs[name]
+	if !ok {
+		ttl = s.limits.DefaultTTL
+	}
+	m := &Model{
+		Name: name, ttl: ttl, entries: map[string]Entry{},
+		Classes: NewTable(s.limits.MaxClasses), Versions: NewTable(s.limits.MaxVersions),
+		Segments: NewTable(s.limits.MaxSegments),
+		Cum:      map[AggKey]*perf.Agg{}, Slots: map[SlotKey]*perf.Agg{},
+		Unmatched: map[ReasonKey]uint64{}, Delay: map[uint16][]uint64{},
+		Refs: map[uint16]Reference{}, Degraded: map[AggKey]bool{},
+	}
+	m.Positive, _ = m.Classes.Intern("1")
+	return m
+}
+
+// Predictions is one joinable prediction record: rows of one model version.
+type Predictions struct {
+	Model, Version string
+	Time           time.Time
+	Keys           []string
+	// Classes (classification), Scores (positive-class probability, optional with
+	// Classes) or Values (regression), one per key.
+	Classes  []string
+	Scores   []float64
+	Values   []float64
+	Segments []string
+	// Positive is the class Scores are the probability of ("" = "1").
+	Positive  string
+	Reference Reference
+}
+
+// Outcomes is one ground-truth record.
+type Outcomes struct {
+	Model  string
+	Time   time.Time
+	Keys   []string
+	Labels []string
+	Values []float64
+}
+
+// AddPredictions holds or joins every row; rows whose arrays are shorter than Keys are
+// counted as mismatched.
+func (s *Store) AddPredictions(p Predictions) {
+	m := s.model(p.Model)
+	if m == nil {
+		s.Dropped += uint64(len(p.Keys))
+		return
+	}
+	ver, _ := m.Versions.Intern(p.Version)
+	if p.Positive != "" && p.Positive != m.Classes.Names[m.Positive] {
+		m.Positive, _ = m.Classes.Intern(p.Positive)
+	}
+	if !math.IsNaN(p.Reference.Accuracy) || !math.IsNaN(p.Reference.MAE) {
+		m.Refs[ver] = p.Reference
+	}
+	t := p.Time.UnixNano()
+	for i, key := range p.Keys {
+		e := Entry{T: t, Ver: ver, Kind: KindPrediction}
+		if i < len(p.Segments) {
+			e.Seg, _ = m.Segments.Intern(p.Segments[i])
+		}
+		switch {
+		case i < len(p.Values):
+			e.V, e.Flags = p.Values[i], FlagValue
+		case i < len(p.Classes):
+			e.Class, _ = m.Classes.Intern(p.Classes[i])
+			e.Flags = FlagClass
+			if i < len(p.Scores) {
+				e.V, e.Flags = p.Scores[i], e.Flags|FlagScore
+			}
+		default:
+			m.Unmatched[ReasonKey{ver, e.Seg, ReasonMismatched}]++
+			continue
+		}
+		held, ok := m.entries[key]
+		switch {
+		case !ok:
+			s.hold(m, key, e)
+		case held.Kind == KindOutcome:
+			s.join(m, key, e, held, held.T)
+		default:
+			m.Unmatched[ReasonKey{ver, e.Seg, ReasonDuplicatePrediction}]++
+		}
+	}
+	s.journal.touch(m.Name)
+}
+
+// AddOutcomes joins or holds every row.
+func (s *Store) AddOutcomes(o Outcomes) {
+	m := s.model(o.Model)
+	if m == nil {
+		s.Dropped += uint64(len(o.Keys))
+		return
+	}
+	t := o.Time.UnixNano()
+	for i, key := range o.Keys {
+		e := Entry{T: t, Kind: KindOutcome}
+		switch {
+		case i < len(o.Values):
+			e.V, e.Flags = o.Values[i], FlagValue
+		case i < len(o.Labels):
+			e.Class, _ = m.Classes.Intern(o.Labels[i])
+			e.Flags = FlagClass
+		default:
+			m.Unmatched[ReasonKey{0, 0, ReasonMismatched}]++
+			continue
+		}
+		held, ok := m.entries[key]
+		switch {
+		case !ok:
+			s.hold(m, key, e)
+		case held.Kind == KindPrediction:
+			s.join(m, key, held, e, t)
+		default:
+			m.Unmatched[ReasonKey{held.Ver, held.Seg, ReasonDuplicate}]++
+		}
+	}
+	s.journal.touch(m.Name)
+}
+
+func (s *Store) hold(m *Model, key string, e Entry) {
+	if s.pending >= s.limits.MaxPending {
+		m.Unmatched[ReasonKey{e.Ver, e.Seg, ReasonMaxPending}]++
+		return
+	}
+	s.pending++
+	m.entries[key] = e
+	s.journal.set(m.Name, key, e)
+}
+
+// join adds the matched pair to the aggregates and keeps the key as matched.
+func (s *Store) join(m *Model, key string, pred, out Entry, observed int64) {
+	k := AggKey{pred.Ver, pred.Seg}
+	switch {
+	case pred.Flags&FlagValue != 0 && out.Flags&FlagValue != 0:
+		s.aggs(m, k, pred.T, func(a *perf.Agg) { a.AddValue(pred.V, out.V) })
+	case pred.Flags&FlagClass != 0 && out.Flags&FlagClass != 0:
+		s.aggs(m, k, pred.T, func(a *perf.Agg) {
+			a.AddClass(out.Class, pred.Class)
+			if pred.Flags&FlagScore != 0 {
+				a.AddScore(s.limits.Bins, pred.V, out.Class == m.Positive)
+			}
+		})
+	default:
+		m.Unmatched[ReasonKey{pred.Ver, pred.Seg, ReasonMismatched}]++
+	}
+	delay := float64(observed-pred.T) / 1e9
+	h := m.Delay[pred.Ver]
+	if h == nil {
+		h = make([]uint64, len(DelayBounds)+1)
+		m.Delay[pred.Ver] = h
+	}
+	i := 0
+	for i < len(DelayBounds) && delay > DelayBounds[i] {
+		i++
+	}
+	h[i]++
+	if _, held := m.entries[key]; !held {
+		if s.pending >= s.limits.MaxPending {
+			return // joined, but no room to remember the key for duplicates
+		}
+		s.pending++
+	}
+	done := Entry{T: s.clock.Now().Add(m.ttl).UnixNano(), Ver: pred.Ver, Seg: pred.Seg, Kind: KindMatched}
+	m.entries[key] = done
+	s.journal.set(m.Name, key, done)
+}
+
+func (s *Store) aggs(m *Model, k AggKey, predTime int64, add func(*perf.Agg)) {
+	c := m.Cum[k]
+	if c == nil {
+		c = perf.NewAgg(s.limits.Bins)
+		m.Cum[k] = c
+	}
+	add(c)
+	slot := predTime / s.slotWidth()
+	if slot < s.firstSlot() {
+		return // older than the window: counted in the cumulative figures only
+	}
+	sk := SlotKey{k.Ver, k.Seg, slot}
+	a := m.Slots[sk]
+	if a == nil {
+		a = perf.NewAgg(s.limits.Bins)
+		m.Slots[sk] = a
+	}
+	add(a)
+}
+
+func (s *Store) slotWidth() int64 {
+	w := int64(s.limits.Window) / int64(s.limits.Slots)
+	if w <= 0 {
+		w = 1
+	}
+	return w
+}
+
+func (s *Store) firstSlot() int64 {
+	return s.clock.Now().Add(-s.limits.Window).UnixNano()/s.slotWidth() + 1
+}
+
+// Sweep forgets what outlived its TTL, counting expired predictions and outcomes whose
+// prediction never came (unknown_key), and drops window slots that left the window.
+func (s *Store) Sweep() {
+	now := s.clock.Now().UnixNano()
+	first := s.firstSlot()
+	for _, m := range s.models {
+		ttl := int64(m.ttl)
+		changed := false
+		for key, e := range m.entries {
+			var gone bool
+			switch e.Kind {
+			case KindPrediction:
+				if gone = e.T+ttl < now; gone {
+					m.Unmatched[ReasonKey{e.Ver, e.Seg, ReasonExpired}]++
+				}
+			case KindOutcome:
+				if gone = e.T+ttl < now; gone {
+					m.Unmatched[ReasonKey{0, 0, ReasonUnknownKey}]++
+				}
+			default:
+				gone = e.T < now
+			}
+			if gone {
+				delete(m.entries, key)
+				s.pending--
+				s.journal.remove(m.Name, key)
+				changed = true
+			}
+		}
+		for k := range m.Slots {
+			if k.Slot < first {
+				delete(m.Slots, k)
+				changed = true
+			}
+		}
+		if changed {
+			s.journal.touch(m.Name)
+		}
+	}
+}
+
+// Window returns the aggregates of the window per version and segment, plus per
+// version over all segments (Seg = AllSegments).
+func (s *Store) Window(m *Model) map[AggKey]*perf.Agg {
+	first := s.firstSlot()
+	out := map[AggKey]*perf.Agg{}
+	add := func(k AggKey, a *perf.Agg) {
+		w := out[k]
+		if w == nil {
+			w = perf.NewAgg(s.limits.Bins)
+			out[k] = w
+		}
+		w.Merge(a)
+	}
+	for k, a := range m.Slots {
+		if k.Slot < first {
+			continue
+		}
+		add(AggKey{k.Ver, k.Seg}, a)
+		add(AggKey{k.Ver, AllSegments}, a)
+	}
+	return out
+}
+
+// Counts returns the held keys of a model by kind.
+func (m *Model) Counts() map[Kind]int {
+	out := map[Kind]int{}
+	for _, e := range m.entries {
+		out[e.Kind]++
+	}
+	return out
+}
+
+// Touch marks a model's meta record (aggregates, counters, verdicts) for the next Flush.
+func (s *Store) Touch(model string) { s.journal.touch(model) }

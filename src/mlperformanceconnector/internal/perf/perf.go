@@ -1,0 +1,286 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package perf holds the additive performance aggregates of joined prediction/outcome
+// rows and the figures derived from them (docs/performance-math.md). Every field of Agg
+// is a count or a sum, so aggregates of several collector instances, of several window
+// slots, or of several segments add up to the aggregate of their union.
+package perf // import "github.com/modeltel/mlperformanceconnector/internal/perf"
+
+import (
+	"math"
+	"sort"
+)
+
+// LogLossEpsilon clips probabilities to [eps, 1-eps] before the log, as scikit-learn's
+// log_loss does for float64 inputs (numpy's float64 machine epsilon).
+const LogLossEpsilon = 2.220446049250313e-16
+
+// Bins is the score histogram's binning: Count bins uniform in logit(score) over
+// [-Limit, Limit], plus one bin below and one above. Logit spacing keeps the bins fine
+// where calibrated classifiers put most of their scores (near 0 and 1).
+type Bins struct {
+	Count int
+	Limit float64
+}
+
+// DefaultBins are 200 bins over logit [-10, 10] (bin width 0.1 in logit).
+var DefaultBins = Bins{Count: 200, Limit: 10}
+
+// Size is the number of histogram slots (Count + 2).
+func (b Bins) Size() int { return b.Count + 2 }
+
+// Index returns the slot of score s: 0 below the grid, Count+1 above it.
+func (b Bins) Index(s float64) int {
+	if !(s > 0) {
+		return 0
+	}
+	if s >= 1 {
+		return b.Count + 1
+	}
+	l := math.Log(s / (1 - s))
+	if l < -b.Limit {
+		return 0
+	}
+	i := int(math.Floor((l+b.Limit)/(2*b.Limit)*float64(b.Count))) + 1
+	if i > b.Count+1 {
+		i = b.Count + 1
+	}
+	return i
+}
+
+// Bounds returns the Count+1 score bounds between slots (the OTLP explicit bounds).
+func (b Bins) Bounds() []float64 {
+	out := make([]float64, b.Count+1)
+	for i := range out {
+		l := -b.Limit + 2*b.Limit*float64(i)/float64(b.Count)
+		out[i] = 1 / (1 + math.Exp(-l))
+	}
+	return out
+}
+
+// Agg is the additive aggregate of joined rows of one model, version and segment.
+type Agg struct {
+	// Rows joined (classification and regression).
+	N uint64
+	// Confusion counts rows by actual class (high 16 bits) and predicted class (low 16).
+	Confusion map[uint32]uint64
+	// Scored rows carry a positive-class score; Pos/Neg are their score histograms by
+	// actual class (positive, any other).
+	Scored uint64
+	Pos    []uint64
+	Neg    []uint64
+	// LogLoss and Brier are the sums over scored rows.
+	LogLoss float64
+	Brier   float64
+	// Regression sums over rows with a numeric prediction and actual.
+	Reg    uint64
+	AbsErr float64
+	SqErr  float64
+	Err    float64
+	Y      float64
+	Y2     float64
+}
+
+// NewAgg returns an empty aggregate with histograms of bins.Size() slots.
+func NewAgg(bins Bins) *Agg {
+	return &Agg{Confusion: map[uint32]uint64{}, Pos: make([]uint64, bins.Size()), Neg: make([]uint64, bins.Size())}
+}
+
+// AddClass adds one classified row.
+func (a *Agg) AddClass(actual, predicted uint16) {
+	a.N++
+	a.Confusion[uint32(actual)<<16|uint32(predicted)]++
+}
+
+// AddScore adds the positive-class score of a classified row whose actual class is
+// (or is not) the positive class.
+func (a *Agg) AddScore(bins Bins, score float64, positive bool) {
+	a.Scored++
+	p := math.Min(math.Max(score, LogLossEpsilon), 1-LogLossEpsilon)
+	y := 0.0
+	if positive {
+		y = 1
+		a.Pos[bins.Index(score)]++
+		a.LogLoss -= math.Log(p)
+	} else {
+		a.Neg[bins.Index(score)]++
+		a.LogLoss -= math.Log(1 - p)
+	}
+	a.Brier += (score - y) * (score - y)
+}
+
+// AddValue adds one regression row.
+func (a *Agg) AddValue(predicted, actual float64) {
+	a.N++
+	a.Reg++
+	e := predicted - actual
+	a.AbsErr += math.Abs(e)
+	a.SqErr += e * e
+	a.Err += e
+	a.Y += actual
+	a.Y2 += actual * actual
+}
+
+// Merge adds o into a.
+func (a *Agg) Merge(o *Agg) {
+	a.N += o.N
+	for k, v := range o.Confusion {
+		a.Confusion[k] += v
+	}
+	a.Scored += o.Scored
+	for i := range o.Pos {
+		if i < len(a.Pos) {
+			a.Pos[i] += o.Pos[i]
+			a.Neg[i] += o.Neg[i]
+		}
+	}
+	a.LogLoss += o.LogLoss
+	a.Brier += o.Brier
+	a.Reg += o.Reg
+	a.AbsErr += o.AbsErr
+	a.SqErr += o.SqErr
+	a.Err += o.Err
+	a.Y += o.Y
+	a.Y2 += o.Y2
+}
+
+// ClassScore is precision, recall and F1 of one class.
+type ClassScore struct {
+	Class                 uint16
+	Precision, Recall, F1 float64
+	Support               uint64
+}
+
+// Figures are the performance figures of an aggregate; a figure that is not defined
+// (no rows of that kind) is NaN.
+type Figures struct {
+	Accuracy  float64
+	Classes   []ClassScore
+	Macro     ClassScore
+	ROCAUC    float64
+	AUCError  float64 // upper bound of |histogram AUC - exact AUC|
+	LogLoss   float64
+	Brier     float64
+	MAE, RMSE float64
+	Bias, R2  float64
+}
+
+// Compute derives the figures. Per-class precision/recall/F1 follow scikit-learn's
+// classification_report with zero_division=0, over the classes seen as actual or
+// predicted; macro is their unweighted mean.
+func (a *Agg) Compute() Figures {
+	nan := math.NaN()
+	f := Figures{Accuracy: nan, ROCAUC: nan, AUCError: nan, LogLoss: nan, Brier: nan, MAE: nan, RMSE: nan, Bias: nan, R2: nan}
+	f.Macro = ClassScore{Precision: nan, Recall: nan, F1: nan}
+	cls := a.N - a.Reg
+	if cls > 0 {
+		actual, predicted := map[uint16]uint64{}, map[uint16]uint64{}
+		diag := map[uint16]uint64{}
+		for k, v := range a.Confusion {
+			y, p := uint16(k>>16), uint16(k)
+			actual[y] += v
+			predicted[p] += v
+			if y == p {
+				diag[y] += v
+			}
+		}
+		var correct uint64
+		for _, v := range diag {
+			correct += v
+		}
+		f.Accuracy = float64(correct) / float64(cls)
+		seen := map[uint16]bool{}
+		for c := range actual {
+			seen[c] = true
+		}
+		for c := range predicted {
+			seen[c] = true
+		}
+		classes := make([]uint16, 0, len(seen))
+		for c := range seen {
+			classes = append(classes, c)
+		}
+		sort.Slice(classes, func(i, j int) bool { return classes[i] < classes[j] })
+		var mp, mr, mf float64
+		for _, c := range classes {
+			s := ClassScore{Class: c, Support: actual[c]}
+			if predicted[c] > 0 {
+				s.Precision = float64(diag[c]) / float64(predicted[c])
+			}
+			if actual[c] > 0 {
+				s.Recall = float64(diag[c]) / float64(actual[c])
+			}
+			if d := 2*diag[c] + (predicted[c] - diag[c]) + (actual[c] - diag[c]); d > 0 {
+				s.F1 = float64(2*diag[c]) / float64(d)
+			}
+			mp, mr, mf = mp+s.Precision, mr+s.Recall, mf+s.F1
+			f.Classes = append(f.Classes, s)
+		}
+		k := float64(len(classes))
+		f.Macro = ClassScore{Precision: mp / k, Recall: mr / k, F1: mf / k, Support: cls}
+	}
+	if a.Scored > 0 {
+		f.LogLoss = a.LogLoss / float64(a.Scored)
+		f.Brier = a.Brier / float64(a.Scored)
+		f.ROCAUC, f.AUCError = AUC(a.Pos, a.Neg)
+	}
+	if a.Reg > 0 {
+		n := float64(a.Reg)
+		f.MAE = a.AbsErr / n
+		f.RMSE = math.Sqrt(a.SqErr / n)
+		f.Bias = a.Err / n
+		if sst := a.Y2 - a.Y*a.Y/n; sst > 0 {
+			f.R2 = 1 - a.SqErr/sst
+		}
+	}
+	return f
+}
+
+// AUC is the ROC AUC of two score histograms (positives, negatives), counting pairs in
+// the same slot as ties (half a win), and the largest error that can cause against the
+// AUC of the exact scores: half the share of positive-negative pairs that share a slot.
+// NaN when either class is empty.
+func AUC(pos, neg []uint64) (auc, bound float64) {
+	var p, n float64
+	for i := range pos {
+		p += float64(pos[i])
+		n += float64(neg[i])
+	}
+	if p == 0 || n == 0 {
+		return math.NaN(), math.NaN()
+	}
+	var below, wins, ties float64
+	for i := range pos {
+		wins += float64(pos[i]) * below
+		ties += float64(pos[i]) * float64(neg[i])
+		below += float64(neg[i])
+	}
+	return (wins + ties/2) / (p * n), ties / 2 / (p * n)
+}
+
+// Wilson returns the Wilson score interval of a proportion k/n at normal quantile z.
+func Wilson(k, n, z float64) (lo, hi float64) {
+	if n <= 0 {
+		return 0, 1
+	}
+	p := k / n
+	d := 1 + z*z/n
+	c := (p + z*z/(2*n)) / d
+	h := z * math.Sqrt(p*(1-p)/n+z*z/(4*n*n)) / d
+	return math.Max(0, c-h), math.Min(1, c+h)
+}
+
+// MeanInterval returns mean ± z·sd/√n of values whose sum and sum of squares are given.
+func MeanInterval(sum, sumSq, n, z float64) (lo, hi float64) {
+	if n <= 0 {
+		return math.Inf(-1), math.Inf(1)
+	}
+	m := sum / n
+	v := math.Max(0, sumSq/n-m*m)
+	if n > 1 {
+		v *= n / (n - 1)
+	}
+	h := z * math.Sqrt(v/n)
+	return m - h, m + h
+}

@@ -1,0 +1,99 @@
+"""Generate the shared performance test vectors (tests/vectors/performance/*.json).
+
+Each vector is a list of joined rows (actual, predicted class, positive-class score; or
+actual and predicted value) and the figures scikit-learn computes from them. The Go
+connector (src/mlperformanceconnector/internal/perf) must reproduce every figure to 1e-9,
+and its ROC AUC from score histograms must lie within its stated binning error of the exact
+AUC and within 0.005 of it. Run from the repository root with the test virtualenv:
+
+    .venv/bin/python tests/vectors/generate_performance_vectors.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn import metrics
+
+OUT = Path(__file__).parent / "performance"
+
+
+def classification(name: str, y: np.ndarray, score: np.ndarray | None, pred: np.ndarray) -> None:
+    labels = sorted(set(y.tolist()) | set(pred.tolist()))
+    p, r, f, s = metrics.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+    expected = {
+        "accuracy": metrics.accuracy_score(y, pred),
+        "classes": {
+            str(c): {"precision": p[i], "recall": r[i], "f1": f[i], "support": int(s[i])}
+            for i, c in enumerate(labels)
+        },
+        "macro": {
+            "precision": float(np.mean(p)),
+            "recall": float(np.mean(r)),
+            "f1": metrics.f1_score(y, pred, labels=labels, average="macro", zero_division=0),
+        },
+    }
+    rows = {"actual": [str(v) for v in y.tolist()], "predicted": [str(v) for v in pred.tolist()]}
+    if score is not None:
+        positive = (y == 1).astype(int)
+        expected |= {
+            "log_loss": metrics.log_loss(positive, score, labels=[0, 1]),
+            "brier": metrics.brier_score_loss(positive, score),
+            "roc_auc": metrics.roc_auc_score(positive, score),
+        }
+        rows["score"] = score.tolist()
+    write(name, {"task": "classification", "positive": "1", "rows": rows, "expected": expected})
+
+
+def regression(name: str, y: np.ndarray, pred: np.ndarray) -> None:
+    expected = {
+        "mae": metrics.mean_absolute_error(y, pred),
+        "rmse": float(np.sqrt(metrics.mean_squared_error(y, pred))),
+        "bias": float(np.mean(pred - y)),
+        "r2": metrics.r2_score(y, pred),
+    }
+    write(name, {"task": "regression", "rows": {"actual": y.tolist(), "predicted": pred.tolist()},
+                 "expected": expected})
+
+
+def write(name: str, data: dict) -> None:
+    def plain(o):  # numpy scalars to JSON numbers
+        if isinstance(o, dict):
+            return {k: plain(v) for k, v in o.items()}
+        if isinstance(o, list):
+            return [plain(v) for v in o]
+        return o.item() if hasattr(o, "item") else o
+
+    (OUT / f"{name}.json").write_text(json.dumps(plain(data), indent=1) + "\n")
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    rng = np.random.default_rng(16)
+    # A calibrated logistic classifier: y ~ Bernoulli(sigmoid(z)), score = sigmoid(z).
+    z = rng.normal(0, 2.5, 3000)
+    score = 1 / (1 + np.exp(-z))
+    y = (rng.random(3000) < score).astype(int)
+    classification("binary_calibrated", y, score, (score >= 0.5).astype(int))
+    # Scores piled near 0 and 1 (a confident model), with mistakes.
+    z = rng.normal(0, 7, 2000)
+    score = 1 / (1 + np.exp(-z))
+    y = np.where(rng.random(2000) < 0.85, (z > 0).astype(int), (z <= 0).astype(int))
+    classification("binary_confident", y, score, (score >= 0.5).astype(int))
+    # A small binary case with ties and a score of exactly 0 and 1.
+    y = np.array([0, 0, 1, 1, 0, 1, 1, 0])
+    score = np.array([0.0, 0.3, 0.3, 0.8, 0.8, 1.0, 0.6, 0.1])
+    classification("binary_ties", y, score, (score >= 0.5).astype(int))
+    # Three classes, labels only; one class never predicted, one never actual.
+    y = rng.choice([0, 1, 2, 3], 500, p=[0.5, 0.3, 0.2, 0.0])
+    pred = np.where(rng.random(500) < 0.7, y, rng.choice([0, 1, 3], 500))
+    classification("multiclass", y, None, pred)
+    # Regression with a bias.
+    y = rng.normal(100, 20, 1000)
+    regression("regression", y, y + rng.normal(2, 5, 1000))
+
+
+if __name__ == "__main__":
+    main()
