@@ -17,6 +17,7 @@ import html
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,14 +217,7 @@ class ReportInputs:
         self.every = every
         self._step: Any = None
         if every is not None:
-            import pandas as pd
-
-            try:
-                self._step = pd.Timedelta(every)
-            except ValueError:
-                raise ValueError(f"every={every!r} is not a duration (examples: 1h, 6h, 1d, 7d)") from None
-            if self._step <= pd.Timedelta(0):
-                raise ValueError(f"every={every!r} must be a positive duration")
+            self._step = parse_duration(every)
         self.periods: dict[Any, ProductionHistograms] = {}
         self.bad_times = 0
 
@@ -243,7 +237,7 @@ class ReportInputs:
         ts = pd.to_datetime(frame[self.time_column], errors="coerce", utc=True)
         self.bad_times += int(ts.isna().sum())
         self.prod.add(_inputs(frame, self.baseline), predictions=predictions, targets=targets)
-        starts = ts.dt.floor(self._step)
+        starts = ts.dt.floor(pd.Timedelta(self._step))
         for start, index in starts.groupby(starts, sort=True).indices.items():
             hist = self.periods.get(start)
             if hist is None:
@@ -284,6 +278,21 @@ class ReportInputs:
             every=self.every,
             missing=[n for n in baseline.features if n not in self.prod.seen] if self.prod.rows else [],
         )
+
+
+_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*", re.IGNORECASE)
+
+
+def parse_duration(text: str) -> _dt.timedelta:
+    """'30m', '6h', '1d', '2w' -> a timedelta (the period of a time split)."""
+    match = _DURATION.fullmatch(text)
+    if not match:
+        raise ValueError(f"every={text!r} is not a duration (examples: 30m, 1h, 6h, 1d, 7d, 2w)")
+    seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if seconds <= 0:
+        raise ValueError(f"every={text!r} must be a positive duration")
+    return _dt.timedelta(seconds=seconds)
 
 
 def _inputs(frame: Any, baseline: Baseline) -> Any:
@@ -505,7 +514,8 @@ def _svg_timeline(name: str, report: DriftReport) -> str:
         )
         parts.append(_text(left - 4, y_thr + 3, f"{cfg.psi_threshold:g}", anchor="end", fill="#c0392b"))
     parts.append(_text(left - 4, top + 8, f"{ymax:.2g}", anchor="end", fill="#666"))
-    parts.append(_text(left - 4, top + plot_h + 3, "0", anchor="end", fill="#666"))
+    if top + plot_h - y_thr > 10 or cfg.mode != "fixed":
+        parts.append(_text(left - 4, top + plot_h + 3, "0", anchor="end", fill="#666"))
     path = []
     for i, (start, fd) in enumerate(points):
         x = left + (i + 0.5) * slot

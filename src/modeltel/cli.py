@@ -12,7 +12,6 @@ memory work; a progress bar is shown for large files.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
