@@ -133,11 +133,7 @@ func label(v pcommon.Value) string {
 	case pcommon.ValueTypeInt:
 		return strconv.FormatInt(v.Int(), 10)
 	case pcommon.ValueTypeDouble:
-		d := v.Double()
-		if d == math.Trunc(d) && math.Abs(d) < 1<<53 {
-			return strconv.FormatInt(int64(d), 10)
-		}
-		return strconv.FormatFloat(d, 'g', -1, 64)
+		return join.NumberLabel(v.Double())
 	case pcommon.ValueTypeBool:
 		if v.Bool() {
 			return "1"

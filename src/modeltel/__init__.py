@@ -15,6 +15,7 @@ from modeltel._baseline import Baseline, BaselineError, FeatureBaseline
 from modeltel._config import Config, ConfigError
 from modeltel._drift import DriftConfig
 from modeltel._monitor import Prediction, current_prediction, monitor, observe
+from modeltel._outcomes import record_outcome, record_outcomes
 from modeltel._report import DriftReport, drift_report
 from modeltel._sdk import configure, force_flush, shutdown
 from modeltel.instrumentation import instrument_fastapi, instrument_flask
@@ -38,5 +39,7 @@ __all__ = [
     "instrument_flask",
     "monitor",
     "observe",
+    "record_outcome",
+    "record_outcomes",
     "shutdown",
 ]

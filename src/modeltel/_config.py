@@ -124,6 +124,11 @@ class Config:
     #: ``MODELTEL_HASH_CATEGORIES`` (default true): category labels that are not in a
     #: baseline leave the process as short hashes, so raw strings never do unless opted out.
     hash_categories: bool = _env("MODELTEL_HASH_CATEGORIES", _parse_bool, True)
+    #: ``MODELTEL_OUTCOME_PARTITIONS`` (default 1): joinable predictions and outcomes are split
+    #: into one log record per ``crc32(key) % partitions``, tagged ``ml.outcome.partition``, so
+    #: a gateway tier's loadbalancing exporter routes a key's prediction and outcome to the
+    #: same collector (docs/outcomes.md). Every sender of a model must use the same value.
+    outcome_partitions: int = _env("MODELTEL_OUTCOME_PARTITIONS", _parse_positive_int, 1)
 
     def __post_init__(self) -> None:
         # Explicit arguments get the same checks as environment variables.

@@ -422,6 +422,10 @@ def _summary(report: Any, output: Path) -> None:
 
 # Further command groups (e.g. `outcomes`) are added below with @main.group() / @main.command().
 
+from modeltel._outcomes_cli import outcomes as _outcomes_group  # noqa: E402 - needs the helpers above
+
+main.add_command(_outcomes_group)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

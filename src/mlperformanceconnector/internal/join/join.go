@@ -9,6 +9,7 @@ package join // import "github.com/modeltel/mlperformanceconnector/internal/join
 
 import (
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/modeltel/mlperformanceconnector/internal/perf"
@@ -305,6 +306,17 @@ func (s *Store) hold(m *Model, key string, e Entry) {
 // join adds the matched pair to the aggregates and keeps the key as matched.
 func (s *Store) join(m *Model, key string, pred, out Entry, observed int64) {
 	k := AggKey{pred.Ver, pred.Seg}
+	// An actual sent as a number for a classifier is the class of that name (1.0 -> "1"),
+	// a label for a regressor is its number, so that the sender need not know the task.
+	switch {
+	case pred.Flags&FlagClass != 0 && out.Flags == FlagValue && !math.IsNaN(out.V):
+		out.Class, _ = m.Classes.Intern(NumberLabel(out.V))
+		out.Flags = FlagClass
+	case pred.Flags == FlagValue && out.Flags == FlagClass:
+		if v, err := strconv.ParseFloat(m.Classes.Name(out.Class), 64); err == nil {
+			out.V, out.Flags = v, FlagValue
+		}
+	}
 	switch {
 	case pred.Flags&FlagValue != 0 && out.Flags&FlagValue != 0:
 		s.aggs(m, k, pred.T, func(a *perf.Agg) { a.AddValue(pred.V, out.V) })
@@ -447,3 +459,12 @@ func (m *Model) Counts() map[Kind]int {
 
 // Touch marks a model's meta record (aggregates, counters, verdicts) for the next Flush.
 func (s *Store) Touch(model string) { s.journal.touch(model) }
+
+// NumberLabel is the class label of a number: integers in decimal, others in the shortest
+// form that reads back the same (the SDK's rule, modeltel._outcomes.labels).
+func NumberLabel(d float64) string {
+	if d == math.Trunc(d) && math.Abs(d) < 1<<53 {
+		return strconv.FormatInt(int64(d), 10)
+	}
+	return strconv.FormatFloat(d, 'g', -1, 64)
+}

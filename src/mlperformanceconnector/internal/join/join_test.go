@@ -181,3 +181,17 @@ func TestRestore(t *testing.T) {
 	assert.Equal(t, sm.Cum, rm.Cum)
 	assert.Equal(t, uint64(4), rm.Cum[AggKey{1, 1}].N+rm.Cum[AggKey{1, 2}].N+rm.Cum[AggKey{1, 0}].N)
 }
+
+// TestLabelsAndValuesCoerced checks that a numeric actual joins a classifier's prediction as
+// the class of that name, and a label joins a regressor's as its number.
+func TestLabelsAndValuesCoerced(t *testing.T) {
+	s := NewStore(limits(), NewManualClock(t0))
+	s.AddPredictions(Predictions{Model: "c", Time: t0, Keys: []string{"a", "b"}, Classes: []string{"1", "0"}, Reference: noRef()})
+	s.AddOutcomes(Outcomes{Model: "c", Time: t0, Keys: []string{"a", "b"}, Values: []float64{1.0, 1.0}})
+	s.AddPredictions(Predictions{Model: "r", Time: t0, Keys: []string{"a"}, Values: []float64{2.5}, Reference: noRef()})
+	s.AddOutcomes(Outcomes{Model: "r", Time: t0, Keys: []string{"a"}, Labels: []string{"2"}})
+	assert.Equal(t, 0.5, s.Models()["c"].Cum[AggKey{0, 0}].Compute().Accuracy)
+	assert.Equal(t, 0.5, s.Models()["r"].Cum[AggKey{0, 0}].Compute().MAE)
+	assert.Equal(t, "1", NumberLabel(1.0))
+	assert.Equal(t, "0.25", NumberLabel(0.25))
+}

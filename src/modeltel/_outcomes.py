@@ -1,0 +1,285 @@
+"""Ground truth for joinable predictions: the wire format and ``record_outcome(s)``.
+
+A model monitored with ``outcomes=True`` sends, per predict call, one OpenTelemetry log
+record ``ml.outcome.predicted`` with the rows' join keys and outputs (class and score, or
+value), its segments, and no input value. Ground truth comes later, from any process, as
+``ml.outcome.observed`` records: ``record_outcome(s)`` here, or ``modeltel outcomes send``.
+The collector's ``mlperformance`` connector joins them by key (docs/outcomes.md). Both
+sides turn keys and labels into text with the same rule (:func:`labels`), the rule the
+connector applies to numbers it receives.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from opentelemetry._logs import SeverityNumber
+
+from modeltel import _telemetry
+
+__all__ = ["record_outcome", "record_outcomes", "predicted_records", "labels", "MAX_ROWS_PER_RECORD"]
+
+_log = logging.getLogger("modeltel")
+
+# Names (docs/semantic-conventions.md, "Outcomes and performance"; the Go connector's
+# semconv.go has the same).
+EVENT_PREDICTED = "ml.outcome.predicted"
+EVENT_OBSERVED = "ml.outcome.observed"
+ATTR_MODEL = "ml.model.name"
+ATTR_VERSION = "ml.model.version"
+ATTR_PREDICTION_ID = "ml.prediction.id"
+ATTR_KEYS = "ml.outcome.keys"
+ATTR_CLASSES = "ml.prediction.classes"
+ATTR_SCORES = "ml.prediction.scores"
+ATTR_VALUES = "ml.prediction.values"
+ATTR_SEGMENTS = "ml.outcome.segments"
+ATTR_POSITIVE = "ml.outcome.positive_class"
+ATTR_PARTITION = "ml.outcome.partition"
+ATTR_LABELS = "ml.outcome.labels"
+ATTR_ACTUAL_VALUES = "ml.outcome.values"
+ATTR_REF_ACCURACY = "ml.performance.reference.accuracy"
+ATTR_REF_MAE = "ml.performance.reference.mae"
+
+#: Rows per log record at most: a batch above it goes out as several records (each well
+#: under the collector's 4 MiB default gRPC message size).
+MAX_ROWS_PER_RECORD = 10_000
+
+
+def labels(values: Any) -> list[str]:
+    """Keys and class labels as text: integers (and integral floats) in decimal, booleans as
+    ``1``/``0``, other floats in their shortest form, strings as they are.
+
+    Vectorised for numpy arrays and pandas Series; the Go connector applies the same rule to
+    the numbers it receives, so ``1``, ``1.0``, ``True`` and ``"1"`` are the same class.
+    """
+    np = _numpy()
+    if np is not None and hasattr(values, "dtype"):
+        arr = np.asarray(values)
+        kind = arr.dtype.kind
+        if kind == "b":
+            return np.where(arr, "1", "0").tolist()
+        if kind in "iu":
+            return arr.astype(str).tolist()
+        if kind == "f":
+            if bool(np.all(np.isfinite(arr))) and bool(np.all(arr == np.trunc(arr))) and bool(np.all(np.abs(arr) < 2**53)):
+                return arr.astype(np.int64).astype(str).tolist()
+        if kind == "U":
+            return arr.tolist()
+        values = arr.tolist()
+    return [_label(v) for v in values]
+
+
+def _label(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isfinite(v) and v == math.trunc(v) and abs(v) < 2**53:
+            return str(int(v))
+        return repr(v)
+    if hasattr(v, "item"):  # numpy scalars
+        return _label(v.item())
+    return str(v)
+
+
+def _numpy() -> Any:
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy is a dependency, kept optional here
+        return None
+    return np
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _as_list(values: Any, name: str) -> list[Any]:
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of values, not a single string")
+    if hasattr(values, "tolist"):
+        return values.tolist()
+    return list(values)
+
+
+def _partitions(keys: list[str], n: int) -> dict[int, list[int]]:
+    """Row indexes per partition (crc32 of the key's UTF-8 text, modulo n)."""
+    out: dict[int, list[int]] = {}
+    for i, k in enumerate(keys):
+        out.setdefault(zlib.crc32(k.encode()) % n, []).append(i)
+    return out
+
+
+def _chunks(rows: int) -> Iterable[slice]:
+    for start in range(0, rows, MAX_ROWS_PER_RECORD):
+        yield slice(start, min(start + MAX_ROWS_PER_RECORD, rows))
+
+
+def _time_ns(at: datetime | float | int | None) -> int:
+    if at is None:
+        return time.time_ns()
+    if isinstance(at, datetime):
+        return int(at.timestamp() * 1e9)
+    return int(float(at) * 1e9)
+
+
+_warned_no_provider = False
+
+
+def _emit(event: str, timestamp: int, attributes: dict[str, Any], rows: int) -> bool:
+    """One log record through the OpenTelemetry logs API; False when nothing can send it."""
+    global _warned_no_provider
+    telemetry = _telemetry.current()
+    if not telemetry.otel_logs_enabled():
+        if not _warned_no_provider:
+            _warned_no_provider = True
+            _log.warning(
+                "modeltel: %s records are not sent: no OpenTelemetry logger provider "
+                "(call modeltel.configure() with an OTLP endpoint first)", event,
+            )
+        return False
+    telemetry.otel_logger.emit(
+        timestamp=timestamp,
+        observed_timestamp=time.time_ns(),
+        severity_number=SeverityNumber.INFO,
+        severity_text="INFO",
+        event_name=event,
+        body=f"{event}: {rows} rows",
+        attributes=attributes,
+    )
+    return True
+
+
+def _split(attributes: dict[str, Any], arrays: dict[str, list[Any]], keys: list[str]) -> Iterable[dict[str, Any]]:
+    """The attributes of each record of a batch: by partition, then by MAX_ROWS_PER_RECORD."""
+    n = _telemetry.default_config().outcome_partitions
+    groups: Iterable[tuple[int | None, list[int] | None]]
+    groups = [(None, None)] if n <= 1 else sorted(_partitions(keys, n).items())
+    for part, idx in groups:
+        sub_keys = keys if idx is None else [keys[i] for i in idx]
+        sub = arrays if idx is None else {name: [a[i] for i in idx] for name, a in arrays.items()}
+        for s in _chunks(len(sub_keys)):
+            attrs = dict(attributes)
+            if part is not None:
+                attrs[ATTR_PARTITION] = part
+            attrs[ATTR_KEYS] = sub_keys[s]
+            for name, a in sub.items():
+                attrs[name] = a[s]
+            yield attrs
+
+
+def record_outcomes(
+    keys: Sequence[Any] | Any,
+    actuals: Sequence[Any] | Any,
+    *,
+    model: str,
+    task: str | None = None,
+    observed_at: datetime | float | None = None,
+) -> int:
+    """Send the ground truth of many predictions, vectorised: one log record per 10,000 rows.
+
+    Args:
+        keys: the join keys, as the predictions were made with (``id_from=`` column values,
+            or ``"<prediction id>:<row>"``); a list, numpy array or pandas Series.
+        actuals: the actual class labels (classifiers) or values (regressors), one per key.
+        model: the model name the predictions were made under (``@monitor(model=...)``).
+        task: ``"classification"`` or ``"regression"``; default: floats that are not all
+            integral are values, everything else labels (the connector accepts either for
+            either task: ``1.0`` is class ``1``).
+        observed_at: when the outcomes were observed (datetime or epoch seconds); default now.
+
+    Returns the number of rows sent (rows whose key or actual is missing are skipped, and a
+    warning says how many). Usable from any process, hours or weeks after the predictions,
+    after ``modeltel.configure()``.
+
+    Raises ``ValueError`` when keys and actuals differ in length or ``task`` is unknown.
+
+    Example::
+
+        modeltel.configure(service_name="label-service")
+        modeltel.record_outcomes(df["transaction_id"], df["is_fraud"], model="fraud")
+    """
+    if task not in (None, "classification", "regression"):
+        raise ValueError(f"task={task!r}: expected 'classification' or 'regression'")
+    np = _numpy()
+    key_list = _as_list(keys, "keys")
+    regression = task == "regression"
+    if task is None and np is not None and hasattr(actuals, "dtype") and np.asarray(actuals).dtype.kind == "f":
+        arr = np.asarray(actuals)
+        finite = arr[np.isfinite(arr)]
+        regression = bool(len(finite)) and not bool(np.all(finite == np.trunc(finite)))
+    actual_list = _as_list(actuals, "actuals")
+    if len(key_list) != len(actual_list):
+        raise ValueError(f"keys and actuals differ in length: {len(key_list)} keys, {len(actual_list)} actuals")
+    keep = [i for i in range(len(key_list)) if not _missing(key_list[i]) and not _missing(actual_list[i])]
+    skipped = len(key_list) - len(keep)
+    if skipped:
+        _log.warning("modeltel.record_outcomes: %d rows without a key or an actual were skipped", skipped)
+        key_list = [key_list[i] for i in keep]
+        actual_list = [actual_list[i] for i in keep]
+    if not key_list:
+        return 0
+    text_keys = labels(key_list)
+    if regression:
+        arrays = {ATTR_ACTUAL_VALUES: [float(v) for v in actual_list]}
+    else:
+        arrays = {ATTR_LABELS: labels(actual_list)}
+    timestamp = _time_ns(observed_at)
+    sent = 0
+    for attrs in _split({ATTR_MODEL: model}, arrays, text_keys):
+        rows = len(attrs[ATTR_KEYS])
+        if _emit(EVENT_OBSERVED, timestamp, attrs, rows):
+            sent += rows
+    return sent
+
+
+def record_outcome(key: Any, actual: Any, *, model: str, task: str | None = None,
+                   observed_at: datetime | float | None = None) -> int:
+    """Send the ground truth of one prediction (see :func:`record_outcomes`).
+
+    Example::
+
+        modeltel.record_outcome("tx-42", 1, model="fraud")
+    """
+    if task is None and isinstance(actual, float) and math.isfinite(actual) and actual != math.trunc(actual):
+        task = "regression"
+    return record_outcomes([key], [actual], model=model, task=task, observed_at=observed_at)
+
+
+def predicted_records(
+    *,
+    model: str,
+    version: str,
+    prediction_id: str,
+    keys: list[str],
+    classes: list[str] | None = None,
+    scores: list[float] | None = None,
+    values: list[float] | None = None,
+    segments: list[str] | None = None,
+    reference: dict[str, float] | None = None,
+) -> Iterable[dict[str, Any]]:
+    """The attributes of the ``ml.outcome.predicted`` record(s) of one predict call."""
+    attributes: dict[str, Any] = {ATTR_MODEL: model, ATTR_VERSION: version, ATTR_PREDICTION_ID: prediction_id}
+    for metric, attr in (("accuracy", ATTR_REF_ACCURACY), ("mae", ATTR_REF_MAE)):
+        if reference and reference.get(metric) is not None:
+            attributes[attr] = float(reference[metric])
+    arrays: dict[str, list[Any]] = {}
+    for name, a in ((ATTR_CLASSES, classes), (ATTR_SCORES, scores), (ATTR_VALUES, values), (ATTR_SEGMENTS, segments)):
+        if a is not None:
+            arrays[name] = a
+    return _split(attributes, arrays, keys)
+
+
+def emit_predicted(timestamp: int, records: Iterable[dict[str, Any]]) -> None:
+    """Send the records :func:`predicted_records` built."""
+    for attrs in records:
+        _emit(EVENT_PREDICTED, timestamp, attrs, len(attrs[ATTR_KEYS]))

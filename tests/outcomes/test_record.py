@@ -1,0 +1,114 @@
+"""record_outcome(s): the ml.outcome.observed records they send, and what they reject."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import modeltel
+from modeltel import _outcomes
+from modeltel.testing import capture
+
+
+def _records(cap):
+    return [r.log_record for r in cap.otel_logs if r.log_record.event_name == "ml.outcome.observed"]
+
+
+def test_record_outcomes_sends_one_record_with_keys_and_labels_per_batch():
+    """A batch of labels is one log record: model, keys and labels as arrays, nothing else."""
+    with capture() as cap:
+        sent = modeltel.record_outcomes(pd.Series([101, 102, 103]), np.array([1, 0, 1]), model="fraud",
+                                        observed_at=1_700_000_000.5)
+    assert sent == 3
+    (rec,) = _records(cap)
+    assert dict(rec.attributes) == {
+        "ml.model.name": "fraud",
+        "ml.outcome.keys": ("101", "102", "103"),
+        "ml.outcome.labels": ("1", "0", "1"),
+    }
+    assert rec.timestamp == 1_700_000_000_500_000_000
+    assert rec.body == "ml.outcome.observed: 3 rows"
+
+
+def test_regression_values_and_integral_floats_as_labels():
+    """Non-integral floats are values; integral floats and booleans are class labels."""
+    with capture() as cap:
+        modeltel.record_outcomes(["a", "b"], np.array([1.5, 2.0]), model="price")
+        modeltel.record_outcomes(["a", "b"], np.array([1.0, 0.0]), model="churn")
+        modeltel.record_outcomes(["a"], [True], model="churn")
+        modeltel.record_outcome("c", 3.25, model="price")
+        modeltel.record_outcomes(["d"], [4.0], model="price", task="regression")
+    recs = _records(cap)
+    assert recs[0].attributes["ml.outcome.values"] == (1.5, 2.0)
+    assert recs[1].attributes["ml.outcome.labels"] == ("1", "0")
+    assert recs[2].attributes["ml.outcome.labels"] == ("1",)
+    assert recs[3].attributes["ml.outcome.values"] == (3.25,)
+    assert recs[4].attributes["ml.outcome.values"] == (4.0,)
+
+
+def test_rows_without_key_or_actual_are_skipped_and_counted(caplog):
+    """Missing keys or actuals (None, NaN) are not sent; the return value and a warning say so."""
+    with capture() as cap, caplog.at_level(logging.WARNING, logger="modeltel"):
+        sent = modeltel.record_outcomes(["a", None, "c", "d"], [1, 0, None, float("nan")], model="m")
+    assert sent == 1
+    assert _records(cap)[0].attributes["ml.outcome.keys"] == ("a",)
+    assert "3 rows without a key or an actual were skipped" in caplog.text
+
+
+def test_bad_input_is_a_clear_error():
+    with capture():
+        with pytest.raises(ValueError, match="differ in length: 2 keys, 1 actuals"):
+            modeltel.record_outcomes(["a", "b"], [1], model="m")
+        with pytest.raises(ValueError, match="task='ranking'"):
+            modeltel.record_outcomes(["a"], [1], model="m", task="ranking")
+        with pytest.raises(TypeError, match="not a single string"):
+            modeltel.record_outcomes("abc", [1, 2, 3], model="m")
+
+
+def test_large_batches_are_split_into_records_of_at_most_10000_rows():
+    with capture() as cap:
+        sent = modeltel.record_outcomes(np.arange(25_000), np.zeros(25_000, dtype=int), model="m")
+    assert sent == 25_000
+    sizes = [len(r.attributes["ml.outcome.keys"]) for r in _records(cap)]
+    assert sizes == [10_000, 10_000, 5_000]
+
+
+def test_partitions_route_each_key_by_crc32():
+    """With MODELTEL_OUTCOME_PARTITIONS=4 a batch becomes one record per partition, each
+    tagged ml.outcome.partition = crc32(key) % 4, the same rule for every sender."""
+    keys = [f"tx-{i}" for i in range(200)]
+    with capture(outcome_partitions=4) as cap:
+        modeltel.record_outcomes(keys, [i % 2 for i in range(200)], model="m")
+    recs = _records(cap)
+    assert sorted(r.attributes["ml.outcome.partition"] for r in recs) == [0, 1, 2, 3]
+    for r in recs:
+        part = r.attributes["ml.outcome.partition"]
+        assert all(zlib.crc32(k.encode()) % 4 == part for k in r.attributes["ml.outcome.keys"])
+    assert sum(len(r.attributes["ml.outcome.keys"]) for r in recs) == 200
+
+
+def test_without_a_logger_provider_nothing_is_sent_and_a_warning_says_why(caplog, monkeypatch):
+    monkeypatch.setattr(_outcomes, "_warned_no_provider", False)
+    with caplog.at_level(logging.WARNING, logger="modeltel"):
+        assert modeltel.record_outcomes(["a"], [1], model="m") == 0
+    assert "no OpenTelemetry logger provider" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (np.array([1, 2]), ["1", "2"]),
+        (np.array([1.0, -2.0]), ["1", "-2"]),
+        (np.array([True, False]), ["1", "0"]),
+        (np.array(["x", "y"]), ["x", "y"]),
+        ([1.5, "a", 3, np.int64(4), True, 2.0], ["1.5", "a", "3", "4", "1", "2"]),
+        (pd.Series([10, 20]), ["10", "20"]),
+    ],
+)
+def test_label_rule(values, expected):
+    """Keys and labels become text by one rule, the one the Go connector uses for numbers."""
+    assert _outcomes.labels(values) == expected
