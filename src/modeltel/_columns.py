@@ -23,7 +23,9 @@ module, and the library is taken from ``sys.modules`` (it is loaded if the objec
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
+import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -796,13 +798,44 @@ def to_columns(
     raise UnsupportedInput(_type_name(obj))
 
 
-def hash_label(label: str) -> str:
-    """The short, stable hash a category label leaves the process as (privacy default).
+# Without MODELTEL_HASH_KEY: one random key per process (kept by forked workers, which then
+# agree with their parent), so a hash cannot be reversed by hashing candidate values.
+_PROCESS_KEY = os.urandom(32)
+_keys: dict[str, bytes] = {}
+_warned_no_key = False
 
-    ``#`` and 12 hex characters of BLAKE2b: the same label always gives the same hash, in
-    every process, so counts from many replicas still add up on the collector.
+
+def _hash_key(secret: str | None) -> bytes:
+    global _warned_no_key
+    if secret is None:
+        if not _warned_no_key:
+            _warned_no_key = True
+            logging.getLogger("modeltel").warning(
+                "modeltel: MODELTEL_HASH_KEY is not set; hashed labels use a random key of this "
+                "process and will not match those of other replicas (set the same key on all)"
+            )
+        return _PROCESS_KEY
+    key = _keys.get(secret)
+    if key is None:
+        # BLAKE2b takes keys up to 64 bytes: a longer secret is hashed down first.
+        raw = secret.encode("utf-8")
+        key = raw if len(raw) <= 64 else hashlib.blake2b(raw).digest()
+        if len(_keys) < 16:
+            _keys[secret] = key
+    return key
+
+
+def hash_label(label: str, secret: str | None = None) -> str:
+    """The short keyed hash a category label (or a private feature name) leaves the process as.
+
+    ``#`` and 12 hex characters of BLAKE2b keyed with ``secret`` (``MODELTEL_HASH_KEY``):
+    the same label gives the same hash in every process that shares the key, so counts from
+    many replicas add up on the collector, and without the key the hash cannot be reversed by
+    trying candidate values. Without a secret, a random key of this process is used.
     """
-    return "#" + hashlib.blake2b(label.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+    return "#" + hashlib.blake2b(
+        label.encode("utf-8", "surrogatepass"), digest_size=6, key=_hash_key(secret)
+    ).hexdigest()
 
 
 def label_is_clear(label: str, role: str) -> bool:

@@ -129,6 +129,21 @@ class Config:
     #: a gateway tier's loadbalancing exporter routes a key's prediction and outcome to the
     #: same collector (docs/outcomes.md). Every sender of a model must use the same value.
     outcome_partitions: int = _env("MODELTEL_OUTCOME_PARTITIONS", _parse_positive_int, 1)
+    #: ``MODELTEL_HASH_KEY`` (default: a random key per process): the secret that keys the
+    #: category and feature-name hashes (BLAKE2b). Give every replica of a deployment the same
+    #: key so that their hashed labels match on the collector; without one, hashes differ
+    #: between processes (and restarts) and cannot be reversed by trying candidate values.
+    hash_key: str | None = _env("MODELTEL_HASH_KEY", _parse_str, None)
+    #: ``MODELTEL_CAPTURE_ERROR_MESSAGES`` (default false): exception text (which often quotes
+    #: the input) on spans and logs; by default only the exception type leaves the process.
+    capture_error_messages: bool = _env("MODELTEL_CAPTURE_ERROR_MESSAGES", _parse_bool, False)
+    #: ``MODELTEL_MIN_AGGREGATE_COUNT`` (default 10): a mean or histogram sum that covers fewer
+    #: values than this is withheld (it would come too close to the values themselves), and
+    #: such a histogram is coarsened to power-of-two buckets. Min and max are never sent.
+    min_aggregate_count: int = _env("MODELTEL_MIN_AGGREGATE_COUNT", _parse_positive_int, 10)
+    #: ``MODELTEL_SHUTDOWN_TIMEOUT`` seconds (default 5): the longest ``shutdown()`` (and the
+    #: exit hook) may take, whatever the collector does; what is left is dropped and logged.
+    shutdown_timeout: float = _env("MODELTEL_SHUTDOWN_TIMEOUT", _parse_positive_float, 5.0)
 
     def __post_init__(self) -> None:
         # Explicit arguments get the same checks as environment variables.

@@ -9,8 +9,9 @@ gRPC/HTTP, which honour the standard ``OTEL_EXPORTER_OTLP_*`` settings, or a con
 in-memory exporter). The MeterProvider's own reader is not involved, so one prediction
 never costs an OpenTelemetry call per value.
 
-Bounded: a failed export is retried once, then dropped and counted (``dropped_points``, and
-the ``ml.sketch.dropped`` metric in the next export). Predictions never wait for it. In a
+Bounded and counted once: a failed export is not retried (it may have arrived after all),
+its points are dropped and counted (``dropped_points``, and the ``ml.sketch.dropped`` metric in
+the next export). Predictions never wait for it. In a
 forked child the thread is restarted (and the store starts empty there).
 """
 
@@ -21,7 +22,9 @@ import math
 import os
 import threading
 import weakref
+from typing import Any
 
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     Buckets,
@@ -39,11 +42,20 @@ from opentelemetry.sdk.metrics.export import (
     Sum,
 )
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from modeltel._sketch import STORE, CountPoint, HistogramPoint, SketchStore, Snapshot
 
-__all__ = ["SketchExporter", "to_metrics_data"]
+__all__ = [
+    "CountingLogProcessor",
+    "CountingSpanProcessor",
+    "DropCounter",
+    "SketchExporter",
+    "queued",
+    "to_metrics_data",
+]
 
 _log = logging.getLogger("modeltel")
 _SCOPE = InstrumentationScope("modeltel.sketch", "0.1.0")
@@ -60,8 +72,9 @@ def _base(model: str, version: str, role: str, feature: str) -> dict[str, str]:
     }
 
 
-def _finite(v: float, default: float = 0.0) -> float:
-    return v if math.isfinite(v) else default
+def _finite(v: float) -> float | None:
+    """A min/max/sum, or None (left out of the point) when withheld or undefined."""
+    return v if math.isfinite(v) else None
 
 
 def _histogram_point(p: HistogramPoint, start: int, now: int) -> HistogramDataPoint:
@@ -73,7 +86,7 @@ def _histogram_point(p: HistogramPoint, start: int, now: int) -> HistogramDataPo
         start_time_unix_nano=start,
         time_unix_nano=now,
         count=p.count,
-        sum=p.sum,
+        sum=_finite(p.sum),
         bucket_counts=list(p.counts),
         explicit_bounds=list(p.bounds),
         min=_finite(p.min),
@@ -117,7 +130,7 @@ def to_metrics_data(
                 start_time_unix_nano=start,
                 time_unix_nano=now,
                 count=p.count,
-                sum=p.sum,
+                sum=_finite(p.sum),
                 scale=p.scale,
                 zero_count=p.zero_count,
                 positive=Buckets(offset=p.positive_offset, bucket_counts=list(p.positive)),
@@ -188,7 +201,7 @@ def to_metrics_data(
         ))
     if dropped:
         metrics.append(_counter(
-            "ml.sketch.dropped", "Distribution data points dropped after a failed export (retried once).", "{point}",
+            "ml.sketch.dropped", "Distribution data points dropped after a failed export.", "{point}",
             [NumberDataPoint(attributes={}, start_time_unix_nano=start, time_unix_nano=now, value=dropped)], _DELTA,
         ))
     if not metrics:
@@ -219,7 +232,7 @@ _EXPORTERS: "weakref.WeakSet[SketchExporter]" = weakref.WeakSet()
 class SketchExporter:
     """Every ``interval`` seconds: ``store.collect()`` -> MetricsData -> ``exporter.export``.
 
-    ``dropped_points`` counts data points given up after a failed export and its one retry;
+    ``dropped_points`` counts data points given up after a failed export (not retried);
     ``exports`` and ``failed_exports`` count attempts (for the lead's self-telemetry).
     """
 
@@ -241,8 +254,10 @@ class SketchExporter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._shutdown = False
-        #: Data points given up after a failed export and its retry.
+        #: Data points given up after a failed export (never retried: see _export_once).
         self.dropped_points = 0
+        #: Data points of exports the exporter confirmed.
+        self.delivered_points = 0
         self._dropped_unreported = 0
         self.exports = 0
         self.failed_exports = 0
@@ -297,23 +312,27 @@ class SketchExporter:
                 return False
             if not data.resource_metrics:
                 return True
-            for attempt in (1, 2):  # one retry, then give up: bounded
-                self.exports += 1
-                try:
-                    result = self._exporter.export(data, timeout_millis=timeout_millis)
-                except Exception as exc:  # noqa: BLE001
-                    _log.debug("modeltel: sketch export attempt %d raised %r", attempt, exc)
-                    result = MetricExportResult.FAILURE
-                if result is MetricExportResult.SUCCESS:
-                    self._dropped_unreported = 0
-                    self.succeeded_exports += 1
-                    return True
-                self.failed_exports += 1
+            # One attempt, never a retry of the same delta: an export that timed out may still
+            # have arrived (a frozen collector reads it later), and a second copy would count
+            # its values twice. The stock OTLP exporters already retry what certainly did not
+            # arrive (connection refused, 429, 503) within their timeout.
+            self.exports += 1
+            try:
+                result = self._exporter.export(data, timeout_millis=timeout_millis)
+            except Exception as exc:  # noqa: BLE001
+                _log.debug("modeltel: sketch export raised %r", exc)
+                result = MetricExportResult.FAILURE
+            if result is MetricExportResult.SUCCESS:
+                self._dropped_unreported = 0
+                self.succeeded_exports += 1
+                self.delivered_points += _count_points(data)
+                return True
+            self.failed_exports += 1
             n = _count_points(data)
             self.dropped_points += n
             # the dropped count of this export travels with the next one
             self._dropped_unreported += n
-            _log.warning("modeltel: distribution export failed twice; dropped %d data points", n)
+            _log.warning("modeltel: distribution export failed; dropped %d data points", n)
             return False
 
     def _after_fork_in_child(self) -> None:
@@ -331,3 +350,133 @@ def _restart_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_restart_in_child)
+
+
+# --------------------------------------------------------------------------------------
+# Spans and logs: every item the SDK's batch processors give up on is counted.
+#
+# The SDK's BatchSpanProcessor/BatchLogRecordProcessor drop the oldest item when their queue
+# is full and ignore a failed export; neither is counted unless its internal metrics are
+# switched on (and failed exports never are). modeltel counts both, plus what is still queued
+# when shutdown gives up, in ``ml.sdk.dropped`` (observable, cumulative: a count that could not
+# be sent during an outage arrives with the first export after it).
+
+
+class DropCounter:
+    """Spans and log records given up, by signal and reason (``ml.sdk.dropped``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str], int] = {}
+        #: Items handed to an exporter that answered success, by signal.
+        self.delivered: dict[str, int] = {}
+
+    def add(self, signal: str, reason: str, n: int) -> None:
+        if n <= 0:
+            return
+        with self._lock:
+            key = (signal, reason)
+            self._counts[key] = self._counts.get(key, 0) + n
+
+    def add_delivered(self, signal: str, n: int) -> None:
+        with self._lock:
+            self.delivered[signal] = self.delivered.get(signal, 0) + n
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def observe(self, options: object = None) -> list[object]:
+        from opentelemetry.metrics import Observation
+
+        return [
+            Observation(n, {"ml.sdk.signal": signal, "ml.sdk.drop.reason": reason})
+            for (signal, reason), n in self.counts().items()
+        ]
+
+
+class CountingExporter:
+    """Wraps a span or log exporter: a failed export's items are counted as dropped."""
+
+    def __init__(self, exporter: object, signal: str, counter: DropCounter) -> None:
+        self._exporter = exporter
+        self._signal = signal
+        self._counter = counter
+        #: Items of the export in progress (lost uncounted if the process ends meanwhile).
+        self.in_flight = 0
+
+    def export(self, batch: object) -> object:
+        n = len(batch)  # type: ignore[arg-type]
+        self.in_flight = n
+        try:
+            result = self._exporter.export(batch)  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - counted, never raised into the SDK's thread
+            _log.debug("modeltel: %s export raised %r", self._signal, exc)
+            result = None
+        finally:
+            self.in_flight = 0
+        if result is not None and getattr(result, "name", "") == "SUCCESS":
+            self._counter.add_delivered(self._signal, n)
+        else:
+            self._counter.add(self._signal, "export_failed", n)
+        return result
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: object) -> None:
+        try:
+            self._exporter.shutdown()  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001
+            _log.debug("modeltel: %s exporter shutdown raised %r", self._signal, exc)
+
+    def force_flush(self, timeout_millis: float = 30_000) -> bool:
+        flush = getattr(self._exporter, "force_flush", None)
+        return bool(flush(timeout_millis)) if callable(flush) else True
+
+
+def _note_enqueue(processor: object, signal: str, counter: DropCounter) -> None:
+    """Count the item about to be dropped by a full (or shut) batch queue.
+
+    There is no public hook: the BatchProcessor's deque drops its oldest item when full,
+    and rejects everything once shut down; both are visible on its queue and flag.
+    """
+    batch = getattr(processor, "_batch_processor", None)
+    queue = getattr(batch, "_queue", None)
+    if queue is None:
+        return
+    if getattr(batch, "_shutdown", False):
+        counter.add(signal, "shutdown", 1)
+    elif queue.maxlen is not None and len(queue) >= queue.maxlen:
+        counter.add(signal, "queue_full", 1)
+
+
+def queued(processor: object) -> int:
+    """Items still in a batch processor's queue (what a shutdown that gives up drops)."""
+    batch = getattr(processor, "_batch_processor", None)
+    queue = getattr(batch, "_queue", None)
+    return len(queue) if queue is not None else 0
+
+
+class CountingSpanProcessor(BatchSpanProcessor):
+    """A BatchSpanProcessor whose dropped spans are counted (queue full, failed export, shut)."""
+
+    def __init__(self, exporter: SpanExporter, counter: DropCounter) -> None:
+        self.counting_exporter = CountingExporter(exporter, "spans", counter)
+        self._counter = counter
+        super().__init__(self.counting_exporter)  # type: ignore[arg-type]
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is not None and span.context.trace_flags.sampled:
+            _note_enqueue(self, "spans", self._counter)
+        super().on_end(span)
+
+
+class CountingLogProcessor(BatchLogRecordProcessor):
+    """A BatchLogRecordProcessor whose dropped records are counted (queue full, failed export)."""
+
+    def __init__(self, exporter: LogRecordExporter, counter: DropCounter) -> None:
+        self.counting_exporter = CountingExporter(exporter, "logs", counter)
+        self._counter = counter
+        super().__init__(self.counting_exporter)  # type: ignore[arg-type]
+
+    def on_emit(self, log_record: Any) -> None:
+        _note_enqueue(self, "logs", self._counter)
+        super().on_emit(log_record)

@@ -29,13 +29,14 @@ import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 
 from modeltel import _telemetry
 from modeltel._columns import UnsupportedInput
 from modeltel._logging import safe_json
 from modeltel._quality import OUTLIER_ROWS_ATTRIBUTE, check_columns, outlier_rows
-from modeltel._summary import summarize_input, summarize_output
+from modeltel._privacy import error_message, record_error
+from modeltel._summary import FeatureNames, feature_names_option, summarize_input, summarize_output
 from modeltel._telemetry import error_type, report_internal_error
 
 __all__ = ["Prediction", "current_prediction", "monitor", "observe"]
@@ -51,7 +52,6 @@ _ids = random.Random()
 _sampler = random.Random()
 os.register_at_fork(after_in_child=lambda: (_ids.seed(), _sampler.seed()))
 
-_MAX_ERROR_MESSAGE = 512
 _MAX_RAW_CHARS = 4096
 _SELF_NAMES = frozenset({"self", "cls"})
 
@@ -81,7 +81,8 @@ class _Options:
     model: str | None = None
     version: str | None = None
     input_arg: str | None = None
-    feature_names: tuple[str, ...] | None = None
+    #: Names for unnamed columns, a private-name mapping or "hash" (feature_names_option).
+    feature_names: Any = None
     baseline: Any = None
     capture_raw: bool | None = None
     raw_sample_rate: float | None = None
@@ -405,10 +406,7 @@ def _end(prediction: Prediction, error: BaseException | None = None) -> None:
         failed = error is not None and not isinstance(error, GeneratorExit)
         if failed:
             assert error is not None
-            kind = error_type(error)
-            span.set_attribute("error.type", kind)
-            span.record_exception(error)
-            span.set_status(Status(StatusCode.ERROR, _error_message(error)))
+            kind = record_error(span, error, _telemetry.default_config())
             telemetry.duration.record(duration, {**attributes, "error.type": kind})
         else:
             telemetry.duration.record(duration, attributes)
@@ -434,11 +432,6 @@ def _restore(prediction: Prediction) -> None:
         otel_context.detach(tokens[0])
     except Exception as exc:  # noqa: BLE001 - e.g. a token from another context
         report_internal_error("restore_context", exc)
-
-
-def _error_message(error: BaseException) -> str:
-    text = str(error)
-    return text if len(text) <= _MAX_ERROR_MESSAGE else text[:_MAX_ERROR_MESSAGE] + "..."
 
 
 def _log(
@@ -468,7 +461,9 @@ def _log(
         fields["output"] = prediction._output.log_fields()
     if error is not None:
         fields["error.type"] = error_type(error)
-        fields["error.message"] = _error_message(error)
+        message = error_message(error, config)
+        if message is not None:
+            fields["error.message"] = message
     if prediction._capture_raw:
         redact = prediction._options.redact or config.redact_fields
         if prediction._raw_input is not _MISSING:
@@ -585,7 +580,7 @@ def monitor(
     model: str | None = None,
     version: str | None = None,
     input_arg: str | None = None,
-    feature_names: Sequence[str] | None = None,
+    feature_names: FeatureNames = None,
     baseline: Any = None,
     capture_raw: bool | None = None,
     raw_sample_rate: float | None = None,
@@ -600,7 +595,7 @@ def monitor(
     model: str | None = None,
     version: str | None = None,
     input_arg: str | None = None,
-    feature_names: Sequence[str] | None = None,
+    feature_names: FeatureNames = None,
     baseline: Any = None,
     capture_raw: bool | None = None,
     raw_sample_rate: float | None = None,
@@ -622,7 +617,10 @@ def monitor(
         version: model version; else ``MODELTEL_MODEL_VERSION``, the model object's
             ``model_version``/``version``/``__version__``, or ``"unknown"``.
         input_arg: the parameter holding the model input.
-        feature_names: names for inputs without column names (numpy arrays, lists).
+        feature_names: names for inputs without column names (numpy arrays, lists); or,
+            for inputs whose keys are data (a bag of words, ids), ``"hash"`` to send every
+            feature name as a keyed hash, or a mapping ``{key: exported name}`` (keys not in
+            it are hashed).
         baseline: a :class:`modeltel.Baseline` or the path of a saved one: numeric
             features are then exported on its bin edges, categoricals on its categories,
             the baseline itself in-band, and inputs are checked against its schema
@@ -656,7 +654,7 @@ def monitor(
             model=model,
             version=version,
             input_arg=input_arg,
-            feature_names=tuple(feature_names) if feature_names is not None else None,
+            feature_names=feature_names_option(feature_names),
             baseline=_load_baseline(baseline),
             capture_raw=capture_raw,
             raw_sample_rate=raw_sample_rate,
@@ -876,7 +874,7 @@ class observe:
         model: Any = None,
         version: str | None = None,
         *,
-        feature_names: Sequence[str] | None = None,
+        feature_names: FeatureNames = None,
         baseline: Any = None,
         capture_raw: bool | None = None,
         raw_sample_rate: float | None = None,
@@ -889,7 +887,7 @@ class observe:
         self._options = _Options(
             model=model if isinstance(model, str) else None,
             version=version,
-            feature_names=tuple(feature_names) if feature_names is not None else None,
+            feature_names=feature_names_option(feature_names),
             baseline=_load_baseline(baseline),
             capture_raw=capture_raw,
             raw_sample_rate=raw_sample_rate,

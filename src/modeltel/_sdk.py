@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -48,6 +49,10 @@ class _State:
     mode: str
     owned: list[Any] = field(default_factory=list)  # providers/exporters we created
     sketch_exporter: Any = None
+    #: Spans and log records given up by the batch processors (``ml.sdk.dropped``).
+    drops: Any = None
+    #: The batch processors modeltel made, by signal (their queues are what shutdown may drop).
+    processors: dict[str, Any] = field(default_factory=dict)
     stream: IO[str] | None = None
     using_application: list[str] = field(default_factory=list)
 
@@ -174,13 +179,12 @@ def configure(
 
 def _set_up(state: _State, service_name: str | None, attributes: dict[str, Any] | None) -> None:
     from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-    from modeltel._export import SketchExporter
+    from modeltel._export import CountingLogProcessor, CountingSpanProcessor, DropCounter, SketchExporter
 
     resource = _resource(service_name, attributes)
     console = state.mode == "console"
@@ -188,14 +192,18 @@ def _set_up(state: _State, service_name: str | None, attributes: dict[str, Any] 
         path = state.config.console_path
         state.stream = open(path, "a", buffering=1, encoding="utf-8") if path else sys.stdout
 
+    state.drops = DropCounter()
+    # shutdown_on_exit=False: modeltel's own exit hook shuts the providers down within
+    # MODELTEL_SHUTDOWN_TIMEOUT; the SDK's hooks would each wait for the collector.
     if _is_proxy(trace.get_tracer_provider()):
-        tracer_provider = TracerProvider(resource=resource)
+        tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         span_exporter = (
             ConsoleSpanExporter(out=state.stream, formatter=lambda s: s.to_json(indent=None) + "\n")
             if console
             else _otlp_exporter("TRACES")
         )
-        tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+        state.processors["spans"] = CountingSpanProcessor(span_exporter, state.drops)
+        tracer_provider.add_span_processor(state.processors["spans"])
         trace.set_tracer_provider(tracer_provider)
         state.owned.append(tracer_provider)
     else:
@@ -205,7 +213,7 @@ def _set_up(state: _State, service_name: str | None, attributes: dict[str, Any] 
         reader = PeriodicExportingMetricReader(
             _console_metric_exporter(state.stream) if console else _otlp_exporter("METRICS")
         )
-        meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+        meter_provider = MeterProvider(resource=resource, metric_readers=[reader], shutdown_on_exit=False)
         metrics.set_meter_provider(meter_provider)
         state.owned.append(meter_provider)
     else:
@@ -215,10 +223,9 @@ def _set_up(state: _State, service_name: str | None, attributes: dict[str, Any] 
     # as OpenTelemetry log records.
     if not console:
         if _is_proxy(_logs.get_logger_provider()):
-            logger_provider = LoggerProvider(resource=resource)
-            logger_provider.add_log_record_processor(
-                BatchLogRecordProcessor(_otlp_exporter("LOGS"))
-            )
+            logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+            state.processors["logs"] = CountingLogProcessor(_otlp_exporter("LOGS"), state.drops)
+            logger_provider.add_log_record_processor(state.processors["logs"])
             _logs.set_logger_provider(logger_provider)
             state.owned.append(logger_provider)
         else:
@@ -230,6 +237,12 @@ def _set_up(state: _State, service_name: str | None, attributes: dict[str, Any] 
         interval=state.config.export_interval,
     )
     state.sketch_exporter.start()
+    metrics.get_meter("modeltel.sdk").create_observable_counter(
+        "ml.sdk.dropped",
+        callbacks=[state.drops.observe],
+        unit="{item}",
+        description="Spans and log records given up by the export queues (full, failed, shut down).",
+    )
 
     if state.using_application:
         _log.info(
@@ -255,19 +268,63 @@ def force_flush(timeout_millis: int = 10_000) -> bool:
     return ok
 
 
-def shutdown() -> None:
-    """Flush and stop what ``configure()`` started; safe to call more than once."""
+def shutdown(timeout: float | None = None) -> None:
+    """Flush and stop what ``configure()`` started, within ``timeout`` seconds; idempotent.
+
+    ``timeout`` defaults to ``MODELTEL_SHUTDOWN_TIMEOUT`` (5 s). Whatever the collector does
+    (unreachable, refusing, 503/429, frozen), this returns by then: the flush runs on a
+    daemon thread, and what it has not sent by the limit is dropped and logged (with the
+    counts of every drop of the process's life). The exit hook is this function.
+    """
     global _state
     with _lock:
         state, _state = _state, None
     if state is None:
         return
+    limit = state.config.shutdown_timeout if timeout is None else float(timeout)
+    started = time.monotonic()
+    worker = threading.Thread(target=_shutdown_all, args=(state, limit), name="modeltel-shutdown", daemon=True)
+    worker.start()
+    worker.join(limit)
+    finished = not worker.is_alive()
+    _report_drops(state, finished, time.monotonic() - started)
+    if finished and state.stream is not None and state.stream is not sys.stdout:
+        state.stream.close()
+
+
+def _shutdown_all(state: _State, limit: float) -> None:
+    millis = limit * 1000
     if state.sketch_exporter is not None:
-        state.sketch_exporter.shutdown()
+        try:
+            state.sketch_exporter.shutdown(timeout_millis=millis)
+        except Exception as exc:  # noqa: BLE001
+            _log.warning("modeltel: shutdown of the sketch exporter failed: %r", exc)
     for provider in state.owned:
         try:
             provider.shutdown()
         except Exception as exc:  # noqa: BLE001
             _log.warning("modeltel: shutdown of %s failed: %r", type(provider).__name__, exc)
-    if state.stream is not None and state.stream is not sys.stdout:
-        state.stream.close()
+
+
+def _report_drops(state: _State, finished: bool, elapsed: float) -> None:
+    """One log line on the way out: what was given up over the process's life, and why."""
+    from modeltel._export import queued
+
+    if state.drops is None:
+        return
+    left = {signal: queued(p) + p.counting_exporter.in_flight for signal, p in state.processors.items()}
+    if not finished:
+        for signal, n in left.items():
+            state.drops.add(signal, "shutdown", n)
+    parts = [f"{signal} {reason}: {n}" for (signal, reason), n in sorted(state.drops.counts().items())]
+    sketch = state.sketch_exporter
+    if sketch is not None and sketch.dropped_points:
+        parts.append(f"distribution points export_failed: {sketch.dropped_points}")
+    if not finished:
+        _log.warning(
+            "modeltel: shutdown gave up after %.1f s (MODELTEL_SHUTDOWN_TIMEOUT); telemetry not yet "
+            "sent is dropped. Dropped over the process's life: %s",
+            elapsed, "; ".join(parts) or "nothing else",
+        )
+    elif parts:
+        _log.warning("modeltel: telemetry dropped over the process's life: %s", "; ".join(parts))

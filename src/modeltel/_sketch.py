@@ -55,6 +55,9 @@ MAX_SCALE = 20
 ROW_BUFFER = 256
 #: Streams (model, version, role) tracked; more are dropped and counted.
 MAX_STREAMS = 256
+#: The scale of an exponential histogram point over fewer than ``min_aggregate_count`` values:
+#: buckets (2^i, 2^(i+1)].
+_PRIVATE_SCALE = 0
 #: Values binned per numpy chunk, so that a chunk's temporaries stay in the CPU cache.
 _CHUNK_VALUES = 1 << 16
 #: log2 of the smallest normal float64.
@@ -268,13 +271,22 @@ class _Exp:
         self.neg = _add(_downscale(*self.neg, self.scale - scale), _downscale(*p.neg, p.scale - scale))
         self.scale = scale
 
-    def point(self, model: str, version: str, role: str, feature: str) -> ExpHistogramPoint:
-        pos_off, pos = _trim(*self.pos)
-        neg_off, neg = _trim(*self.neg)
+    def point(self, model: str, version: str, role: str, feature: str, least: int) -> ExpHistogramPoint:
+        """The exported point: no min/max ever; below ``least`` values no sum either, and the
+        buckets coarsened to powers of two, so that a lone value is not sent to six digits."""
+        scale = self.scale
+        pos, neg = self.pos, self.neg
+        private = self.count < least
+        if private and scale > _PRIVATE_SCALE:
+            pos = _downscale(*pos, scale - _PRIVATE_SCALE)
+            neg = _downscale(*neg, scale - _PRIVATE_SCALE)
+            scale = _PRIVATE_SCALE
+        pos_off, pos = _trim(*pos)
+        neg_off, neg = _trim(*neg)
         return ExpHistogramPoint(
             model, version, role, feature,
-            count=self.count, sum=self.sum, min=self.min, max=self.max,
-            scale=self.scale if (pos.size or neg.size) else 0,
+            count=self.count, sum=math.nan if private else self.sum, min=math.nan, max=math.nan,
+            scale=scale if (pos.size or neg.size) else 0,
             zero_count=self.zero,
             positive_offset=pos_off, positive=tuple(pos.tolist()),
             negative_offset=neg_off, negative=tuple(neg.tolist()),
@@ -523,6 +535,10 @@ class _Stream:
         self.labels: dict[str, dict[str, str]] = {}
         self.config: Any = None
 
+    def least(self) -> int:
+        """Values a point must cover for its sum to be sent (``min_aggregate_count``)."""
+        return int(self.config.min_aggregate_count) if self.config is not None else 10
+
     def take_delta(self) -> tuple[Any, ...]:
         out = (self.exp, self.explicit, self.cats, self.missing, self.overflow)
         self.exp, self.explicit, self.cats, self.missing, self.overflow = {}, {}, {}, {}, {}
@@ -731,7 +747,7 @@ class SketchStore:
         if len(mapping) >= config.max_categories:
             return OTHER  # not remembered: the cap holds
         if config.hash_categories and not label_is_clear(label, role):
-            out = hash_label(label)
+            out = hash_label(label, config.hash_key)
         else:
             out = label
         mapping[label] = out
@@ -810,22 +826,23 @@ class SketchStore:
         now = time.time_ns()
         with self._lock:
             start, self._last_collect = self._last_collect, now
-            deltas = [(k, s.take_delta()) for k, s in self._streams.items()]
+            deltas = [(k, (*s.take_delta(), s.least())) for k, s in self._streams.items()]
             views = list(self._baselines.values())
             dropped, self._dropped_streams = self._dropped_streams, 0
         snap = Snapshot(start_time_unix_nano=start, time_unix_nano=now)
-        for (model, version, role), (exp, explicit, cats, missing, overflow) in deltas:
+        for (model, version, role), (exp, explicit, cats, missing, overflow, least) in deltas:
             for name, acc in exp.items():
                 if acc.count:
-                    snap.exponential.append(acc.point(model, version, role, name))
+                    snap.exponential.append(acc.point(model, version, role, name, least))
             for (name, bid), ex in explicit.items():
                 if ex.count or ex.counts.any():
+                    # privacy: min/max never leave, a sum only over ``least`` values or more
                     snap.explicit.append(
                         HistogramPoint(
                             model, version, role, name, bid,
                             bounds=tuple(ex.bounds.tolist()), counts=tuple(ex.counts.tolist()),
-                            count=ex.count, sum=ex.sum,
-                            min=ex.min if ex.count else math.nan, max=ex.max if ex.count else math.nan,
+                            count=ex.count, sum=ex.sum if ex.count >= least else math.nan,
+                            min=math.nan, max=math.nan,
                         )
                     )
             for (name, bid), counts in cats.items():

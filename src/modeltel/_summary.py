@@ -15,9 +15,11 @@ says ``hash_categories=False`` (integer class ids and true/false are sent in cle
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from types import MappingProxyType
+from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -36,6 +38,7 @@ __all__ = [
     "OutputSummary",
     "NumericStats",
     "UnsupportedInput",
+    "feature_names_option",
     "summarize_input",
     "summarize_output",
 ]
@@ -167,19 +170,24 @@ class _Summary:
         return fields
 
     def _numeric_fields(self) -> dict[str, dict[str, Any]]:
+        """Counts per numeric feature; the mean only over ``min_aggregate_count`` values or more.
+
+        No min or max: each is the value of a real row.
+        """
         st = self.stats()
+        least = self.config.min_aggregate_count
         out: dict[str, dict[str, Any]] = {}
         for i, name in enumerate(self.columns.numeric_names):
             count = int(st.count[i])
-            out[name] = {
+            fields: dict[str, Any] = {
                 "count": count,
                 "nulls": int(st.nulls[i]),
                 "nan": int(st.nan[i]),
                 "inf": int(st.inf[i]),
-                "min": _json_float(st.min[i]),
-                "max": _json_float(st.max[i]),
-                "mean": _json_float(st.sum[i] / count) if count else None,
             }
+            if count >= least:
+                fields["mean"] = _json_float(st.sum[i] / count)
+            out[name] = fields
         return out
 
     def _categorical_fields(self) -> dict[str, dict[str, Any]]:
@@ -262,40 +270,23 @@ class OutputSummary(_Summary):
             return dict(counts)
         out: dict[str, int] = {}
         for label, n in counts.items():
-            key = label if label_is_clear(label, "output") else hash_label(label)
+            key = label if label_is_clear(label, "output") else hash_label(label, self.config.hash_key)
             out[key] = out.get(key, 0) + n
         return out
 
     def span_attributes(self) -> dict[str, Any]:
-        """Output statistics for the span; the type and kind are in the log record.
+        """The output's mean for the span, when it covers ``min_aggregate_count`` values or more.
 
-        Each span attribute costs microseconds twice (cleaned on the caller's thread,
-        encoded on the export thread), so a single value goes out as the mean alone: it is
-        its own min and max.
+        Fewer values would let the mean stand for the values themselves (one row's mean *is*
+        its output); min and max are never sent. The type and kind are in the log record.
         """
         c = self.columns
-        if self.kind == "classes":
-            return {}
-        if isinstance(c, Record):
-            if len(c.numeric) == 1 and c.numeric[0] - c.numeric[0] == 0.0:
-                return {"ml.output.value.mean": c.numeric[0]}
-            if not c.numeric:
-                return {}
-        if not c.numeric_names:
+        if self.kind == "classes" or c.rows < self.config.min_aggregate_count or not c.numeric_names:
             return {}
         st = self.stats()
-        means = [float(s / n) if n else math.nan for s, n in zip(st.sum, st.count)]
-        if c.rows == 1:
-            return {"ml.output.value.mean": means[0] if len(means) == 1 else means}
-        mins = [float(v) for v in st.min]
-        maxs = [float(v) for v in st.max]
-        if len(means) == 1:
-            return {
-                "ml.output.value.mean": means[0],
-                "ml.output.value.min": mins[0],
-                "ml.output.value.max": maxs[0],
-            }
-        return {"ml.output.value.mean": means, "ml.output.value.min": mins, "ml.output.value.max": maxs}
+        least = self.config.min_aggregate_count
+        means = [float(s / n) if n >= least else math.nan for s, n in zip(st.sum, st.count)]
+        return {"ml.output.value.mean": means[0] if len(means) == 1 else means}
 
     def log_fields(self) -> dict[str, Any]:
         c = self.columns
@@ -315,8 +306,75 @@ class OutputSummary(_Summary):
         return fields
 
 
-def summarize_input(obj: Any, *, feature_names: Sequence[str] | None = None, config: Config) -> InputSummary:
-    """Summarise a model input; raises :class:`UnsupportedInput` for an unknown type."""
+#: What ``feature_names=`` may be: names for unnamed columns, a mapping from the input's keys
+#: to the names that leave the process, or ``"hash"``.
+FeatureNames = Union[Sequence[str], Mapping[str, str], str, None]
+
+
+def feature_names_option(value: FeatureNames) -> Any:
+    """The ``feature_names=`` argument of ``@monitor``/``observe`` in its stored form.
+
+    A sequence names the columns of inputs that have none (numpy arrays, lists). ``"hash"``
+    sends every feature name as a keyed hash (for inputs whose keys are data: a bag of words,
+    user ids); a mapping sends each key under its mapped name and every other key hashed.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value != "hash":
+            raise ValueError(f"feature_names={value!r}: expected a sequence of names, a mapping or 'hash'")
+        return value
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): str(v) for k, v in value.items()})
+    return tuple(str(v) for v in value)
+
+
+_renamed: dict[tuple[str, str | None], str] = {}
+
+
+def _private_name(name: str, policy: Any, secret: str | None) -> str:
+    if policy != "hash":
+        mapped = policy.get(name)
+        if mapped is not None:
+            return mapped
+    key = (name, secret)
+    out = _renamed.get(key)
+    if out is None:
+        out = hash_label(name, secret)
+        if len(_renamed) >= 65_536:  # bounded: keys that are data are unbounded
+            _renamed.clear()
+        _renamed[key] = out
+    return out
+
+
+def _rename(columns: Columns | Record, policy: Any, config: Config) -> Columns | Record:
+    """The same columns under their private names (the names that may leave the process)."""
+    secret = config.hash_key
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in columns.names:
+        out = _private_name(name, policy, secret)
+        if out in taken:  # two keys mapped to one name: the later one goes out hashed
+            out = hash_label(name, secret)
+        taken.add(out)
+        mapping[name] = out
+    return dataclasses.replace(
+        columns,
+        names=tuple(mapping[n] for n in columns.names),
+        numeric_names=tuple(mapping[n] for n in columns.numeric_names),
+        categorical={mapping[n]: v for n, v in columns.categorical.items()},
+    )
+
+
+def summarize_input(obj: Any, *, feature_names: Any = None, config: Config) -> InputSummary:
+    """Summarise a model input; raises :class:`UnsupportedInput` for an unknown type.
+
+    ``feature_names`` is a sequence of names, a mapping or ``"hash"`` (see
+    :func:`feature_names_option`).
+    """
+    if isinstance(feature_names, (str, Mapping)):
+        columns = _rename(to_columns(obj, config=config, role="input"), feature_names, config)
+        return InputSummary(columns, config)
     return InputSummary(to_columns(obj, feature_names=feature_names, config=config, role="input"), config)
 
 

@@ -215,11 +215,13 @@ def report_internal_error(where: str, exc: BaseException) -> None:
         current().internal_errors.add(1, {"ml.sdk.error.site": where, "error.type": _qualname(exc)})
         if where not in _reported:
             _reported.add(where)
+            from modeltel._privacy import describe_exception
+
+            # Type and frames only unless opted in: the text may quote a user object.
             _internal_log.warning(
-                "modeltel: contained an internal error in %s (the prediction went on): %r",
+                "modeltel: contained an internal error in %s (the prediction went on): %s",
                 where,
-                exc,
-                exc_info=exc,
+                describe_exception(exc, default_config()),
             )
     except Exception:  # noqa: BLE001 - the error reporter itself must never raise
         pass

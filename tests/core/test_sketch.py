@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import json
 import os
 import threading
@@ -89,7 +91,7 @@ def test_exponential_buckets_match_a_brute_force_count_with_the_sdk_mapping(name
     assert p.zero_count == zeros
     finite = values[np.isfinite(values)]
     assert p.count == finite.size and p.sum == pytest.approx(finite.sum())
-    assert p.min == finite.min() and p.max == finite.max()
+    assert math.isnan(p.min) and math.isnan(p.max)  # never sent: each is a real value
     assert len(p.positive) <= CFG.max_histogram_buckets and len(p.negative) <= CFG.max_histogram_buckets
 
 
@@ -108,7 +110,7 @@ def test_scale_and_buckets_equal_the_sdk_aggregation_for_one_signed_data(name, m
     ours = (p.positive_offset, p.positive) if sign > 0 else (p.negative_offset, p.negative)
     assert _buckets(*ours) == _buckets(sdk.positive.offset, sdk.positive.bucket_counts)
     assert p.count == sdk.count
-    assert (p.min, p.max) == ((sdk.min, sdk.max) if sign > 0 else (-sdk.max, -sdk.min))
+    assert math.isnan(p.min) and math.isnan(p.max)  # the SDK keeps them; modeltel never sends them
 
 
 def test_merging_batches_downscales_to_fit_max_buckets():
@@ -173,7 +175,8 @@ def test_explicit_buckets_on_baseline_edges_are_upper_inclusive():
     # (-inf,0]: -0.5, 0.0 | (0,1]: 0.5, 1.0 | (1,2]: 1.0000001, 2.0 | (2,inf): 2.5
     assert p.counts == (2, 2, 2, 1)
     assert p.counts == tuple(np.bincount(np.searchsorted(edges, values[np.isfinite(values)], side="left"), minlength=4))
-    assert p.count == 7 and p.min == -0.5 and p.max == 2.5
+    # 7 values: below min_aggregate_count, so no sum; min/max are never sent
+    assert p.count == 7 and math.isnan(p.sum) and math.isnan(p.min) and math.isnan(p.max)
     assert not snap.exponential  # a feature with a baseline is not also an exponential histogram
     assert _by_feature(snap.missing)["x"].value == 1  # the NaN (inf is neither value nor missing)
 
@@ -280,7 +283,7 @@ def test_single_row_buffer_flushes_itself_when_full():
     (stream,) = store._streams.values()
     assert len(stream.rows) == 5  # two full buffers were binned already
     (p,) = store.collect().exponential
-    assert p.count == ROW_BUFFER * 2 + 5 and p.max == ROW_BUFFER * 2 + 4
+    assert p.count == ROW_BUFFER * 2 + 5 and p.sum == sum(range(ROW_BUFFER * 2 + 5))
 
 
 def test_buffered_single_records_of_mixed_layouts_lose_nothing():
@@ -410,7 +413,7 @@ def test_huge_and_tiny_magnitudes_stay_in_range():
     (p,) = store.collect().exponential
     pos, neg, _ = _brute_force(values, p.scale)
     assert _buckets(p.positive_offset, p.positive) == pos and _buckets(p.negative_offset, p.negative) == neg
-    assert p.count == 7 and p.zero_count == 1 and p.min == -5e299 and p.max == 1e300
+    assert p.count == 7 and p.zero_count == 1 and math.isnan(p.min) and math.isnan(p.sum)
 
 
 def test_many_baseline_edges_use_the_same_upper_inclusive_rule():
@@ -490,10 +493,24 @@ def test_with_the_real_baseline_class_numeric_categorical_and_predictions_bin_on
 def test_a_batch_of_zeros_does_not_lower_the_scale():
     """Zeros go to zero_count and leave the scale as the other values need it."""
     store = SketchStore()
-    _record(store, np.array([[1.0], [1.001]]))
+    _record(store, np.array([[1.0], [1.001]] * 6))  # 12 values: enough for a fine point
     _record(store, np.zeros((5, 1)))
     (p,) = store.collect().exponential
     alone = SketchStore()
-    _record(alone, np.array([[1.0], [1.001]]))
+    _record(alone, np.array([[1.0], [1.001]] * 6))
     assert p.scale == alone.collect().exponential[0].scale > 10
-    assert p.zero_count == 5 and p.count == 7
+    assert p.zero_count == 5 and p.count == 17
+
+
+def test_a_point_over_too_few_values_has_no_sum_min_max_and_power_of_two_buckets():
+    """One value alone in its window must not go out exactly: no sum/min/max (all three would
+    be the value) and its bucket is (2^i, 2^(i+1)], not the scale-20 bucket that pins it to six
+    digits. From min_aggregate_count values on the sum is sent and the resolution is full."""
+    store = SketchStore()
+    _record(store, np.array([[7002.123456789]]))
+    (p,) = store.collect().exponential
+    assert p.count == 1 and math.isnan(p.sum) and math.isnan(p.min) and math.isnan(p.max)
+    assert p.scale == 0 and p.positive_offset == 12 and p.positive == (1,)  # 4096 < v <= 8192
+    _record(store, np.full((CFG.min_aggregate_count, 1), 7002.123456789))
+    (q,) = store.collect().exponential
+    assert q.scale == 20 and q.sum == pytest.approx(7002.123456789 * CFG.min_aggregate_count)

@@ -10,19 +10,31 @@ import pytest
 
 from modeltel._columns import hash_label
 from modeltel._config import Config
-from modeltel._summary import UnsupportedInput, summarize_input, summarize_output
+from modeltel._summary import UnsupportedInput, feature_names_option, summarize_input, summarize_output
 
 CFG = Config()
+#: Means over any count (the arithmetic checks); the default withholds means over < 10 values.
+ANY_COUNT = Config(min_aggregate_count=1)
 
 
 def test_batch_counts_nan_null_and_inf_separately():
-    """count = finite values; NaN, None (null) and +/-inf are counted apart; stats skip them."""
+    """count = finite values; NaN, None (null) and +/-inf are counted apart; the mean skips
+    them; no min or max ever (each is a real row's value)."""
     x = np.array([[1.0, np.nan], [np.inf, 2.0], [3.0, -np.inf], [np.nan, 4.0]])
-    f = summarize_input(x, config=CFG).log_fields()["features"]
-    assert f["f0"] == {"count": 2, "nulls": 0, "nan": 1, "inf": 1, "min": 1.0, "max": 3.0, "mean": 2.0}
-    assert f["f1"] == {"count": 2, "nulls": 0, "nan": 1, "inf": 1, "min": 2.0, "max": 4.0, "mean": 3.0}
-    nulls = summarize_input([{"a": None}, {"a": float("nan")}, {"a": 5.0}], config=CFG).log_fields()
-    assert nulls["features"]["a"] == {"count": 1, "nulls": 1, "nan": 1, "inf": 0, "min": 5.0, "max": 5.0, "mean": 5.0}
+    f = summarize_input(x, config=ANY_COUNT).log_fields()["features"]
+    assert f["f0"] == {"count": 2, "nulls": 0, "nan": 1, "inf": 1, "mean": 2.0}
+    assert f["f1"] == {"count": 2, "nulls": 0, "nan": 1, "inf": 1, "mean": 3.0}
+    nulls = summarize_input([{"a": None}, {"a": float("nan")}, {"a": 5.0}], config=ANY_COUNT).log_fields()
+    assert nulls["features"]["a"] == {"count": 1, "nulls": 1, "nan": 1, "inf": 0, "mean": 5.0}
+
+
+def test_a_mean_over_fewer_than_min_aggregate_count_values_is_withheld():
+    """Default: a batch feature's mean needs 10 finite values (a 2-row mean and one known row
+    give the other row); min/max are never in the record."""
+    small = summarize_input(np.array([[7002.5, 1.0], [3.0, 2.0]]), config=CFG).log_fields()["features"]
+    assert small["f0"] == {"count": 2, "nulls": 0, "nan": 0, "inf": 0}
+    big = summarize_input(np.arange(20.0).reshape(10, 2), config=CFG).log_fields()["features"]
+    assert big["f0"]["mean"] == 9.0 and "min" not in big["f0"] and "max" not in big["f0"]
 
 
 def test_single_record_log_names_missing_and_nonfinite_features_and_omits_raw_values():
@@ -51,13 +63,15 @@ def test_batch_stats_equal_numpy_nan_aware_reductions_on_random_data():
     x = rng.normal(3, 2, size=(2000, 6))
     x[rng.random(x.shape) < 0.05] = np.nan
     x[rng.random(x.shape) < 0.01] = np.inf
-    fields = summarize_input(x, config=CFG).log_fields()["features"]
+    summary = summarize_input(x, config=CFG)
+    fields = summary.log_fields()["features"]
+    st = summary.stats()  # min/max stay in the process (the store's scale choice uses them)
     finite = np.where(np.isfinite(x), x, np.nan)
     for j in range(6):
         f = fields[f"f{j}"]
         assert f["count"] == int(np.isfinite(x[:, j]).sum())
         assert f["nan"] == int(np.isnan(x[:, j]).sum()) and f["inf"] == int(np.isinf(x[:, j]).sum())
-        assert f["min"] == np.nanmin(finite[:, j]) and f["max"] == np.nanmax(finite[:, j])
+        assert st.min[j] == np.nanmin(finite[:, j]) and st.max[j] == np.nanmax(finite[:, j])
         assert f["mean"] == pytest.approx(np.nanmean(finite[:, j]), rel=1e-12)
 
 
@@ -85,21 +99,17 @@ def test_output_kinds_classes_scores_and_values():
 
 
 def test_output_span_attributes_and_log_fields():
-    """Outputs: value stats on the span (a single value as its mean alone); rows, type,
-    kind and class counts or stats in the log."""
-    reg = summarize_output(np.array([1.0, 2.0, 6.0]), config=CFG)
-    assert reg.span_attributes() == {
-        "ml.output.value.mean": 3.0,
-        "ml.output.value.min": 1.0,
-        "ml.output.value.max": 6.0,
-    }
+    """Outputs: the mean on the span (never min/max; nothing for fewer than
+    min_aggregate_count rows: one row's mean is its output); rows, type, kind and class counts
+    or stats in the log."""
+    reg = summarize_output(np.array([1.0, 2.0, 6.0]), config=ANY_COUNT)
+    assert reg.span_attributes() == {"ml.output.value.mean": 3.0}
     assert reg.log_fields()["kind"] == "values" and reg.log_fields()["rows"] == 3
-    assert summarize_output(0.25, config=CFG).span_attributes() == {"ml.output.value.mean": 0.25}
-    assert summarize_output(np.array([[0.2, 0.8]]), config=CFG).span_attributes() == {
-        "ml.output.value.mean": pytest.approx([0.2, 0.8])
-    }
+    assert summarize_output(0.25, config=CFG).span_attributes() == {}
+    assert summarize_output(np.array([[0.2, 0.8]]), config=CFG).span_attributes() == {}
+    assert summarize_output(np.array([1.0, 2.0, 6.0]), config=CFG).span_attributes() == {}
     assert reg.log_fields()["values"]["prediction"]["mean"] == 3.0
-    proba = summarize_output(np.array([[0.2, 0.8], [0.4, 0.6]]), config=CFG).span_attributes()
+    proba = summarize_output(np.array([[0.2, 0.8], [0.4, 0.6]] * 5), config=CFG).span_attributes()
     assert proba["ml.output.value.mean"] == pytest.approx([0.3, 0.7])
     classes = summarize_output(np.array([2, 0, 2]), config=CFG)
     assert classes.log_fields()["classes"] == {"2": 2, "0": 1}
@@ -110,6 +120,8 @@ def test_string_class_labels_are_hashed_unless_opted_out():
     """String output labels leave as hashes by default, in clear with hash_categories=False."""
     out = summarize_output(["spam", "ham", "spam"], config=CFG).log_fields()["classes"]
     assert out == {hash_label("spam"): 2, hash_label("ham"): 1}
+    keyed = summarize_output(["spam"], config=Config(hash_key="k1")).log_fields()["classes"]
+    assert keyed == {hash_label("spam", "k1"): 1} and hash_label("spam", "k1") != hash_label("spam", "k2")
     clear = summarize_output(["spam", "ham", "spam"], config=Config(hash_categories=False)).log_fields()
     assert clear["classes"] == {"spam": 2, "ham": 1}
 
@@ -130,9 +142,9 @@ def test_summaries_never_contain_raw_input_values():
 def test_log_fields_are_strict_json():
     """log_fields() serialises with allow_nan=False (NaN/inf stats become null)."""
     x = np.array([[np.nan, 1.0], [np.nan, np.inf]])
-    fields = summarize_input(x, config=CFG).log_fields()
+    fields = summarize_input(x, config=ANY_COUNT).log_fields()
     json.dumps(fields, allow_nan=False)
-    assert fields["features"]["f0"]["min"] is None and fields["features"]["f0"]["mean"] is None
+    assert "mean" not in fields["features"]["f0"] and fields["features"]["f1"]["mean"] == 1.0
     json.dumps(summarize_output(np.array([np.nan, 1.0]), config=CFG).log_fields(), allow_nan=False)
     json.dumps(summarize_input({"a": float("inf")}, config=CFG).log_fields(), allow_nan=False)
 
@@ -151,3 +163,25 @@ def test_stats_are_computed_once_and_shared():
     assert s._stats is None
     first = s.stats()
     assert s.stats() is first and list(first.count) == [10, 10, 10] and first.all_finite
+
+
+def test_feature_names_hash_sends_every_key_as_a_keyed_hash():
+    """feature_names="hash": inputs whose keys are data (a bag of words) leave no key in clear,
+    in the record path and the batch path alike; counts are unchanged."""
+    words = {"alice@example.com": 2.0, "ssn-123": 1.0}
+    config = Config(hash_key="deploy-secret")
+    one = summarize_input(words, feature_names="hash", config=config)
+    assert set(one.columns.names) == {hash_label(k, "deploy-secret") for k in words}
+    batch = summarize_input(pd.DataFrame([words] * 3), feature_names="hash", config=config)
+    text = json.dumps(batch.log_fields())
+    assert "alice" not in text and "ssn" not in text
+    assert batch.log_fields()["features"][hash_label("ssn-123", "deploy-secret")]["count"] == 3
+
+
+def test_feature_names_mapping_renames_known_keys_and_hashes_the_rest():
+    """A mapping sends a mapped key under its new name and any other key hashed."""
+    s = summarize_input({"age": 41.0, "token-xyz": 1.0, "city": "Paris"}, feature_names={"age": "age", "city": "c"}, config=CFG)
+    assert s.columns.names == ("age", hash_label("token-xyz"), "c")
+    assert s.columns.categorical == {"c": "Paris"} and s.columns.numeric_names == ("age", hash_label("token-xyz"))
+    with pytest.raises(ValueError):
+        feature_names_option("md5")

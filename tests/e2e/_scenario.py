@@ -97,7 +97,8 @@ def merged_production(baseline: Baseline, replicas: list[dict[str, np.ndarray]])
             edges = np.asarray(fb.edges, dtype=float)
             # OTLP buckets are upper-inclusive: bucket i holds (edges[i-1], edges[i]].
             counts = np.bincount(np.searchsorted(edges, x, side="left"), minlength=edges.size + 1)
-            out[name] = _drift.Histogram.numeric(edges, counts, float(x.min()), float(x.max()))
+            # no min/max: the SDK never sends a production window's extremes (docs/privacy.md)
+            out[name] = _drift.Histogram.numeric(edges, counts)
         else:
             cats = list(fb.categories)
             counts = np.zeros(len(cats) + 1)
