@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,8 @@ class DriftReport:
     every: str | None = None
     #: Baseline input features absent from the data.
     missing: list[str] = field(default_factory=list)
+    #: Rows whose time column could not be read as a time (in the whole, in no period).
+    bad_times: int = 0
 
     @property
     def verdict(self) -> str:
@@ -84,6 +87,11 @@ class DriftReport:
             out.append(small)
         if self.missing:
             out.append(f"{len(self.missing)} baseline feature(s) missing from the data: {', '.join(self.missing)}")
+        if self.bad_times:
+            out.append(
+                f"{self.bad_times:,} rows with no readable time in {self.time_column!r}: "
+                "counted in the whole, in no period"
+            )
         return out
 
     @property
@@ -222,6 +230,11 @@ class ReportInputs:
         self.bad_times = 0
 
     def add(self, frame: Any, predictions: Any = None, targets: Any = None) -> None:
+        if type(frame).__module__.split(".")[0] in ("polars", "pyarrow") and hasattr(frame, "to_pandas"):
+            try:
+                frame = frame.to_pandas()  # data quality and time splits read pandas
+            except Exception:  # noqa: BLE001 - e.g. polars without pyarrow: the drift part still works
+                pass
         is_pandas = type(frame).__module__.split(".")[0] == "pandas" and hasattr(frame, "columns")
         if is_pandas:
             frame = self.quality.add(frame)
@@ -234,7 +247,9 @@ class ReportInputs:
 
         if self.time_column not in frame.columns:
             raise ValueError(f"no time column {self.time_column!r} in the data (columns: {list(frame.columns)})")
-        ts = pd.to_datetime(frame[self.time_column], errors="coerce", utc=True)
+        with warnings.catch_warnings():  # unreadable times are counted (bad_times), not warned about per chunk
+            warnings.simplefilter("ignore", UserWarning)
+            ts = pd.to_datetime(frame[self.time_column], errors="coerce", utc=True)
         self.bad_times += int(ts.isna().sum())
         self.prod.add(_inputs(frame, self.baseline), predictions=predictions, targets=targets)
         starts = ts.dt.floor(pd.Timedelta(self._step))
@@ -277,6 +292,7 @@ class ReportInputs:
             time_column=self.time_column,
             every=self.every,
             missing=[n for n in baseline.features if n not in self.prod.seen] if self.prod.rows else [],
+            bad_times=self.bad_times,
         )
 
 

@@ -285,3 +285,30 @@ def test_garbage_in_a_numeric_column_is_counted_named_and_scored_on_the_rest(tmp
     assert "other: purple" in page  # the new label by name on the histogram, not "__other__"
     doc = report.to_dict()
     assert doc["data_quality"]["issues"]["a"] == issues["a"]
+
+
+def test_time_split_from_the_cli_counts_unreadable_times_and_writes_periods(tmp_path):
+    """--time-column/--every: one period per day in the JSON, each with its verdict; rows whose time
+    cannot be read are said (stderr and report), never silently left out."""
+    rng = np.random.default_rng(6)
+    n = 3000
+    train = pd.DataFrame({"a": rng.normal(0, 1, n)})
+    train.to_csv(tmp_path / "train.csv", index=False)
+    prod = pd.DataFrame({"a": np.r_[rng.normal(0, 1, 1500), rng.normal(2, 1, 1500)],
+                         "ts": pd.date_range("2026-03-01", periods=n, freq="min").astype(str)})
+    prod.loc[:4, "ts"] = "yesterday-ish"
+    prod.to_csv(tmp_path / "prod.csv", index=False)
+    runner = CliRunner()
+    r = runner.invoke(main, ["baseline", "create", str(tmp_path / "train.csv"), "--model", "m", "--version", "1",
+                             "-o", str(tmp_path / "b.json")])
+    assert r.exit_code == 0
+    r = runner.invoke(main, ["drift", "report", "--baseline", str(tmp_path / "b.json"), "--data", str(tmp_path / "prod.csv"),
+                             "--time-column", "ts", "--every", "1d", "--min-samples", "100", "--chunk-size", "700",
+                             "--format", "json", "-o", str(tmp_path / "r.json")])
+    assert r.exit_code == 0, r.output
+    assert "5 rows with no readable time in 'ts'" in r.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    # 2026-03-01 00:00 + 3000 minutes: three days, the shift starts 25 h in (second day).
+    assert [p["start"] for p in doc["periods"]] == ["2026-03-01", "2026-03-02", "2026-03-03"]
+    assert [p["verdict"] for p in doc["periods"]] == ["no_drift", "drift", "drift"]
+    assert sum(p["rows"] for p in doc["periods"]) == n - 5 and doc["rows"] == n
