@@ -1,0 +1,158 @@
+"""End to end: replicas of a classifier, a separate label service, a collector restart.
+
+Three classifier processes send joinable predictions; a label process sends outcomes with
+delays (10% never, some before their prediction, some twice, some for keys never predicted);
+the collector (the real otelcol-modeltel with collector-config/outcomes.yaml and file_storage)
+is stopped with SIGTERM between the two phases and started again. The connector's figures
+must equal scikit-learn's on the rows that joined, to 1e-9 (ROC AUC within its stated
+binning error and 0.005), its unmatched counts must be exact, and the labels of one segment
+flip in phase 2 (concept drift): ml.performance.degraded fires for that segment only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn import metrics
+
+from e2e._collector import log_records, metric_points, number
+
+HERE = Path(__file__).parent
+SEGMENTS = ["eu", "us", "apac", "latam"]
+REPLICAS, ROWS, TTL_S = 3, 400, 20
+
+
+def make_plan(path: Path) -> dict:
+    rng = np.random.default_rng(16)
+    rows, sends = [], []
+    for phase in (1, 2):
+        for replica in range(REPLICAS):
+            for i in range(ROWS):
+                key = f"p{phase}-r{replica}-{i}"
+                segment = SEGMENTS[int(rng.integers(4))]
+                score = float(1 / (1 + np.exp(-rng.normal(0, 2.5))))
+                y = int(rng.random() < score)
+                if phase == 2 and segment == "eu":
+                    y = 1 - y  # concept drift: same inputs and scores, the world changed
+                u = rng.random()
+                fate = "never" if u < 0.10 else "early" if u < 0.20 else "delayed"
+                dup = fate == "delayed" and rng.random() < 0.05
+                rows.append({"key": key, "phase": phase, "replica": replica, "segment": segment,
+                             "score": score, "y": y, "fate": fate, "dup": dup})
+                predicted_at = 1.5 + (i // 20) * 0.1
+                if fate == "early":
+                    sends.append({"phase": 1, "at": 0.0 if phase == 1 else 8.0, "key": key, "label": y})
+                elif fate == "delayed":
+                    at = round(predicted_at + float(rng.uniform(0.5, 4.0)), 1)
+                    sends.append({"phase": phase, "at": at, "key": key, "label": y})
+                    if dup:
+                        sends.append({"phase": phase, "at": round(at + 1.0, 1), "key": key, "label": 1 - y})
+    for i in range(20):
+        sends.append({"phase": 2, "at": 0.0, "key": f"never-predicted-{i}", "label": 1})
+    first = [r for r in rows if r["phase"] == 1]
+    reference = float(np.mean([int(r["score"] >= 0.5) == r["y"] for r in first]))
+    plan = {"model": "fraud", "version": "3.1.0", "reference_accuracy": reference, "rows": rows, "sends": sends}
+    path.write_text(json.dumps(plan))
+    return plan
+
+
+def run_phase(plan_path: Path, phase: int, endpoint: str) -> None:
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+           "MODELTEL_EXPORTER": "otlp", "OTEL_BLRP_SCHEDULE_DELAY": "200"}
+    procs = [
+        subprocess.Popen([sys.executable, str(HERE / "_classifier.py"), "--plan", str(plan_path),
+                          "--phase", str(phase), "--replica", str(r)], env=env, stdout=subprocess.DEVNULL)
+        for r in range(REPLICAS)
+    ]
+    procs.append(subprocess.Popen([sys.executable, str(HERE / "_labels.py"), "--plan", str(plan_path),
+                                   "--phase", str(phase)], env=env, stdout=subprocess.DEVNULL))
+    for p in procs:
+        assert p.wait(timeout=120) == 0
+
+
+def last_points(lines: list[dict], name: str) -> dict[tuple, float]:
+    """The last exported value of each point of a metric, keyed by its sorted attributes."""
+    out = {}
+    for a, p in metric_points(lines, name):
+        out[tuple(sorted((k, str(v)) for k, v in a.items()))] = p
+    return out
+
+
+def model_level(points: dict[tuple, dict], **extra: str) -> float:
+    """The value of the point for the model as a whole (no ml.segment) with `extra` attributes."""
+    want = {("ml.model.name", "fraud"), ("ml.model.version", "3.1.0"), *extra.items()}
+    (value,) = [number(p) for k, p in points.items() if set(k) == want]
+    return value
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(240)
+def test_join_across_replicas_delays_duplicates_and_a_restart(start_collector, tmp_path):
+    plan_path = tmp_path / "plan.json"
+    plan = make_plan(plan_path)
+    collector = start_collector(
+        "outcomes.yaml", OTELCOL_STORAGE_DIR=str(tmp_path / "storage"), MLPERF_TTL=f"{TTL_S}s",
+        MLPERF_EMIT_INTERVAL="1s", MLPERF_MIN_SAMPLES="200",
+    )
+    run_phase(plan_path, 1, collector.http_endpoint)
+    collector.stop()  # SIGTERM: pending predictions and early outcomes must survive
+    collector.start()
+    restored = re.findall(r'join state restored.*?"pending": (\d+)', collector.log.read_text())
+    assert len(restored) == 2 and int(restored[1]) > 0, restored  # the second start read the state back
+    run_phase(plan_path, 2, collector.http_endpoint)
+
+    rows = plan["rows"]
+    joined = [r for r in rows if r["fate"] != "never"]
+    never = len(rows) - len(joined)
+    dups = sum(r["dup"] for r in rows)
+    deadline = time.monotonic() + TTL_S + 30
+    while True:  # the expired and unknown counts are final once every TTL ran out
+        lines = collector.lines()
+        reasons: dict[str, float] = {}
+        for k, p in last_points(lines, "ml.outcome.unmatched").items():
+            reason = dict(k)["ml.outcome.reason"]
+            reasons[reason] = reasons.get(reason, 0) + number(p)
+        if (reasons.get("expired") == never and reasons.get("unknown_key") == 20) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert reasons == {"expired": never, "unknown_key": 20, "duplicate": dups}, (reasons, never, dups)
+
+    outcomes = sum(number(p) for p in last_points(lines, "ml.performance.outcomes").values())
+    assert outcomes == len(joined)
+
+    y = np.array([r["y"] for r in joined])
+    score = np.array([r["score"] for r in joined])
+    pred = (score >= 0.5).astype(int)
+    gauges = {name: last_points(lines, f"ml.performance.{name}") for name in
+              ("accuracy", "f1", "precision", "recall", "log_loss", "brier", "roc_auc", "roc_auc.error_bound")}
+    assert model_level(gauges["accuracy"]) == pytest.approx(metrics.accuracy_score(y, pred), abs=1e-9)
+    assert model_level(gauges["log_loss"]) == pytest.approx(metrics.log_loss(y, score), abs=1e-9)
+    assert model_level(gauges["brier"]) == pytest.approx(metrics.brier_score_loss(y, score), abs=1e-9)
+    p, r, f, _ = metrics.precision_recall_fscore_support(y, pred, labels=[0, 1], zero_division=0)
+    for i, cls in enumerate(["0", "1"]):
+        assert model_level(gauges["f1"], **{"ml.performance.class": cls}) == pytest.approx(f[i], abs=1e-9)
+        assert model_level(gauges["precision"], **{"ml.performance.class": cls}) == pytest.approx(p[i], abs=1e-9)
+        assert model_level(gauges["recall"], **{"ml.performance.class": cls}) == pytest.approx(r[i], abs=1e-9)
+    assert model_level(gauges["f1"], **{"ml.performance.class": "macro"}) == pytest.approx(
+        metrics.f1_score(y, pred, average="macro"), abs=1e-9)
+    exact_auc = metrics.roc_auc_score(y, score)
+    auc, bound = model_level(gauges["roc_auc"]), model_level(gauges["roc_auc.error_bound"])
+    print(f"e2e join: {len(joined)} joined of {len(rows)} predictions, {never} expired, {dups} duplicates; "
+          f"ROC AUC {auc:.6f} vs exact {exact_auc:.6f} (|error| {abs(auc - exact_auc):.2e}, bound {bound:.2e})")
+    assert abs(auc - exact_auc) <= bound + 1e-12
+    assert abs(auc - exact_auc) < 0.005
+
+    events = [(rec["eventName"], {kv["key"]: next(iter(kv["value"].values())) for kv in rec.get("attributes", [])})
+              for rec in log_records(lines) if rec.get("eventName", "").startswith("ml.performance.")]
+    print("e2e join: events", [(e, a.get("ml.segment"), round(float(a["ml.performance.value"]), 3)) for e, a in events])
+    degraded_segments = {a.get("ml.segment") for e, a in events if e == "ml.performance.degraded"}
+    assert "eu" in degraded_segments, events
+    assert not degraded_segments & {"us", "apac", "latam"}, events
