@@ -28,19 +28,23 @@ def test_notebook_renders_the_report_inline_and_the_scores_as_a_dataframe(tmp_pa
     for out in outputs:
         assert not [o for o in out if o.output_type == "error"], out
 
-    report_html = outputs[1][0]["data"]["text/html"]
+    def result(i: int) -> dict:
+        (out,) = [o for o in outputs[i] if o.output_type == "execute_result"]
+        return out["data"]
+
+    report_html = result(1)["text/html"]
     assert report_html.startswith('<iframe class="modeltel-report"')
     page = html.unescape(re.search(r'srcdoc="([^"]*)"', report_html).group(1))
     assert page.startswith("<!DOCTYPE html>") and 'id="data-quality"' in page
     assert "never seen in training: &#x27;kiosk&#x27;" in page or "never seen in training: 'kiosk'" in page
     assert re.search(r'<tr data-feature="age" data-verdict="drift"', page)
 
-    table = outputs[2][0]["data"]
+    table = result(2)
     assert "text/html" in table and "<table" in table["text/html"]
     rows = table["text/plain"].splitlines()[1:]
     assert sorted(r.split()[1] for r in rows) == ["age", "amount", "channel"]
     assert all(" psi " in f" {r} " for r in rows)
 
-    spans = outputs[3][0]["data"]["text/plain"]
+    spans = result(3)["text/plain"]
     assert spans == "[('predict fraud', 100)]"
 
