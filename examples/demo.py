@@ -89,22 +89,10 @@ class Collector:
             "OTELCOL_FILE_PATH": str(self.output),
             "PROMETHEUS_EXPORTER_ENDPOINT": f"127.0.0.1:{self.scrape_port}",
         }
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [str(COLLECTOR), "--config", str(ROOT / "collector-config" / "local.yaml")],
-                env=env, stdout=log, stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the collector exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise TimeoutError("the collector did not become healthy in 30 s")
+        self.proc = _start(
+            [str(COLLECTOR), "--config", str(ROOT / "collector-config" / "local.yaml")],
+            env, self.log, f"http://127.0.0.1:{self.health_port}/", "the collector",
+        )
 
     @property
     def endpoint(self) -> str:
@@ -122,6 +110,23 @@ class Collector:
                 except json.JSONDecodeError:  # the line being written right now
                     pass
         return out
+
+
+def _start(cmd: list[str], env: dict[str, str], log_path: Path, ready_url: str, what: str) -> subprocess.Popen:
+    """Start a server logging to `log_path`; return once `ready_url` answers (30 s at most)."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(ready_url, timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    _stop(proc)
+    raise TimeoutError(f"{what} was not ready in 30 s")
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -152,23 +157,11 @@ class Prometheus:
         )
         self.port = free_port()
         self.log = workdir / "prometheus.log"
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'prometheus-data'}",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=2h"],
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise TimeoutError("prometheus was not ready in 30 s")
+        self.proc = _start(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'prometheus-data'}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=2h"],
+            dict(os.environ), self.log, f"{self.url}/-/ready", "prometheus",
+        )
 
     @property
     def url(self) -> str:
