@@ -56,7 +56,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 import modeltel
 from modeltel import _telemetry
 from modeltel._logging import json_log_to, safe_json
-from modeltel._monitor import new_prediction_id
+from modeltel._prediction import new_prediction_id
 from modeltel._sketch import SketchStore
 
 

@@ -18,9 +18,8 @@ from modeltel._monitor import Prediction, current_prediction, monitor, observe
 from modeltel._outcomes import record_outcome, record_outcomes
 from modeltel._report import DriftReport, drift_report
 from modeltel._sdk import configure, force_flush, shutdown
+from modeltel._telemetry import VERSION as __version__
 from modeltel.instrumentation import instrument_fastapi, instrument_flask
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Baseline",

@@ -25,6 +25,7 @@ import numpy as np
 from modeltel import _drift
 from modeltel._columns import OTHER, Columns, Record, to_columns
 from modeltel._config import Config
+from modeltel._identity import number_label
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -187,15 +188,6 @@ def _columns_config() -> Config:
     return _DEFAULT_CONFIG
 
 
-def _numeric_label(v: float) -> str | None:
-    """A numeric value named as categorical becomes a label: 3.0 -> '3', 2.5 -> '2.5'."""
-    if v != v:
-        return None
-    if math.isfinite(v) and v == int(v):
-        return str(int(v))
-    return repr(float(v))
-
-
 @dataclass
 class _Batch:
     """One chunk as numeric columns (float64, NaN = null) and categorical counts."""
@@ -241,7 +233,7 @@ def _to_batch(
         dtypes[name] = "float"
         if name in categorical:
             values = numeric.pop(name)
-            labels = Counter(_numeric_label(float(v)) for v in values)
+            labels = Counter(number_label(float(v)) for v in values)
             nulls = labels.pop(None, 0)
             cats[name] = (labels, nulls)  # type: ignore[assignment]
             dtypes[name] = "numeric-as-category"

@@ -35,6 +35,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from modeltel._config import Config
+from modeltel._identity import type_name as _type_name
+from modeltel._identity import value_label as _label
 
 __all__ = ["UnsupportedInput", "Columns", "Record", "CategoryCounts", "to_columns", "hash_label", "label_is_clear", "OTHER"]
 
@@ -112,36 +114,8 @@ class Record:
 # helpers
 
 
-def _type_name(obj: Any) -> str:
-    t = type(obj)
-    mod = t.__module__.split(".", 1)[0]
-    if mod == "builtins":
-        return t.__name__
-    return f"{mod}.{t.__name__}"
-
-
 def _cut(s: str, limit: int) -> str:
     return s if len(s) <= limit else s[:limit]
-
-
-def _label(v: Any) -> str | None:
-    """A categorical value as its label, None for a null (None, NaN, pandas NA/NaT)."""
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return v
-    if isinstance(v, (bool, np.bool_)):
-        return "true" if v else "false"
-    if isinstance(v, float) and v != v:
-        return None
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
-    name = type(v).__name__
-    if name in ("NAType", "NaTType"):
-        return None
-    return str(v)
 
 
 def _count_labels(values: Any, limit: int) -> CategoryCounts:

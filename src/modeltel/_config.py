@@ -87,7 +87,8 @@ class Config:
     of the setting, so a typo is a clear error, not a silent default.
     """
 
-    #: ``MODELTEL_ENABLED`` (default true): false turns every decorator into a pass-through.
+    #: ``MODELTEL_ENABLED`` (default true; false also when ``OTEL_SDK_DISABLED=true``): false
+    #: turns every decorator, route and hook into a pass-through that builds nothing.
     enabled: bool = _env("MODELTEL_ENABLED", _parse_bool, True)
     #: ``MODELTEL_MODEL_NAME``: the model name when neither ``model=`` nor the model object says.
     model_name: str | None = _env("MODELTEL_MODEL_NAME", _parse_str, None)
@@ -101,6 +102,10 @@ class Config:
     #: ``MODELTEL_LOG_SAMPLE_RATE`` (default 1.0): share of successful predictions that get a
     #: log record; failures are always logged.
     log_sample_rate: float = _env("MODELTEL_LOG_SAMPLE_RATE", _parse_rate, 1.0)
+    #: ``MODELTEL_LOG_CONSOLE`` (default: only when no OpenTelemetry log pipeline is set up and
+    #: the exporter is not ``none``): true also writes each logged prediction as a JSON line
+    #: to stdout (or the application's structlog) beside its OpenTelemetry log record.
+    log_console: bool | None = _env("MODELTEL_LOG_CONSOLE", _parse_bool, None)
     #: ``MODELTEL_CAPTURE_RAW`` (default false): opt-in to raw input/output payloads in logs.
     capture_raw: bool = _env("MODELTEL_CAPTURE_RAW", _parse_bool, False)
     #: ``MODELTEL_RAW_SAMPLE_RATE`` (default 0.01): share of predictions whose raw payload is
@@ -163,16 +168,32 @@ class Config:
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        errors: list[ConfigError] | None = None,
+        **overrides: Any,
     ) -> "Config":
-        """Defaults, then ``MODELTEL_*`` environment variables, then ``overrides``."""
+        """Defaults, then ``MODELTEL_*`` environment variables, then ``overrides``.
+
+        An invalid environment variable raises :class:`ConfigError`; with ``errors`` given,
+        it is appended there instead and the setting keeps its default (the prediction path
+        uses this: a typo in the environment must not break a model server).
+        """
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         names = {f.name for f in dataclasses.fields(cls)}
         for f in dataclasses.fields(cls):
             raw = environ.get(f.metadata["env"])
             if raw is not None:
-                values[f.name] = f.metadata["parse"](f.metadata["env"], raw)
+                try:
+                    values[f.name] = f.metadata["parse"](f.metadata["env"], raw)
+                except ConfigError as error:
+                    if errors is None:
+                        raise
+                    errors.append(error)
+        if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+            values["enabled"] = False
         for key, value in overrides.items():
             if key not in names:
                 raise ConfigError(f"unknown modeltel setting {key!r}")

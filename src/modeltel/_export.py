@@ -46,6 +46,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from modeltel import _registry
+from modeltel._telemetry import VERSION
 from modeltel._sketch import STORE, CountPoint, HistogramPoint, SketchStore, Snapshot
 
 __all__ = [
@@ -58,7 +60,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger("modeltel")
-_SCOPE = InstrumentationScope("modeltel.sketch", "0.1.0")
+_SCOPE = InstrumentationScope("modeltel.sketch", VERSION)
 _DELTA = AggregationTemporality.DELTA
 _CUMULATIVE = AggregationTemporality.CUMULATIVE
 
@@ -348,8 +350,7 @@ def _restart_in_child() -> None:
         exporter._after_fork_in_child()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_restart_in_child)
+_registry.register("export.sketch_exporters", fork=_restart_in_child)
 
 
 # --------------------------------------------------------------------------------------

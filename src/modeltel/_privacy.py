@@ -16,6 +16,7 @@ from typing import Any
 from opentelemetry.trace import Span, Status, StatusCode
 
 from modeltel._config import Config
+from modeltel._identity import type_name
 
 __all__ = ["error_message", "error_type", "record_error", "describe_exception"]
 
@@ -24,9 +25,7 @@ _MAX_ERROR_MESSAGE = 512
 
 def error_type(exc: BaseException) -> str:
     """The exception's qualified type name (``ValueError``, ``pkg.mod.MyError``): ``error.type``."""
-    cls = type(exc)
-    module = cls.__module__
-    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+    return type_name(exc)
 
 
 def error_message(error: BaseException, config: Config) -> str | None:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from modeltel._columns import Columns, Record
+from modeltel._identity import number_label
 
 __all__ = ["CHECKS", "CHECK_ATTRIBUTE", "METRIC", "OUTLIER_ROWS_ATTRIBUTE", "check_columns", "outlier_rows"]
 
@@ -87,14 +88,6 @@ def _limits(baseline: Any, role: str, names: tuple[str, ...]) -> tuple[np.ndarra
             _LIMITS.clear()
         _LIMITS[key] = out
     return out
-
-
-def _label_of_number(v: float) -> str | None:
-    if v != v:
-        return None
-    if math.isfinite(v) and v == int(v):
-        return str(int(v))
-    return repr(float(v))
 
 
 def check_columns(
@@ -179,7 +172,7 @@ def _check(baseline: Any, columns: Columns | Record, role: str, outliers: bool) 
                 n_null = int(np.count_nonzero(np.isnan(col)))
                 if getattr(fb, "dtype", "") == "numeric-as-category":
                     vals, counts = np.unique(col[~np.isnan(col)], return_counts=True)
-                    unseen = sum(int(c) for v, c in zip(vals, counts) if _label_of_number(float(v)) not in allowed)
+                    unseen = sum(int(c) for v, c in zip(vals, counts) if number_label(float(v)) not in allowed)
                 else:
                     unseen = 0
                     mismatched = col.size - n_null

@@ -123,14 +123,7 @@ def _console_metric_exporter(stream: IO[str]) -> Any:
 
 def _is_proxy(provider: Any) -> bool:
     # The API's placeholders until an application installs a real provider.
-    return type(provider).__name__ in {
-        "ProxyTracerProvider",
-        "_ProxyMeterProvider",
-        "ProxyLoggerProvider",
-        "NoOpTracerProvider",
-        "NoOpMeterProvider",
-        "NoOpLoggerProvider",
-    }
+    return not _telemetry.is_real_provider(provider)
 
 
 def configure(

@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from modeltel import _registry
+from modeltel._identity import number_label
 from modeltel._columns import OTHER, CategoryCounts, Columns, Record, hash_label, label_is_clear
 from modeltel._summary import _batch_stats
 
@@ -430,8 +432,9 @@ def _numeric_labels(col: np.ndarray) -> dict[str, int]:
     values, counts = np.unique(col[~np.isnan(col)], return_counts=True)
     out: dict[str, int] = {}
     for v, n in zip(values.tolist(), counts.tolist()):
-        label = str(int(v)) if math.isfinite(v) and v == int(v) else repr(float(v))
-        out[label] = out.get(label, 0) + n
+        label = number_label(v)
+        if label is not None:
+            out[label] = out.get(label, 0) + n
     return out
 
 
@@ -875,8 +878,7 @@ def _reset_stores_in_child() -> None:
         store._after_fork_in_child()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_stores_in_child)
+_registry.register("sketch.stores", fork=_reset_stores_in_child)
 
 #: The process-global store every monitored prediction records into.
 STORE = SketchStore()

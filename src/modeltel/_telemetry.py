@@ -9,22 +9,46 @@ global OpenTelemetry state is left behind.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
-import os
 import threading
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from opentelemetry import metrics, trace
-from opentelemetry import _logs
+from opentelemetry import _logs, metrics, trace
 
-from modeltel._config import Config
+from modeltel import _registry
+from modeltel import _semconv as sc
+from modeltel._config import Config, ConfigError
 
-__all__ = ["Telemetry", "current", "swap", "default_config", "set_default_config", "report_internal_error"]
+__all__ = [
+    "SCOPE",
+    "VERSION",
+    "Telemetry",
+    "contained",
+    "current",
+    "default_config",
+    "error_type",
+    "is_real_provider",
+    "model_attributes",
+    "report_internal_error",
+    "set_default_config",
+    "swap",
+]
 
-_SCOPE = "modeltel"
-_VERSION = "0.1.0"
+
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("modeltel")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "0.0.0"
+
+
+#: The instrumentation scope of everything modeltel emits, and the package's version (read
+#: from the installed distribution's metadata, the one place it is defined: pyproject.toml).
+SCOPE = "modeltel"
+VERSION = _package_version()
 
 # Buckets fit for inference latencies, from sub-millisecond tabular models to slow LLM calls.
 DURATION_BUCKETS = (
@@ -32,7 +56,7 @@ DURATION_BUCKETS = (
     0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 )
 
-_internal_log = logging.getLogger("modeltel")
+internal_log = logging.getLogger("modeltel")
 
 
 @dataclass
@@ -55,7 +79,21 @@ class Telemetry:
     #: The JSON log sink: ``json_log(level, event, fields, rendered)`` (see ``_logging.JsonLog``).
     json_log: Callable[[str, str, dict[str, Any], "str | None"], None]
     store: Any
+    #: True: every logged prediction also goes to ``json_log`` (``modeltel.testing``);
+    #: None: by the configuration (see :meth:`console_log`).
+    json_always: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def console_log(self, otel_logs: bool) -> bool:
+        """Whether a logged prediction is also a console JSON line: when asked
+        (``MODELTEL_LOG_CONSOLE=true``), else only when no OpenTelemetry log pipeline
+        takes it and the exporter is not ``none``: one log path per destination."""
+        if self.json_always is not None:
+            return self.json_always
+        config = default_config()
+        if config.log_console is not None:
+            return config.log_console
+        return not otel_logs and config.resolved_exporter() != "none"
 
 
 class RowTotals:
@@ -75,7 +113,7 @@ class RowTotals:
         with self._lock:
             items = list(self._totals.items())
         return [
-            metrics.Observation(total, {"ml.model.name": model, "ml.model.version": version})
+            metrics.Observation(total, model_attributes(model, version))
             for (model, version), total in items
         ]
 
@@ -86,17 +124,58 @@ class RowTotals:
 
 # A forked worker starts counting from zero: its parent's rows are the parent's.
 _ROW_TOTALS: "weakref.WeakSet[RowTotals]" = weakref.WeakSet()
-os.register_at_fork(after_in_child=lambda: [totals.reset() for totals in list(_ROW_TOTALS)])
+_registry.register("telemetry.rows", fork=lambda: [totals.reset() for totals in list(_ROW_TOTALS)])
+
+_PLACEHOLDER_PROVIDERS = frozenset(
+    {
+        "ProxyTracerProvider",
+        "NoOpTracerProvider",
+        "_ProxyMeterProvider",
+        "NoOpMeterProvider",
+        "ProxyLoggerProvider",
+        "NoOpLoggerProvider",
+    }
+)
 
 
-def _real_logger_provider(provider: Any) -> bool:
-    from opentelemetry._logs._internal import NoOpLoggerProvider, ProxyLoggerProvider
-
-    return not isinstance(provider, (NoOpLoggerProvider, ProxyLoggerProvider))
+def is_real_provider(provider: Any) -> bool:
+    """False for the API's placeholders (proxy and no-op providers) until an application
+    or ``configure()`` installs a real (SDK) provider; read by type name so that this stays
+    on the API."""
+    return type(provider).__name__ not in _PLACEHOLDER_PROVIDERS
 
 
 def _global_logs_enabled() -> bool:
-    return _real_logger_provider(_logs.get_logger_provider())
+    return is_real_provider(_logs.get_logger_provider())
+
+
+_model_attributes: dict[tuple[str, str], dict[str, str]] = {}
+_MAX_MODELS = 10_000
+
+
+def model_attributes(model: str, version: str) -> dict[str, str]:
+    """``{ml.model.name, ml.model.version}``, one shared dict per model (do not mutate)."""
+    key = (model, version)
+    attributes = _model_attributes.get(key)
+    if attributes is None:
+        attributes = {sc.ATTR_MODEL_NAME: model, sc.ATTR_MODEL_VERSION: version}
+        if len(_model_attributes) < _MAX_MODELS:  # bounded: model names come from code, not data
+            _model_attributes[key] = attributes
+    return attributes
+
+
+def use_baseline(telemetry: "Telemetry", model: str, version: str, baseline: Any) -> None:
+    """Hand the baseline to the store once per model+version (explicit buckets, in-band)."""
+    seen: set[tuple[str, str, str]] = telemetry.extra.setdefault("baselines", set())
+    key = (model, version, baseline.id)
+    if key not in seen:
+        telemetry.store.set_baseline(model, version, baseline)
+        seen.add(key)
+        if (baseline.model, baseline.version) != (model, version):
+            internal_log.warning(
+                "modeltel: baseline %s was made for %s %s but monitors %s %s",
+                baseline.id, baseline.model, baseline.version, model, version,
+            )
 
 
 def build(
@@ -106,30 +185,31 @@ def build(
     logger_provider: Any = None,
     json_log: Callable[[str, str, dict[str, Any], "str | None"], None] | None = None,
     store: Any = None,
+    json_always: bool | None = None,
 ) -> Telemetry:
     """Handles from the given providers, or from the global (API proxy) ones."""
     from modeltel import _logging
     from modeltel._sketch import STORE
 
     tracer = (
-        tracer_provider.get_tracer(_SCOPE, _VERSION)
+        tracer_provider.get_tracer(SCOPE, VERSION)
         if tracer_provider is not None
-        else trace.get_tracer(_SCOPE, _VERSION)
+        else trace.get_tracer(SCOPE, VERSION)
     )
     meter = (
-        meter_provider.get_meter(_SCOPE, _VERSION)
+        meter_provider.get_meter(SCOPE, VERSION)
         if meter_provider is not None
-        else metrics.get_meter(_SCOPE, _VERSION)
+        else metrics.get_meter(SCOPE, VERSION)
     )
     if logger_provider is not None:
-        otel_logger = logger_provider.get_logger(_SCOPE, _VERSION)
+        otel_logger = logger_provider.get_logger(SCOPE, VERSION)
         logs_enabled: Callable[[], bool] = lambda: True  # noqa: E731 - a provider was given
     else:
-        otel_logger = _logs.get_logger(_SCOPE, _VERSION)
+        otel_logger = _logs.get_logger(SCOPE, VERSION)
         logs_enabled = _global_logs_enabled
     rows = RowTotals()
     meter.create_observable_counter(
-        "ml.prediction.rows",
+        sc.METRIC_ROWS,
         callbacks=[rows.observe],
         unit="{row}",
         description="Rows predicted.",
@@ -138,24 +218,24 @@ def build(
         tracer=tracer,
         meter=meter,
         duration=meter.create_histogram(
-            "ml.prediction.duration",
+            sc.METRIC_DURATION,
             unit="s",
             description="Duration of model predictions.",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         ),
         rows=rows,
         unsupported=meter.create_counter(
-            "ml.input.unsupported",
+            sc.METRIC_UNSUPPORTED,
             unit="{input}",
             description="Model inputs modeltel could not summarise; the prediction went on.",
         ),
         internal_errors=meter.create_counter(
-            "ml.sdk.errors",
+            sc.METRIC_SDK_ERRORS,
             unit="{error}",
             description="Errors inside modeltel that were contained (fail-open).",
         ),
         quality=meter.create_counter(
-            "ml.data_quality.violations",
+            sc.METRIC_VIOLATIONS,
             unit="{value}",
             description="Input and output values that broke a check against the model's baseline.",
         ),
@@ -163,6 +243,7 @@ def build(
         otel_logs_enabled=logs_enabled,
         json_log=json_log or _logging.default_json_log(),
         store=store if store is not None else STORE,
+        json_always=json_always,
     )
 
 
@@ -192,11 +273,20 @@ def swap(telemetry: Telemetry | None) -> Telemetry | None:
 
 
 def default_config() -> Config:
-    """The process-wide configuration: environment variables, then ``configure()`` arguments."""
+    """The process-wide configuration: environment variables, then ``configure()`` arguments.
+
+    Never raises: an invalid environment variable is logged once (as an error, with its
+    name) and left at its default; the result is cached, so a prediction never parses it
+    again.
+    """
     global _config
     config = _config
     if config is None:
-        config = _config = Config.from_env()
+        errors: list[ConfigError] = []
+        config = Config.from_env(errors=errors)
+        for error in errors:
+            internal_log.error("modeltel: %s; using the default instead", error)
+        _config = config
     return config
 
 
@@ -209,16 +299,39 @@ def set_default_config(config: Config | None) -> Config | None:
 _reported: set[str] = set()
 
 
+class contained:
+    """The one containment guard (fail-open): ``with contained("site"):`` swallows an
+    ``Exception`` raised inside, counts it (``ml.sdk.errors`` by ``ml.sdk.error.site``) and
+    logs it once per site. Each place has a site name of its own (a test checks they are
+    unique), so a count says where it happened."""
+
+    __slots__ = ("site",)
+
+    def __init__(self, site: str) -> None:
+        self.site = site
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None or not isinstance(exc, Exception):
+            return False
+        report_internal_error(self.site, exc)
+        return True
+
+
 def report_internal_error(where: str, exc: BaseException) -> None:
     """Count a contained modeltel error; log it once per place, never raise."""
     try:
-        current().internal_errors.add(1, {"ml.sdk.error.site": where, "error.type": _qualname(exc)})
+        current().internal_errors.add(
+            1, {sc.ATTR_SDK_ERROR_SITE: where, sc.ATTR_ERROR_TYPE: error_type(exc)}
+        )
         if where not in _reported:
             _reported.add(where)
             from modeltel._privacy import describe_exception
 
             # Type and frames only unless opted in: the text may quote a user object.
-            _internal_log.warning(
+            internal_log.warning(
                 "modeltel: contained an internal error in %s (the prediction went on): %s",
                 where,
                 describe_exception(exc, default_config()),
@@ -227,10 +340,16 @@ def report_internal_error(where: str, exc: BaseException) -> None:
         pass
 
 
-def _qualname(exc: BaseException) -> str:
-    cls = type(exc)
-    module = cls.__module__
-    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+def error_type(exc: BaseException) -> str:
+    """The ``error.type`` of an exception: its qualified name (module for non-builtins)."""
+    from modeltel._identity import type_name
+
+    return type_name(exc)
 
 
-error_type = _qualname
+def _reset() -> None:
+    _reported.clear()
+    _model_attributes.clear()
+
+
+_registry.register("telemetry", reset=_reset)

@@ -12,7 +12,8 @@ Example::
         assert cap.logs[0]["event"] == "ml.prediction"
         assert cap.metric_points("ml.prediction.duration")[0].count == 1
 
-Nothing global is changed: modeltel's own handles are swapped for ones built from
+Every logged prediction is in ``cap.logs`` (the console JSON line's fields) whatever the
+exporter. Nothing global is changed: modeltel's own handles are swapped for ones built from
 in-memory providers and restored when the block ends. The global OpenTelemetry providers
 and structlog configuration are left as they were.
 """
@@ -31,7 +32,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from modeltel import _telemetry
+from modeltel import _registry, _telemetry
 from modeltel._config import Config
 
 __all__ = ["Capture", "capture"]
@@ -91,24 +92,30 @@ class Capture:
 
 
 @contextmanager
-def capture(config: Config | None = None, **settings: Any) -> Iterator[Capture]:
+def capture(
+    config: Config | None = None, *, tracer_provider: TracerProvider | None = None, **settings: Any
+) -> Iterator[Capture]:
     """Capture spans, metrics, log records and distributions emitted inside the block.
 
     ``config`` or ``settings`` (any :class:`modeltel.Config` field) replace the
-    configuration for the block, e.g. ``capture(log_sample_rate=0.0)``.
+    configuration for the block, e.g. ``capture(log_sample_rate=0.0)``; ``tracer_provider``
+    is a provider of your own (e.g. with a sampler) that the captured spans go through.
     """
-    cap = Capture()
+    cap = Capture(tracer_provider=tracer_provider)
     telemetry = _telemetry.build(
         tracer_provider=cap.tracer_provider,
         meter_provider=cap.meter_provider,
         logger_provider=cap.logger_provider,
         json_log=cap._json_log,
         store=cap.store,
+        json_always=True,
     )
     if config is None:
         config = Config.from_env(**settings)
     elif settings:
         config = config.replace(**settings)
+    # Every test starts from a clean process state (caches, once-only warnings, ...).
+    _registry.reset()
     previous = _telemetry.swap(telemetry)
     previous_config = _telemetry.set_default_config(config)
     try:
@@ -116,5 +123,6 @@ def capture(config: Config | None = None, **settings: Any) -> Iterator[Capture]:
     finally:
         _telemetry.swap(previous)
         _telemetry.set_default_config(previous_config)
+        _registry.reset()
         cap.tracer_provider.shutdown()
         cap.logger_provider.shutdown()

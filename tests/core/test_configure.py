@@ -112,7 +112,16 @@ def test_raw_payload_is_sent_only_when_the_model_opts_in(otlp, tmp_path):
     assert b"free text" not in log_bodies  # the redacted field
     for request in otlp.by_path("/v1/traces") + otlp.by_path("/v1/metrics"):
         assert SENTINEL.encode() not in request.body
-    assert "[REDACTED]" in result.stdout
+    assert b"[REDACTED]" in log_bodies
+    # One log path per destination: the OTLP log record, no console JSON line beside it.
+    assert '"ml.prediction"' not in result.stdout
+
+
+def test_no_console_line_when_the_exporter_is_none_unless_asked(tmp_path):
+    quiet = _run(APP, {"MODELTEL_EXPORTER": "none"}, tmp_path)
+    assert "ml.prediction" not in quiet.stdout
+    asked = _run(APP, {"MODELTEL_EXPORTER": "none", "MODELTEL_LOG_CONSOLE": "true"}, tmp_path)
+    assert '"event":"ml.prediction"' in asked.stdout.replace(" ", "")
 
 
 def test_console_exporter_writes_json_lines_to_a_file(tmp_path):

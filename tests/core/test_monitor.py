@@ -264,13 +264,13 @@ def test_log_sampling_drops_successful_predictions_only():
 
 
 def test_fail_open_when_modeltel_internals_raise(monkeypatch):
-    from modeltel import _monitor
+    from modeltel import _prediction
 
     def broken(*args, **kwargs):
         raise RuntimeError("summariser exploded")
 
-    monkeypatch.setattr(_monitor, "summarize_input", broken)
-    monkeypatch.setattr(_monitor, "summarize_output", broken)
+    monkeypatch.setattr(_prediction, "summarize_input", broken)
+    monkeypatch.setattr(_prediction, "summarize_output", broken)
     result = object()
 
     @modeltel.monitor(model="m")

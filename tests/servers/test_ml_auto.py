@@ -44,11 +44,31 @@ def test_sklearn_estimator_predict_gives_one_span_with_class_name_and_input_summ
     (span,) = _predict_spans(cap)
     assert span.name == "predict LogisticRegression"
     assert span.attributes["ml.model.method"] == "predict_proba"
-    assert span.attributes["ml.model.version"] == "unknown"
+    # No version given: one detected from the fitted model's content.
+    assert span.attributes["ml.model.version"].startswith("sha-")
     assert span.attributes["ml.input.rows"] == 10
     assert span.attributes["ml.input.features"] == 4
     (point,) = cap.metric_points("ml.prediction.duration")
     assert point.count == 1 and dict(point.attributes)["ml.model.name"] == "LogisticRegression"
+
+
+def test_detected_version_differs_between_fitted_models_and_survives_a_pickle(instrumented, data):
+    """Two services each serving a LogisticRegression must not be merged into one model:
+    the detected version is a hash of the fitted state, equal for the same model reloaded."""
+    import pickle
+
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = data
+    first = LogisticRegression().fit(X, y)
+    other = LogisticRegression(C=0.01).fit(X, y)
+    reloaded = pickle.loads(pickle.dumps(first))
+    with capture() as cap:
+        for model in (first, other, reloaded):
+            model.predict(X[:3])
+    versions = [s.attributes["ml.model.version"] for s in _predict_spans(cap)]
+    assert versions[0] != versions[1]
+    assert versions[0] == versions[2]
 
 
 def test_sklearn_pipeline_gives_one_span_named_after_its_final_step(instrumented, data):

@@ -1,21 +1,21 @@
-"""What every modeltel integration shares: model identity, suppression, one observed call.
+"""What every modeltel integration shares: suppression, the served route, one observed call.
 
-Identity precedence (the same for every library): a name/version given to
-:func:`register_model`, then ``MODELTEL_MODEL_NAME`` / ``MODELTEL_MODEL_VERSION``, then the
-model object's ``model_name``/``name`` and ``model_version``/``version``/``__version__``
-attributes, then a name derived from the class (version ``unknown``).
+Model identity is the one rule of ``modeltel._identity`` (a name/version given in code,
+then :func:`register_model`, the environment, the model object's attributes, a name from
+the code or the class, a detected version).
 
 Suppression: a prediction already in progress (``modeltel.current_prediction()``), a block
 marked by :func:`suppressed_predictions` (model training, health checks) or OpenTelemetry's
 own ``suppress_instrumentation`` flag turn the auto-instrumentation wrappers into plain
 calls, so a pipeline calling its steps, or a model calling a sub-model, gives one span.
+
+Every observed call is one :class:`modeltel._prediction.Prediction` run by the same
+runners as ``@monitor``.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
-import weakref
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping
 
@@ -23,32 +23,34 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from modeltel import _telemetry
-from modeltel._monitor import (
-    _MISSING,
+from modeltel import _registry
+from modeltel import _semconv as sc
+from modeltel._identity import model_identity, register_model
+from modeltel._prediction import (
+    MISSING,
     NO_OUTPUT,
+    Options,
     Prediction,
-    _begin,
-    _detach,
-    _end,
-    _Options,
-    _record_chunk,
     current_prediction,
+    run,
+    run_async,
     stream,
     stream_async,
 )
-from modeltel._telemetry import report_internal_error
+from modeltel._telemetry import contained, report_internal_error
 
 __all__ = [
-    "register_model",
+    "NO_OUTPUT",
+    "current_prediction",
     "model_identity",
-    "suppressed_predictions",
     "predictions_suppressed",
+    "register_model",
+    "route_model",
     "run_observed",
+    "run_observed_async",
     "run_observed_stream",
     "stamp_server_span",
-    "NO_OUTPUT",
-    "route_model",
+    "suppressed_predictions",
 ]
 
 
@@ -57,6 +59,18 @@ __all__ = [
 # also in zero-code mode where no route was marked. Bounded: routes come from code.
 _route_models: dict[str, tuple[str, str]] = {}
 _MAX_ROUTES = 1000
+# One Options per model and version served (bounded: they come from code, not data),
+# instead of one per request.
+_options_cache: dict[tuple[str, str, Any], Options] = {}
+_MAX_OPTIONS = 10_000
+
+
+def _reset() -> None:
+    _route_models.clear()
+    _options_cache.clear()
+
+
+_registry.register("instrumentation.routes", reset=_reset)
 
 
 def route_model(route: str | None) -> tuple[str, str] | None:
@@ -77,73 +91,6 @@ _SUPPRESS_KEY = otel_context.create_key("modeltel-suppress-predictions")
 # OpenTelemetry's own flag, set by opentelemetry.instrumentation.utils.suppress_instrumentation()
 # (the key lives in the API, so reading it needs no instrumentation package).
 _OTEL_SUPPRESS_KEY = getattr(otel_context, "_SUPPRESS_INSTRUMENTATION_KEY", "suppress_instrumentation")
-
-_registry_lock = threading.Lock()
-_registry: "weakref.WeakKeyDictionary[Any, tuple[str | None, str | None]]" = weakref.WeakKeyDictionary()
-# Objects that cannot be weakly referenced are kept by id with a strong reference, bounded.
-_strong_registry: dict[int, tuple[Any, str | None, str | None]] = {}
-_MAX_STRONG = 1024
-
-
-def register_model(model: Any, name: str | None = None, version: str | None = None) -> Any:
-    """Give a model object the name and version its automatic predict spans carry.
-
-    Returns ``model`` so it can be used inline::
-
-        clf = modeltel.instrumentation.register_model(joblib.load("fraud.pkl"), "fraud", "3.1.0")
-        clf.predict(X)   # span "predict fraud", ml.model.version 3.1.0 (auto-instrumented)
-    """
-    with _registry_lock:
-        try:
-            _registry[model] = (name, version)
-        except TypeError:  # not weak-referenceable (e.g. some C extension objects)
-            if len(_strong_registry) < _MAX_STRONG or id(model) in _strong_registry:
-                _strong_registry[id(model)] = (model, name, version)
-    return model
-
-
-def _registered(model: Any) -> tuple[str | None, str | None]:
-    try:
-        found = _registry.get(model)
-    except TypeError:
-        found = None
-    if found is not None:
-        return found
-    strong = _strong_registry.get(id(model))
-    if strong is not None and strong[0] is model:
-        return strong[1], strong[2]
-    return None, None
-
-
-def _str_attr(obj: Any, names: tuple[str, ...]) -> str | None:
-    for attr in names:
-        try:
-            value = getattr(obj, attr, None)
-        except Exception:  # noqa: BLE001 - a property that raises is no name
-            continue
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            text = str(value)
-            if text:
-                return text
-    return None
-
-
-def explicit_identity(model: Any) -> tuple[str | None, str | None]:
-    """Name and version from the registry, the environment or the object's attributes;
-    ``None`` where none of them says (no class-name or ``unknown`` fallback)."""
-    name, version = _registered(model)
-    config = _telemetry.default_config()
-    name = name or config.model_name or _str_attr(model, ("model_name", "name"))
-    version = version or config.model_version or _str_attr(
-        model, ("model_version", "version", "__version__")
-    )
-    return name, version
-
-
-def model_identity(model: Any, default_name: str | None = None) -> tuple[str, str]:
-    """The (name, version) of ``model`` by the precedence in the module docstring."""
-    name, version = explicit_identity(model)
-    return name or default_name or type(model).__name__, version or "unknown"
 
 
 @contextmanager
@@ -173,7 +120,7 @@ def stamp_server_span(model: str, version: str) -> None:
     """
     span = trace.get_current_span()
     if getattr(span, "kind", None) is SpanKind.SERVER and span.is_recording():
-        span.set_attributes({"ml.model.name": model, "ml.model.version": version})
+        span.set_attributes({sc.ATTR_MODEL_NAME: model, sc.ATTR_MODEL_VERSION: version})
 
 
 def _enter_server_span(model: str, version: str) -> str | None:
@@ -185,40 +132,40 @@ def _enter_server_span(model: str, version: str) -> str | None:
     span = trace.get_current_span()
     if getattr(span, "kind", None) is not SpanKind.SERVER or not span.is_recording():
         return None
-    span.set_attributes({"ml.model.name": model, "ml.model.version": version})
+    span.set_attributes({sc.ATTR_MODEL_NAME: model, sc.ATTR_MODEL_VERSION: version})
     attributes = getattr(span, "attributes", None)
-    route = attributes.get("http.route") if isinstance(attributes, Mapping) else None
+    route = attributes.get(sc.ATTR_HTTP_ROUTE) if isinstance(attributes, Mapping) else None
     return route if isinstance(route, str) else None
 
 
-# One _Options per model and version served (bounded: they come from code, not data),
-# instead of one per request.
-_options_cache: dict[tuple[str, str], _Options] = {}
-
-
-def _options_for(model: str, version: str) -> _Options:
-    options = _options_cache.get((model, version))
+def options_for(model: str, version: str, baseline: Any = None) -> Options:
+    """The (cached) options of a model served by a route or hooked in a library."""
+    key = (model, version, id(baseline) if baseline is not None else None)
+    options = _options_cache.get(key)
     if options is None:
-        options = _Options(model=model, version=version)
-        if len(_options_cache) < 10_000:
-            _options_cache[(model, version)] = options
+        options = Options(model=model, version=version, baseline=baseline)
+        if len(_options_cache) < _MAX_OPTIONS:
+            _options_cache[key] = options
     return options
 
 
-def _begin_observed(
-    model: str, version: str, inputs: Any, has_inputs: bool, attributes: Mapping[str, Any] | None
+def _prediction(
+    model: str,
+    version: str,
+    inputs: Any,
+    has_inputs: bool,
+    attributes: Mapping[str, Any] | None,
+    baseline: Any = None,
 ) -> Prediction:
-    """Start the prediction; the input summary, ``attributes`` and the route go in with the
-    span's own attributes. ``_begin`` contains its own failures."""
+    """A prediction of ``model``; the input summary, ``attributes`` and the route go in
+    with the span's own attributes."""
     extra = dict(attributes) if attributes else {}
-    try:
+    with contained("instrumentation.server_span"):
         route = _enter_server_span(model, version)
         if route is not None:
-            extra["http.route"] = route
+            extra[sc.ATTR_HTTP_ROUTE] = route
             remember_route_model(route, model, version)
-    except Exception as exc:  # noqa: BLE001 - fail-open: the model still runs
-        report_internal_error("instrumentation_enter", exc)
-    return _begin(_options_for(model, version), None, inputs if has_inputs else _MISSING, extra)
+    return Prediction(options_for(model, version, baseline), None, inputs if has_inputs else MISSING, extra)
 
 
 def run_observed_stream(
@@ -230,6 +177,7 @@ def run_observed_stream(
     inputs: Any = None,
     has_inputs: bool = True,
     output_of: Callable[[Any], Any] | None = None,
+    baseline: Any = None,
 ) -> Any:
     """A (sync or async) generator from ``make()`` as one prediction of ``model``: the span
     starts at the first step and ends with the stream, each item is a streamed output.
@@ -241,22 +189,11 @@ def run_observed_stream(
     parent = otel_context.get_current()
 
     def begin() -> Prediction:
-        token = otel_context.attach(parent)
-        try:
-            prediction = _begin_observed(model, version, inputs, has_inputs, None)
-            _detach(prediction)  # before the parent's token: contexts are restored in order
-        finally:
-            otel_context.detach(token)
-        return prediction
+        return _prediction(model, version, inputs, has_inputs, None, baseline)
 
     if is_async:
-        return stream_async(begin, make, output_of)
-    return stream(begin, make, output_of)
-
-
-def _finish(prediction: Prediction, result: Any, output_of: Callable[[Any], Any] | None) -> None:
-    _record_chunk(prediction, result, output_of)
-    _end(prediction)
+        return stream_async(begin, make, output_of, parent)
+    return stream(begin, make, output_of, parent)
 
 
 def run_observed(
@@ -268,20 +205,15 @@ def run_observed(
     has_inputs: bool = True,
     attributes: Mapping[str, Any] | None = None,
     output_of: Callable[[Any], Any] | None = None,
+    baseline: Any = None,
 ) -> Any:
     """Run ``call()`` as one prediction of ``model``; its result and exceptions unchanged.
 
     ``inputs`` is summarised before the call (when ``has_inputs``), the result (or
     ``output_of(result)``) after it. Any failure inside modeltel is contained.
     """
-    prediction = _begin_observed(model, version, inputs, has_inputs, attributes)
-    try:
-        result = call()
-    except BaseException as exc:
-        _end(prediction, exc)
-        raise
-    _finish(prediction, result, output_of)
-    return result
+    prediction = _prediction(model, version, inputs, has_inputs, attributes, baseline)
+    return run(prediction, call, output_of)
 
 
 async def run_observed_async(
@@ -293,16 +225,11 @@ async def run_observed_async(
     has_inputs: bool = True,
     attributes: Mapping[str, Any] | None = None,
     output_of: Callable[[Any], Any] | None = None,
+    baseline: Any = None,
 ) -> Any:
     """:func:`run_observed` for a coroutine function ``call``."""
-    prediction = _begin_observed(model, version, inputs, has_inputs, attributes)
-    try:
-        result = await call()
-    except BaseException as exc:
-        _end(prediction, exc)
-        raise
-    _finish(prediction, result, output_of)
-    return result
+    prediction = _prediction(model, version, inputs, has_inputs, attributes, baseline)
+    return await run_async(prediction, call, output_of)
 
 
 def flush_all(timeout_millis: int = 10_000) -> None:
@@ -318,14 +245,14 @@ def flush_all(timeout_millis: int = 10_000) -> None:
     try:
         modeltel.force_flush(timeout_millis)
     except Exception as exc:  # noqa: BLE001
-        report_internal_error("flush", exc)
+        report_internal_error("instrumentation.flush_modeltel", exc)
     for provider in (trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider()):
         flush = getattr(provider, "force_flush", None)
         if callable(flush):
             try:
                 flush(timeout_millis)
             except Exception as exc:  # noqa: BLE001
-                report_internal_error("flush", exc)
+                report_internal_error("instrumentation.flush_provider", exc)
 
 
 def module_loaded(name: str) -> Any:

@@ -7,10 +7,8 @@ import contextlib
 import inspect
 from typing import Any, Iterable, Mapping
 
-from opentelemetry import context as otel_context
-
 from modeltel._telemetry import report_internal_error
-from modeltel.instrumentation._common import _SUPPRESS_KEY, flush_all
+from modeltel.instrumentation._common import flush_all, suppressed_predictions
 from modeltel.instrumentation._routes import RouteSpec, normalise_routes, spec_of, wrap_handler
 from modeltel.instrumentation._web import DEFAULT_HEALTH_PATHS, count_rejected_input, excluded_urls_for
 
@@ -52,13 +50,10 @@ class _ModeltelMiddleware:
                 try:
                     _wrap_routes(scope["app"], self.state.routes)
                 except Exception as exc:  # noqa: BLE001 - fail-open
-                    report_internal_error("fastapi_routes", exc)
+                    report_internal_error("fastapi.wrap_routes", exc)
         if scope.get("path", "").rstrip("/") in self.state.health_paths:
-            token = otel_context.attach(otel_context.set_value(_SUPPRESS_KEY, True))
-            try:
+            with suppressed_predictions():
                 await self.app(scope, receive, send)
-            finally:
-                otel_context.detach(token)
             return
         await self.app(scope, receive, send)
 
@@ -127,7 +122,7 @@ def _wrap_validation_handler(app: Any) -> None:
             else:
                 count_rejected_input(None, None, route, _VALIDATION_ERROR, meter_provider)
         except Exception as error:  # noqa: BLE001 - fail-open
-            report_internal_error("fastapi_validation", error)
+            report_internal_error("fastapi.validation", error)
         result = original(request, exc)
         if inspect.isawaitable(result):
             result = await result

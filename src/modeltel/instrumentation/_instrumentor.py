@@ -23,7 +23,7 @@ from typing import Any, Collection, Iterable
 import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from modeltel._telemetry import report_internal_error
+from modeltel._telemetry import is_real_provider, report_internal_error
 from modeltel.instrumentation import _ml
 
 __all__ = ["ModeltelInstrumentor"]
@@ -50,7 +50,7 @@ class _WebHooks:
                 try:
                     prepare_fastapi_app(instance)
                 except Exception as exc:  # noqa: BLE001 - the app must start regardless
-                    report_internal_error("fastapi_zero_code", exc)
+                    report_internal_error("instrumentor.fastapi_app", exc)
             return wrapped(*args, **kwargs)
 
         self._patch(FastAPI, "build_middleware_stack", build_middleware_stack)
@@ -65,7 +65,7 @@ class _WebHooks:
                 try:
                     prepare_flask_app(instance)
                 except Exception as exc:  # noqa: BLE001
-                    report_internal_error("flask_zero_code", exc)
+                    report_internal_error("instrumentor.flask_app", exc)
             return wrapped(*args, **kwargs)
 
         self._patch(Flask, "wsgi_app", wsgi_app)
@@ -150,16 +150,30 @@ class ModeltelInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return instrument_flask(app, **options)
 
 
+def _exporter_for_application() -> str:
+    """The exporter of modeltel's distributions under ``opentelemetry-instrument``:
+    ``MODELTEL_EXPORTER``, else the one the distro uses for metrics (``OTEL_METRICS_EXPORTER``:
+    ``console`` and ``none`` are followed, so a console set-up sends nothing over OTLP),
+    else OTLP."""
+    explicit = os.environ.get("MODELTEL_EXPORTER")
+    if explicit:
+        return explicit
+    metrics_exporter = os.environ.get("OTEL_METRICS_EXPORTER", "otlp").split(",")[0].strip().lower()
+    if metrics_exporter in {"console", "none"}:
+        return metrics_exporter
+    return "otlp"
+
+
 def _configure_on_application_sdk() -> None:
     """Under ``opentelemetry-instrument`` the distro has installed SDK providers; modeltel's
-    ``configure()`` then adds only what is its own (the distribution export), on OTLP."""
+    ``configure()`` then adds only what is its own (the distribution export)."""
     from opentelemetry import trace
 
-    if type(trace.get_tracer_provider()).__name__ in {"ProxyTracerProvider", "NoOpTracerProvider"}:
+    if not is_real_provider(trace.get_tracer_provider()):
         return  # no SDK: a library or a test; nothing to attach to
     try:
         import modeltel
 
-        modeltel.configure(exporter=os.environ.get("MODELTEL_EXPORTER") or "otlp")
+        modeltel.configure(exporter=_exporter_for_application())
     except Exception as exc:  # noqa: BLE001 - never break the application's start
         _log.warning("modeltel: could not start the distribution export: %r", exc)

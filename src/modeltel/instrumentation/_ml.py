@@ -27,9 +27,9 @@ from typing import Any, Callable, Iterable
 
 import wrapt
 
+from modeltel import _semconv as sc
 from modeltel._telemetry import report_internal_error
 from modeltel.instrumentation._common import (
-    explicit_identity,
     model_identity,
     predictions_suppressed,
     run_observed,
@@ -111,16 +111,16 @@ def _sklearn_method(method: str) -> Callable[..., Any]:
         if instance is None or predictions_suppressed():
             return wrapped(*args, **kwargs)
         try:
-            model, version = model_identity(instance, _sklearn_name(instance))
+            model, version = model_identity(instance, default_name=_sklearn_name(instance))
         except Exception as exc:  # noqa: BLE001
-            report_internal_error("sklearn_identity", exc)
+            report_internal_error("hooks.sklearn_identity", exc)
             return wrapped(*args, **kwargs)
         return run_observed(
             model,
             version,
             lambda: wrapped(*args, **kwargs),
             inputs=_first_arg(args, kwargs, "X"),
-            attributes={"ml.model.method": method, "ml.model.library": "sklearn"},
+            attributes={sc.ATTR_MODEL_METHOD: method, sc.ATTR_MODEL_LIBRARY: "sklearn"},
         )
 
     return wrapper
@@ -183,7 +183,7 @@ def _patch_sklearn(module: Any) -> None:
                 with _lock:
                     _patch_sklearn_class(cls, _pipeline_types())
             except Exception as exc:  # noqa: BLE001 - never break a class definition
-                report_internal_error("sklearn_subclass", exc)
+                report_internal_error("hooks.sklearn_subclass", exc)
 
     hook = classmethod(__init_subclass__)
     setattr(BaseEstimator, "__init_subclass__", hook)
@@ -197,17 +197,17 @@ def _booster_method(library: str, method: str, input_names: tuple[str, ...]) -> 
         if instance is None or predictions_suppressed():
             return wrapped(*args, **kwargs)
         try:
-            model, version = model_identity(instance, default_name)
+            model, version = model_identity(instance, default_name=default_name)
             data = _first_arg(args, kwargs, *input_names)
-            attributes: dict[str, Any] = {"ml.model.method": method, "ml.model.library": library}
+            attributes: dict[str, Any] = {sc.ATTR_MODEL_METHOD: method, sc.ATTR_MODEL_LIBRARY: library}
             has_inputs = True
             if type(data).__name__ == "DMatrix":
                 # A DMatrix holds its data in native memory: rows and columns only.
-                attributes["ml.input.rows"] = int(data.num_row())
-                attributes["ml.input.features"] = int(data.num_col())
+                attributes[sc.ATTR_INPUT_ROWS] = int(data.num_row())
+                attributes[sc.ATTR_INPUT_FEATURES] = int(data.num_col())
                 has_inputs = False
         except Exception as exc:  # noqa: BLE001
-            report_internal_error(f"{library}_identity", exc)
+            report_internal_error(f"hooks.{library}_identity", exc)
             return wrapped(*args, **kwargs)
         return run_observed(
             model,
@@ -236,20 +236,20 @@ def _patch_lightgbm(module: Any) -> None:
 
 
 def _onnx_identity(session: Any) -> tuple[str, str]:
-    name, version = explicit_identity(session)
-    if name is None or version is None:
-        # The model file's own metadata: custom "model_name"/"name" and "model_version"/
-        # "version" entries, then the graph name and the ONNX model_version field.
-        try:
-            meta = session.get_modelmeta()
-            custom = dict(meta.custom_metadata_map or {})
-            name = name or custom.get("model_name") or custom.get("name") or meta.graph_name or None
-            version = version or custom.get("model_version") or custom.get("version") or (
-                str(meta.version) if meta.version else None
-            )
-        except Exception:  # noqa: BLE001 - metadata is a nicety
-            pass
-    return name or "onnx_model", version or "unknown"
+    # The model file's own metadata comes after what code and environment say: custom
+    # "model_name"/"name" and "model_version"/"version" entries, then the graph name and
+    # the ONNX model_version field.
+    name = version = None
+    try:
+        meta = session.get_modelmeta()
+        custom = dict(meta.custom_metadata_map or {})
+        name = custom.get("model_name") or custom.get("name") or meta.graph_name or None
+        version = custom.get("model_version") or custom.get("version") or (
+            str(meta.version) if meta.version else None
+        )
+    except Exception:  # noqa: BLE001 - metadata is a nicety
+        pass
+    return model_identity(session, default_name=name or "onnx_model", default_version=version)
 
 
 def _onnx_run(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -262,14 +262,14 @@ def _onnx_run(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[s
         # only when they are 1-D (else the dict is counted as unsupported input).
         inputs = next(iter(feed.values())) if isinstance(feed, dict) and len(feed) == 1 else feed
     except Exception as exc:  # noqa: BLE001
-        report_internal_error("onnxruntime_identity", exc)
+        report_internal_error("hooks.onnxruntime_identity", exc)
         return wrapped(*args, **kwargs)
     return run_observed(
         model,
         version,
         lambda: wrapped(*args, **kwargs),
         inputs=inputs,
-        attributes={"ml.model.method": "run", "ml.model.library": "onnxruntime"},
+        attributes={sc.ATTR_MODEL_METHOD: "run", sc.ATTR_MODEL_LIBRARY: "onnxruntime"},
         # run() returns one array per requested output; the first is the prediction
         # (labels for a classifier; probabilities come second).
         output_of=lambda outputs: outputs[0] if isinstance(outputs, list) and outputs else outputs,
@@ -301,7 +301,7 @@ def _torch_call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict
         model, version = model_identity(instance)
         inputs = _tensor_to_numpy(args[0]) if args else None
     except Exception as exc:  # noqa: BLE001
-        report_internal_error("torch_identity", exc)
+        report_internal_error("hooks.torch_identity", exc)
         return wrapped(*args, **kwargs)
     return run_observed(
         model,
@@ -309,7 +309,7 @@ def _torch_call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict
         lambda: wrapped(*args, **kwargs),
         inputs=inputs,
         has_inputs=bool(args),
-        attributes={"ml.model.method": "__call__", "ml.model.library": "torch"},
+        attributes={sc.ATTR_MODEL_METHOD: "__call__", sc.ATTR_MODEL_LIBRARY: "torch"},
         output_of=_tensor_to_numpy,
     )
 
@@ -337,7 +337,7 @@ def _apply(library: str, module: Any) -> None:
             _PATCHERS[library](module)
             _patched_libraries.add(library)
         except Exception as exc:  # noqa: BLE001 - an unexpected library version: skip it
-            report_internal_error(f"patch_{library}", exc)
+            report_internal_error(f"hooks.patch_{library}", exc)
 
 
 def _hook_for(library: str) -> Callable[[Any], None]:

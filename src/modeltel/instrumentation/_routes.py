@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, TypeVar, overload
 import wrapt
 
 from modeltel import _telemetry
+from modeltel._identity import model_identity
 from modeltel._telemetry import report_internal_error
 from modeltel.instrumentation._common import (
     NO_OUTPUT,
@@ -48,11 +49,7 @@ class RouteSpec:
     input_arg: str | None = None
 
     def identity(self, fallback: str) -> tuple[str, str]:
-        config = _telemetry.default_config()
-        return (
-            self.model or config.model_name or fallback,
-            self.version or config.model_version or "unknown",
-        )
+        return model_identity(None, self.model, self.version, default_name=fallback)
 
 
 class _PredictRoute(wrapt.FunctionWrapper):
@@ -183,7 +180,7 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
         try:
             inputs = _find_input(spec, signature, body_names, args, kwargs)
         except Exception as exc:  # noqa: BLE001 - fail-open
-            report_internal_error("route_input", exc)
+            report_internal_error("routes.find_input", exc)
             inputs = None
         return model, version, inputs, inputs is not None
 

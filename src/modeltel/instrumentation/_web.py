@@ -9,8 +9,10 @@ from typing import Any, Iterable
 
 from opentelemetry import metrics
 
-from modeltel import _telemetry
-from modeltel._telemetry import report_internal_error
+from modeltel import _registry, _telemetry
+from modeltel import _semconv as sc
+from modeltel._identity import model_identity
+from modeltel._telemetry import SCOPE, VERSION, report_internal_error
 from modeltel.instrumentation._common import route_model, stamp_server_span
 
 __all__ = ["DEFAULT_HEALTH_PATHS", "excluded_urls_for", "count_rejected_input"]
@@ -42,13 +44,14 @@ def excluded_urls_for(framework: str, health_paths: Iterable[str], excluded_urls
 
 _lock = threading.Lock()
 _counters: dict[int, Any] = {}
+_registry.register("instrumentation.rejected_counters", reset=_counters.clear)
 
 
 def _rejected_counter(meter_provider: Any = None) -> Any:
     # The app's meter provider if instrument_fastapi() was given one, else modeltel's meter
     # (modeltel.testing swaps in its own), else the global one; one counter per meter.
     meter = (
-        meter_provider.get_meter("modeltel", "0.1.0")
+        meter_provider.get_meter(SCOPE, VERSION)
         if meter_provider is not None
         else getattr(_telemetry.current(), "meter", None)
     )
@@ -58,9 +61,9 @@ def _rejected_counter(meter_provider: Any = None) -> Any:
         with _lock:
             counter = _counters.get(key)
             if counter is None:
-                meter = meter or metrics.get_meter("modeltel", "0.1.0")
+                meter = meter or metrics.get_meter(SCOPE, VERSION)
                 counter = meter.create_counter(
-                    "ml.input.rejected",
+                    sc.METRIC_REJECTED,
                     unit="{input}",
                     description="Requests to a predict route rejected before the model ran "
                     "(e.g. FastAPI request validation, HTTP 422).",
@@ -76,14 +79,13 @@ def count_rejected_input(
     try:
         if model is None:
             known = route_model(route)
-            config = _telemetry.default_config()
-            model, version = known if known is not None else (config.model_name, config.model_version)
-        model = model or "unknown"
-        version = version or "unknown"
+            if known is not None:
+                model, version = known
+        model, version = model_identity(None, model, version, default_name="unknown")
         stamp_server_span(model, version)
         _rejected_counter(meter_provider).add(
             1,
-            {"ml.model.name": model, "ml.model.version": version, "error.type": error_type},
+            {sc.ATTR_MODEL_NAME: model, sc.ATTR_MODEL_VERSION: version, sc.ATTR_ERROR_TYPE: error_type},
         )
     except Exception as exc:  # noqa: BLE001 - fail-open
-        report_internal_error("count_rejected_input", exc)
+        report_internal_error("web.count_rejected_input", exc)
