@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from modeltel._baseline import Baseline, FeatureBaseline, _numeric_label
+from modeltel._baseline import Baseline, FeatureBaseline
+from modeltel._identity import number_label
 
 __all__ = ["SMALL_BASELINE_ROWS", "DataQuality", "FeatureQuality", "QualityLimits", "small_baseline_warning"]
 
@@ -190,7 +191,7 @@ class DataQuality:
         fq.nulls += int(nulls.sum())
         present = col[~nulls]
         if fb.dtype == "numeric-as-category" and present.dtype.kind in "iufb":
-            labels = present.astype("float64").map(_numeric_label)
+            labels = present.astype("float64").map(number_label)
         else:
             labels = present.astype(str)
         known = set(fb.categories)
