@@ -16,6 +16,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import structlog
 from opentelemetry import _logs, metrics, trace
 
 from modeltel import _registry
@@ -85,14 +86,18 @@ class Telemetry:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def console_log(self, otel_logs: bool) -> bool:
-        """Whether a logged prediction is also a console JSON line: when asked
-        (``MODELTEL_LOG_CONSOLE=true``), else only when no OpenTelemetry log pipeline
-        takes it and the exporter is not ``none``: one log path per destination."""
+        """Whether a logged prediction also goes to the JSON sink (one path per destination):
+        when asked (``MODELTEL_LOG_CONSOLE=true``/``false`` decides); else when the
+        application configured structlog (its own log pipeline is a destination of its
+        own); else only when no OpenTelemetry log pipeline takes the record and the
+        exporter is not ``none``."""
         if self.json_always is not None:
             return self.json_always
         config = default_config()
         if config.log_console is not None:
             return config.log_console
+        if structlog.is_configured():
+            return True
         return not otel_logs and config.resolved_exporter() != "none"
 
 
