@@ -91,6 +91,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
             "MODELTEL_EXPORT_INTERVAL": "0.2",
             "OTEL_METRIC_EXPORT_INTERVAL": "200",
             "MODELTEL_SHUTDOWN_TIMEOUT": "10",
+            # Both log destinations at once (the console line is off beside OTLP by default),
+            # so that both are scanned.
+            "MODELTEL_LOG_CONSOLE": "true",
         }
         for name in ("MODELTEL_CAPTURE_ERROR_MESSAGES", "MODELTEL_CAPTURE_RAW", "MODELTEL_HASH_CATEGORIES"):
             env.pop(name, None)
