@@ -29,6 +29,7 @@ import numpy as np
 from modeltel import _drift
 from modeltel._baseline import Baseline, FeatureBaseline, ProductionHistograms, _chunks
 from modeltel._dataquality import DataQuality, small_baseline_warning
+from modeltel._performance import Performance
 
 __all__ = ["DriftReport", "Period", "ReportInputs", "drift_report"]
 
@@ -50,6 +51,7 @@ class Period:
     rows: int
     result: _drift.DatasetDrift
     production: dict[str, _drift.Histogram]
+    performance: Performance | None = None
 
 
 @dataclass
@@ -73,6 +75,8 @@ class DriftReport:
     missing: list[str] = field(default_factory=list)
     #: Rows whose time column could not be read as a time (in the whole, in no period).
     bad_times: int = 0
+    #: Predictions scored against targets, when both were given.
+    performance: Performance | None = None
 
     @property
     def verdict(self) -> str:
@@ -113,6 +117,7 @@ class DriftReport:
             "missing_features": list(self.missing),
             "features": [_feature_dict(fd) for fd in self.result.features],
             "data_quality": self.quality.to_dict() if self.quality is not None else None,
+            "performance": self.performance.to_dict() if self.performance is not None else None,
         }
         if self.periods:
             out["time_column"] = self.time_column
@@ -124,6 +129,7 @@ class DriftReport:
                     "verdict": p.result.verdict,
                     "drifted": p.result.drifted,
                     "evaluated": p.result.evaluated,
+                    "performance": p.performance.to_dict() if p.performance is not None else None,
                     "features": [_feature_dict(fd) for fd in p.result.features],
                 }
                 for p in self.periods
@@ -227,6 +233,8 @@ class ReportInputs:
         if every is not None:
             self._step = parse_duration(every)
         self.periods: dict[Any, ProductionHistograms] = {}
+        self.period_performance: dict[Any, Performance] = {}
+        self.performance = Performance()
         self.bad_times = 0
 
     def add(self, frame: Any, predictions: Any = None, targets: Any = None) -> None:
@@ -240,6 +248,9 @@ class ReportInputs:
             frame = self.quality.add(frame)
         elif self.time_column is not None:
             raise ValueError("a time split needs a pandas DataFrame")
+        both = predictions is not None and targets is not None
+        if both:
+            self.performance.add(predictions, targets)
         if self.time_column is None:
             self.prod.add(_inputs(frame, self.baseline), predictions=predictions, targets=targets)
             return
@@ -266,6 +277,8 @@ class ReportInputs:
                 predictions=_take(predictions, index),
                 targets=_take(targets, index),
             )
+            if both:
+                self.period_performance.setdefault(start, Performance()).add(_take(predictions, index), _take(targets, index))
 
     def report(self, config: _drift.DriftConfig | None = None, title: str | None = None) -> DriftReport:
         baseline = self.baseline
@@ -278,7 +291,10 @@ class ReportInputs:
             hist = self.periods[start]
             prod = hist.histograms()
             periods.append(
-                Period(_period_label(start, self._step), hist.rows, _drift.evaluate(reference, prod, config, outputs=outputs), prod)
+                Period(
+                    _period_label(start, self._step), hist.rows, _drift.evaluate(reference, prod, config, outputs=outputs),
+                    prod, self.period_performance.get(start),
+                )
             )
         return DriftReport(
             baseline=baseline,
@@ -293,6 +309,7 @@ class ReportInputs:
             every=self.every,
             missing=[n for n in baseline.features if n not in self.prod.seen] if self.prod.rows else [],
             bad_times=self.bad_times,
+            performance=self.performance if (self.performance.rows or self.performance.skipped) else None,
         )
 
 
@@ -712,6 +729,35 @@ def _section_quality(report: DriftReport) -> str:
     )
 
 
+_METRIC_NAMES = {"accuracy": "accuracy", "mae": "mean absolute error", "rmse": "root mean squared error"}
+
+
+def _section_performance(report: DriftReport) -> str:
+    perf = report.performance
+    if perf is None:
+        return ""
+    head = '<h3 id="performance">Model performance</h3>'
+    if perf.skipped and not perf.rows:
+        return head + f'<p class="none">Not scored: {_e(perf.skipped)}.</p>'
+    metrics = perf.metrics()
+    cols = list(metrics)
+    rows = [("all rows", perf)] + [(p.start, p.performance) for p in report.periods if p.performance is not None]
+    body = "".join(
+        f'<tr data-period="{_e(label)}"><td>{_e(label)}</td><td class="num">{p.rows:,}</td>'
+        + "".join(f'<td class="num" data-metric="{m}">{_fmt(p.metrics().get(m))}</td>' for m in cols)
+        + "</tr>"
+        for label, p in rows
+    )
+    note = f" ({perf.missing:,} rows without a prediction or a target were not scored)" if perf.missing else ""
+    return (
+        head
+        + f'<p class="none">{_e(perf.task)}: predictions against targets, row by row{_e(note)}.</p>'
+        + '<table id="performance-table"><thead><tr><th></th><th class="num">rows</th>'
+        + "".join(f'<th class="num">{_METRIC_NAMES[m]}</th>' for m in cols)
+        + "</tr></thead><tbody>" + body + "</tbody></table>"
+    )
+
+
 def _section_timeline(report: DriftReport) -> str:
     if not report.periods:
         return ""
@@ -825,6 +871,7 @@ SECTIONS: list[Callable[[DriftReport], str]] = [
     _section_header,
     _section_banner,
     _section_quality,
+    _section_performance,
     _section_timeline,
     _section_ranking,
     _section_cards,

@@ -413,6 +413,9 @@ def _summary(report: Any, output: Path) -> None:
     for name, found in report.quality_issues.items():
         for issue in found:
             click.echo(f"data quality: {name}: {issue}")
+    if report.performance is not None and report.performance.rows:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in report.performance.metrics().items())
+        click.echo(f"performance ({report.performance.task}, {report.performance.rows:,} rows): {shown}")
     if report.periods:
         drifted = sum(p.result.verdict == "drift" for p in report.periods)
         click.echo(f"{len(report.periods)} periods of {report.every}: {drifted} with dataset drift")

@@ -312,3 +312,44 @@ def test_time_split_from_the_cli_counts_unreadable_times_and_writes_periods(tmp_
     assert [p["start"] for p in doc["periods"]] == ["2026-03-01", "2026-03-02", "2026-03-03"]
     assert [p["verdict"] for p in doc["periods"]] == ["no_drift", "drift", "drift"]
     assert sum(p["rows"] for p in doc["periods"]) == n - 5 and doc["rows"] == n
+
+
+def test_performance_section_matches_scikit_learn(tmp_path):
+    """With --prediction-col and --target-col the report scores the model row by row: accuracy of
+    class labels equals scikit-learn's, per period too; MAE and RMSE of values equal scikit-learn's."""
+    from sklearn.metrics import accuracy_score, mean_absolute_error, mean_squared_error
+
+    rng = np.random.default_rng(8)
+    n = 4000
+    x = rng.normal(0, 1, n)
+    frame = pd.DataFrame({"x": x, "label": np.where(x + rng.normal(0, 0.5, n) > 0, "yes", "no"),
+                          "pred": np.where(x > 0.2, "yes", "no"),
+                          "value": 3 * x + rng.normal(0, 1, n), "fit": 3 * x,
+                          "ts": pd.date_range("2026-04-01", periods=n, freq="min")})
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    runner = CliRunner()
+    for name, pred, target in (("cls", "pred", "label"), ("reg", "fit", "value")):
+        r = runner.invoke(main, ["baseline", "create", str(tmp_path / "data.csv"), "--model", name, "--version", "1",
+                                 "--prediction-col", pred, "--target-col", target, "--exclude", "ts",
+                                 "--exclude", "label,pred,value,fit", "-o", str(tmp_path / f"{name}.json")])
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(main, ["drift", "report", "--baseline", str(tmp_path / f"{name}.json"), "--data", str(tmp_path / "data.csv"),
+                                 "--prediction-col", pred, "--target-col", target, "--time-column", "ts", "--every", "1d",
+                                 "--chunk-size", "900", "--format", "json", "-o", str(tmp_path / f"{name}-r.json"),
+                                 "--json", str(tmp_path / f"{name}-copy.json")])
+        assert r.exit_code == 0, r.output
+        doc = json.loads((tmp_path / f"{name}-r.json").read_text())
+        perf = doc["performance"]
+        assert perf["rows"] == n and perf["missing"] == 0
+        if name == "cls":
+            assert perf["task"] == "classification"
+            assert perf["accuracy"] == pytest.approx(accuracy_score(frame.label, frame.pred), abs=1e-12)
+            day2 = frame[frame.ts.dt.day == 2]
+            assert doc["periods"][1]["performance"]["accuracy"] == pytest.approx(accuracy_score(day2.label, day2.pred), abs=1e-12)
+        else:
+            assert perf["task"] == "regression"
+            assert perf["mae"] == pytest.approx(mean_absolute_error(frame.value, frame.fit), rel=1e-9)
+            assert perf["rmse"] == pytest.approx(mean_squared_error(frame.value, frame.fit) ** 0.5, rel=1e-9)
+    html_page = drift_report(Baseline.load(tmp_path / "cls.json"), frame[["x"]], predictions=frame.pred.to_numpy(),
+                             targets=frame.label.to_numpy()).to_html()
+    assert 'id="performance"' in html_page and 'data-metric="accuracy"' in html_page
