@@ -276,6 +276,34 @@ def baseline_create(
     small = small_baseline_warning(b.rows)
     if small:
         click.echo(f"warning: {small}", err=True)
+    for name in _numbers_read_as_labels(b, set(_split_list(categorical))):
+        click.echo(
+            f"warning: feature {name!r} is mostly numbers but was read as categories (some values are not "
+            "numbers); clean the column, or name it with --categorical if categories are meant",
+            err=True,
+        )
+
+
+def _numbers_read_as_labels(b: Baseline, declared: set[str]) -> list[str]:
+    """Categorical features whose training labels are mostly numbers: a numeric column with text in it."""
+    out = []
+    for name, fb in b.features.items():
+        if fb.kind != "categorical" or name in declared or fb.dtype == "numeric-as-category":
+            continue
+        counts = dict(zip(fb.categories, fb.counts))
+        numeric = sum(c for label, c in counts.items() if _is_number(label))
+        named = sum(counts.values())  # the top categories (the rest went to "other")
+        if named and numeric / named >= 0.5:
+            out.append(name)
+    return out
+
+
+def _is_number(label: str) -> bool:
+    try:
+        float(label)
+    except ValueError:
+        return False
+    return True
 
 
 @baseline.command("show")

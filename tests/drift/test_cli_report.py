@@ -353,3 +353,16 @@ def test_performance_section_matches_scikit_learn(tmp_path):
     html_page = drift_report(Baseline.load(tmp_path / "cls.json"), frame[["x"]], predictions=frame.pred.to_numpy(),
                              targets=frame.label.to_numpy()).to_html()
     assert 'id="performance"' in html_page and 'data-metric="accuracy"' in html_page
+
+
+def test_baseline_create_warns_when_a_numeric_column_holds_text(tmp_path):
+    """A training column of numbers with some 'n.a.' strings becomes categorical; create says so."""
+    rng = np.random.default_rng(10)
+    frame = pd.DataFrame({"age": rng.integers(18, 90, 2000).astype(object), "ok": rng.normal(0, 1, 2000)})
+    frame.loc[:99, "age"] = "n.a."
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    r = CliRunner().invoke(main, ["baseline", "create", str(tmp_path / "t.csv"), "--model", "m", "--version", "1",
+                                  "-o", str(tmp_path / "b.json")])
+    assert r.exit_code == 0
+    assert "warning: feature 'age' is mostly numbers but was read as categories" in r.stderr
+    assert "'ok'" not in r.stderr
