@@ -21,6 +21,7 @@ BENCHMARKS = [
     ("batch", ["bench_batch.py"], ["--repeat", "3"]),
     ("drift", ["drift_eval.py"], ["--trials", "20"]),
     ("server", ["bench_server.py"], []),
+    ("outcomes", ["bench_outcomes.py"], ["--rounds", "3"]),
 ]
 
 

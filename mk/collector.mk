@@ -45,7 +45,7 @@ mlperformance-test:
 	cd $(MLPERF_DIR) && $(GO) test -count=1 ./...
 
 mlperformance-bench:
-	cd $(MLPERF_DIR) && $(GO) test -run '^$$' -bench . -benchmem ./...
+	cd $(MLPERF_DIR) && MLPERF_MEASURE=1 $(GO) test -run TestBytesPerPending -bench . -benchmem -v . | grep -E 'Benchmark|bytes per'
 
 test-prereqs:: collector
 test-more:: mldrift-test mlperformance-test

@@ -5,7 +5,9 @@ package mlperformanceconnector
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -176,7 +178,8 @@ func TestJoinAcrossRestart(t *testing.T) {
 	record(ld, eventObserved, t0.Add(5*time.Second), map[string]any{
 		attrModelName: "fraud", attrKeys: []any{"a", "b", "a", "zz"}, attrLabels: []any{int64(1), "1", "1", "0"},
 	})
-	record(ld, eventObserved, t0, map[string]any{attrModelName: "fraud", attrKeys: []any{"a"}}) // no labels: rejected
+	record(ld, eventObserved, t0, map[string]any{attrModelName: "fraud", attrKeys: []any{"a"}})                            // no labels: rejected
+	record(ld, eventObserved, t0, map[string]any{attrModelName: "fraud", attrKeys: "x\x1fy", attrValues: []byte{1, 2, 3}}) // bytes of no float64: rejected
 	record(ld, "something.else", t0, map[string]any{attrModelName: "fraud"})
 	first.j.consume(context.Background(), ld)
 	first.j.emit(context.Background())
@@ -307,4 +310,29 @@ func TestFactory(t *testing.T) {
 	assert.Equal(t, 1, m.(*node).j.store.Pending())
 	require.NoError(t, m.Shutdown(context.Background()))
 	require.NoError(t, l.Shutdown(context.Background()))
+}
+
+// TestPackedForm checks that the SDK's packed per-row attributes (texts joined by U+001F,
+// little-endian float64 bytes) read like plain arrays.
+func TestPackedForm(t *testing.T) {
+	clock := join.NewManualClock(t0)
+	r := newRig(t, createDefaultConfig(), clock, &memStore{data: map[string][]byte{}})
+	scores := make([]byte, 16)
+	binary.LittleEndian.PutUint64(scores, math.Float64bits(0.75))
+	binary.LittleEndian.PutUint64(scores[8:], math.Float64bits(0.25))
+	ld := plog.NewLogs()
+	record(ld, eventPredicted, t0, map[string]any{attrModelName: "m", attrKeys: "a\x1fb", attrPredClasses: "1\x1f0",
+		attrPredScores: scores, attrSegments: "eu\x1fus"})
+	record(ld, eventObserved, t0, map[string]any{attrModelName: "m", attrKeys: "b\x1fa", attrLabels: "1\x1f1"})
+	// The SDK's ml.prediction record with joinable rows counts; one without keys is not ours.
+	record(ld, eventPrediction, t0, map[string]any{attrModelName: "m", attrKeys: "c", attrPredClasses: "1", attrSegments: "eu"})
+	record(ld, eventPrediction, t0, map[string]any{attrModelName: "m"})
+	record(ld, eventObserved, t0, map[string]any{attrModelName: "m", attrKeys: "c", attrLabels: "1"})
+	r.j.consume(context.Background(), ld)
+	r.j.emit(context.Background())
+	md := last(r.metrics)
+	assert.InDelta(t, 2.0/3, points(md, metricAccuracy)["[]"], 1e-12)
+	assert.InDelta(t, (-math.Log(0.75)-math.Log(0.25))/2, points(md, metricLogLoss)["[]"], 1e-12)
+	assert.Equal(t, 1.0, points(md, metricAccuracy)["[ml.segment=eu]"])
+	assert.Equal(t, 2.0, points(md, metricSampleCount)["[ml.segment=eu]"])
 }

@@ -4,8 +4,10 @@
 package mlperformanceconnector // import "github.com/modeltel/mlperformanceconnector"
 
 import (
+	"encoding/binary"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -24,6 +26,14 @@ func (j *joiner) ingest(res pcommon.Map, lr plog.LogRecord, now time.Time) bool 
 		if v, ok := attrs.Get(attrEventNameLegacy); ok {
 			event = v.Str()
 		}
+	}
+	if event == eventPrediction {
+		// The SDK's own prediction record carries the joinable rows when it is sent anyway
+		// (one log record per call instead of two); without keys it is not ours.
+		if _, ok := attrs.Get(attrKeys); !ok {
+			return true
+		}
+		event = eventPredicted
 	}
 	if event != eventPredicted && event != eventObserved {
 		return true
@@ -88,11 +98,20 @@ func str(attrs, res pcommon.Map, name string) string {
 	return ""
 }
 
-// strs reads an array attribute as labels; present is false when it is absent or not
-// an array.
+// separator joins the texts of a packed per-row attribute (the SDK's form).
+const separator = "\x1f"
+
+// strs reads a per-row attribute as labels: an array, or one string of texts joined by
+// U+001F (the SDK's packed form); present is false when it is absent or neither.
 func strs(attrs pcommon.Map, name string) (out []string, present bool) {
 	v, ok := attrs.Get(name)
-	if !ok || v.Type() != pcommon.ValueTypeSlice {
+	if !ok {
+		return nil, false
+	}
+	if v.Type() == pcommon.ValueTypeStr {
+		return strings.Split(v.Str(), separator), true
+	}
+	if v.Type() != pcommon.ValueTypeSlice {
 		return nil, false
 	}
 	s := v.Slice()
@@ -103,10 +122,26 @@ func strs(attrs pcommon.Map, name string) (out []string, present bool) {
 	return out, true
 }
 
-// floats reads an array attribute of numbers; a value that is not a number is NaN.
+// floats reads a per-row attribute of numbers: an array (a value that is not a number is
+// NaN), or bytes of little-endian float64 (the SDK's packed form; a length that is not a
+// multiple of 8 reads as nothing, and the record is rejected).
 func floats(attrs pcommon.Map, name string) (out []float64, present bool) {
 	v, ok := attrs.Get(name)
-	if !ok || v.Type() != pcommon.ValueTypeSlice {
+	if !ok {
+		return nil, false
+	}
+	if v.Type() == pcommon.ValueTypeBytes {
+		b := v.Bytes().AsRaw()
+		if len(b)%8 != 0 {
+			return nil, true
+		}
+		out = make([]float64, len(b)/8)
+		for i := range out {
+			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+		}
+		return out, true
+	}
+	if v.Type() != pcommon.ValueTypeSlice {
 		return nil, false
 	}
 	s := v.Slice()

@@ -9,6 +9,7 @@ package mlperformanceconnector // import "github.com/modeltel/mlperformanceconne
 const (
 	// Read: joinable predictions and outcomes from the SDK (log records).
 	eventPredicted      = "ml.outcome.predicted"
+	eventPrediction     = "ml.prediction"
 	eventObserved       = "ml.outcome.observed"
 	attrModelName       = "ml.model.name"
 	attrModelVersion    = "ml.model.version"

@@ -23,7 +23,7 @@ from opentelemetry._logs import SeverityNumber
 
 from modeltel import _telemetry
 
-__all__ = ["record_outcome", "record_outcomes", "predicted_records", "labels", "MAX_ROWS_PER_RECORD"]
+__all__ = ["record_outcome", "record_outcomes", "emit_joinable", "predicted_records", "labels", "MAX_ROWS_PER_RECORD"]
 
 _log = logging.getLogger("modeltel")
 
@@ -49,6 +49,32 @@ ATTR_REF_MAE = "ml.performance.reference.mae"
 #: Rows per log record at most: a batch above it goes out as several records (each well
 #: under the collector's 4 MiB default gRPC message size).
 MAX_ROWS_PER_RECORD = 10_000
+
+#: Per-row arrays travel packed (docs/semantic-conventions.md): texts as one string joined by
+#: U+001F, numbers as little-endian float64 bytes. One attribute value instead of one per row
+#: makes a 1,000-row record ~60x cheaper to build and encode; the connector also reads plain
+#: OTLP arrays, for other senders.
+SEPARATOR = "\x1f"
+_TEXT = frozenset({ATTR_KEYS, ATTR_CLASSES, ATTR_SEGMENTS, ATTR_LABELS})
+
+
+def _pack(name: str, values: Any) -> Any:
+    if name in _TEXT:
+        texts = values.tolist() if hasattr(values, "tolist") else values
+        joined = SEPARATOR.join(texts)
+        # A text that contains the separator itself goes as a plain array.
+        return joined if joined.count(SEPARATOR) == len(texts) - 1 else tuple(texts)
+    np = _numpy()
+    return np.asarray(values, dtype="<f8").tobytes()
+
+
+def unpack(value: Any) -> list[Any]:
+    """A per-row attribute as a list, whichever form it travels in (for tests and tools)."""
+    if isinstance(value, bytes):
+        return _numpy().frombuffer(value, dtype="<f8").tolist()
+    if isinstance(value, str):
+        return value.split(SEPARATOR)
+    return list(value)
 
 
 def labels(values: Any) -> list[str]:
@@ -159,22 +185,28 @@ def _emit(event: str, timestamp: int, attributes: dict[str, Any], rows: int) -> 
     return True
 
 
-def _split(attributes: dict[str, Any], arrays: dict[str, list[Any]], keys: list[str]) -> Iterable[dict[str, Any]]:
-    """The attributes of each record of a batch: by partition, then by MAX_ROWS_PER_RECORD."""
+def _split(attributes: dict[str, Any], arrays: dict[str, Any], keys: list[str]) -> Iterable[tuple[dict[str, Any], int]]:
+    """(attributes, rows) of each record of a batch: by partition, then by MAX_ROWS_PER_RECORD."""
     n = _telemetry.default_config().outcome_partitions
     groups: Iterable[tuple[int | None, list[int] | None]]
     groups = [(None, None)] if n <= 1 else sorted(_partitions(keys, n).items())
     for part, idx in groups:
         sub_keys = keys if idx is None else [keys[i] for i in idx]
-        sub = arrays if idx is None else {name: [a[i] for i in idx] for name, a in arrays.items()}
+        sub = arrays if idx is None else {name: _take(a, idx) for name, a in arrays.items()}
         for s in _chunks(len(sub_keys)):
             attrs = dict(attributes)
             if part is not None:
                 attrs[ATTR_PARTITION] = part
-            attrs[ATTR_KEYS] = sub_keys[s]
+            attrs[ATTR_KEYS] = _pack(ATTR_KEYS, sub_keys[s])
             for name, a in sub.items():
-                attrs[name] = a[s]
-            yield attrs
+                attrs[name] = _pack(name, a[s])
+            yield attrs, s.stop - s.start
+
+
+def _take(values: Any, idx: list[int]) -> Any:
+    if hasattr(values, "dtype"):
+        return values[_numpy().asarray(idx, dtype=int)]
+    return [values[i] for i in idx]
 
 
 def record_outcomes(
@@ -235,8 +267,7 @@ def record_outcomes(
         arrays = {ATTR_LABELS: labels(actual_list)}
     timestamp = _time_ns(observed_at)
     sent = 0
-    for attrs in _split({ATTR_MODEL: model}, arrays, text_keys):
-        rows = len(attrs[ATTR_KEYS])
+    for attrs, rows in _split({ATTR_MODEL: model}, arrays, text_keys):
         if _emit(EVENT_OBSERVED, timestamp, attrs, rows):
             sent += rows
     return sent
@@ -261,13 +292,13 @@ def predicted_records(
     version: str,
     prediction_id: str,
     keys: list[str],
-    classes: list[str] | None = None,
-    scores: list[float] | None = None,
-    values: list[float] | None = None,
+    classes: Any = None,
+    scores: Any = None,
+    values: Any = None,
     segments: list[str] | None = None,
     reference: dict[str, float] | None = None,
-) -> Iterable[dict[str, Any]]:
-    """The attributes of the ``ml.outcome.predicted`` record(s) of one predict call."""
+) -> Iterable[tuple[dict[str, Any], int]]:
+    """(attributes, rows) of the ``ml.outcome.predicted`` record(s) of one predict call."""
     attributes: dict[str, Any] = {ATTR_MODEL: model, ATTR_VERSION: version, ATTR_PREDICTION_ID: prediction_id}
     for metric, attr in (("accuracy", ATTR_REF_ACCURACY), ("mae", ATTR_REF_MAE)):
         if reference and reference.get(metric) is not None:
@@ -279,7 +310,80 @@ def predicted_records(
     return _split(attributes, arrays, keys)
 
 
-def emit_predicted(timestamp: int, records: Iterable[dict[str, Any]]) -> None:
+def emit_predicted(timestamp: int, records: Iterable[tuple[dict[str, Any], int]]) -> None:
     """Send the records :func:`predicted_records` built."""
-    for attrs in records:
-        _emit(EVENT_PREDICTED, timestamp, attrs, len(attrs[ATTR_KEYS]))
+    for attrs, rows in records:
+        _emit(EVENT_PREDICTED, timestamp, attrs, rows)
+
+
+def output_rows(output: Any, task: str | None = None) -> dict[str, list[Any]]:
+    """Per-row classes and scores, or values, of a model output (the joinable part).
+
+    A 2-D float output is class probabilities: the class is the column's index of the largest,
+    and with two columns the score is the second's (the positive class ``1``). A 1-D float
+    output with every value in [0, 1] is a binary classifier's positive-class score (class
+    ``1`` from 0.5) unless ``task="regression"``; other floats are values; integers, booleans
+    and strings are classes.
+    """
+    if isinstance(output, (bool, int, float, str)) or (hasattr(output, "shape") and output.shape == ()):
+        v = output.item() if hasattr(output, "item") else output
+        if isinstance(v, float):
+            if task == "classification" or (task is None and 0.0 <= v <= 1.0):
+                return {ATTR_CLASSES: ["1" if v >= 0.5 else "0"], ATTR_SCORES: [v]}
+            return {ATTR_VALUES: [v]}
+        return {ATTR_CLASSES: [_label(v)]}
+    np = _numpy()
+    if hasattr(output, "to_numpy"):
+        output = output.to_numpy()
+    arr = np.asarray(output)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim == 2 and arr.dtype.kind == "f":
+        if arr.shape[1] == 2:  # argmax of two columns, ties to the first
+            return {ATTR_CLASSES: np.where(arr[:, 1] > arr[:, 0], "1", "0"), ATTR_SCORES: arr[:, 1]}
+        return {ATTR_CLASSES: labels(np.argmax(arr, axis=1))}
+    if arr.ndim != 1:
+        raise ValueError(f"an output of shape {arr.shape} has no per-row class or value")
+    if arr.dtype.kind == "f":
+        scores = task == "classification" or (
+            task != "regression" and bool(np.all((arr >= 0.0) & (arr <= 1.0)))
+        )
+        if scores:
+            return {ATTR_CLASSES: np.where(arr >= 0.5, "1", "0"), ATTR_SCORES: arr}
+        return {ATTR_VALUES: arr}
+    return {ATTR_CLASSES: labels(arr)}
+
+
+def emit_joinable(
+    *,
+    model: str,
+    version: str,
+    prediction_id: str,
+    output: Any,
+    keys: list[str] | None = None,
+    segments: list[str] | None = None,
+    task: str | None = None,
+    reference: dict[str, float] | None = None,
+    timestamp: int | None = None,
+) -> int:
+    """Send the ``ml.outcome.predicted`` record(s) of one predict call; returns the rows sent.
+
+    ``keys`` default to ``"<prediction_id>:<row index>"``. Raises ``ValueError`` when the
+    output has no per-row value or the keys or segments do not match its rows (the caller,
+    the prediction lifecycle, contains it: fail-open).
+    """
+    rows = output_rows(output, task)
+    n = len(next(iter(rows.values())))
+    if keys is None:
+        keys = [f"{prediction_id}:{i}" for i in range(n)]
+    elif len(keys) != n:
+        raise ValueError(f"{len(keys)} join keys for an output of {n} rows")
+    if segments is not None and len(segments) != n:
+        raise ValueError(f"{len(segments)} segments for an output of {n} rows")
+    records = predicted_records(
+        model=model, version=version, prediction_id=prediction_id, keys=keys,
+        classes=rows.get(ATTR_CLASSES), scores=rows.get(ATTR_SCORES), values=rows.get(ATTR_VALUES),
+        segments=segments, reference=reference,
+    )
+    emit_predicted(time.time_ns() if timestamp is None else timestamp, records)
+    return n

@@ -18,6 +18,10 @@ def _records(cap):
     return [r.log_record for r in cap.otel_logs if r.log_record.event_name == "ml.outcome.observed"]
 
 
+def _rows(rec, name):
+    return _outcomes.unpack(rec.attributes[name])
+
+
 def test_record_outcomes_sends_one_record_with_keys_and_labels_per_batch():
     """A batch of labels is one log record: model, keys and labels as arrays, nothing else."""
     with capture() as cap:
@@ -27,8 +31,8 @@ def test_record_outcomes_sends_one_record_with_keys_and_labels_per_batch():
     (rec,) = _records(cap)
     assert dict(rec.attributes) == {
         "ml.model.name": "fraud",
-        "ml.outcome.keys": ("101", "102", "103"),
-        "ml.outcome.labels": ("1", "0", "1"),
+        "ml.outcome.keys": "101\x1f102\x1f103",  # packed: one value, not one per row
+        "ml.outcome.labels": "1\x1f0\x1f1",
     }
     assert rec.timestamp == 1_700_000_000_500_000_000
     assert rec.body == "ml.outcome.observed: 3 rows"
@@ -43,11 +47,11 @@ def test_regression_values_and_integral_floats_as_labels():
         modeltel.record_outcome("c", 3.25, model="price")
         modeltel.record_outcomes(["d"], [4.0], model="price", task="regression")
     recs = _records(cap)
-    assert recs[0].attributes["ml.outcome.values"] == (1.5, 2.0)
-    assert recs[1].attributes["ml.outcome.labels"] == ("1", "0")
-    assert recs[2].attributes["ml.outcome.labels"] == ("1",)
-    assert recs[3].attributes["ml.outcome.values"] == (3.25,)
-    assert recs[4].attributes["ml.outcome.values"] == (4.0,)
+    assert recs[0].attributes["ml.outcome.values"] == np.array([1.5, 2.0], dtype="<f8").tobytes()
+    assert _rows(recs[1], "ml.outcome.labels") == ["1", "0"]
+    assert _rows(recs[2], "ml.outcome.labels") == ["1"]
+    assert _rows(recs[3], "ml.outcome.values") == [3.25]
+    assert _rows(recs[4], "ml.outcome.values") == [4.0]
 
 
 def test_rows_without_key_or_actual_are_skipped_and_counted(caplog):
@@ -55,7 +59,7 @@ def test_rows_without_key_or_actual_are_skipped_and_counted(caplog):
     with capture() as cap, caplog.at_level(logging.WARNING, logger="modeltel"):
         sent = modeltel.record_outcomes(["a", None, "c", "d"], [1, 0, None, float("nan")], model="m")
     assert sent == 1
-    assert _records(cap)[0].attributes["ml.outcome.keys"] == ("a",)
+    assert _rows(_records(cap)[0], "ml.outcome.keys") == ["a"]
     assert "3 rows without a key or an actual were skipped" in caplog.text
 
 
@@ -73,7 +77,7 @@ def test_large_batches_are_split_into_records_of_at_most_10000_rows():
     with capture() as cap:
         sent = modeltel.record_outcomes(np.arange(25_000), np.zeros(25_000, dtype=int), model="m")
     assert sent == 25_000
-    sizes = [len(r.attributes["ml.outcome.keys"]) for r in _records(cap)]
+    sizes = [len(_rows(r, "ml.outcome.keys")) for r in _records(cap)]
     assert sizes == [10_000, 10_000, 5_000]
 
 
@@ -87,8 +91,8 @@ def test_partitions_route_each_key_by_crc32():
     assert sorted(r.attributes["ml.outcome.partition"] for r in recs) == [0, 1, 2, 3]
     for r in recs:
         part = r.attributes["ml.outcome.partition"]
-        assert all(zlib.crc32(k.encode()) % 4 == part for k in r.attributes["ml.outcome.keys"])
-    assert sum(len(r.attributes["ml.outcome.keys"]) for r in recs) == 200
+        assert all(zlib.crc32(k.encode()) % 4 == part for k in _rows(r, "ml.outcome.keys"))
+    assert sum(len(_rows(r, "ml.outcome.keys")) for r in recs) == 200
 
 
 def test_without_a_logger_provider_nothing_is_sent_and_a_warning_says_why(caplog, monkeypatch):
@@ -112,3 +116,48 @@ def test_without_a_logger_provider_nothing_is_sent_and_a_warning_says_why(caplog
 def test_label_rule(values, expected):
     """Keys and labels become text by one rule, the one the Go connector uses for numbers."""
     assert _outcomes.labels(values) == expected
+
+
+def test_a_key_holding_the_separator_goes_as_a_plain_array():
+    with capture() as cap:
+        modeltel.record_outcomes(["a\x1fb", "c"], [1, 0], model="m")
+    (rec,) = _records(cap)
+    assert rec.attributes["ml.outcome.keys"] == ("a\x1fb", "c")
+    assert rec.attributes["ml.outcome.labels"] == "1\x1f0"
+
+
+def test_emit_joinable_sends_keys_classes_and_scores_of_a_predict_proba_output():
+    """A 2-column probability output: class = the larger column, score = the second; keys
+    default to <prediction id>:<row>; no input value is in the record."""
+    with capture() as cap:
+        n = _outcomes.emit_joinable(model="fraud", version="3", prediction_id="p1",
+                                    output=np.array([[0.2, 0.8], [0.6, 0.4]]), segments=["eu", "us"],
+                                    reference={"accuracy": 0.9})
+    assert n == 2
+    (rec,) = [r.log_record for r in cap.otel_logs if r.log_record.event_name == "ml.outcome.predicted"]
+    assert _rows(rec, "ml.outcome.keys") == ["p1:0", "p1:1"]
+    assert _rows(rec, "ml.prediction.classes") == ["1", "0"]
+    assert _rows(rec, "ml.prediction.scores") == [0.8, 0.4]
+    assert _rows(rec, "ml.outcome.segments") == ["eu", "us"]
+    assert rec.attributes["ml.performance.reference.accuracy"] == 0.9
+    assert set(rec.attributes) == {"ml.model.name", "ml.model.version", "ml.prediction.id", "ml.outcome.keys",
+                                   "ml.prediction.classes", "ml.prediction.scores", "ml.outcome.segments",
+                                   "ml.performance.reference.accuracy"}
+
+
+@pytest.mark.parametrize(
+    ("output", "task", "expected"),
+    [
+        (np.array([0.2, 0.9]), None, {"ml.prediction.classes": ["0", "1"], "ml.prediction.scores": [0.2, 0.9]}),
+        (np.array([0.2, 0.9]), "regression", {"ml.prediction.values": [0.2, 0.9]}),
+        (np.array([2.5, 30.0]), None, {"ml.prediction.values": [2.5, 30.0]}),
+        (np.array([[0.1, 0.2, 0.7], [0.5, 0.3, 0.2]]), None, {"ml.prediction.classes": ["2", "0"]}),
+        (np.array(["cat", "dog"]), None, {"ml.prediction.classes": ["cat", "dog"]}),
+        (pd.Series([1, 0]), None, {"ml.prediction.classes": ["1", "0"]}),
+        (0.7, None, {"ml.prediction.classes": ["1"], "ml.prediction.scores": [0.7]}),
+        (12.5, None, {"ml.prediction.values": [12.5]}),
+    ],
+)
+def test_output_rows(output, task, expected):
+    rows = _outcomes.output_rows(output, task)
+    assert {k: list(np.asarray(v).tolist()) for k, v in rows.items()} == expected

@@ -1,0 +1,164 @@
+"""Outcomes: SDK cost per joinable row, the collector's join throughput and memory, and the peer.
+
+Measured in one run and printed as a table (bench/results/outcomes.json):
+  span            one bare OpenTelemetry SDK span (batch processor, exporter that encodes to
+                  OTLP protobuf and discards): the unit the single-row target is stated in
+  joinable@1      modeltel._outcomes.emit_joinable for a 1-row predict_proba output: keys,
+                  classes, scores, one ml.outcome.predicted log record through the logs SDK
+                  (batch processor, encode-and-discard exporter): target <= 0.5 span
+  joinable@1000   the same for 1,000 rows, per row: target <= 1 us
+  record@10000    modeltel.record_outcomes for 10,000 rows, per row
+  join            the mlperformance connector's join (Go benchmark, one goroutine), in
+                  memory and with file_storage: outcomes/s per core, target >= 50,000 with
+                  persistence; heap and disk bytes per pending prediction, target <= 256 B heap
+  peer            pandas merge of 200,000 predictions with their outcomes + scikit-learn's
+                  accuracy, macro F1, log loss and ROC AUC, in one batch: outcomes/s
+
+    .venv/bin/python bench/bench_outcomes.py [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from bench_overhead import DiscardLogs, DiscardSpans  # noqa: E402
+from opentelemetry.sdk._logs import LoggerProvider  # noqa: E402
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor  # noqa: E402
+from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: E402
+
+import modeltel  # noqa: E402
+from modeltel import _outcomes, _telemetry  # noqa: E402
+
+
+def per_call(fn, calls: int, flush) -> float:
+    began = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    flush()
+    return (time.perf_counter() - began) / calls
+
+
+def sdk_costs(rounds: int) -> dict[str, float]:
+    tp = TracerProvider()
+    tp.add_span_processor(BatchSpanProcessor(DiscardSpans()))
+    lp = LoggerProvider()
+    lp.add_log_record_processor(BatchLogRecordProcessor(DiscardLogs()))
+    telemetry = _telemetry.build(tracer_provider=tp, meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()]),
+                                 logger_provider=lp)
+    previous = _telemetry.swap(telemetry)
+    tracer = tp.get_tracer("bench")
+    one = np.array([[0.3, 0.7]])
+    rng = np.random.default_rng(0)
+    p = rng.random(1000)
+    thousand = np.column_stack([1 - p, p])
+    keys = [f"tx-{i}" for i in range(10_000)]
+    labels = rng.integers(0, 2, 10_000)
+
+    def span() -> None:
+        with tracer.start_as_current_span("predict"):
+            pass
+
+    def j1() -> None:
+        _outcomes.emit_joinable(model="fraud", version="1", prediction_id="0123456789abcdef0123456789abcdef", output=one)
+
+    def j1000() -> None:
+        _outcomes.emit_joinable(model="fraud", version="1", prediction_id="0123456789abcdef0123456789abcdef", output=thousand)
+
+    def rec() -> None:
+        modeltel.record_outcomes(keys, labels, model="fraud")
+
+    def flush() -> None:
+        tp.force_flush()
+        lp.force_flush()
+
+    out: dict[str, list[float]] = {"span": [], "joinable@1": [], "joinable@1000": [], "record@10000": []}
+    try:
+        for _ in range(rounds):
+            out["span"].append(per_call(span, 3000, flush))
+            out["joinable@1"].append(per_call(j1, 3000, flush))
+            out["joinable@1000"].append(per_call(j1000, 100, flush) / 1000)
+            out["record@10000"].append(per_call(rec, 10, flush) / 10_000)
+    finally:
+        _telemetry.swap(previous)
+        tp.shutdown()
+        lp.shutdown()
+    return {k: statistics.median(v) for k, v in out.items()}
+
+
+def go_figures() -> dict[str, float]:
+    run = subprocess.run(["make", "-s", "mlperformance-bench"], cwd=ROOT, capture_output=True, text=True, check=True)
+    text = run.stdout
+    out = {}
+    for name in ("memory", "file_storage"):
+        m = re.search(rf"BenchmarkJoin/{name}\S*\s+\d+\s+([\d.]+) outcomes/s", text)
+        out[f"join_{name}_per_s"] = float(m.group(1)) if m else float("nan")
+    m = re.search(r"heap ([\d.]+) B, file_storage ([\d.]+) B", text)
+    out["heap_bytes_per_pending"], out["disk_bytes_per_pending"] = (float(m.group(1)), float(m.group(2))) if m else (float("nan"),) * 2
+    return out
+
+
+def peer(n: int = 200_000) -> float:
+    import pandas as pd
+    from sklearn import metrics
+
+    rng = np.random.default_rng(1)
+    score = rng.random(n)
+    preds = pd.DataFrame({"key": [f"k{i}" for i in range(n)], "cls": (score >= 0.5).astype(int), "score": score})
+    outs = pd.DataFrame({"key": preds["key"].sample(frac=1.0, random_state=1).to_numpy(),
+                         "y": rng.integers(0, 2, n)})
+    began = time.perf_counter()
+    joined = preds.merge(outs, on="key", how="inner")
+    metrics.accuracy_score(joined["y"], joined["cls"])
+    metrics.f1_score(joined["y"], joined["cls"], average="macro")
+    metrics.log_loss(joined["y"], joined["score"])
+    metrics.roc_auc_score(joined["y"], joined["score"])
+    return n / (time.perf_counter() - began)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args()
+    sdk = sdk_costs(args.rounds)
+    go = go_figures()
+    peer_rate = peer()
+    rows = [
+        ("bare span (peer unit)", f"{sdk['span'] * 1e6:.2f} us", ""),
+        ("joinable predict, 1 row", f"{sdk['joinable@1'] * 1e6:.2f} us = {sdk['joinable@1'] / sdk['span']:.2f} spans",
+         "<= 0.5 span: " + ("met" if sdk["joinable@1"] <= 0.5 * sdk["span"] else "MISSED")),
+        ("joinable predict, per row of 1,000", f"{sdk['joinable@1000'] * 1e6:.3f} us",
+         "<= 1 us: " + ("met" if sdk["joinable@1000"] <= 1e-6 else "MISSED")),
+        ("record_outcomes, per row of 10,000", f"{sdk['record@10000'] * 1e6:.3f} us", ""),
+        ("join in memory (1 goroutine)", f"{go['join_memory_per_s']:,.0f} outcomes/s", ""),
+        ("join with file_storage (1 goroutine)", f"{go['join_file_storage_per_s']:,.0f} outcomes/s",
+         ">= 50,000/s: " + ("met" if go["join_file_storage_per_s"] >= 50_000 else "MISSED")),
+        ("peer: pandas merge + sklearn metrics", f"{peer_rate:,.0f} outcomes/s", "one batch, no persistence"),
+        ("heap per pending prediction", f"{go['heap_bytes_per_pending']:.1f} B",
+         "<= 256 B: " + ("met" if go["heap_bytes_per_pending"] <= 256 else "MISSED")),
+        ("disk per pending prediction (bbolt)", f"{go['disk_bytes_per_pending']:.1f} B", ""),
+    ]
+    for name, value, target in rows:
+        print(f"{name:<40} {value:<32} {target}")
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    (results / "outcomes.json").write_text(json.dumps({**{k: v for k, v in sdk.items()}, **go, "peer_per_s": peer_rate}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
