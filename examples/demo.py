@@ -103,12 +103,14 @@ class Collector:
 
     def lines(self) -> list[dict[str, Any]]:
         out = []
-        if self.output.exists():
-            for line in self.output.read_text().splitlines():
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:  # the line being written right now
-                    pass
+        # metrics in the file itself, logs and traces beside it (collector-config/local.yaml)
+        for path in (self.output, Path(f"{self.output}.logs"), Path(f"{self.output}.traces")):
+            if path.exists():
+                for line in path.read_text().splitlines():
+                    try:
+                        out.append(json.loads(line))
+                    except json.JSONDecodeError:  # the line being written right now
+                        pass
         return out
 
 

@@ -113,11 +113,15 @@ class Collector:
 
     # -- reading the file exporter's output ------------------------------------------
 
+    @property
+    def outputs(self) -> list[Path]:
+        """The file exporters' files: metrics, logs, traces (one exporter per pipeline)."""
+        return [self.output, Path(f"{self.output}.logs"), Path(f"{self.output}.traces")]
+
     def lines(self) -> list[dict[str, Any]]:
-        if not self.output.exists():
-            return []
         out = []
-        for line in self.output.read_text().splitlines():
+        text = "\n".join(p.read_text() for p in self.outputs if p.exists())
+        for line in text.splitlines():
             line = line.strip()
             if line:
                 try:

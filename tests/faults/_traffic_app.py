@@ -1,0 +1,73 @@
+"""Predictions at a steady rate, exported over OTLP/HTTP; on exit, a JSON line of what it did.
+
+    python _traffic_app.py SECONDS [RATE]
+
+Exports where OTEL_EXPORTER_OTLP_ENDPOINT says, with the MODELTEL_* / OTEL_* settings of the
+environment. Each prediction is one span, one log record and one value per feature. The last
+stdout line is JSON: predictions made, predict latencies (p50/p99), the SDK's own accounting
+(delivered and dropped spans/logs, distribution points delivered and dropped, values recorded
+into the distributions) and how long ``modeltel.shutdown()`` took.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+import modeltel
+from modeltel import _sdk
+
+FEATURES = ("amount", "age")
+
+
+def main() -> None:
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    seconds = float(sys.argv[1])
+    rate = float(sys.argv[2]) if len(sys.argv) > 2 else 200.0
+    modeltel.configure(service_name="traffic")
+    state = _sdk._state
+    assert state is not None
+
+    @modeltel.monitor(model="traffic", version="1")
+    def predict(row: dict[str, float]) -> float:
+        return 0.5
+
+    latencies: list[float] = []
+    n = 0
+    start = time.monotonic()
+    while (now := time.monotonic()) - start < seconds:
+        t0 = time.perf_counter()
+        predict({"amount": float(n % 97), "age": float(n % 53)})
+        latencies.append(time.perf_counter() - t0)
+        n += 1
+        delay = start + n / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    sketch = state.sketch_exporter
+    drops = state.drops
+    t0 = time.monotonic()
+    modeltel.shutdown()
+    shutdown_s = time.monotonic() - t0
+    latencies.sort()
+    print(
+        json.dumps(
+            {
+                "predictions": n,
+                "values": n * len(FEATURES),
+                "p50_s": latencies[len(latencies) // 2],
+                "p99_s": latencies[int(len(latencies) * 0.99)],
+                "delivered": dict(drops.delivered),
+                "dropped": {f"{s}/{r}": c for (s, r), c in drops.counts().items()},
+                "sketch_delivered_points": sketch.delivered_points,
+                "sketch_dropped_points": sketch.dropped_points,
+                "shutdown_s": shutdown_s,
+            }
+        ),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
