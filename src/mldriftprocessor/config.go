@@ -61,8 +61,10 @@ type Config struct {
 
 // Thresholds are the verdict settings of docs/drift-math.md section 4.
 type Thresholds struct {
-	// MinSamples: a window with fewer production values is reported (sample count and
-	// scores) with no verdict. Default 500.
+	// MinSamples: a window with fewer production values (nulls included) is reported
+	// (sample count and scores) with no verdict. Default 0: the mode's own, 50 in
+	// calibrated mode, 500 in fixed and adaptive. Without a baseline a feature freezes its
+	// first full window as its reference once it holds max(MinSamples, 500) values.
 	MinSamples int `mapstructure:"min_samples"`
 	// PSIThreshold: a numeric feature drifts when PSI >= this. Default 0.2.
 	PSIThreshold float64 `mapstructure:"psi_threshold"`
@@ -84,9 +86,24 @@ type Thresholds struct {
 	// DatasetDriftShare: a model's inputs drift as a whole when at least this share of
 	// its scored input features drift (model level only). Default 0.5.
 	DatasetDriftShare float64 `mapstructure:"dataset_drift_share"`
-	// Mode is "fixed" (the thresholds above) or "adaptive" (PSI and Jensen-Shannon
-	// thresholds replaced by sample-size-aware critical values). Default "fixed".
+	// Mode is "calibrated" (two-sample tests with a per-model false-alarm rate, Holm over
+	// every feature and rule, and an effect-size floor: docs/drift-math.md section 5),
+	// "fixed" (the thresholds above) or "adaptive" (PSI and Jensen-Shannon thresholds
+	// replaced by sample-size-aware critical values). Default "calibrated".
 	Mode string `mapstructure:"mode"`
+	// Alpha (calibrated, model level) is the family-wise false-alarm rate of one model in
+	// one evaluation. Default 0.05.
+	Alpha float64 `mapstructure:"alpha"`
+	// FeatureAlpha (calibrated, model level) caps the family level at FeatureAlpha times
+	// the number of features, so a model with few features stays at this per feature.
+	// Default 0.01.
+	FeatureAlpha float64 `mapstructure:"feature_alpha"`
+	// EffectFloor (calibrated) scales the effect-size floor EffectFloor * n_eff^-1/4
+	// (n_eff = N*M/(N+M)). Default 0.5.
+	EffectFloor float64 `mapstructure:"effect_floor"`
+	// MinExpected (calibrated) is the expected count each merged cell of the chi-squared
+	// test reaches on both sides. Default 5.
+	MinExpected float64 `mapstructure:"min_expected"`
 	// AdaptiveAlpha is the per-feature false-alarm target of adaptive mode. Default 0.01.
 	AdaptiveAlpha float64 `mapstructure:"adaptive_alpha"`
 	// Epsilon floors empty proportions in PSI and chi-squared. Default 1e-4.
@@ -106,6 +123,10 @@ type ThresholdOverrides struct {
 	Mode                 *string  `mapstructure:"mode"`
 	AdaptiveAlpha        *float64 `mapstructure:"adaptive_alpha"`
 	Epsilon              *float64 `mapstructure:"epsilon"`
+	Alpha                *float64 `mapstructure:"alpha"`
+	FeatureAlpha         *float64 `mapstructure:"feature_alpha"`
+	EffectFloor          *float64 `mapstructure:"effect_floor"`
+	MinExpected          *float64 `mapstructure:"min_expected"`
 }
 
 // ModelOverride overrides thresholds for one model (all versions, or one).
@@ -123,7 +144,7 @@ type ModelOverride struct {
 func defaultThresholds() Thresholds {
 	d := drift.DefaultThresholds()
 	return Thresholds{
-		MinSamples:           int(d.MinSamples),
+		MinSamples:           0,
 		PSIThreshold:         d.PSIThreshold,
 		KSAlpha:              d.KSAlpha,
 		WassersteinThreshold: d.WassersteinThreshold,
@@ -131,9 +152,13 @@ func defaultThresholds() Thresholds {
 		Chi2MaxRows:          int(d.Chi2MaxRows),
 		JSThreshold:          d.JSThreshold,
 		DatasetDriftShare:    0.5,
-		Mode:                 "fixed",
+		Mode:                 "calibrated",
 		AdaptiveAlpha:        d.AdaptiveAlpha,
 		Epsilon:              d.Epsilon,
+		Alpha:                d.Alpha,
+		FeatureAlpha:         d.FeatureAlpha,
+		EffectFloor:          d.EffectFloor,
+		MinExpected:          d.MinExpected,
 	}
 }
 
@@ -205,8 +230,8 @@ func (cfg *Config) Validate() error {
 
 func (t Thresholds) validate() error {
 	var errs []error
-	if t.MinSamples < 1 {
-		errs = append(errs, errors.New("min_samples must be at least 1"))
+	if t.MinSamples < 0 {
+		errs = append(errs, errors.New("min_samples must be >= 0 (0: the mode's default)"))
 	}
 	if t.Chi2MaxRows < 1 {
 		errs = append(errs, errors.New("chi2_max_rows must be at least 1"))
@@ -214,7 +239,7 @@ func (t Thresholds) validate() error {
 	for _, p := range []struct {
 		name string
 		v    float64
-	}{{"ks_alpha", t.KSAlpha}, {"chi2_alpha", t.Chi2Alpha}, {"adaptive_alpha", t.AdaptiveAlpha}, {"epsilon", t.Epsilon}} {
+	}{{"ks_alpha", t.KSAlpha}, {"chi2_alpha", t.Chi2Alpha}, {"adaptive_alpha", t.AdaptiveAlpha}, {"epsilon", t.Epsilon}, {"alpha", t.Alpha}, {"feature_alpha", t.FeatureAlpha}} {
 		if !(p.v > 0 && p.v < 1) {
 			errs = append(errs, fmt.Errorf("%s must be in (0, 1), got %g", p.name, p.v))
 		}
@@ -222,7 +247,7 @@ func (t Thresholds) validate() error {
 	for _, p := range []struct {
 		name string
 		v    float64
-	}{{"psi_threshold", t.PSIThreshold}, {"wasserstein_threshold", t.WassersteinThreshold}, {"js_threshold", t.JSThreshold}} {
+	}{{"psi_threshold", t.PSIThreshold}, {"wasserstein_threshold", t.WassersteinThreshold}, {"js_threshold", t.JSThreshold}, {"effect_floor", t.EffectFloor}} {
 		if !(p.v >= 0) {
 			errs = append(errs, fmt.Errorf("%s must be >= 0, got %g", p.name, p.v))
 		}
@@ -230,8 +255,11 @@ func (t Thresholds) validate() error {
 	if !(t.DatasetDriftShare > 0 && t.DatasetDriftShare <= 1) {
 		errs = append(errs, fmt.Errorf("dataset_drift_share must be in (0, 1], got %g", t.DatasetDriftShare))
 	}
-	if t.Mode != "fixed" && t.Mode != "adaptive" {
-		errs = append(errs, fmt.Errorf(`mode must be "fixed" or "adaptive", got %q`, t.Mode))
+	if !(t.MinExpected > 0) {
+		errs = append(errs, fmt.Errorf("min_expected must be > 0, got %g", t.MinExpected))
+	}
+	if t.Mode != "calibrated" && t.Mode != "fixed" && t.Mode != "adaptive" {
+		errs = append(errs, fmt.Errorf(`mode must be "calibrated", "fixed" or "adaptive", got %q`, t.Mode))
 	}
 	return errors.Join(errs...)
 }
@@ -261,6 +289,10 @@ func (t Thresholds) apply(o ThresholdOverrides) Thresholds {
 	}
 	setF(&t.AdaptiveAlpha, o.AdaptiveAlpha)
 	setF(&t.Epsilon, o.Epsilon)
+	setF(&t.Alpha, o.Alpha)
+	setF(&t.FeatureAlpha, o.FeatureAlpha)
+	setF(&t.EffectFloor, o.EffectFloor)
+	setF(&t.MinExpected, o.MinExpected)
 	return t
 }
 
@@ -288,9 +320,23 @@ func (cfg *Config) forFeature(model, version, feature string) Thresholds {
 	return t
 }
 
-func (t Thresholds) drift() drift.Thresholds {
+// minSamples resolves min_samples 0 to the mode's default.
+func (t Thresholds) minSamples() int {
+	switch {
+	case t.MinSamples > 0:
+		return t.MinSamples
+	case t.Mode == "calibrated":
+		return drift.DefaultMinSamplesCalibrated
+	default:
+		return drift.DefaultMinSamplesFixed
+	}
+}
+
+// drift returns the math's thresholds of one feature; alpha and feature_alpha come from
+// the model's level (model), as they are one setting of the model's family.
+func (t Thresholds) drift(model Thresholds) drift.Thresholds {
 	return drift.Thresholds{
-		MinSamples:           float64(t.MinSamples),
+		MinSamples:           float64(t.minSamples()),
 		PSIThreshold:         t.PSIThreshold,
 		KSAlpha:              t.KSAlpha,
 		WassersteinThreshold: t.WassersteinThreshold,
@@ -300,6 +346,11 @@ func (t Thresholds) drift() drift.Thresholds {
 		Adaptive:             t.Mode == "adaptive",
 		AdaptiveAlpha:        t.AdaptiveAlpha,
 		Epsilon:              t.Epsilon,
+		Calibrated:           t.Mode == "calibrated",
+		Alpha:                model.Alpha,
+		FeatureAlpha:         model.FeatureAlpha,
+		EffectFloor:          t.EffectFloor,
+		MinExpected:          t.MinExpected,
 	}
 }
 
@@ -321,7 +372,10 @@ func fileBaselines(f *baselinefile.File) map[state.FeatureKey]*state.Baseline {
 	for role, group := range map[string][]baselinefile.Feature{roleInput: f.Features, roleOutput: f.Predictions} {
 		for _, ft := range group {
 			key := state.FeatureKey{Model: f.Model, Version: f.Version, Role: role, Feature: ft.Name}
-			b := &state.Baseline{ID: f.ID, Min: math.NaN(), Max: math.NaN(), Pinned: true}
+			b := &state.Baseline{ID: f.ID, Min: math.NaN(), Max: math.NaN(), Nulls: math.NaN(), Pinned: true}
+			if ft.NullCount != nil {
+				b.Nulls = *ft.NullCount
+			}
 			if ft.Kind == "numeric" {
 				b.Bounds, b.Counts = ft.Edges, ft.Counts
 				if ft.Min != nil {

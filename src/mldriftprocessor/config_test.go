@@ -28,15 +28,20 @@ func loadConfig(t *testing.T, name string) (*Config, error) {
 }
 
 // TestDefaultsAreTheDriftMathDefaults checks that an empty mldrift block is valid and
-// uses the verdict defaults of docs/drift-math.md section 4.
+// uses the verdict defaults of docs/drift-math.md sections 4 and 5 (calibrated mode).
 func TestDefaultsAreTheDriftMathDefaults(t *testing.T) {
 	cfg, err := loadConfig(t, "")
 	require.NoError(t, err)
 	require.Equal(t, createDefaultConfig(), cfg)
 	require.Equal(t, Thresholds{
-		MinSamples: 500, PSIThreshold: 0.2, KSAlpha: 0.05, WassersteinThreshold: 0.1, Chi2Alpha: 0.05,
-		Chi2MaxRows: 1000, JSThreshold: 0.1, DatasetDriftShare: 0.5, Mode: "fixed", AdaptiveAlpha: 0.01, Epsilon: 1e-4,
+		MinSamples: 0, PSIThreshold: 0.2, KSAlpha: 0.05, WassersteinThreshold: 0.1, Chi2Alpha: 0.05,
+		Chi2MaxRows: 1000, JSThreshold: 0.1, DatasetDriftShare: 0.5, Mode: "calibrated", AdaptiveAlpha: 0.01, Epsilon: 1e-4,
+		Alpha: 0.05, FeatureAlpha: 0.01, EffectFloor: 0.5, MinExpected: 5,
 	}, cfg.Thresholds)
+	require.Equal(t, 50, cfg.Thresholds.minSamples(), "calibrated mode gives verdicts from 50 values on")
+	fixed := cfg.Thresholds
+	fixed.Mode = "fixed"
+	require.Equal(t, 500, fixed.minSamples())
 	require.Equal(t, time.Hour, cfg.Window)
 }
 

@@ -125,7 +125,11 @@ func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
 			Output:      w.Key.Role == roleOutput,
 			Reference:   drift.Histogram(*w.Baseline),
 			Production:  drift.Histogram(*w.Production),
-			Thresholds:  p.cfg.forFeature(model, version, w.Key.Feature).drift(),
+			// Nulls: the window's missing values against the reference's (NaN when the
+			// baseline does not say: no null-rate rule then).
+			ReferenceNulls:  w.BaselineNulls,
+			ProductionNulls: w.Missing,
+			Thresholds:      p.cfg.forFeature(model, version, w.Key.Feature).drift(p.cfg.forModel(model, version)),
 		})
 		scored = append(scored, i)
 	}

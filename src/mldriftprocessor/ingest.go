@@ -256,7 +256,7 @@ func (p *driftProcessor) ingestHistogram(res pcommon.Resource, scope pcommon.Ins
 	}
 	if name == metricBaselineValue {
 		// In-band baselines are constant cumulative points: the latest one is the baseline.
-		return p.store.SetBaseline(key, &state.Baseline{ID: id, Bounds: bounds, Counts: counts, Min: vmin, Max: vmax})
+		return p.store.SetBaseline(key, &state.Baseline{ID: id, Bounds: bounds, Counts: counts, Min: vmin, Max: vmax, Nulls: math.NaN()})
 	}
 	counts, ok = p.delta(cumulative, func() uint64 { return streamID(res, scope, name, attrs) }, dp.StartTimestamp(), dp.Timestamp(), counts)
 	if !ok {

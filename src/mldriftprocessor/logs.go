@@ -8,6 +8,7 @@ package mldriftprocessor // import "github.com/modeltel/mldriftprocessor"
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -17,6 +18,21 @@ import (
 	"github.com/modeltel/mldriftprocessor/internal/drift"
 	"github.com/modeltel/mldriftprocessor/internal/state"
 )
+
+// reasonRules lists the calibrated rules behind a transition, comma-separated in spec
+// order: the rules that fired when entering drift, the deciding one when leaving it.
+func reasonRules(r drift.Result, drifted bool) string {
+	if !drifted {
+		return r.Primary.Rule
+	}
+	rules := make([]string, 0, len(r.Reasons))
+	for _, x := range r.Reasons {
+		if x.Rule != "" {
+			rules = append(rules, x.Rule)
+		}
+	}
+	return strings.Join(rules, ",")
+}
 
 func (p *driftProcessor) logTransition(o *output, w state.Window, f drift.Feature, r drift.Result, drifted bool) {
 	reason := r.Primary
@@ -51,6 +67,9 @@ func (p *driftProcessor) logTransition(o *output, w state.Window, f drift.Featur
 	a.PutDouble(attrThreshold, reason.Threshold)
 	a.PutDouble(attrWindow, p.cfg.Window.Seconds())
 	a.PutInt(attrSampleCount, int64(f.Production.Total()))
+	if rules := reasonRules(r, drifted); rules != "" {
+		a.PutStr(attrReason, rules)
+	}
 	if drifted {
 		p.logger.Warn(body)
 	} else {

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.uber.org/zap"
 
+	"github.com/modeltel/mldriftprocessor/internal/drift"
 	"github.com/modeltel/mldriftprocessor/internal/metadata"
 	"github.com/modeltel/mldriftprocessor/internal/state"
 )
@@ -49,7 +50,7 @@ func newProcessor(set processor.Settings, cfg *Config, clock state.Clock) (*drif
 		store: state.NewStore(state.Limits{
 			Window: cfg.Window, SlotSize: cfg.SlotSize, StaleAfter: cfg.StaleAfter,
 			MaxStreams: cfg.MaxStreams, MaxFeatures: cfg.MaxFeaturesPerModel,
-			ReferenceMinSamples: float64(cfg.Thresholds.MinSamples),
+			ReferenceMinSamples: float64(max(cfg.Thresholds.MinSamples, drift.DefaultMinSamplesFixed)),
 		}, clock),
 	}
 	for _, path := range cfg.BaselineFiles {

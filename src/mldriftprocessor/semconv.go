@@ -35,6 +35,7 @@ const (
 	attrThreshold       = "ml.drift.threshold"
 	attrWindow          = "ml.drift.window"
 	attrSampleCount     = "ml.drift.sample_count"
+	attrReason          = "ml.drift.reason"
 	eventDriftStarted   = "ml.drift.started"
 	eventDriftEnded     = "ml.drift.ended"
 	checkNull           = "null"

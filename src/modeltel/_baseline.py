@@ -103,8 +103,8 @@ class FeatureBaseline:
     def histogram(self) -> _drift.Histogram:
         """The reference histogram for the drift math."""
         if self.kind == "numeric":
-            return _drift.Histogram.numeric(self.edges, self.counts, self.min, self.max)
-        return _drift.Histogram.categorical(self.categories, self.counts)
+            return _drift.Histogram.numeric(self.edges, self.counts, self.min, self.max, nulls=self.null_count)
+        return _drift.Histogram.categorical(self.categories, self.counts, nulls=self.null_count)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -848,7 +848,9 @@ class ProductionHistograms:
             if name not in self.seen:
                 continue
             if fb.kind == "numeric":
-                out[name] = _drift.Histogram.numeric(fb.edges, self._counts[name], self._min.get(name), self._max.get(name))
+                out[name] = _drift.Histogram.numeric(
+                    fb.edges, self._counts[name], self._min.get(name), self._max.get(name), nulls=self.nulls[name]
+                )
             else:
-                out[name] = _drift.Histogram.categorical(fb.categories, self._counts[name])
+                out[name] = _drift.Histogram.categorical(fb.categories, self._counts[name], nulls=self.nulls[name])
         return out

@@ -22,19 +22,29 @@ __all__ = [
     "DriftConfig",
     "FeatureDrift",
     "Histogram",
+    "RuleTest",
     "benjamini_hochberg",
+    "calibrated_tests",
     "chi2_isf",
     "chi2_pvalue",
+    "chi2_two_sample",
+    "cohen_h",
+    "collapse",
+    "effect_floor",
     "evaluate",
     "gammaincc",
+    "holm",
     "jensen_shannon",
     "js_critical",
     "kolmogorov_sf",
     "ks_pvalue",
     "ks_statistic",
     "linf",
+    "max_cohen_h",
+    "outside_pvalue",
     "psi",
     "psi_critical",
+    "rate_pvalue",
     "reference_mean_std",
     "score_feature",
     "supports",
@@ -64,6 +74,8 @@ class Histogram:
     categories: tuple[str, ...] = ()
     min: float | None = None
     max: float | None = None
+    #: Null/NaN values seen beside the counts (not in any bucket); the null-rate test uses them.
+    nulls: float = 0.0
 
     @classmethod
     def numeric(
@@ -72,22 +84,24 @@ class Histogram:
         counts: Sequence[float],
         min: float | None = None,  # noqa: A002 - mirrors the OTLP field names
         max: float | None = None,  # noqa: A002
+        *,
+        nulls: float = 0.0,
     ) -> Histogram:
         b = np.asarray(bounds, dtype=np.float64)
         c = np.asarray(counts, dtype=np.float64)
         if c.shape != (b.size + 1,):
             raise ValueError(f"{b.size} bounds need {b.size + 1} counts, got {c.size}")
-        return cls("numeric", c, b, (), min, max)
+        return cls("numeric", c, b, (), min, max, float(nulls))
 
     @classmethod
-    def categorical(cls, categories: Sequence[str], counts: Sequence[float]) -> Histogram:
+    def categorical(cls, categories: Sequence[str], counts: Sequence[float], *, nulls: float = 0.0) -> Histogram:
         c = np.asarray(counts, dtype=np.float64)
         if c.shape != (len(categories) + 1,):
             raise ValueError(
                 f"{len(categories)} categories need {len(categories) + 1} counts "
                 f"(the last is __other__), got {c.size}"
             )
-        return cls("categorical", c, np.empty(0), tuple(categories))
+        return cls("categorical", c, np.empty(0), tuple(categories), None, None, float(nulls))
 
     @property
     def total(self) -> float:
@@ -338,6 +352,166 @@ def chi2_pvalue(reference: Sequence[float], production: Sequence[float], epsilon
     return gammaincc(df / 2.0, stat / 2.0)
 
 
+# --------------------------------------------------------------------------- 5 calibrated tests
+
+
+def collapse(
+    reference: Sequence[float], production: Sequence[float], *, ordered: bool, min_expected: float = 5.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cells merged until each group's expected count reaches ``min_expected`` on both sides (5.1).
+
+    Which cells merge depends only on the pooled counts ``R + P`` (ancillary under the null of
+    the conditional test), so the collapsed test keeps its level. Numeric (``ordered``): adjacent
+    buckets, left to right; categorical: cells by pooled count descending (ties: index order).
+    """
+    rc = np.asarray(reference, dtype=np.float64)
+    pc = np.asarray(production, dtype=np.float64)
+    n, m = float(rc.sum()), float(pc.sum())
+    pooled = rc + pc
+    idx = [i for i in range(rc.size) if pooled[i] > 0]
+    if not ordered:
+        idx.sort(key=lambda i: (-pooled[i], i))
+    scale = min(n, m) / (n + m) if n + m > 0 else 0.0
+    groups: list[list[float]] = []
+    cur_r = cur_p = 0.0
+    open_group = False
+    for i in idx:
+        cur_r += rc[i]
+        cur_p += pc[i]
+        open_group = True
+        if scale * (cur_r + cur_p) >= min_expected:
+            groups.append([cur_r, cur_p])
+            cur_r = cur_p = 0.0
+            open_group = False
+    if open_group:
+        if groups:
+            groups[-1][0] += cur_r
+            groups[-1][1] += cur_p
+        else:
+            groups.append([cur_r, cur_p])
+    g = np.asarray(groups, dtype=np.float64).reshape(-1, 2)
+    return g[:, 0], g[:, 1]
+
+
+def chi2_two_sample(
+    reference: Sequence[float], production: Sequence[float], *, ordered: bool, min_expected: float = 5.0
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Pearson chi-squared test of homogeneity of two samples on collapsed cells (5.1).
+
+    Returns (p-value, collapsed reference counts, collapsed production counts).
+    """
+    r, p = collapse(reference, production, ordered=ordered, min_expected=min_expected)
+    df = r.size - 1
+    if df < 1:
+        return 1.0, r, p
+    n, m = float(r.sum()), float(p.sum())
+    t = r + p
+    er = n * t / (n + m)
+    ep = m * t / (n + m)
+    stat = float(np.sum((r - er) ** 2 / er + (p - ep) ** 2 / ep))
+    return gammaincc(df / 2.0, stat / 2.0), r, p
+
+
+def _lchoose(a: float, b: float) -> float:
+    return math.lgamma(a + 1.0) - math.lgamma(b + 1.0) - math.lgamma(a - b + 1.0)
+
+
+def rate_pvalue(x: float, m: float, y: float, n: float) -> float:
+    """One-sided exact test that a rate went up: x events of m vs y of n (5.2).
+
+    P(X >= x) for X hypergeometric (population n + m, x + y events, m draws): Fisher's exact
+    test, alternative "greater", conditional on the pooled count of events.
+    """
+    t = x + y
+    if t <= 0 or m <= 0 or n <= 0:
+        return 1.0
+    lo, hi = max(0.0, t - n), min(t, m)
+    if x <= lo:
+        return 1.0
+    total = n + m
+
+    def logpmf(k: float) -> float:
+        return _lchoose(t, k) + _lchoose(total - t, m - k) - _lchoose(total, m)
+
+    if x * total > m * t:  # above the mean: the upper tail, terms decrease from x on
+        term = math.exp(logpmf(x))
+        acc = term
+        k = x
+        while k < hi:
+            term *= (t - k) * (m - k) / ((k + 1.0) * (n - t + k + 1.0))
+            k += 1.0
+            acc += term
+            if term < 1e-17 * acc:
+                break
+        return min(max(acc, 0.0), 1.0)
+    # at or below the mean: 1 - P(X <= x - 1), terms decrease from x - 1 down
+    k = x - 1.0
+    term = math.exp(logpmf(k))
+    acc = term
+    while k > lo:
+        term *= k * (n - t + k) / ((t - k + 1.0) * (m - k + 1.0))
+        k -= 1.0
+        acc += term
+        if term < 1e-17 * acc:
+            break
+    return min(max(1.0 - acc, 0.0), 1.0)
+
+
+def outside_pvalue(x: float, m: float, n: float) -> float:
+    """P(X >= x): production values below the smallest and above the largest of n reference
+    values, of m production values, exchangeable under no drift (5.2).
+
+    P(X = k) = (k + 1) C(n + m - k - 2, n - 2) / C(n + m, n); exact for continuous data,
+    conservative with ties or when the outer buckets lie beyond the reference's extremes.
+    """
+    if x <= 0 or m <= 0 or n < 2:
+        return 1.0
+    total = n + m
+    log_den = _lchoose(total, n)
+    acc = 0.0
+    k = x
+    while k <= m:
+        term = math.exp(math.log(k + 1.0) + _lchoose(total - k - 2.0, n - 2.0) - log_den)
+        acc += term
+        if term < 1e-17 * acc:
+            break
+        k += 1.0
+    return min(max(acc, 0.0), 1.0)
+
+
+def cohen_h(p1: float, p2: float) -> float:
+    """Cohen's h, |2 asin(sqrt(p1)) - 2 asin(sqrt(p2))|: the effect size of two proportions (5.3)."""
+    return abs(2.0 * math.asin(math.sqrt(min(max(p1, 0.0), 1.0))) - 2.0 * math.asin(math.sqrt(min(max(p2, 0.0), 1.0))))
+
+
+def max_cohen_h(reference: Sequence[float], production: Sequence[float]) -> float:
+    """The largest Cohen's h over cells (5.3)."""
+    r = _proportions(np.asarray(reference))
+    p = _proportions(np.asarray(production))
+    return max((cohen_h(float(a), float(b)) for a, b in zip(p, r)), default=0.0)
+
+
+def effect_floor(n: float, m: float, scale: float) -> float:
+    """The practical-significance floor ``scale * n_eff**-0.25``, n_eff = n*m/(n+m) (5.3)."""
+    if n <= 0 or m <= 0:
+        return math.inf
+    return scale * (n * m / (n + m)) ** -0.25
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in input order (5.4)."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    n = p.size
+    if n == 0:
+        return []
+    order = np.argsort(p, kind="stable")
+    ranked = np.minimum(1.0, p[order] * (n - np.arange(n)))
+    ranked = np.maximum.accumulate(ranked)
+    q = np.empty(n)
+    q[order] = ranked
+    return [float(v) for v in q]
+
+
 # --------------------------------------------------------------------------- 4.3 adaptive
 
 
@@ -379,15 +553,26 @@ def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
 # --------------------------------------------------------------------------- 4 verdicts
 
 
+Mode = Literal["calibrated", "fixed", "adaptive"]
+MODES: tuple[str, ...] = ("calibrated", "fixed", "adaptive")
+#: min_samples when it is not set: calibrated tests hold their level from 50 values on.
+DEFAULT_MIN_SAMPLES = {"calibrated": 50, "fixed": 500, "adaptive": 500}
+
+
 @dataclass(frozen=True)
 class DriftConfig:
-    """Thresholds of the drift verdicts (docs/drift-math.md section 4).
+    """Settings of the drift verdicts (docs/drift-math.md sections 4 and 5).
 
-    ``overrides`` maps a feature name to a mapping of field names to values, e.g.
-    ``DriftConfig(overrides={"age": {"psi_threshold": 0.3}})``.
+    ``mode="calibrated"`` (the default) runs two-sample tests with a per-model family-wise
+    error rate of ``alpha`` (Holm over every feature and rule), never more than
+    ``feature_alpha`` per feature, and an effect-size floor; ``"fixed"`` and ``"adaptive"`` are
+    the classic threshold rules. ``overrides`` maps a feature name to a mapping of field names
+    to values, e.g. ``DriftConfig(overrides={"age": {"effect_floor": 1.0}})``.
     """
 
-    min_samples: int = 500
+    #: Fewer production rows than this: scores only, verdict ``insufficient_data``. None: the
+    #: mode's default (50 calibrated, 500 fixed and adaptive).
+    min_samples: int | None = None
     psi_threshold: float = 0.2
     ks_alpha: float = 0.05
     wasserstein_threshold: float = 0.1
@@ -395,19 +580,39 @@ class DriftConfig:
     chi2_max_rows: int = 1000
     js_threshold: float = 0.1
     dataset_drift_share: float = 0.5
-    mode: Literal["fixed", "adaptive"] = "fixed"
+    mode: Mode = "calibrated"
     adaptive_alpha: float = 0.01
     epsilon: float = EPSILON
+    #: Calibrated: the per-model family-wise false-alarm rate (Holm over features x rules).
+    alpha: float = 0.05
+    #: Calibrated: the per-feature cap; the family level is min(alpha, feature_alpha * features).
+    feature_alpha: float = 0.01
+    #: Calibrated: the effect-size floor is effect_floor * n_eff ** -0.25 (5.3).
+    effect_floor: float = 0.5
+    #: Calibrated: cells are merged until each expects this many values on both sides (5.1).
+    min_expected: float = 5.0
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.mode not in ("fixed", "adaptive"):
-            raise ValueError(f"mode must be 'fixed' or 'adaptive', not {self.mode!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, not {self.mode!r}")
+        if self.min_samples is None:  # resolved once: the mode's default
+            object.__setattr__(self, "min_samples", DEFAULT_MIN_SAMPLES[self.mode])
+        for name in ("alpha", "feature_alpha"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in (0, 1), not {getattr(self, name)!r}")
+        if not self.effect_floor >= 0.0 or not self.min_expected > 0.0:
+            raise ValueError("effect_floor must be >= 0 and min_expected > 0")
         known = {f.name for f in fields(self)} - {"overrides"}
         for feature, values in self.overrides.items():
             unknown = set(values) - known
             if unknown:
                 raise ValueError(f"unknown drift setting(s) for {feature!r}: {sorted(unknown)}")
+
+    @property
+    def samples_needed(self) -> int:
+        """min_samples (resolved to the mode's default when it was not given)."""
+        return int(self.min_samples or 0)
 
     def for_feature(self, name: str) -> DriftConfig:
         values = self.overrides.get(name)
@@ -415,8 +620,30 @@ class DriftConfig:
 
 
 @dataclass
+class RuleTest:
+    """One calibrated rule of one feature (docs/drift-math.md section 5).
+
+    ``rule`` is ``ks``, ``chi2_contingency``, ``null_rate``, ``out_of_range`` or
+    ``unseen_category``; ``qvalue`` is Holm-adjusted over the model's family and the rule
+    fires when ``qvalue < alpha`` and ``effect >= floor``.
+    """
+
+    rule: str
+    pvalue: float
+    effect: float
+    floor: float
+    qvalue: float = 1.0
+    alpha: float = 0.0
+    fired: bool = False
+
+
+@dataclass
 class FeatureDrift:
-    """Scores and verdict of one feature in one window."""
+    """Scores and verdict of one feature in one window.
+
+    ``reasons`` are human-readable; ``reason_codes`` the rules that fired (calibrated: the
+    ``RuleTest.rule`` names, e.g. ``null_rate``); ``tests`` every calibrated rule evaluated.
+    """
 
     name: str
     kind: str
@@ -426,6 +653,8 @@ class FeatureDrift:
     verdict: Verdict = "no_drift"
     reasons: list[str] = field(default_factory=list)
     role: str = "input"
+    tests: list[RuleTest] = field(default_factory=list)
+    reason_codes: list[str] = field(default_factory=list)
 
     @property
     def drifted(self) -> bool:
@@ -433,6 +662,11 @@ class FeatureDrift:
 
     def severity(self) -> float:
         """A sort key: how far past its threshold the feature's strongest score is."""
+        if self.tests:
+            return max(
+                (min(t.effect, 1e6) / t.floor if t.floor > 0 else min(t.effect, 1e6)) * (2.0 if t.fired else 1.0)
+                for t in self.tests
+            )
         s = self.scores
         if self.kind == "numeric":
             return max(s.get("psi", 0.0) / 0.2, min(s.get("wasserstein_normalized", 0.0), 1e6) / 0.1)
@@ -480,10 +714,11 @@ def evaluate(
     *,
     outputs: Sequence[str] = (),
 ) -> DatasetDrift:
-    """Score every feature present in both mappings and apply the verdict rules (4).
+    """Score every feature present in both mappings and apply the verdict rules (4, 5).
 
-    Names in ``outputs`` are prediction features: they get verdicts (with their own
-    Benjamini-Hochberg family) but do not count towards the dataset verdict.
+    Names in ``outputs`` are prediction features: they get verdicts but do not count towards
+    the dataset verdict. In calibrated mode inputs and outputs form one Holm family; in the
+    fixed and adaptive modes each role has its own Benjamini-Hochberg family.
     """
     config = config or DriftConfig()
     output_names = set(outputs)
@@ -502,18 +737,25 @@ def evaluate(
             scores=scores,
             role="output" if name in output_names else "input",
         )
-        if not scores or prod.total < cfg.min_samples:
+        rows = prod.total + prod.nulls
+        if cfg.mode == "calibrated":
+            fd.tests = calibrated_tests(ref, prod, cfg)
+            if rows < cfg.samples_needed or not fd.tests:
+                fd.verdict = "insufficient_data"
+        elif not scores or prod.total < cfg.samples_needed:
             fd.verdict = "insufficient_data"
-            fd.reasons.append(f"{int(prod.total)} rows < min_samples {cfg.min_samples}")
+        if fd.verdict == "insufficient_data":
+            fd.reasons.append(f"{int(rows)} rows < min_samples {cfg.samples_needed}")
         results.append(fd)
 
-    # Benjamini-Hochberg per family (inputs, outputs) over the p-values verdicts use.
+    _calibrate(results, config)
+    # Benjamini-Hochberg per family (inputs, outputs) over the p-values fixed-mode verdicts use.
     for role in ("input", "output"):
         family: list[tuple[FeatureDrift, str]] = []
         for fd in results:
-            if fd.role != role or fd.verdict == "insufficient_data":
-                continue
             cfg = config.for_feature(fd.name)
+            if fd.role != role or fd.verdict == "insufficient_data" or cfg.mode == "calibrated":
+                continue
             if fd.kind == "numeric":
                 family.append((fd, "ks_pvalue"))
             elif fd.n_production < cfg.chi2_max_rows:
@@ -523,7 +765,7 @@ def evaluate(
             fd.scores[key.replace("pvalue", "qvalue")] = q
 
     for fd in results:
-        if fd.verdict == "insufficient_data":
+        if fd.verdict == "insufficient_data" or config.for_feature(fd.name).mode == "calibrated":
             continue
         _decide(fd, reference[fd.name], config.for_feature(fd.name))
 
@@ -535,6 +777,69 @@ def evaluate(
         verdict = "drift" if drifted >= config.dataset_drift_share * len(inputs) else "no_drift"
     results.sort(key=lambda fd: (fd.verdict != "drift", fd.verdict == "insufficient_data", -fd.severity()))
     return DatasetDrift(results, verdict, drifted, len(inputs), config)
+
+
+def calibrated_tests(reference: Histogram, production: Histogram, cfg: DriftConfig) -> list[RuleTest]:
+    """The calibrated rules of one feature with their p-values, effects and floors (5)."""
+    n, m = reference.total, production.total
+    tests: list[RuleTest] = []
+    rc, pc = reference.counts, production.counts
+    if n > 0 and m > 0:
+        floor = effect_floor(n, m, cfg.effect_floor)
+        ordered = reference.kind == "numeric"
+        if ordered:
+            ks = ks_pvalue(ks_statistic(rc, pc), n, m)
+            tests.append(RuleTest("ks", ks, wasserstein_normalized(reference, production), floor))
+        p, rg, pg = chi2_two_sample(rc, pc, ordered=ordered, min_expected=cfg.min_expected)
+        tests.append(RuleTest("chi2_contingency", p, max_cohen_h(rg, pg) if rg.size > 1 else 0.0, floor))
+        if ordered and rc.size >= 3 and rc[0] == 0 and rc[-1] == 0:
+            # Outer buckets the reference left empty: values outside its range (5.2).
+            x = float(pc[0] + pc[-1])
+            if x > 0:
+                tests.append(RuleTest("out_of_range", outside_pvalue(x, m, n), cohen_h(x / m, 0.0), floor))
+        elif not ordered:
+            x, y = float(pc[-1]), float(rc[-1])
+            if x + y > 0:
+                tests.append(RuleTest("unseen_category", rate_pvalue(x, m, y, n), cohen_h(x / m, y / n), floor))
+    x, y = production.nulls, reference.nulls
+    mm, nn = m + x, n + y
+    if x + y > 0 and mm > 0 and nn > 0:
+        tests.append(
+            RuleTest("null_rate", rate_pvalue(x, mm, y, nn), cohen_h(x / mm, y / nn), effect_floor(nn, mm, cfg.effect_floor))
+        )
+    return tests
+
+
+def _calibrate(results: list[FeatureDrift], config: DriftConfig) -> None:
+    """Holm over every rule of every calibrated feature of the model, then the verdicts (5.4)."""
+    family = [
+        (fd, t)
+        for fd in results
+        if fd.verdict != "insufficient_data" and config.for_feature(fd.name).mode == "calibrated"
+        for t in fd.tests
+    ]
+    if not family:
+        return
+    features = len({id(fd) for fd, _ in family})
+    level = min(config.alpha, config.feature_alpha * features)
+    for (fd, t), q in zip(family, holm([t.pvalue for _, t in family])):
+        t.qvalue, t.alpha = q, level
+        t.fired = q < level and t.effect >= t.floor
+    for fd in {id(fd): fd for fd, _ in family}.values():
+        s = fd.scores
+        for t in fd.tests:
+            s[f"{t.rule}_pvalue"] = t.pvalue
+            s[f"{t.rule}_qvalue"] = t.qvalue
+            s[f"{t.rule}_effect"] = t.effect
+            if t.fired:
+                fd.reason_codes.append(t.rule)
+                fd.reasons.append(
+                    f"{t.rule}: Holm q {t.qvalue:.3g} < {t.alpha:.3g} and effect {t.effect:.3g} >= floor {t.floor:.3g}"
+                )
+        if fd.n_reference > 0 and fd.n_production > 0:
+            s["effect_floor"] = effect_floor(fd.n_reference, fd.n_production, config.for_feature(fd.name).effect_floor)
+        s["alpha"] = level
+        fd.verdict = "drift" if fd.reason_codes else "no_drift"
 
 
 def _decide(fd: FeatureDrift, ref: Histogram, cfg: DriftConfig) -> None:

@@ -338,8 +338,8 @@ def drift() -> None:
 @click.option("--prediction-col", multiple=True, help="Column(s) holding the predictions (names as in the baseline).")
 @click.option("--target-col", multiple=True, help="Column(s) holding the targets.")
 @click.option("--numeric-outputs", is_flag=True, help="As for baseline create: integer outputs are values.")
-@click.option("--mode", type=click.Choice(["fixed", "adaptive"]), default="fixed", show_default=True, help="Fixed thresholds or sample-size-aware ones.")
-@click.option("--min-samples", type=click.IntRange(min=1), default=None, help="Rows below which a feature gets no verdict  [default: 500].")
+@click.option("--mode", type=click.Choice(["calibrated", "fixed", "adaptive"]), default="calibrated", show_default=True, help="Calibrated two-sample tests (docs/drift-math.md section 5), fixed thresholds or sample-size-aware ones.")
+@click.option("--min-samples", type=click.IntRange(min=1), default=None, help="Rows below which a feature gets no verdict  [default: 50 calibrated, 500 fixed/adaptive].")
 @click.option("--time-column", default=None, help="Timestamp column: adds a verdict per period and a timeline per feature (needs --every).")
 @click.option("--every", default=None, help="Period length of the time split: 1h, 6h, 1d, 7d, ...")
 @_CHUNK

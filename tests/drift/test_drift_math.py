@@ -46,7 +46,7 @@ def test_small_window_is_insufficient_data_never_drift():
     rng = np.random.default_rng(1)
     ref = {"x": _normal_hist(rng, BOUNDS, 20000)}
     prod = {"x": _normal_hist(rng, BOUNDS, 300, loc=3.0)}
-    result = _drift.evaluate(ref, prod)
+    result = _drift.evaluate(ref, prod, DriftConfig(mode="fixed"))
     fd = result.features[0]
     assert fd.verdict == "insufficient_data"
     assert fd.scores["psi"] > 1.0
@@ -72,7 +72,7 @@ def test_wasserstein_gate_blocks_tiny_but_significant_shift():
     rng = np.random.default_rng(3)
     ref = {"x": _normal_hist(rng, BOUNDS, 400000)}
     prod = {"x": _normal_hist(rng, BOUNDS, 400000, loc=0.05)}
-    fd = _drift.evaluate(ref, prod).features[0]
+    fd = _drift.evaluate(ref, prod, DriftConfig(mode="fixed")).features[0]
     assert fd.scores["ks_qvalue"] < 0.05
     assert fd.scores["wasserstein_normalized"] < 0.1
     assert fd.verdict == "no_drift"
@@ -83,10 +83,11 @@ def test_categorical_uses_chi2_below_1000_rows_and_js_above():
     cats = ["a", "b", "c"]
     ref = {"c": Histogram.categorical(cats, [5000, 3000, 2000, 0])}
     small = {"c": Histogram.categorical(cats, [400, 300, 200, 30])}  # unseen values in __other__
-    fd = _drift.evaluate(ref, small).features[0]
+    fixed = DriftConfig(mode="fixed")
+    fd = _drift.evaluate(ref, small, fixed).features[0]
     assert fd.verdict == "drift" and "chi-squared" in fd.reasons[0]
     big = {"c": Histogram.categorical(cats, [5100, 2950, 1950, 0])}
-    fd = _drift.evaluate(ref, big).features[0]
+    fd = _drift.evaluate(ref, big, fixed).features[0]
     assert fd.verdict == "no_drift" and "chi2_qvalue" not in fd.scores
 
 
@@ -95,7 +96,7 @@ def test_per_feature_override_changes_only_that_feature():
     rng = np.random.default_rng(4)
     ref = {n: _normal_hist(rng, BOUNDS, 20000) for n in "ab"}
     prod = {n: _normal_hist(rng, BOUNDS, 5000, loc=1.0) for n in "ab"}
-    cfg = DriftConfig(overrides={"a": {"psi_threshold": 100.0, "wasserstein_threshold": 100.0}})
+    cfg = DriftConfig(mode="fixed", overrides={"a": {"psi_threshold": 100.0, "wasserstein_threshold": 100.0}})
     by_name = {fd.name: fd.verdict for fd in _drift.evaluate(ref, prod, cfg).features}
     assert by_name == {"a": "no_drift", "b": "drift"}
     with pytest.raises(ValueError, match="psi_treshold"):
@@ -148,3 +149,87 @@ def test_adaptive_psi_threshold_keeps_false_alarms_near_target(m):
         prod = rng.multinomial(m, probs)
         hits += _drift.psi(ref_i, prod) >= crit
     assert 0.025 <= hits / 600 <= 0.09, hits / 600
+
+
+# --------------------------------------------------------------------------- calibrated mode
+
+
+def _cat(rng: np.random.Generator, probs: list[float], n: int, nulls: int = 0) -> Histogram:
+    counts = rng.multinomial(n, probs)
+    return Histogram.categorical([f"c{i}" for i in range(len(probs) - 1)], counts, nulls=nulls)
+
+
+def test_calibrated_is_the_default_and_gives_verdicts_from_50_values():
+    """DriftConfig() is calibrated with min_samples 50: 40 rows are insufficient, 60 shifted rows drift."""
+    assert DriftConfig().mode == "calibrated" and DriftConfig().min_samples == 50
+    assert DriftConfig(mode="fixed").min_samples == 500
+    rng = np.random.default_rng(11)
+    ref = {"x": _normal_hist(rng, BOUNDS, 5000)}
+    assert _drift.evaluate(ref, {"x": _normal_hist(rng, BOUNDS, 40, loc=2.0)}).features[0].verdict == "insufficient_data"
+    fd = _drift.evaluate(ref, {"x": _normal_hist(rng, BOUNDS, 60, loc=2.0)}).features[0]
+    assert fd.verdict == "drift" and "ks" in fd.reason_codes
+    assert {t.rule for t in fd.tests} >= {"ks", "chi2_contingency"}
+
+
+def test_calibrated_null_rate_rise_is_drift_with_reason_null_rate():
+    """Nulls 0 -> 5% of 1,000 rows drift with reason null_rate while the values are unchanged."""
+    rng = np.random.default_rng(12)
+    probs = [0.5, 0.3, 0.2, 0.0]
+    ref = {"c": _cat(rng, probs, 5000)}
+    fd = _drift.evaluate(ref, {"c": _cat(rng, probs, 950, nulls=50)}).features[0]
+    assert fd.verdict == "drift" and fd.reason_codes == ["null_rate"]
+    fd = _drift.evaluate(ref, {"c": _cat(rng, probs, 1000)}).features[0]
+    assert fd.verdict == "no_drift" and "null_rate" not in {t.rule for t in fd.tests}
+
+
+def test_calibrated_new_category_at_1_percent_has_no_cliff():
+    """A label unseen in training on 1% of rows drifts at 500, 999, 1,000 and 20,000 rows (unseen_category)."""
+    rng = np.random.default_rng(13)
+    ref = {"c": _cat(rng, [0.5, 0.3, 0.2, 0.0], 5000)}
+    for m in (500, 999, 1000, 20000):
+        fd = _drift.evaluate(ref, {"c": _cat(rng, [0.495, 0.297, 0.198, 0.01], m)}).features[0]
+        assert fd.verdict == "drift", m
+        assert "unseen_category" in fd.reason_codes, m
+
+
+def test_calibrated_effect_floor_blocks_a_trivial_shift_in_a_huge_window():
+    """0.012 sigma at 1M/1M rows is significant but below the floor 0.5 * n_eff**-0.25; 0.1 sigma at 20k is drift."""
+    rng = np.random.default_rng(14)
+    ref = {"x": _normal_hist(rng, BOUNDS, 1_000_000)}
+    fd = _drift.evaluate(ref, {"x": _normal_hist(rng, BOUNDS, 1_000_000, loc=0.012)}).features[0]
+    ks = next(t for t in fd.tests if t.rule == "ks")
+    assert ks.pvalue < 1e-4 and ks.effect < ks.floor
+    assert fd.verdict == "no_drift"
+    ref = {"x": _normal_hist(rng, BOUNDS, 5000)}
+    assert _drift.evaluate(ref, {"x": _normal_hist(rng, BOUNDS, 20000, loc=0.1)}).features[0].verdict == "drift"
+
+
+def test_calibrated_family_level_is_capped_per_feature():
+    """One feature: level feature_alpha (0.01); ten features: alpha (0.05); Holm q-values over all rules."""
+    rng = np.random.default_rng(15)
+    one = _drift.evaluate({"x": _normal_hist(rng, BOUNDS, 1000)}, {"x": _normal_hist(rng, BOUNDS, 1000)})
+    assert one.features[0].tests[0].alpha == pytest.approx(0.01)
+    refs = {f"x{i}": _normal_hist(rng, BOUNDS, 1000) for i in range(10)}
+    prods = {f"x{i}": _normal_hist(rng, BOUNDS, 1000) for i in range(10)}
+    res = _drift.evaluate(refs, prods)
+    tests = [t for fd in res.features for t in fd.tests]
+    assert all(t.alpha == pytest.approx(0.05) for t in tests)
+    ps = sorted(t.pvalue for t in tests)
+    assert min(t.qvalue for t in tests) == pytest.approx(min(1.0, ps[0] * len(tests)))
+
+
+@pytest.mark.parametrize("n,m", [(100, 50), (1000, 500), (5000, 20000)])
+def test_calibrated_any_feature_false_alarm_rate_stays_at_most_5_percent(n, m):
+    """No drift, 12 mixed features: the share of evaluations with any feature flagged is <= 5% (+ noise)."""
+    rng = np.random.default_rng(16 + n + m)
+    probs = [0.4, 0.3, 0.15, 0.1, 0.05, 0.0]
+    alarms = 0
+    trials = 150
+    for _ in range(trials):
+        refs, prods = {}, {}
+        for i in range(6):
+            refs[f"n{i}"], prods[f"n{i}"] = _normal_hist(rng, BOUNDS, n), _normal_hist(rng, BOUNDS, m)
+            refs[f"c{i}"], prods[f"c{i}"] = _cat(rng, probs, n), _cat(rng, probs, m)
+        alarms += any(fd.drifted for fd in _drift.evaluate(refs, prods).features)
+    # 5% of 150 = 7.5; binomial(150, 0.05) exceeds 15 with probability < 0.2%.
+    assert alarms <= 15, alarms

@@ -31,6 +31,16 @@ def compute(v: dict):
     params = v["params"]
     if method == "benjamini_hochberg":
         return _drift.benjamini_hochberg(params["pvalues"])
+    if method == "holm":
+        return _drift.holm(params["pvalues"])
+    if method == "rate_pvalue":
+        return _drift.rate_pvalue(params["x"], params["m"], params["y"], params["n"])
+    if method == "outside_pvalue":
+        return _drift.outside_pvalue(params["x"], params["m"], params["n"])
+    if method == "effect_floor":
+        return _drift.effect_floor(params["n"], params["m"], params["scale"])
+    if method == "calibrated_model":
+        return calibrated_model(params)
     ref, prod = _hist(v, "reference"), _hist(v, "production")
     rc, pc = ref.counts, prod.counts
     if method == "psi":
@@ -51,12 +61,41 @@ def compute(v: dict):
         return _drift.chi2_pvalue(rc, pc, params["epsilon"])
     if method == "linf":
         return _drift.linf(rc, pc)
+    if method in ("chi2_contingency_pvalue", "chi2_contingency_effect"):
+        p, rg, pg = _drift.chi2_two_sample(rc, pc, ordered=params["ordered"], min_expected=params["min_expected"])
+        if method.endswith("pvalue"):
+            return p
+        return _drift.max_cohen_h(rg, pg) if rg.size > 1 else 0.0
     bins = int(np.count_nonzero(rc > 0))
     if method == "psi_critical":
         return _drift.psi_critical(rc.sum(), pc.sum(), bins, params["alpha"])
     if method == "js_critical":
         return _drift.js_critical(rc.sum(), pc.sum(), bins, params["alpha"])
     raise AssertionError(f"unknown method {method}")
+
+
+def calibrated_model(params: dict) -> list[float]:
+    """Per feature: verdict (1, 0, -1 for insufficient_data), then each rule's Holm q-value."""
+    ref, prod = {}, {}
+    for f in params["features"]:
+        if f["kind"] == "numeric":
+            ref[f["name"]] = _drift.Histogram.numeric(f["bounds"], f["reference"], nulls=f["ref_nulls"])
+            prod[f["name"]] = _drift.Histogram.numeric(f["bounds"], f["production"], nulls=f["prod_nulls"])
+        else:
+            ref[f["name"]] = _drift.Histogram.categorical(f["categories"], f["reference"], nulls=f["ref_nulls"])
+            prod[f["name"]] = _drift.Histogram.categorical(f["categories"], f["production"], nulls=f["prod_nulls"])
+    cfg = _drift.DriftConfig(
+        alpha=params["alpha"], feature_alpha=params["feature_alpha"], effect_floor=params["effect_floor"],
+        min_expected=params["min_expected"], min_samples=params["min_samples"],
+    )
+    by_name = {fd.name: fd for fd in _drift.evaluate(ref, prod, cfg).features}
+    out: list[float] = []
+    for f in params["features"]:
+        fd = by_name[f["name"]]
+        out.append({"drift": 1.0, "no_drift": 0.0, "insufficient_data": -1.0}[fd.verdict])
+        if fd.verdict != "insufficient_data":
+            out += [t.qvalue for t in fd.tests]
+    return out
 
 
 def test_there_are_at_least_40_vectors_covering_every_method():
@@ -66,7 +105,8 @@ def test_there_are_at_least_40_vectors_covering_every_method():
     assert methods == {
         "psi", "wasserstein", "wasserstein_normalized", "reference_std", "ks_statistic",
         "ks_pvalue", "jensen_shannon", "chi2_pvalue", "linf", "psi_critical", "js_critical",
-        "benjamini_hochberg",
+        "benjamini_hochberg", "chi2_contingency_pvalue", "chi2_contingency_effect", "rate_pvalue",
+        "outside_pvalue", "effect_floor", "holm", "calibrated_model",
     }
 
 

@@ -183,6 +183,158 @@ def chi2_scipy(r_counts, p_counts) -> float:
     return float(stats.chisquare(p[keep], f_exp).pvalue)
 
 
+# ----------------------------------------------------------------------------- 5 calibrated
+
+
+def spec_collapse(r, p, ordered, min_expected):
+    """Section 5.1 written out: groups of cells whose smaller expected count reaches min_expected."""
+    r = [float(v) for v in r]
+    p = [float(v) for v in p]
+    n, m = sum(r), sum(p)
+    cells = [i for i in range(len(r)) if r[i] + p[i] > 0]
+    if not ordered:
+        cells = sorted(cells, key=lambda i: (-(r[i] + p[i]), i))
+    groups, cur = [], []
+    for i in cells:
+        cur.append(i)
+        if min(n, m) * sum(r[j] + p[j] for j in cur) / (n + m) >= min_expected:
+            groups.append(cur)
+            cur = []
+    if cur:
+        if groups:
+            groups[-1] = groups[-1] + cur
+        else:
+            groups.append(cur)
+    return [sum(r[j] for j in g) for g in groups], [sum(p[j] for j in g) for g in groups]
+
+
+def chi2_contingency_scipy(r, p, ordered, min_expected):
+    rg, pg = spec_collapse(r, p, ordered, min_expected)
+    if len(rg) < 2:
+        return 1.0, rg, pg
+    res = stats.chi2_contingency(np.array([rg, pg]), correction=False)
+    return float(res.pvalue), rg, pg
+
+
+def cohen_h_np(a, b):
+    return float(abs(2 * np.arcsin(np.sqrt(a)) - 2 * np.arcsin(np.sqrt(b))))
+
+
+def max_h(rg, pg):
+    rp, pp = props(rg), props(pg)
+    return max(cohen_h_np(x, y) for x, y in zip(pp, rp))
+
+
+def rate_scipy(x, m, y, n):
+    if x + y == 0:
+        return 1.0
+    return float(stats.hypergeom.sf(x - 1, n + m, x + y, m))
+
+
+def outside_exact(x, m, n):
+    """Exact rational sum of (k+1) C(n+m-k-2, n-2) / C(n+m, n) over k >= x."""
+    total = Fraction(0)
+    den = math.comb(n + m, n)
+    for k in range(x, m + 1):
+        total += Fraction((k + 1) * math.comb(n + m - k - 2, n - 2), den)
+    return float(total)
+
+
+def holm_loop(ps):
+    """Holm step-down, literally: reject in order while p_(i) <= alpha/(n-i+1); adjusted values."""
+    n = len(ps)
+    order = sorted(range(n), key=lambda i: (ps[i], i))
+    adj = [0.0] * n
+    best = 0.0
+    for rank, i in enumerate(order):
+        best = max(best, min(1.0, (n - rank) * ps[i]))
+        adj[i] = best
+    return adj
+
+
+def calibrated_case(name, kind, bounds, r_counts, p_counts, min_expected=5.0, categories=None):
+    ref = {"counts": r_counts, "min": None, "max": None}
+    prod = {"counts": p_counts, "min": None, "max": None}
+    ordered = kind == "numeric"
+    pv, rg, pg = chi2_contingency_scipy(r_counts, p_counts, ordered, min_expected)
+    params = {"ordered": ordered, "min_expected": min_expected}
+    add(f"{name}_chi2_contingency_pvalue", kind, "chi2_contingency_pvalue", bounds, ref, prod, pv,
+        "scipy.stats.chi2_contingency(correction=False) on the cells collapsed as in 5.1", params, categories)
+    add(f"{name}_chi2_contingency_effect", kind, "chi2_contingency_effect", bounds, ref, prod,
+        max_h(rg, pg) if len(rg) > 1 else 0.0,
+        "numpy arcsin: max Cohen's h over the collapsed cells", params, categories)
+
+
+def scalar_case(name, method, params, expected, source):
+    add(name, "pvalues", method, [], None, None, expected, source, params)
+
+
+# A model of features for the end-to-end calibrated verdict (5.4): rules per feature in the
+# spec's order, p-values from scipy, Holm by hand.
+MODEL_FEATURES = [
+    {"name": "num_same", "kind": "numeric", "bounds": [-1.0, 0.0, 1.0],
+     "reference": [160, 340, 340, 160], "production": [80, 170, 168, 82], "ref_nulls": 0, "prod_nulls": 0},
+    {"name": "num_shift", "kind": "numeric", "bounds": [-1.0, 0.0, 1.0],
+     "reference": [160, 340, 340, 160], "production": [30, 120, 210, 140], "ref_nulls": 0, "prod_nulls": 0},
+    {"name": "num_nulls", "kind": "numeric", "bounds": [-1.0, 0.0, 1.0],
+     "reference": [160, 340, 340, 160], "production": [80, 170, 170, 80], "ref_nulls": 2, "prod_nulls": 40},
+    {"name": "discrete_outside", "kind": "numeric", "bounds": [0.5, 1.0, 2.0, 3.0],
+     "reference": [0, 300, 400, 300, 0], "production": [6, 150, 200, 140, 4], "ref_nulls": 0, "prod_nulls": 0},
+    {"name": "cat_new", "kind": "categorical", "categories": ["a", "b", "c"],
+     "reference": [500, 300, 200, 0], "production": [240, 150, 100, 10], "ref_nulls": 0, "prod_nulls": 0},
+    {"name": "cat_tiny", "kind": "categorical", "categories": ["a", "b"],
+     "reference": [20, 10, 0], "production": [3, 2, 0], "ref_nulls": 0, "prod_nulls": 0},
+]
+
+
+def model_expected(features, alpha, feature_alpha, floor_scale, min_expected, min_samples):
+    tests = []  # (feature index, rule, p, effect, floor)
+    evaluated = []
+    for fi, f in enumerate(features):
+        r = np.asarray(f["reference"], dtype=float)
+        p = np.asarray(f["production"], dtype=float)
+        n, m = r.sum(), p.sum()
+        own = []
+        floor = floor_scale * (n * m / (n + m)) ** -0.25
+        if f["kind"] == "numeric":
+            d = ks_exact(f["reference"], f["production"])
+            own.append(("ks", float(special.kolmogorov(math.sqrt(n * m / (n + m)) * float(d))),
+                        w1_quad(f["bounds"], {"counts": f["reference"], "min": None, "max": None},
+                                {"counts": f["production"], "min": None, "max": None})
+                        / ref_std_exact(f["bounds"], {"counts": f["reference"], "min": None, "max": None}),
+                        floor))
+        pv, rg, pg = chi2_contingency_scipy(r, p, f["kind"] == "numeric", min_expected)
+        own.append(("chi2_contingency", pv, max_h(rg, pg) if len(rg) > 1 else 0.0, floor))
+        if f["kind"] == "numeric" and r.size >= 3 and r[0] == 0 and r[-1] == 0 and p[0] + p[-1] > 0:
+            x = int(p[0] + p[-1])
+            own.append(("out_of_range", outside_exact(x, int(m), int(n)), cohen_h_np(x / m, 0.0), floor))
+        if f["kind"] == "categorical" and p[-1] + r[-1] > 0:
+            own.append(("unseen_category", rate_scipy(int(p[-1]), int(m), int(r[-1]), int(n)),
+                        cohen_h_np(p[-1] / m, r[-1] / n), floor))
+        x, y = f["prod_nulls"], f["ref_nulls"]
+        if x + y > 0:
+            mm, nn = m + x, n + y
+            own.append(("null_rate", rate_scipy(x, int(mm), y, int(nn)), cohen_h_np(x / mm, y / nn),
+                        floor_scale * (nn * mm / (nn + mm)) ** -0.25))
+        ok = m + f["prod_nulls"] >= min_samples and own
+        evaluated.append(bool(ok))
+        if ok:
+            tests += [(fi, *t) for t in own]
+    k = sum(evaluated)
+    level = min(alpha, feature_alpha * k)
+    q = holm_loop([t[2] for t in tests])
+    out = []
+    for fi, f in enumerate(features):
+        if not evaluated[fi]:
+            out.append(-1.0)
+            continue
+        mine = [(t, qq) for t, qq in zip(tests, q) if t[0] == fi]
+        fired = any(qq < level and t[3] >= t[4] for t, qq in mine)
+        out.append(1.0 if fired else 0.0)
+        out += [qq for _, qq in mine]
+    return out
+
+
 # ----------------------------------------------------------------------------- writing
 
 VECTORS: list[dict] = []
@@ -384,6 +536,39 @@ def main() -> None:
     bh_case("bh_mixed", [0.01, 0.04, 0.03, 0.2, 0.5, 0.001])
     bh_case("bh_ties", [0.02, 0.02, 0.02, 0.9])
     bh_case("bh_single", [0.03])
+
+    # Calibrated mode (section 5).
+    calibrated_case("cal_normal_same", "numeric", b, ref["counts"], hist(b, rng.normal(0.0, 1.0, 500))["counts"])
+    calibrated_case("cal_normal_shift_small_window", "numeric", b, ref["counts"], hist(b, rng.normal(0.3, 1.0, 60))["counts"])
+    calibrated_case("cal_normal_scale_x1_5", "numeric", b, ref["counts"], hist(b, rng.normal(0.0, 1.5, 2000))["counts"],
+                    min_expected=10.0)
+    calibrated_case("cal_tiny_counts", "numeric", [-1.0, 0.0, 1.0], [2, 5, 4, 1], [0, 1, 3, 3])
+    calibrated_case("cal_empty_bins", "numeric", eb, [0, 40, 0, 300, 500, 0, 60, 0, 0], [0, 0, 0, 0, 700, 20, 280, 0, 0])
+    calibrated_case("cal_cat_shift", "categorical", [], [4000, 3000, 2000, 900, 100], [200, 300, 400, 90, 10],
+                    categories=cats)
+    calibrated_case("cal_cat_rare_tail", "categorical", [], [5000, 3000, 40, 30, 20, 5, 0], [480, 300, 2, 6, 1, 0, 11],
+                    categories=["a", "b", "c", "d", "e", "f"])
+    calibrated_case("cal_cat_one_group", "categorical", [], [3, 2, 0], [1, 1, 0], categories=["a", "b"])
+    for x, m, y, n in ((10, 1000, 0, 5000), (25, 500, 10, 1000), (3, 50, 5, 100), (0, 100, 4, 100),
+                       (50, 20000, 100, 5000), (400, 20000, 0, 100), (1, 1, 0, 1)):
+        scalar_case(f"rate_{x}_of_{m}_vs_{y}_of_{n}", "rate_pvalue", {"x": x, "m": m, "y": y, "n": n},
+                    rate_scipy(x, m, y, n), "scipy.stats.hypergeom.sf(x-1, n+m, x+y, m)")
+    for x, m, n in ((1, 100, 50), (10, 500, 1000), (40, 20000, 5000), (5, 50, 2), (3, 10, 100)):
+        scalar_case(f"outside_{x}_of_{m}_vs_{n}", "outside_pvalue", {"x": x, "m": m, "n": n},
+                    outside_exact(x, m, n), "exact rational sum (fractions, math.comb)")
+    for n, m, scale in ((5000, 1000, 0.5), (100, 50, 0.5), (5000, 20000, 0.25)):
+        scalar_case(f"floor_{n}_{m}_{scale}", "effect_floor", {"n": n, "m": m, "scale": scale},
+                    float(Fraction(scale).__float__() * (n * m / (n + m)) ** -0.25), "python float power")
+    for label, ps in (("mixed", [0.01, 0.04, 0.03, 0.2, 0.5, 0.001]), ("ties", [0.02, 0.02, 0.02, 0.9]),
+                      ("single", [0.03]), ("capped", [0.4, 0.3, 0.9])):
+        scalar_case(f"holm_{label}", "holm", {"pvalues": ps}, holm_loop(ps), "Holm step-down written out")
+    model_params = {"features": MODEL_FEATURES, "alpha": 0.05, "feature_alpha": 0.01, "effect_floor": 0.5,
+                    "min_expected": 5.0, "min_samples": 50}
+    scalar_case("calibrated_model_verdicts", "calibrated_model", model_params,
+                model_expected(MODEL_FEATURES, 0.05, 0.01, 0.5, 5.0, 50),
+                "per feature: verdict (1 drift, 0 no_drift, -1 insufficient_data) then the Holm q-value of each "
+                "rule in spec order; p-values from scipy.special.kolmogorov, scipy.stats.chi2_contingency, "
+                "scipy.stats.hypergeom and exact sums, Holm written out")
 
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.json"):

@@ -22,6 +22,8 @@ type Feature struct {
 	Counts     []float64 `json:"counts"`
 	Min        *float64  `json:"min"`
 	Max        *float64  `json:"max"`
+	// NullCount is the training data's null values (absent in hand-written files).
+	NullCount *float64 `json:"null_count"`
 }
 
 // File is a parsed baseline.

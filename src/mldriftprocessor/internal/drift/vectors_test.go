@@ -53,13 +53,25 @@ func (v vector) param(name string, def float64) float64 {
 
 // compute evaluates the vector's method with this package; ok is false for an unknown method.
 func (v vector) compute() (got []float64, ok bool) {
-	if v.Method == "benjamini_hochberg" {
+	switch v.Method {
+	case "benjamini_hochberg", "holm":
 		raw := v.Params["pvalues"].([]any)
 		ps := make([]float64, len(raw))
 		for i, p := range raw {
 			ps[i] = p.(float64)
 		}
+		if v.Method == "holm" {
+			return Holm(ps), true
+		}
 		return BenjaminiHochberg(ps), true
+	case "rate_pvalue":
+		return []float64{RatePValue(v.param("x", 0), v.param("m", 0), v.param("y", 0), v.param("n", 0))}, true
+	case "outside_pvalue":
+		return []float64{OutsidePValue(v.param("x", 0), v.param("m", 0), v.param("n", 0))}, true
+	case "effect_floor":
+		return []float64{EffectFloor(v.param("n", 0), v.param("m", 0), v.param("scale", 0))}, true
+	case "calibrated_model":
+		return v.calibratedModel(), true
 	}
 	ref, prod := v.Reference.histogram(v.Bounds), v.Production.histogram(v.Bounds)
 	eps := v.param("epsilon", Epsilon)
@@ -84,12 +96,68 @@ func (v vector) compute() (got []float64, ok bool) {
 	case "reference_std":
 		_, std := ReferenceMeanStd(ref)
 		return []float64{std}, true
+	case "chi2_contingency_pvalue", "chi2_contingency_effect":
+		ordered, _ := v.Params["ordered"].(bool)
+		p, rg, pg := Chi2TwoSample(ref.Counts, prod.Counts, ordered, v.param("min_expected", 5))
+		if v.Method == "chi2_contingency_pvalue" {
+			return []float64{p}, true
+		}
+		if len(rg) < 2 {
+			return []float64{0}, true
+		}
+		return []float64{MaxCohenH(rg, pg)}, true
 	case "psi_critical":
 		return []float64{PSICritical(n, m, Occupied(ref.Counts), v.param("alpha", 0.01))}, true
 	case "js_critical":
 		return []float64{JSCritical(n, m, Occupied(ref.Counts), v.param("alpha", 0.01))}, true
 	}
 	return nil, false
+}
+
+func floats(x any) []float64 {
+	raw, _ := x.([]any)
+	out := make([]float64, len(raw))
+	for i, v := range raw {
+		out[i] = v.(float64)
+	}
+	return out
+}
+
+// calibratedModel evaluates the vector's model: per feature the verdict (1, 0, -1 for
+// insufficient_data), then each rule's Holm q-value.
+func (v vector) calibratedModel() []float64 {
+	th := DefaultThresholds()
+	th.Alpha, th.FeatureAlpha = v.param("alpha", 0), v.param("feature_alpha", 0)
+	th.EffectFloor, th.MinExpected, th.MinSamples = v.param("effect_floor", 0), v.param("min_expected", 0), v.param("min_samples", 0)
+	var features []Feature
+	for _, raw := range v.Params["features"].([]any) {
+		f := raw.(map[string]any)
+		bounds := floats(f["bounds"])
+		features = append(features, Feature{
+			Categorical:     f["kind"] == "categorical",
+			Reference:       Histogram{Bounds: bounds, Counts: floats(f["reference"]), Min: math.NaN(), Max: math.NaN()},
+			Production:      Histogram{Bounds: bounds, Counts: floats(f["production"]), Min: math.NaN(), Max: math.NaN()},
+			ReferenceNulls:  f["ref_nulls"].(float64),
+			ProductionNulls: f["prod_nulls"].(float64),
+			Thresholds:      th,
+		})
+	}
+	var out []float64
+	for _, r := range Evaluate(features) {
+		switch r.Verdict {
+		case VerdictDrift:
+			out = append(out, 1)
+		case VerdictNoDrift:
+			out = append(out, 0)
+		default:
+			out = append(out, -1)
+			continue
+		}
+		for _, t := range r.Tests {
+			out = append(out, t.QValue)
+		}
+	}
+	return out
 }
 
 // TestSharedVectors checks every shared vector (generated with scipy, never with either

@@ -25,13 +25,32 @@ type Thresholds struct {
 	Adaptive             bool
 	AdaptiveAlpha        float64
 	Epsilon              float64
+	// Calibrated selects the calibrated rules of spec 5 (the default mode); Adaptive and
+	// the fixed thresholds above are then unused.
+	Calibrated bool
+	// Alpha and FeatureAlpha are model-level: the family level is
+	// min(Alpha, FeatureAlpha * features) (5.4).
+	Alpha        float64
+	FeatureAlpha float64
+	// EffectFloor scales the effect-size floor EffectFloor * n_eff^-1/4 (5.3).
+	EffectFloor float64
+	// MinExpected is the expected count each collapsed cell reaches on both sides (5.1).
+	MinExpected float64
 }
 
-// DefaultThresholds are the defaults of spec 4, the same as Python's DriftConfig().
+// Default values of min_samples per mode when it is not set (Python's DEFAULT_MIN_SAMPLES).
+const (
+	DefaultMinSamplesCalibrated = 50
+	DefaultMinSamplesFixed      = 500
+)
+
+// DefaultThresholds are the defaults of specs 4 and 5, the same as Python's DriftConfig():
+// calibrated mode.
 func DefaultThresholds() Thresholds {
 	return Thresholds{
-		MinSamples: 500, PSIThreshold: 0.2, KSAlpha: 0.05, WassersteinThreshold: 0.1,
+		MinSamples: DefaultMinSamplesCalibrated, PSIThreshold: 0.2, KSAlpha: 0.05, WassersteinThreshold: 0.1,
 		Chi2Alpha: 0.05, Chi2MaxRows: 1000, JSThreshold: 0.1, AdaptiveAlpha: 0.01, Epsilon: Epsilon,
+		Calibrated: true, Alpha: 0.05, FeatureAlpha: 0.01, EffectFloor: 0.5, MinExpected: 5,
 	}
 }
 
@@ -42,7 +61,11 @@ type Feature struct {
 	Output      bool // a prediction feature: its own BH family, not in the dataset share
 	Reference   Histogram
 	Production  Histogram
-	Thresholds  Thresholds
+	// ReferenceNulls and ProductionNulls are the null values beside the histograms (the
+	// null-rate rule of spec 5.2).
+	ReferenceNulls  float64
+	ProductionNulls float64
+	Thresholds      Thresholds
 }
 
 // Reason is one rule that fired, as reported in a log record.
@@ -50,6 +73,8 @@ type Reason struct {
 	Method    string
 	Score     float64
 	Threshold float64
+	// Rule is the calibrated rule (RuleKS, RuleNullRate, ...); empty in the fixed modes.
+	Rule string
 }
 
 // Result is the scores and verdict of one feature.
@@ -63,6 +88,8 @@ type Result struct {
 	// Primary is the rule that decides this feature in this window; reported when a
 	// feature leaves drift.
 	Primary Reason
+	// Tests are the calibrated rules evaluated (calibrated mode only).
+	Tests []RuleTest
 }
 
 // ScoreFeature computes every score of spec 2 (numeric) or 3 (categorical).
@@ -90,23 +117,34 @@ func ScoreFeature(f Feature) map[string]float64 {
 	return s
 }
 
-// Evaluate scores every feature of one model in one window and applies the verdict rules
-// of spec 4, Benjamini-Hochberg across the input features and, separately, the outputs.
+// Evaluate scores every feature of one model in one window and applies the verdict rules:
+// calibrated features (spec 5) with Holm over all their rules, one family per model; fixed
+// and adaptive ones (spec 4) with Benjamini-Hochberg across the inputs and, separately, the
+// outputs.
 func Evaluate(features []Feature) []Result {
 	results := make([]Result, len(features))
 	for i, f := range features {
 		r := Result{Scores: ScoreFeature(f), Limits: map[string]float64{}, Verdict: VerdictNoDrift}
-		if r.Scores == nil || f.Production.Total() < f.Thresholds.MinSamples {
+		if f.Thresholds.Calibrated {
+			r.Tests = CalibratedTests(f)
+			if r.Scores == nil {
+				r.Scores = map[string]float64{}
+			}
+			if f.Production.Total()+f.ProductionNulls < f.Thresholds.MinSamples || len(r.Tests) == 0 {
+				r.Verdict = VerdictInsufficientData
+			}
+		} else if r.Scores == nil || f.Production.Total() < f.Thresholds.MinSamples {
 			r.Verdict = VerdictInsufficientData
 		}
 		results[i] = r
 	}
+	calibrate(features, results)
 	for _, output := range []bool{false, true} {
 		var idx []int
 		var keys []string
 		var ps []float64
 		for i, f := range features {
-			if f.Output != output || results[i].Verdict == VerdictInsufficientData {
+			if f.Output != output || f.Thresholds.Calibrated || results[i].Verdict == VerdictInsufficientData {
 				continue
 			}
 			key := ""
@@ -127,7 +165,7 @@ func Evaluate(features []Feature) []Result {
 		}
 	}
 	for i, f := range features {
-		if results[i].Verdict == VerdictInsufficientData {
+		if f.Thresholds.Calibrated || results[i].Verdict == VerdictInsufficientData {
 			continue
 		}
 		decide(&results[i], f)
@@ -150,22 +188,22 @@ func decide(r *Result, f Feature) {
 		r.Limits["psi"] = psiLimit
 		r.Limits["ks_qvalue"] = t.KSAlpha
 		r.Limits["wasserstein_normalized"] = t.WassersteinThreshold
-		r.Primary = Reason{"psi", s["psi"], psiLimit}
+		r.Primary = Reason{Method: "psi", Score: s["psi"], Threshold: psiLimit}
 		if s["psi"] >= psiLimit {
 			r.Reasons = append(r.Reasons, r.Primary)
 		}
 		if s["ks_qvalue"] < t.KSAlpha && s["wasserstein_normalized"] >= t.WassersteinThreshold {
-			r.Reasons = append(r.Reasons, Reason{"wasserstein_normalized", s["wasserstein_normalized"], t.WassersteinThreshold})
+			r.Reasons = append(r.Reasons, Reason{Method: "wasserstein_normalized", Score: s["wasserstein_normalized"], Threshold: t.WassersteinThreshold})
 		}
 	case m < t.Chi2MaxRows:
 		r.Limits["chi2_qvalue"] = t.Chi2Alpha
-		r.Primary = Reason{"chi2_qvalue", s["chi2_qvalue"], t.Chi2Alpha}
+		r.Primary = Reason{Method: "chi2_qvalue", Score: s["chi2_qvalue"], Threshold: t.Chi2Alpha}
 		if s["chi2_qvalue"] < t.Chi2Alpha {
 			r.Reasons = append(r.Reasons, r.Primary)
 		}
 	default:
 		r.Limits["jensen_shannon"] = jsLimit
-		r.Primary = Reason{"jensen_shannon", s["jensen_shannon"], jsLimit}
+		r.Primary = Reason{Method: "jensen_shannon", Score: s["jensen_shannon"], Threshold: jsLimit}
 		if s["jensen_shannon"] >= jsLimit {
 			r.Reasons = append(r.Reasons, r.Primary)
 		}

@@ -60,6 +60,8 @@ type Baseline struct {
 	Counts   []float64          // numeric
 	Min, Max float64            // numeric, NaN when absent
 	Cats     map[string]float64 // categorical
+	// Nulls is the reference's null count; NaN when unknown (in-band baselines carry none).
+	Nulls float64
 	// Pinned baselines (from files) never expire and are never evicted.
 	Pinned bool
 	seen   time.Time
@@ -119,6 +121,7 @@ type reference struct {
 	exp      *Expo
 	cats     map[string]float64
 	min, max float64
+	missing  float64
 	since    time.Time
 }
 
@@ -254,7 +257,7 @@ func (s *Store) AddBaselineCategory(key FeatureKey, id, category string, count f
 	defer s.mu.Unlock()
 	b := s.baselines[key][id]
 	if b == nil || !b.Categorical() {
-		b = &Baseline{ID: id, Cats: map[string]float64{}, Min: math.NaN(), Max: math.NaN()}
+		b = &Baseline{ID: id, Cats: map[string]float64{}, Min: math.NaN(), Max: math.NaN(), Nulls: math.NaN()}
 		if r := s.setBaseline(key, b); r != "" {
 			return r
 		}
@@ -427,7 +430,9 @@ type Window struct {
 	Baseline   *Histogram
 	// Mismatch is set when the baseline of BaselineID has other bounds than the window.
 	Mismatch bool
-	Drifted  bool // the edge-trigger state before this evaluation
+	// BaselineNulls is the reference's null count (NaN when unknown).
+	BaselineNulls float64
+	Drifted       bool // the edge-trigger state before this evaluation
 	// ReferenceSince is set when the feature has no baseline and is compared with its own
 	// first full window, frozen at that time.
 	ReferenceSince time.Time
@@ -449,7 +454,7 @@ func (s *Store) Snapshot() (windows []Window, expired int) {
 	cur := s.slotIndex(now)
 	oldest := cur - int64(s.nSlots()) + 1
 	for key, f := range s.features {
-		w := Window{Key: key, Kind: f.kind, BaselineID: f.baselineID, Drifted: f.drifted}
+		w := Window{Key: key, Kind: f.kind, BaselineID: f.baselineID, Drifted: f.drifted, BaselineNulls: math.NaN()}
 		var counts []float64
 		var exp *Expo
 		cats := map[string]float64{}
@@ -501,6 +506,7 @@ func (s *Store) Snapshot() (windows []Window, expired int) {
 			}
 			w.Baseline = &Histogram{Bounds: b.Bounds, Counts: b.Counts, Min: b.Min, Max: b.Max}
 			w.Production = &Histogram{Bounds: f.bounds, Counts: counts, Min: vmin, Max: vmax}
+			w.BaselineNulls = b.Nulls
 		case f.kind == KindCategorical && b.Categorical():
 			labels := b.Categories()
 			ref := make([]float64, len(labels))
@@ -519,6 +525,7 @@ func (s *Store) Snapshot() (windows []Window, expired int) {
 			}
 			w.Baseline = &Histogram{Counts: ref, Min: math.NaN(), Max: math.NaN()}
 			w.Production = &Histogram{Counts: prod, Min: math.NaN(), Max: math.NaN()}
+			w.BaselineNulls = b.Nulls
 		default:
 			w.Mismatch = true
 		}
@@ -540,7 +547,7 @@ func (s *Store) compareWithReference(f *feature, w *Window, counts []float64, ex
 		if now.Sub(f.firstSeen) < s.limits.Window-s.limits.SlotSize || w.Values < s.limits.ReferenceMinSamples {
 			return
 		}
-		f.ref = &reference{min: vmin, max: vmax, since: now}
+		f.ref = &reference{min: vmin, max: vmax, missing: w.Missing, since: now}
 		switch f.kind {
 		case KindExplicit:
 			f.ref.counts = slices.Clone(counts)
@@ -551,6 +558,7 @@ func (s *Store) compareWithReference(f *feature, w *Window, counts []float64, ex
 		}
 	}
 	w.ReferenceSince = f.ref.since
+	w.BaselineNulls = f.ref.missing
 	if f.kind == KindExplicit {
 		w.Baseline = &Histogram{Bounds: f.bounds, Counts: f.ref.counts, Min: f.ref.min, Max: f.ref.max}
 		w.Production = &Histogram{Bounds: f.bounds, Counts: counts, Min: vmin, Max: vmax}
