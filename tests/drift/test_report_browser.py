@@ -159,7 +159,7 @@ def test_time_split_case_has_a_verdict_per_period_and_a_timeline_per_feature(tmp
         zip(data.mnth, data.groupby("mnth").cumcount())
     ]
     report = drift_report(b, data[[*BIKE_COLS, "ts"]], time_column="ts", every="7d",
-                          config=__import__("modeltel").DriftConfig(min_samples=100))
+                          config=__import__("modeltel").DriftConfig(mode="fixed", min_samples=100))
     page = report.save(tmp_path / "time.html")
     text = _dom(page, tmp_path)
     periods = re.findall(r'<tr data-period="([^"]+)" data-verdict="([a-z_]+)">', text)
