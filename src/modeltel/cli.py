@@ -6,7 +6,12 @@
     modeltel drift report --baseline baselines/fraud-3.1.0.json --data last_week.parquet -o drift.html
 
 CSV and Parquet files are read in chunks (``--chunk-size`` rows), so files larger than
-memory work; a progress bar is shown for large files.
+memory work; a progress bar is shown for large files. Reading them needs pandas and pyarrow
+(``pip install 'modeltel[cli]'``).
+
+Exit codes, for CI: 0 done; 1 a check asked for failed (``--fail-on-drift``,
+``--fail-on-data-quality``); 2 the input cannot be used (unreadable file, bad option, no
+baseline feature in the data, a missing column, an unwritable output), with a one-line reason.
 """
 
 from __future__ import annotations

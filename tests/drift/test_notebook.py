@@ -16,11 +16,15 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "docs" / "notebooks" / "drift.i
 
 
 @pytest.mark.timeout(300)
-def test_notebook_renders_the_report_inline_and_the_scores_as_a_dataframe(tmp_path):
+def test_notebook_renders_the_report_inline_and_the_scores_as_a_dataframe(tmp_path, monkeypatch):
     """The report cell's output is text/html holding the full report in an iframe (the data-quality
     section names the unseen 'kiosk' channel, 'age' drifts), the to_pandas cell is a DataFrame with
     one PSI row per feature, and the capture cell shows one 'predict fraud' span of 100 rows."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
+    # Jupyter's runtime files (the kernel's connection file) and IPython's profile in the test's
+    # own directory: nothing depends on HOME or is left behind.
+    for var, sub in (("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTER_DATA_DIR", "data"), ("IPYTHONDIR", "ipython")):
+        monkeypatch.setenv(var, str(tmp_path / sub))
     # "python3" is ipykernel's own kernel spec: this interpreter, so the test's virtualenv.
     nbclient.NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     cells = [c for c in nb.cells if c.cell_type == "code"]
