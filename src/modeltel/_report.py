@@ -532,7 +532,7 @@ def _svg_timeline(name: str, report: DriftReport) -> str:
     width, height, left, bottom, top = 560, 120, 44, 30, 10
     plot_w, plot_h = width - left - 8, height - bottom - top
     cfg = report.result.config.for_feature(name)
-    values = [fd.scores.get("psi", 0.0) for _, fd in points if fd is not None and fd.scores]
+    values = [fd.scores.get(k, 0.0) for _, fd in points if fd is not None and fd.scores for k in ("psi", "psi_threshold")]
     finite = [v for v in values if math.isfinite(v)]
     ymax = max([cfg.psi_threshold * 1.5] + [v * 1.1 for v in finite])
     n = len(points)
@@ -564,11 +564,21 @@ def _svg_timeline(name: str, report: DriftReport) -> str:
         path.append(f"{x:.1f},{y:.1f}")
         parts.append(
             f'<circle class="point" data-period="{_e(start)}" data-verdict="{verdict}" cx="{x:.1f}" cy="{y:.1f}" r="4" '
-            f'fill="{VERDICT_COLOR[verdict]}"><title>{_e(start)}: PSI {psi:.3f}, {VERDICT_TEXT[verdict]}, '
+            f'fill="{_color(verdict)}"><title>{_e(start)}: PSI {psi:.3f}, {_verdict_text(verdict)}, '
             f"{fd.n_production:,} rows</title></circle>"
         )
     if len(path) > 1:
         parts.insert(3, f'<polyline points="{" ".join(path)}" fill="none" stroke="#999" stroke-width="1"/>')
+    if cfg.mode != "fixed":
+        # Thresholds that depend on the sample sizes: one per period, where the math gave one.
+        limits = [
+            f"{left + (i + 0.5) * slot:.1f},{top + plot_h - min(fd.scores['psi_threshold'], ymax) / ymax * plot_h:.1f}"
+            for i, (_, fd) in enumerate(points)
+            if fd is not None and math.isfinite(fd.scores.get("psi_threshold", math.nan))
+        ]
+        if limits:
+            parts.insert(3, f'<polyline class="threshold" points="{" ".join(limits)}" fill="none" stroke="#c0392b" '
+                            'stroke-dasharray="4 3" stroke-width="1"><title>PSI threshold of each period</title></polyline>')
     label_step = max(1, math.ceil(n / 6))
     for i in range(0, n, label_step):
         parts.append(_text(left + (i + 0.5) * slot, top + plot_h + 14, _e(points[i][0])))
@@ -577,8 +587,16 @@ def _svg_timeline(name: str, report: DriftReport) -> str:
     return "".join(parts)
 
 
+def _color(verdict: str) -> str:
+    return VERDICT_COLOR.get(verdict, "#5f6b73")  # a verdict this page does not know yet: neutral
+
+
+def _verdict_text(verdict: str) -> str:
+    return VERDICT_TEXT.get(verdict, verdict.replace("_", " "))
+
+
 def _badge(verdict: str) -> str:
-    return f'<span class="badge" style="background:{VERDICT_COLOR[verdict]}">{VERDICT_TEXT[verdict]}</span>'
+    return f'<span class="badge" style="background:{_color(verdict)}">{_verdict_text(verdict)}</span>'
 
 
 def _test_cells(fd: _drift.FeatureDrift) -> str:
@@ -837,7 +855,7 @@ def _section_cards(report: DriftReport) -> str:
         timeline = _svg_timeline(fd.name, report) if report.periods else ""
         out.append(
             f'<section class="feature" id="f-{_e(fd.name)}" data-feature="{_e(fd.name)}" data-verdict="{fd.verdict}" '
-            f'style="border-left-color:{VERDICT_COLOR[fd.verdict]}">'
+            f'style="border-left-color:{_color(fd.verdict)}">'
             f'<h2>{_e(fd.name)} {_badge(fd.verdict)}<span class="kind">{fd.kind} {fd.role} &middot; '
             f"{fd.n_production:,} rows</span></h2>"
             f'<div class="reasons">{_e(reasons)}</div>{quality}'
