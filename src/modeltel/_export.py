@@ -260,6 +260,10 @@ class SketchExporter:
         self.dropped_points = 0
         #: Data points of exports the exporter confirmed.
         self.delivered_points = 0
+        #: Feature values in the ``ml.feature.value`` points delivered / dropped (accounting:
+        #: delivered + dropped = values recorded).
+        self.delivered_values = 0
+        self.dropped_values = 0
         self._dropped_unreported = 0
         self.exports = 0
         self.failed_exports = 0
@@ -324,14 +328,17 @@ class SketchExporter:
             except Exception as exc:  # noqa: BLE001
                 _log.debug("modeltel: sketch export raised %r", exc)
                 result = MetricExportResult.FAILURE
+            values = sum(p.count for p in snapshot.exponential) + sum(p.count for p in snapshot.explicit)
             if result is MetricExportResult.SUCCESS:
                 self._dropped_unreported = 0
                 self.succeeded_exports += 1
                 self.delivered_points += _count_points(data)
+                self.delivered_values += values
                 return True
             self.failed_exports += 1
             n = _count_points(data)
             self.dropped_points += n
+            self.dropped_values += values
             # the dropped count of this export travels with the next one
             self._dropped_unreported += n
             _log.warning("modeltel: distribution export failed; dropped %d data points", n)

@@ -55,13 +55,15 @@ def main() -> None:
         json.dumps(
             {
                 "predictions": n,
-                "values": n * len(FEATURES),
+                "values": n * (len(FEATURES) + 1),  # the inputs and the output
                 "p50_s": latencies[len(latencies) // 2],
                 "p99_s": latencies[int(len(latencies) * 0.99)],
                 "delivered": dict(drops.delivered),
                 "dropped": {f"{s}/{r}": c for (s, r), c in drops.counts().items()},
                 "sketch_delivered_points": sketch.delivered_points,
                 "sketch_dropped_points": sketch.dropped_points,
+                "sketch_delivered_values": sketch.delivered_values,
+                "sketch_dropped_values": sketch.dropped_values,
                 "shutdown_s": shutdown_s,
             }
         ),
