@@ -142,3 +142,19 @@ def test_quickstart_production_path_runs_as_written(tmp_path):
     assert "wrote baselines/fraud-3.1.0.json" in outputs[0]
     assert "the data drifted (exit code 1)" in outputs[-1], outputs[-1]
     assert (tmp_path / "drift.html").read_text().count('data-feature="channel"') >= 2
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+def test_make_install_collector_puts_it_on_path_under_a_prefix(tmp_path):
+    """`make install-collector PREFIX=...` installs the built distribution as PREFIX/bin/otelcol-modeltel,
+    the name docs/backends.md calls; it runs and lists the mldrift processor."""
+    ensure_collector()
+    r = subprocess.run(["make", "-s", "install-collector", f"PREFIX={tmp_path}"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=240)
+    assert r.returncode == 0, r.stderr
+    binary = tmp_path / "bin" / "otelcol-modeltel"
+    assert binary.is_file() and os.access(binary, os.X_OK)
+    components = subprocess.run(["otelcol-modeltel", "components"], capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "PATH": f"{binary.parent}:{os.environ['PATH']}"})
+    assert components.returncode == 0 and "mldrift" in components.stdout
