@@ -21,30 +21,30 @@ from typing import Any
 
 from opentelemetry._logs import SeverityNumber
 
+from modeltel import _semconv as sc
 from modeltel import _telemetry
+from modeltel._identity import number_label
 
 __all__ = ["record_outcome", "record_outcomes", "emit_joinable", "predicted_records", "labels", "MAX_ROWS_PER_RECORD"]
 
 _log = logging.getLogger("modeltel")
 
-# Names (docs/semantic-conventions.md, "Outcomes and performance"; the Go connector's
-# semconv.go has the same).
-EVENT_PREDICTED = "ml.outcome.predicted"
-EVENT_OBSERVED = "ml.outcome.observed"
-ATTR_MODEL = "ml.model.name"
-ATTR_VERSION = "ml.model.version"
-ATTR_PREDICTION_ID = "ml.prediction.id"
-ATTR_KEYS = "ml.outcome.keys"
-ATTR_CLASSES = "ml.prediction.classes"
-ATTR_SCORES = "ml.prediction.scores"
-ATTR_VALUES = "ml.prediction.values"
-ATTR_SEGMENTS = "ml.outcome.segments"
-ATTR_POSITIVE = "ml.outcome.positive_class"
-ATTR_PARTITION = "ml.outcome.partition"
-ATTR_LABELS = "ml.outcome.labels"
-ATTR_ACTUAL_VALUES = "ml.outcome.values"
-ATTR_REF_ACCURACY = "ml.performance.reference.accuracy"
-ATTR_REF_MAE = "ml.performance.reference.mae"
+# Names: modeltel._semconv (shared with the Go connector's semconv.go).
+EVENT_PREDICTED = sc.EVENT_OUTCOME_PREDICTED
+EVENT_OBSERVED = sc.EVENT_OUTCOME_OBSERVED
+ATTR_MODEL = sc.ATTR_MODEL_NAME
+ATTR_VERSION = sc.ATTR_MODEL_VERSION
+ATTR_PREDICTION_ID = sc.ATTR_PREDICTION_ID
+ATTR_KEYS = sc.ATTR_OUTCOME_KEYS
+ATTR_CLASSES = sc.ATTR_PREDICTION_CLASSES
+ATTR_SCORES = sc.ATTR_PREDICTION_SCORES
+ATTR_VALUES = sc.ATTR_PREDICTION_VALUES
+ATTR_SEGMENTS = sc.ATTR_OUTCOME_SEGMENTS
+ATTR_PARTITION = sc.ATTR_OUTCOME_PARTITION
+ATTR_LABELS = sc.ATTR_OUTCOME_LABELS
+ATTR_ACTUAL_VALUES = sc.ATTR_OUTCOME_VALUES
+ATTR_REF_ACCURACY = sc.ATTR_REFERENCE_ACCURACY
+ATTR_REF_MAE = sc.ATTR_REFERENCE_MAE
 
 #: Rows per log record at most: a batch above it goes out as several records (each well
 #: under the collector's 4 MiB default gRPC message size).
@@ -78,8 +78,10 @@ def unpack(value: Any) -> list[Any]:
 
 
 def labels(values: Any) -> list[str]:
-    """Keys and class labels as text: integers (and integral floats) in decimal, booleans as
-    ``1``/``0``, other floats in their shortest form, strings as they are.
+    """Keys and class labels as text: numbers by ``_identity.number_label`` (integers and
+    integral floats in decimal, others in their shortest form), strings as they are, and
+    booleans as ``1``/``0`` (not the sketches' ``true``/``false``: a classifier's ``True`` must
+    join a label file's ``1``).
 
     Vectorised for numpy arrays and pandas Series; the Go connector applies the same rule to
     the numbers it receives, so ``1``, ``1.0``, ``True`` and ``"1"`` are the same class.
@@ -109,9 +111,7 @@ def _label(v: Any) -> str:
     if isinstance(v, int):
         return str(v)
     if isinstance(v, float):
-        if math.isfinite(v) and v == math.trunc(v) and abs(v) < 2**53:
-            return str(int(v))
-        return repr(v)
+        return number_label(v) or "nan"
     if hasattr(v, "item"):  # numpy scalars
         return _label(v.item())
     return str(v)
@@ -372,6 +372,72 @@ def emit_joinable(
     output has no per-row value or the keys or segments do not match its rows (the caller,
     the prediction lifecycle, contains it: fail-open).
     """
+    records = joinable_records(model=model, version=version, prediction_id=prediction_id, output=output,
+                               keys=keys, segments=segments, task=task, reference=reference)
+    emit_predicted(time.time_ns() if timestamp is None else timestamp, records)
+    return sum(rows for _, rows in records)
+
+
+def _column(X: Any, name: str) -> list[Any] | None:
+    """The values of column or field ``name`` of a model input, one per row; None if absent."""
+    if isinstance(X, dict):
+        if name not in X:
+            return None
+        v = X[name]
+        return _as_list(v, name) if hasattr(v, "__len__") and not isinstance(v, (str, bytes)) else [v]
+    if isinstance(X, (list, tuple)):
+        if X and isinstance(X[0], dict):
+            return [row.get(name) for row in X]
+        return None
+    columns = getattr(X, "columns", None)  # pandas, polars
+    if columns is not None and name in list(columns):
+        col = X[name]
+        return col.to_list() if hasattr(col, "to_list") else _as_list(col, name)
+    names = getattr(getattr(X, "schema", None), "names", None)  # pyarrow
+    if names is not None and name in names:
+        return X.column(name).to_pylist()
+    return None
+
+
+def join_columns(X: Any, id_from: str | None, segment_by: Sequence[str]) -> tuple[list[str] | None, list[str] | None]:
+    """The join keys (``id_from``) and segments (``segment_by``, joined by ``|``) of an input.
+
+    Raises ``ValueError`` when a named column is not in the input (the lifecycle contains it
+    and counts it as an SDK error; the keys then default to the prediction id and row).
+    """
+    keys = None
+    if id_from is not None:
+        values = _column(X, id_from)
+        if values is None:
+            raise ValueError(f"id_from={id_from!r}: no such column or field in the input")
+        keys = labels(values)
+    segments = None
+    if segment_by:
+        parts = []
+        for name in segment_by:
+            values = _column(X, name)
+            if values is None:
+                raise ValueError(f"segment_by: no column or field {name!r} in the input")
+            parts.append(labels(["" if v is None else v for v in values]))
+        segments = parts[0] if len(parts) == 1 else ["|".join(p) for p in zip(*parts)]
+    return keys, segments
+
+
+def joinable_records(
+    *,
+    model: str,
+    version: str,
+    prediction_id: str,
+    output: Any,
+    keys: list[str] | None,
+    segments: list[str] | None,
+    task: str | None,
+    reference: dict[str, float] | None,
+) -> list[tuple[dict[str, Any], int]]:
+    """(attributes, rows) of the ``ml.outcome.predicted`` record(s) of one predict call's output.
+
+    Raises ``ValueError`` when the output has no per-row value or keys/segments do not fit it.
+    """
     rows = output_rows(output, task)
     n = len(next(iter(rows.values())))
     if keys is None:
@@ -380,10 +446,8 @@ def emit_joinable(
         raise ValueError(f"{len(keys)} join keys for an output of {n} rows")
     if segments is not None and len(segments) != n:
         raise ValueError(f"{len(segments)} segments for an output of {n} rows")
-    records = predicted_records(
+    return list(predicted_records(
         model=model, version=version, prediction_id=prediction_id, keys=keys,
         classes=rows.get(ATTR_CLASSES), scores=rows.get(ATTR_SCORES), values=rows.get(ATTR_VALUES),
         segments=segments, reference=reference,
-    )
-    emit_predicted(time.time_ns() if timestamp is None else timestamp, records)
-    return n
+    ))

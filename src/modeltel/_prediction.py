@@ -39,6 +39,7 @@ from modeltel import _semconv as sc
 from modeltel._columns import UnsupportedInput
 from modeltel._identity import model_identity, type_name
 from modeltel._logging import safe_json
+from modeltel._outcomes import emit_predicted, join_columns, joinable_records
 from modeltel._privacy import error_message, record_error
 from modeltel._quality import check_columns, outlier_rows
 from modeltel._summary import FeatureNames, feature_names_option, summarize_input, summarize_output
@@ -109,6 +110,10 @@ class OptionArgs(TypedDict, total=False):
     redact: "Sequence[str] | str"
     log_sample_rate: "float | None"
     flag_outliers: bool
+    outcomes: "bool | str"
+    id_from: "str | None"
+    segment_by: "Sequence[str] | str"
+    reference: "Mapping[str, float] | None"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +144,15 @@ class Options:
     log_sample_rate: float | None = None
     #: Flag rows beyond the baseline's 0.1%/99.9% tail edges on the span.
     flag_outliers: bool = False
+    #: Joinable predictions (docs/outcomes.md): ``True`` (task from the output),
+    #: ``"classification"`` or ``"regression"``; every row's key and output leave the process.
+    outcomes: bool | str = False
+    #: The input column or field holding each row's join key (else ``<id>:<row>``).
+    id_from: str | None = None
+    #: Input columns or fields whose values are each row's segment (joined by ``|``).
+    segment_by: tuple[str, ...] = ()
+    #: Expected performance, e.g. ``{"accuracy": 0.93}`` or ``{"mae": 4.1}`` (validation).
+    reference: Mapping[str, float] | None = None
     #: Name used when neither the options, the environment nor a model object name the model.
     fallback_name: str | None = None
 
@@ -155,6 +169,13 @@ class Options:
             raise TypeError(f"{caller}: model={model!r} must be a string")
         redact = arguments.get("redact", ())
         arguments["redact"] = (redact,) if isinstance(redact, str) else tuple(redact)
+        outcomes = arguments.get("outcomes", False)
+        if outcomes not in (True, False, "classification", "regression"):
+            raise ValueError(f"{caller}: outcomes={outcomes!r}: expected True, 'classification' or 'regression'")
+        if not outcomes and any(arguments.get(k) for k in ("id_from", "segment_by", "reference")):
+            raise ValueError(f"{caller}: id_from, segment_by and reference need outcomes=True")
+        segment_by = arguments.get("segment_by", ())
+        arguments["segment_by"] = (segment_by,) if isinstance(segment_by, str) else tuple(segment_by)
         if "feature_names" in arguments:
             arguments["feature_names"] = feature_names_option(arguments["feature_names"])
         arguments["baseline"] = load_baseline(arguments.get("baseline"))
@@ -217,6 +238,8 @@ class Prediction:
         "_raw_output",
         "_capture_raw",
         "_ended",
+        "_join_input",
+        "_join_output",
     )
 
     def __init__(
@@ -250,6 +273,8 @@ class Prediction:
         self._raw_output: Any = MISSING
         self._capture_raw = False
         self._ended = False
+        self._join_input: tuple[Any, Any] = (None, None)
+        self._join_output: Any = MISSING
 
     def __repr__(self) -> str:
         return f"Prediction(id={self.id!r}, model={self.model!r}, version={self.version!r})"
@@ -396,6 +421,9 @@ class Prediction:
         names = feature_names if feature_names is not None else self._options.feature_names
         if self._capture_raw:
             self._raw_input = X
+        if self._options.outcomes and (self._options.id_from or self._options.segment_by):
+            with contained("prediction.outcome_keys"):
+                self._join_input = join_columns(X, self._options.id_from, self._options.segment_by)
         try:
             summary = summarize_input(X, feature_names=names, config=_telemetry.default_config())
         except UnsupportedInput:
@@ -441,6 +469,8 @@ class Prediction:
 
     def _record_output(self, y: Any) -> None:
         telemetry = _telemetry.current()
+        if self._options.outcomes:
+            self._join_output = y
         if self._capture_raw:
             self._raw_output = y if self._raw_output is MISSING else _append(self._raw_output, y)
         try:
@@ -476,10 +506,36 @@ class Prediction:
         # Unsampled (a sampler decided against the span, and the log record would point to a
         # trace that is never exported): no log record unless the prediction failed. With no
         # tracing SDK at all (an invalid span context) there is no sampling to follow.
+        joinable = None
+        if self._options.outcomes and error is None and self._join_output is not MISSING:
+            with contained("prediction.outcomes"):
+                joinable = self._joinable()
+        # One record can carry the joinable rows on the prediction's own log record.
+        ride = joinable[0][0] if joinable is not None and len(joinable) == 1 else None
+        logged = False
         if error is not None or self._sampled or not span.get_span_context().is_valid:
-            self._log(telemetry, duration, error)
+            logged = self._log(telemetry, duration, error, ride)
+        if joinable is not None and not (logged and ride is not None):
+            with contained("prediction.outcomes_emit"):
+                emit_predicted(time.time_ns(), joinable)
 
-    def _log(self, telemetry: _telemetry.Telemetry, duration: float, error: BaseException | None) -> None:
+    def _joinable(self) -> list[tuple[dict[str, Any], int]]:
+        """The ``ml.outcome.predicted`` attributes of this call's output (``outcomes=True``)."""
+        options = self._options
+        keys, segments = self._join_input
+        return joinable_records(
+            model=self.model, version=self.version, prediction_id=self.id, output=self._join_output,
+            keys=keys, segments=segments, task=options.outcomes if isinstance(options.outcomes, str) else None,
+            reference=dict(options.reference) if options.reference else None,
+        )
+
+    def _log(
+        self,
+        telemetry: _telemetry.Telemetry,
+        duration: float,
+        error: BaseException | None,
+        joinable: dict[str, Any] | None = None,
+    ) -> bool:
         """The per-prediction log record: every failed prediction; a successful one when its
         span is sampled and it falls in ``log_sample_rate``. The body carries what the span
         does not (input and output summaries, the error, opted-in raw payloads); the model,
@@ -488,7 +544,7 @@ class Prediction:
         rate = self._options.log_sample_rate
         rate = config.log_sample_rate if rate is None else rate
         if error is None and rate < 1.0 and _sampler.random() >= rate:
-            return
+            return False
         fields: dict[str, Any] = {sc.ATTR_PREDICTION_ID: self.id}
         if self._input is not None:
             fields["input"] = self._input.log_fields()
@@ -511,7 +567,7 @@ class Prediction:
         if not otel_logs:
             if console:
                 telemetry.json_log(level, sc.EVENT_PREDICTION, self._console_fields(fields, duration), None)
-            return
+            return False
         # The OpenTelemetry body is the record as one JSON string: backends parse it like the
         # console line, and the OTLP encoding of one string costs a fraction of a nested map's.
         body = safe_json(fields)
@@ -524,9 +580,11 @@ class Prediction:
             severity_text=level.upper(),
             event_name=sc.EVENT_PREDICTION,
             body=body,
-            # What backends filter log records by; each attribute costs microseconds.
-            attributes=_telemetry.model_attributes(self.model, self.version),
+            # What backends filter log records by; each attribute costs microseconds. With
+            # outcomes=True the joinable rows ride along (the connector reads them here).
+            attributes=joinable if joinable is not None else _telemetry.model_attributes(self.model, self.version),
         )
+        return True
 
     def _console_fields(self, fields: dict[str, Any], duration: float) -> dict[str, Any]:
         """A console line stands alone (no trace backend next to it): the fields the OTel

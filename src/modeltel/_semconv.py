@@ -58,6 +58,21 @@ ATTR_SDK_ERROR_SITE: Final = "ml.sdk.error.site"
 
 EVENT_PREDICTION: Final = "ml.prediction"
 
+# -- shared with src/mlperformanceconnector/semconv.go (outcomes; tests/outcomes compares) ----
+EVENT_OUTCOME_PREDICTED: Final = "ml.outcome.predicted"
+EVENT_OUTCOME_OBSERVED: Final = "ml.outcome.observed"
+ATTR_OUTCOME_KEYS: Final = "ml.outcome.keys"
+ATTR_PREDICTION_CLASSES: Final = "ml.prediction.classes"
+ATTR_PREDICTION_SCORES: Final = "ml.prediction.scores"
+ATTR_PREDICTION_VALUES: Final = "ml.prediction.values"
+ATTR_OUTCOME_SEGMENTS: Final = "ml.outcome.segments"
+ATTR_OUTCOME_POSITIVE_CLASS: Final = "ml.outcome.positive_class"
+ATTR_OUTCOME_LABELS: Final = "ml.outcome.labels"
+ATTR_OUTCOME_VALUES: Final = "ml.outcome.values"
+ATTR_REFERENCE_ACCURACY: Final = "ml.performance.reference.accuracy"
+ATTR_REFERENCE_MAE: Final = "ml.performance.reference.mae"
+ATTR_OUTCOME_PARTITION: Final = "ml.outcome.partition"
+
 # -- OpenTelemetry's own -----------------------------------------------------------------------
 ATTR_ERROR_TYPE: Final = "error.type"
 ATTR_HTTP_ROUTE: Final = "http.route"

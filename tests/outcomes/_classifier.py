@@ -2,10 +2,10 @@
 
     python _classifier.py --plan plan.json --phase 1 --replica 0
 
-Predicts the plan's rows of this replica and phase in batches through @modeltel.monitor,
-sending each batch's keys, classes, scores and segments as one ml.outcome.predicted record,
-then shuts the SDK down (which flushes). The "model" returns the plan's scores, so the test
-knows every output exactly.
+Predicts the plan's rows of this replica and phase in batches through
+@modeltel.monitor(outcomes=True, id_from="key", segment_by="segment"): each batch's keys,
+classes, scores and segments leave as joinable rows of its log record. Then the SDK shuts
+down (which flushes). The "model" returns the plan's scores, so the test knows every output.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import json
 import time
 
 import numpy as np
+import pandas as pd
 
 import modeltel
-from modeltel import _outcomes
 
 
 def main() -> None:
@@ -32,21 +32,16 @@ def main() -> None:
     rows = [r for r in plan["rows"] if r["phase"] == args.phase and r["replica"] == args.replica]
     modeltel.configure(service_name="classifier")
 
-    @modeltel.monitor(model=plan["model"], version=plan["version"])
-    def predict(scores: np.ndarray) -> np.ndarray:
-        return np.column_stack([1 - scores[:, 0], scores[:, 0]])
+    @modeltel.monitor(model=plan["model"], version=plan["version"], outcomes=True, id_from="key",
+                      segment_by="segment", reference={"accuracy": plan["reference_accuracy"]})
+    def predict(X: pd.DataFrame) -> np.ndarray:
+        scores = X["x"].to_numpy()
+        return np.column_stack([1 - scores, scores])
 
     for start in range(0, len(rows), args.batch):
         batch = rows[start : start + args.batch]
-        proba = predict(np.array([[r["score"]] for r in batch]))
-        pred = modeltel.current_prediction()
-        records = _outcomes.predicted_records(
-            model=plan["model"], version=plan["version"], prediction_id=getattr(pred, "id", "") or "",
-            keys=[r["key"] for r in batch], classes=_outcomes.labels(np.argmax(proba, axis=1)),
-            scores=proba[:, 1].tolist(), segments=[r["segment"] for r in batch],
-            reference={"accuracy": plan["reference_accuracy"]},
-        )
-        _outcomes.emit_predicted(time.time_ns(), records)
+        predict(pd.DataFrame({"key": [r["key"] for r in batch], "segment": [r["segment"] for r in batch],
+                              "x": [r["score"] for r in batch]}))
         time.sleep(args.pause)
     modeltel.shutdown()
 
