@@ -216,6 +216,9 @@ func (p *driftProcessor) emitQuality(o *output, w state.Window, modelRows float6
 	if w.Key.Feature != "" && w.Kind != state.KindUnknown && !reported(checkNull) {
 		rate(checkNull, w.Missing, total)
 	}
+	if w.TypeMismatch > 0 && !reported(checkTypeMismatch) {
+		rate(checkTypeMismatch, w.TypeMismatch, total+w.TypeMismatch)
+	}
 	if w.Production != nil && w.Baseline != nil && w.ReferenceSince.IsZero() {
 		// Production mass where the baseline has none: values beyond the reference's
 		// range (numeric) or labels never seen in training (categorical, mostly __other__).

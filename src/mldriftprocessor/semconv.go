@@ -41,6 +41,7 @@ const (
 	checkNull           = "null"
 	checkOutOfRange     = "out_of_range"
 	checkUnseenCategory = "unseen_category"
+	checkTypeMismatch   = "type_mismatch"
 	roleInput           = "input"
 	roleOutput          = "output"
 	defaultModelVersion = "unknown"

@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--drift", action="store_true")
     ap.add_argument("--pause", type=float, default=0.0, help="seconds between batches")
+    ap.add_argument("--bad-every", type=int, default=0, help="every Nth batch (from the Nth) sends amount as a string in one row")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -68,6 +69,8 @@ def main() -> None:
              "country": str(data["country"][i]), "device": str(data["device"][i])}
             for i in range(start, stop)
         ]
+        if args.bad_every and (start // args.batch + 1) % args.bad_every == 0:
+            batch[0] = {**batch[0], "amount": "n/a"}  # a wrong-typed value, as a bad client sends it
         wall, t = time.time(), time.perf_counter()
         try:
             predict(batch)

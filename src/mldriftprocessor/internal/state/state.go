@@ -42,6 +42,10 @@ const (
 	DropMaxFeatures   = "max_features"
 	DropOutOfOrder    = "out_of_order"
 	DropBoundMismatch = "bound_mismatch"
+	// DropTypeMismatch: a point of the other kind (labels for a numeric feature, or numbers
+	// for a categorical one) while the window holds values of its own kind; counted as the
+	// window's type_mismatch violations, never mixed into the distribution.
+	DropTypeMismatch = "type_mismatch"
 )
 
 // Limits bound the store.
@@ -91,6 +95,8 @@ type slot struct {
 	violations map[string]float64
 	min, max   float64
 	exp        *Expo // exponential histograms (no baseline)
+	// typeMismatch counts values that arrived as the other kind (DropTypeMismatch).
+	typeMismatch float64
 }
 
 func (s *slot) reset(index int64) {
@@ -101,6 +107,7 @@ func (s *slot) reset(index int64) {
 	clear(s.violations)
 	s.min, s.max = math.NaN(), math.NaN()
 	s.exp = nil
+	s.typeMismatch = 0
 }
 
 type feature struct {
@@ -300,6 +307,36 @@ func (s *Store) current(f *feature, now time.Time) *slot {
 	return sl
 }
 
+func numericKind(k Kind) bool { return k == KindExplicit || k == KindExponential }
+
+// mismatched reports whether a point of kind k is of the other kind than the feature's:
+// the kind of its baseline when it has one, else the kind of the values its window holds.
+// Then the point is counted as a type mismatch: one bad request must not turn a numeric
+// feature categorical or reset its window. A feature without a baseline whose window holds
+// no value of its kind any more takes the new kind.
+func (s *Store) mismatched(key FeatureKey, f *feature, k Kind, count float64, now time.Time) bool {
+	for _, b := range s.baselines[key] {
+		if b.Categorical() != (k == KindCategorical) {
+			s.current(f, now).typeMismatch += count
+			return true
+		}
+		return false
+	}
+	if f.kind == KindUnknown || numericKind(f.kind) == numericKind(k) {
+		return false
+	}
+	cur := s.slotIndex(now)
+	oldest := cur - int64(s.nSlots()) + 1
+	for i := range f.slots {
+		sl := &f.slots[i]
+		if sl.index >= oldest && sl.index <= cur && sl.values > 0 {
+			s.current(f, now).typeMismatch += count
+			return true
+		}
+	}
+	return false
+}
+
 func (f *feature) clear() {
 	for i := range f.slots {
 		f.slots[i].reset(-1)
@@ -316,6 +353,9 @@ func (s *Store) AddExplicit(key FeatureKey, id string, bounds, counts []float64,
 	f, reason := s.featureFor(key)
 	if f == nil {
 		return reason
+	}
+	if s.mismatched(key, f, KindExplicit, sum(counts), s.clock.Now()) {
+		return DropTypeMismatch
 	}
 	if f.kind != KindUnknown && (f.kind != KindExplicit || f.baselineID != id) {
 		f.clear()
@@ -346,6 +386,9 @@ func (s *Store) AddExponential(key FeatureKey, h *Expo, count, vmin, vmax float6
 	if f == nil {
 		return reason
 	}
+	if s.mismatched(key, f, KindExponential, count, s.clock.Now()) {
+		return DropTypeMismatch
+	}
 	if f.kind != KindExponential {
 		if f.kind != KindUnknown {
 			f.clear()
@@ -371,6 +414,9 @@ func (s *Store) AddCategory(key FeatureKey, id, category string, count float64) 
 	f, reason := s.featureFor(key)
 	if f == nil {
 		return reason
+	}
+	if s.mismatched(key, f, KindCategorical, count, s.clock.Now()) {
+		return DropTypeMismatch
 	}
 	if f.kind != KindUnknown && (f.kind != KindCategorical || f.baselineID != id) {
 		f.clear()
@@ -423,7 +469,9 @@ type Window struct {
 	BaselineID string
 	Values     float64 // values in the window
 	Missing    float64
-	Violations map[string]float64
+	// TypeMismatch is the values that arrived as the other kind (not in the distribution).
+	TypeMismatch float64
+	Violations   map[string]float64
 	// Production is the window's histogram aligned with Baseline (explicit buckets, or
 	// the baseline's categories then __other__); nil without a usable baseline.
 	Production *Histogram
@@ -466,6 +514,7 @@ func (s *Store) Snapshot() (windows []Window, expired int) {
 			}
 			w.Values += sl.values
 			w.Missing += sl.missing
+			w.TypeMismatch += sl.typeMismatch
 			for c, v := range sl.violations {
 				if w.Violations == nil {
 					w.Violations = map[string]float64{}
@@ -678,4 +727,12 @@ func nanMax(a, b float64) float64 {
 		return a
 	}
 	return math.Max(a, b)
+}
+
+func sum(xs []float64) float64 {
+	t := 0.0
+	for _, x := range xs {
+		t += x
+	}
+	return t
 }

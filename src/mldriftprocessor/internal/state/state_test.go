@@ -114,3 +114,45 @@ func TestFileBaselinesArePinned(t *testing.T) {
 	defer s.mu.Unlock()
 	require.NotContains(t, s.baselines[key], "inband")
 }
+
+// TestWrongTypedValuesNeverChangeTheKindOrResetTheWindow checks that a label sent for a
+// numeric feature (and numbers for a categorical one) is counted as a type mismatch, keeps
+// the window's values and kind, and that a feature whose window no longer holds values of
+// its own kind takes the new kind.
+func TestWrongTypedValuesNeverChangeTheKindOrResetTheWindow(t *testing.T) {
+	s, c := newStore(Limits{})
+	key := FeatureKey{"m", "1", "input", "x"}
+	require.Empty(t, s.SetBaseline(key, &Baseline{ID: "b", Bounds: []float64{0, 1}, Counts: []float64{5, 5, 5}, Min: math.NaN(), Max: math.NaN()}))
+	require.Empty(t, s.AddExplicit(key, "b", []float64{0, 1}, []float64{10, 20, 30}, 0, 2))
+	c.Advance(time.Second)
+	require.Equal(t, DropTypeMismatch, s.AddCategory(key, "b", "oops", 2))
+	require.Equal(t, DropTypeMismatch, s.AddCategory(key, "", "oops", 1))
+	require.Empty(t, s.AddExplicit(key, "b", []float64{0, 1}, []float64{1, 1, 1}, 0, 2))
+	w, _ := s.Snapshot()
+	require.Len(t, w, 1)
+	require.Equal(t, KindExplicit, w[0].Kind)
+	require.Equal(t, 63.0, w[0].Values)
+	require.Equal(t, 3.0, w[0].TypeMismatch)
+	require.Equal(t, []float64{11, 21, 31}, w[0].Production.Counts)
+
+	cat := FeatureKey{"m", "1", "input", "c"}
+	require.Empty(t, s.AddCategory(cat, "", "a", 5))
+	require.Equal(t, DropTypeMismatch, s.AddExponential(cat, NewExpo(3), 1, 1, 1))
+
+	// Without a baseline, once a feature's values leave the window it may change kind; with
+	// a numeric baseline labels stay a mismatch.
+	y := FeatureKey{"m", "1", "input", "y"}
+	require.Empty(t, s.AddExponential(y, NewExpo(3), 1, 1, 1))
+	c.Advance(2 * time.Minute)
+	require.Empty(t, s.AddCategory(y, "", "label", 4))
+	require.Equal(t, DropTypeMismatch, s.AddCategory(key, "", "label", 4))
+	w, _ = s.Snapshot()
+	byKey := map[string]Window{}
+	for _, x := range w {
+		byKey[x.Key.Feature] = x
+	}
+	require.Equal(t, KindCategorical, byKey["y"].Kind)
+	require.Equal(t, 4.0, byKey["y"].Values)
+	require.Equal(t, KindExplicit, byKey["x"].Kind)
+	require.Equal(t, 4.0, byKey["x"].TypeMismatch)
+}
