@@ -146,6 +146,12 @@ class Config:
     #: values than this is withheld (it would come too close to the values themselves), and
     #: such a histogram is coarsened to power-of-two buckets. Min and max are never sent.
     min_aggregate_count: int = _env("MODELTEL_MIN_AGGREGATE_COUNT", _parse_positive_int, 10)
+    #: ``MODELTEL_MAX_MODELS`` (default 500): distinct model+version pairs with metric series
+    #: of their own (duration, rows, quality, ...); predictions of any pair beyond it are
+    #: recorded under ``ml.model.name = ml.model.version = "__overflow__"`` and counted in
+    #: ``ml.sdk.overflow``, so a spike of model names cannot grow the SDK's aggregations (and
+    #: every export) without bound. Spans and logs keep the real names.
+    max_models: int = _env("MODELTEL_MAX_MODELS", _parse_positive_int, 500)
     #: ``MODELTEL_SHUTDOWN_TIMEOUT`` seconds (default 5): the longest ``shutdown()`` (and the
     #: exit hook) may take, whatever the collector does; what is left is dropped and logged.
     shutdown_timeout: float = _env("MODELTEL_SHUTDOWN_TIMEOUT", _parse_positive_float, 5.0)

@@ -431,11 +431,7 @@ class Prediction:
                 _pydantic_hint(self.model, X)
             _telemetry.current().unsupported.add(
                 1,
-                {
-                    sc.ATTR_MODEL_NAME: self.model,
-                    sc.ATTR_MODEL_VERSION: self.version,
-                    sc.ATTR_INPUT_TYPE: type_name(X),
-                },
+                {**_telemetry.metric_attributes(self.model, self.version), sc.ATTR_INPUT_TYPE: type_name(X)},
             )
             return None
         self._input = summary
@@ -457,8 +453,7 @@ class Prediction:
             telemetry.quality.add(
                 count,
                 {
-                    sc.ATTR_MODEL_NAME: self.model,
-                    sc.ATTR_MODEL_VERSION: self.version,
+                    **_telemetry.metric_attributes(self.model, self.version),
                     sc.ATTR_FEATURE_NAME: feature,
                     sc.ATTR_CHECK: check,
                 },
@@ -486,7 +481,8 @@ class Prediction:
     def _finish(self, span: trace.Span, error: BaseException | None) -> None:
         duration = time.perf_counter() - self._start
         telemetry = _telemetry.current()
-        attributes = _telemetry.model_attributes(self.model, self.version)
+        attributes = _telemetry.metric_attributes(self.model, self.version)
+        _telemetry.count_model_overflow(telemetry, attributes)
         if self._sampled and self._output is not None:
             output_attributes = self._output.span_attributes()
             if self._output_rows != self._rows:  # e.g. streamed, or no input recorded

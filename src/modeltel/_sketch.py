@@ -57,6 +57,8 @@ MAX_SCALE = 20
 ROW_BUFFER = 256
 #: Streams (model, version, role) tracked; more are dropped and counted.
 MAX_STREAMS = 256
+#: Seconds without a record after which a stream's slot is freed.
+STREAM_TTL = 300.0
 #: The scale of an exponential histogram point over fewer than ``min_aggregate_count`` values:
 #: buckets (2^i, 2^(i+1)].
 _PRIVATE_SCALE = 0
@@ -521,10 +523,16 @@ def _baseline_view(model: str, version: str, baseline: Any) -> _BaselineView:
 class _Stream:
     """Everything recorded for one (model, version, role)."""
 
-    __slots__ = ("key", "exp", "explicit", "cats", "missing", "overflow", "rows", "known", "labels", "config")
+    __slots__ = ("key", "exp", "explicit", "cats", "missing", "overflow", "rows", "known", "labels", "config",
+                 "touched", "last_seen", "dead")
 
     def __init__(self, key: tuple[str, str, str]) -> None:
         self.key = key
+        #: Recorded into since the previous collect; the time of the last collect that saw it
+        #: touched; removed from the store (a record that still holds it takes the new one).
+        self.touched = True
+        self.last_seen = time.monotonic()
+        self.dead = False
         self.exp: dict[str, _Exp] = {}
         # keyed by (feature, baseline id): a baseline change mid-interval keeps both apart
         self.explicit: dict[tuple[str, str], _Explicit] = {}
@@ -569,8 +577,12 @@ _STORES: "weakref.WeakSet[SketchStore]" = weakref.WeakSet()
 class SketchStore:
     """Thread-safe per-feature distributions for every monitored model; see the module doc."""
 
-    def __init__(self) -> None:
+    def __init__(self, stream_ttl: float = STREAM_TTL) -> None:
         self._lock = threading.Lock()
+        #: Seconds without a record after which a stream's slot is freed (at a collect).
+        self.stream_ttl = stream_ttl
+        #: Streams removed after ``stream_ttl`` without a record.
+        self.expired_streams = 0
         self._streams: dict[tuple[str, str, str], _Stream] = {}
         self._baselines: dict[tuple[str, str], _BaselineView] = {}
         self._dropped_streams = 0
@@ -596,6 +608,10 @@ class SketchStore:
         if isinstance(cols, Record):
             rows = None
             with self._lock:
+                stream = self._alive(stream)
+                if stream is None:
+                    return
+                stream.config = config
                 stream.rows.append((cols.numeric_names, cols.numeric, cols.numeric_null_idx, cols.categorical))
                 if cols.overflow or cols.skipped or cols.truncated:
                     self._count_caps(stream, cols.overflow, cols.skipped, cols.truncated)
@@ -606,6 +622,10 @@ class SketchStore:
             return
         batch = self._bin(key, stream, cols, summary.stats(), config)
         with self._lock:
+            stream = self._alive(stream)
+            if stream is None:
+                return
+            stream.config = config
             self._merge(stream, batch)
             truncated = sum(cc.truncated for cc in cols.categorical.values())
             if cols.overflow or cols.skipped or truncated:
@@ -613,13 +633,28 @@ class SketchStore:
 
     def _new_stream(self, key: tuple[str, str, str]) -> _Stream | None:
         with self._lock:
-            stream = self._streams.get(key)
-            if stream is None:
-                if len(self._streams) >= MAX_STREAMS:
-                    self._dropped_streams += 1
-                    return None
-                stream = self._streams[key] = _Stream(key)
-            return stream
+            return self._stream_locked(key)
+
+    def _stream_locked(self, key: tuple[str, str, str]) -> _Stream | None:
+        stream = self._streams.get(key)
+        if stream is None:
+            if len(self._streams) >= MAX_STREAMS:
+                self._dropped_streams += 1
+                return None
+            stream = self._streams[key] = _Stream(key)
+        return stream
+
+    def _alive(self, stream: _Stream) -> _Stream | None:
+        """Under the lock: ``stream``, marked as used, or the one that replaced it after it
+        expired between the caller's lookup and the lock (None: the stream cap is hit)."""
+        if stream.dead:
+            replacement = self._stream_locked(stream.key)
+            if replacement is None:
+                return None
+            replacement.config = stream.config
+            stream = replacement
+        stream.touched = True
+        return stream
 
     @staticmethod
     def _count_caps(stream: _Stream, overflow: int, skipped: int, truncated: int) -> None:
@@ -798,7 +833,10 @@ class SketchStore:
             st = _batch_stats(m, cols.numeric_nulls)
             batch = self._bin(key, stream, cols, st, config)
             with self._lock:
-                self._merge(stream, batch)
+                live = self._alive(stream)
+                if live is None:
+                    continue
+                self._merge(live, batch)
 
     # -- baselines ---------------------------------------------------------------------
 
@@ -830,6 +868,7 @@ class SketchStore:
         with self._lock:
             start, self._last_collect = self._last_collect, now
             deltas = [(k, (*s.take_delta(), s.least())) for k, s in self._streams.items()]
+            self._expire_locked()
             views = list(self._baselines.values())
             dropped, self._dropped_streams = self._dropped_streams, 0
         snap = Snapshot(start_time_unix_nano=start, time_unix_nano=now)
@@ -861,6 +900,19 @@ class SketchStore:
             snap.baseline_histograms.extend(view.histograms)
             snap.baseline_categories.extend(view.categories)
         return snap
+
+    def _expire_locked(self) -> None:
+        """Free the slots of streams nothing was recorded into for ``stream_ttl`` seconds, so
+        that after a spike of model names new models get distributions again."""
+        now = time.monotonic()
+        for key, stream in list(self._streams.items()):
+            if stream.touched or stream.rows:
+                stream.touched = False
+                stream.last_seen = now
+            elif now - stream.last_seen > self.stream_ttl:
+                stream.dead = True
+                del self._streams[key]
+                self.expired_streams += 1
 
     # -- fork --------------------------------------------------------------------------
 

@@ -32,6 +32,8 @@ __all__ = [
     "default_config",
     "error_type",
     "is_real_provider",
+    "count_model_overflow",
+    "metric_attributes",
     "model_attributes",
     "report_internal_error",
     "set_default_config",
@@ -74,6 +76,8 @@ class Telemetry:
     unsupported: metrics.Counter
     internal_errors: metrics.Counter
     quality: metrics.Counter
+    #: ``ml.sdk.overflow``: predictions whose metric series went to the overflow model.
+    overflow: metrics.Counter
     otel_logger: _logs.Logger
     #: True when OpenTelemetry log records should be emitted (a real logger provider exists).
     otel_logs_enabled: Callable[[], bool]
@@ -110,7 +114,8 @@ class RowTotals:
         _ROW_TOTALS.add(self)
 
     def add(self, rows: int, model: str, version: str) -> None:
-        key = (model, version)
+        attributes = metric_attributes(model, version)  # bounded: the overflow pair beyond the cap
+        key = (attributes[sc.ATTR_MODEL_NAME], attributes[sc.ATTR_MODEL_VERSION])
         with self._lock:
             self._totals[key] = self._totals.get(key, 0) + rows
 
@@ -167,6 +172,41 @@ def model_attributes(model: str, version: str) -> dict[str, str]:
         if len(_model_attributes) < _MAX_MODELS:  # bounded: model names come from code, not data
             _model_attributes[key] = attributes
     return attributes
+
+
+_metric_models: dict[tuple[str, str], dict[str, str]] = {}
+_metric_lock = threading.Lock()
+_OVERFLOW_ATTRIBUTES = {sc.ATTR_MODEL_NAME: sc.OVERFLOW_MODEL, sc.ATTR_MODEL_VERSION: sc.OVERFLOW_MODEL}
+
+
+def metric_attributes(model: str, version: str) -> dict[str, str]:
+    """``{ml.model.name, ml.model.version}`` for a metric series, capped (do not mutate).
+
+    The first ``MODELTEL_MAX_MODELS`` pairs get series of their own; every later pair is
+    folded into ``__overflow__`` (OpenTelemetry's overflow pattern; each such prediction is
+    counted in ``ml.sdk.overflow``). A dict lookup on the hot path once a pair is known.
+    """
+    key = (model, version)
+    attributes = _metric_models.get(key)
+    if attributes is not None:
+        return attributes
+    with _metric_lock:
+        attributes = _metric_models.get(key)
+        if attributes is None:
+            if len(_metric_models) >= default_config().max_models:
+                attributes = _OVERFLOW_ATTRIBUTES
+            else:
+                attributes = _metric_models[key] = {sc.ATTR_MODEL_NAME: model, sc.ATTR_MODEL_VERSION: version}
+    return attributes
+
+
+def count_model_overflow(telemetry: "Telemetry", attributes: dict[str, str]) -> None:
+    """One prediction recorded under the overflow model: counted in ``ml.sdk.overflow``."""
+    if attributes is _OVERFLOW_ATTRIBUTES:
+        telemetry.overflow.add(1, _MODEL_OVERFLOW)
+
+
+_MODEL_OVERFLOW = {sc.ATTR_OVERFLOW_KIND: "model"}
 
 
 def use_baseline(telemetry: "Telemetry", model: str, version: str, baseline: Any) -> None:
@@ -238,6 +278,11 @@ def build(
             sc.METRIC_SDK_ERRORS,
             unit="{error}",
             description="Errors inside modeltel that were contained (fail-open).",
+        ),
+        overflow=meter.create_counter(
+            sc.METRIC_SDK_OVERFLOW,
+            unit="{item}",
+            description="Metric series not created because a cap was hit (kind model: beyond MODELTEL_MAX_MODELS).",
         ),
         quality=meter.create_counter(
             sc.METRIC_VIOLATIONS,
@@ -355,6 +400,7 @@ def error_type(exc: BaseException) -> str:
 def _reset() -> None:
     _reported.clear()
     _model_attributes.clear()
+    _metric_models.clear()
 
 
 _registry.register("telemetry", reset=_reset)

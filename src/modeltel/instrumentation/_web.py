@@ -12,7 +12,7 @@ from opentelemetry import metrics
 from modeltel import _registry, _telemetry
 from modeltel import _semconv as sc
 from modeltel._identity import model_identity
-from modeltel._telemetry import SCOPE, VERSION, report_internal_error
+from modeltel._telemetry import SCOPE, VERSION, metric_attributes, report_internal_error
 from modeltel.instrumentation._common import route_model, stamp_server_span
 
 __all__ = ["DEFAULT_HEALTH_PATHS", "excluded_urls_for", "count_rejected_input"]
@@ -85,7 +85,7 @@ def count_rejected_input(
         stamp_server_span(model, version)
         _rejected_counter(meter_provider).add(
             1,
-            {sc.ATTR_MODEL_NAME: model, sc.ATTR_MODEL_VERSION: version, sc.ATTR_ERROR_TYPE: error_type},
+            {**metric_attributes(model, version), sc.ATTR_ERROR_TYPE: error_type},
         )
     except Exception as exc:  # noqa: BLE001 - fail-open
         report_internal_error("web.count_rejected_input", exc)
