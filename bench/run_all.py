@@ -22,6 +22,7 @@ BENCHMARKS = [
     ("drift", ["drift_eval.py"], ["--trials", "20"]),
     ("server", ["bench_server.py"], []),
     ("outcomes", ["bench_outcomes.py"], ["--rounds", "3"]),
+    ("report", ["bench_report.py"], ["--repeat", "3"]),
 ]
 
 

@@ -111,7 +111,7 @@ def _reader(path: Path, fmt: str, chunk_size: int, sep: str | None = None) -> Ca
             raise DataError(f"{path}: not a text CSV file (cannot decode it as UTF-8)") from None
         except (pd.errors.ParserError, ValueError, OSError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DataError(f"{path}: cannot read it as {fmt.upper()}: {first}") from None
+            raise DataError(f"{path}: cannot read it as {'CSV' if fmt == 'csv' else 'Parquet'}: {first}") from None
         except Exception as exc:  # pyarrow's errors (ArrowInvalid, ...) have no common base in our imports
             if type(exc).__module__.split(".")[0] != "pyarrow":
                 raise
