@@ -144,21 +144,34 @@ def _none_count(values: np.ndarray) -> int:
     return int(np.count_nonzero(np.equal(values, None)))
 
 
-_GENERATED: dict[int, tuple[str, ...]] = {}
+_GENERATED: dict[tuple[str, int], tuple[str, ...]] = {}
+#: Widths whose generated names are cached, and the widest one cached: bounded memory
+#: (at most 16 x 4096 names) however many widths the inputs have.
+_GENERATED_WIDTHS = 16
+_GENERATED_MAX = 4096
 _PREDICTION = ("prediction",)
 
 
+def _generated(n: int, prefix: str) -> tuple[str, ...]:
+    """``f0..f{n-1}`` or ``prediction[0]..``: cached for the widths a model keeps using."""
+    key = (prefix, n)
+    names = _GENERATED.get(key)
+    if names is None:
+        template = "f{}" if prefix == "f" else "prediction[{}]"
+        names = tuple(template.format(i) for i in range(n))
+        if n <= _GENERATED_MAX and len(_GENERATED) < _GENERATED_WIDTHS:
+            _GENERATED[key] = names
+    return names
+
+
 def _default_names(n: int, feature_names: Sequence[str] | None, prefix: str) -> Sequence[str]:
+    """The names of ``n`` columns; callers pass at most ``max_features`` for wide inputs
+    (the columns beyond are counted as overflow, never named)."""
     if prefix == "f" and feature_names is None:
-        names_t = _GENERATED.get(n)
-        if names_t is None:
-            names_t = tuple(f"f{i}" for i in range(n))
-            if len(_GENERATED) < 64:
-                _GENERATED[n] = names_t
-        return names_t
+        return _generated(n, "f")
     if prefix == "prediction":
-        return _PREDICTION if n == 1 else tuple(f"prediction[{i}]" for i in range(n))
-    names = [str(x) for x in feature_names] if feature_names is not None else []
+        return _PREDICTION if n == 1 else _generated(n, "prediction")
+    names = [str(x) for x in feature_names[:n]] if feature_names is not None else []
     if len(names) < n:
         names.extend(f"f{i}" for i in range(len(names), n))
     return names[:n]
@@ -233,11 +246,16 @@ class _Builder:
             f[np.isnat(as_float)] = np.nan
             self.numeric(name, f)
         elif kind == "O":
-            if not labels and _object_column_is_numeric(values):
-                nulls = _none_count(values)
-                self.numeric(name, values.astype(np.float64), nulls)
-            else:
-                self.categorical(name, _count_labels(values.tolist(), limit))
+            try:
+                if not labels and _object_column_is_numeric(values):
+                    nulls = _none_count(values)
+                    self.numeric(name, values.astype(np.float64), nulls)
+                else:
+                    self.categorical(name, _count_labels(values.tolist(), limit))
+            except (TypeError, ValueError):
+                # unhashable or unconvertible values (lists, dicts, arrays in cells): this
+                # column is skipped and counted, the rest of the input is still summarised
+                self.skipped += 1
         else:
             self.skipped += 1
 
@@ -426,7 +444,7 @@ def _from_numpy(arr: np.ndarray, feature_names: Sequence[str] | None, config: Co
     prefix = "prediction" if output else "f"
     if arr.dtype.kind in "fiu" and not (output and arr.dtype.kind in "iu"):
         k = min(width, config.max_features)
-        names = _default_names(width, None if output else feature_names, prefix)[:k]
+        names = _default_names(k, None if output else feature_names, prefix)
         limit = config.max_string_length
         names = [_cut(n, limit) for n in names]
         if len(set(names)) == len(names):
@@ -447,10 +465,11 @@ def _from_numpy(arr: np.ndarray, feature_names: Sequence[str] | None, config: Co
                 categorical={},
                 overflow=width - k,
             )
-    names = _default_names(width, None if output else feature_names, prefix)
+    names = _default_names(min(width, config.max_features), None if output else feature_names, prefix)
     b = _Builder(config)
     for j, name in enumerate(names):
         b.array(name, arr[:, j], labels=output and arr.dtype.kind in "iub")
+    b.overflow += width - len(names)
     return b.build(rows, type_name)
 
 
@@ -760,6 +779,10 @@ def to_columns(
     if hasattr(obj, "__array__"):
         # array-likes with the numpy protocol (torch CPU tensors, JAX, xarray, ...)
         type_name = _type_name(obj)
+        size = _declared_size(obj)
+        if size is not None and size > MAX_ARRAY_LIKE_VALUES:
+            # a lazy array (dask, zarr, a memory map) would be computed or read in full here
+            raise UnsupportedInput(type_name, f"{size} values, more than modeltel reads from an array-like")
         try:
             arr = np.asarray(obj)
         except Exception:  # noqa: BLE001 - e.g. a GPU tensor: not summarisable here
@@ -797,6 +820,25 @@ def _hash_key(secret: str | None) -> bytes:
         if len(_keys) < 16:
             _keys[secret] = key
     return key
+
+
+#: The most values modeltel converts from an object that only offers ``__array__`` (a lazy
+#: array is computed in full by ``np.asarray``); larger ones are unsupported inputs (counted).
+MAX_ARRAY_LIKE_VALUES = 10_000_000
+
+
+def _declared_size(obj: Any) -> int | None:
+    """The number of values an array-like says it has (its ``shape``), without computing it."""
+    try:
+        shape = getattr(obj, "shape", None)
+        if shape is None:
+            return None
+        size = 1
+        for dim in tuple(shape):
+            size *= int(dim)
+        return size
+    except Exception:  # noqa: BLE001 - unknown dims (dask's NaN chunks), odd objects
+        return None
 
 
 def hash_label(label: str, secret: str | None = None) -> str:

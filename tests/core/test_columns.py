@@ -270,3 +270,43 @@ def test_datetime_and_duration_columns_are_numeric_seconds():
         c = to_columns(obj, config=CFG)
         assert c.numeric_names == ("t", "d")
         np.testing.assert_array_equal(c.numeric, [[86400.0, 90.0], [np.nan, np.nan]])
+
+
+def test_one_unhashable_object_column_is_skipped_and_counted_not_the_whole_input():
+    """A column of lists (unhashable) next to ordinary columns: that column is skipped and
+    counted, the others are summarised."""
+    frame = pd.DataFrame({"tags": [["a"], ["b", "c"]], "x": [1.0, 2.0], "city": ["p", "q"]})
+    cols = to_columns(frame, config=Config())
+    assert cols.skipped == 1 and "x" in cols.numeric_names and set(cols.categorical) == {"city"}
+
+
+class _LazyArray:
+    """An array-like that is expensive to materialise: counts how often it is."""
+
+    shape = (100_000, 200)
+    computed = 0
+
+    def __array__(self, dtype=None, copy=None):
+        _LazyArray.computed += 1
+        return np.zeros(self.shape)
+
+
+def test_a_huge_lazy_array_like_is_not_materialised():
+    """An __array__ object declaring more than MAX_ARRAY_LIKE_VALUES values is an unsupported
+    input (counted by the caller); its __array__ is never called."""
+    with pytest.raises(UnsupportedInput):
+        to_columns(_LazyArray(), config=Config())
+    assert _LazyArray.computed == 0
+
+
+def test_a_million_columns_wide_input_names_only_max_features_columns():
+    """10^6 columns: max_features names generated, the rest counted as overflow, and the
+    name cache stays bounded (wide widths are not cached)."""
+    from modeltel import _columns
+
+    wide = np.zeros((2, 1_000_000))
+    cols = to_columns(wide, config=Config(max_features=8))
+    assert cols.names == tuple(f"f{i}" for i in range(8)) and cols.overflow == 1_000_000 - 8
+    out = to_columns(np.zeros((2, 1_000_000)), config=Config(max_features=8), role="output")
+    assert len(out.names) == 8 and out.overflow == 1_000_000 - 8
+    assert max(n for _, n in _columns._GENERATED) <= _columns._GENERATED_MAX
