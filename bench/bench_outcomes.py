@@ -3,9 +3,12 @@
 Measured in one run and printed as a table (bench/results/outcomes.json):
   span            one bare OpenTelemetry SDK span (batch processor, exporter that encodes to
                   OTLP protobuf and discards): the unit the single-row target is stated in
-  joinable@1      modeltel._outcomes.emit_joinable for a 1-row predict_proba output: keys,
-                  classes, scores, one ml.outcome.predicted log record through the logs SDK
-                  (batch processor, encode-and-discard exporter): target <= 0.5 span
+  monitor@1       a 1-row DataFrame predict through @modeltel.monitor, without and with
+                  outcomes=True, id_from=: the difference is the cost of joinable rows on the
+                  single-row path (they ride on the prediction's own log record): target
+                  <= 0.5 span
+  joinable@1      modeltel._outcomes.emit_joinable for a 1-row output as a record of its own
+                  (what an unlogged call sends)
   joinable@1000   the same for 1,000 rows, per row: target <= 1 us
   record@10000    modeltel.record_outcomes for 10,000 rows, per row
   join            the mlperformance connector's join (Go benchmark, one goroutine), in
@@ -70,6 +73,16 @@ def sdk_costs(rounds: int) -> dict[str, float]:
     keys = [f"tx-{i}" for i in range(10_000)]
     labels = rng.integers(0, 2, 10_000)
 
+    frame_row = __import__("pandas").DataFrame({"tx": [1], "x": [0.7]})
+
+    @modeltel.monitor(model="plain")
+    def plain(X):
+        return one
+
+    @modeltel.monitor(model="joinable", outcomes=True, id_from="tx")
+    def joinable(X):
+        return one
+
     def span() -> None:
         with tracer.start_as_current_span("predict"):
             pass
@@ -87,10 +100,13 @@ def sdk_costs(rounds: int) -> dict[str, float]:
         tp.force_flush()
         lp.force_flush()
 
-    out: dict[str, list[float]] = {"span": [], "joinable@1": [], "joinable@1000": [], "record@10000": []}
+    out: dict[str, list[float]] = {"span": [], "joinable@1": [], "joinable@1000": [], "record@10000": [],
+                                   "monitor@1": [], "monitor+outcomes@1": []}
     try:
         for _ in range(rounds):
             out["span"].append(per_call(span, 3000, flush))
+            out["monitor@1"].append(per_call(lambda: plain(frame_row), 2000, flush))
+            out["monitor+outcomes@1"].append(per_call(lambda: joinable(frame_row), 2000, flush))
             out["joinable@1"].append(per_call(j1, 3000, flush))
             out["joinable@1000"].append(per_call(j1000, 100, flush) / 1000)
             out["record@10000"].append(per_call(rec, 10, flush) / 10_000)
@@ -142,6 +158,10 @@ def main() -> None:
         ("bare span (peer unit)", f"{sdk['span'] * 1e6:.2f} us", ""),
         ("joinable predict, 1 row", f"{sdk['joinable@1'] * 1e6:.2f} us = {sdk['joinable@1'] / sdk['span']:.2f} spans",
          "<= 0.5 span: " + ("met" if sdk["joinable@1"] <= 0.5 * sdk["span"] else "MISSED")),
+        ("@monitor, 1 row (DataFrame), no outcomes", f"{sdk['monitor@1'] * 1e6:.2f} us", ""),
+        ("@monitor(outcomes=True, id_from=...), 1 row", f"{sdk['monitor+outcomes@1'] * 1e6:.2f} us = +"
+         f"{(sdk['monitor+outcomes@1'] - sdk['monitor@1']) / sdk['span']:.2f} spans",
+         "<= +0.5 span: " + ("met" if sdk["monitor+outcomes@1"] - sdk["monitor@1"] <= 0.5 * sdk["span"] else "MISSED")),
         ("joinable predict, per row of 1,000", f"{sdk['joinable@1000'] * 1e6:.3f} us",
          "<= 1 us: " + ("met" if sdk["joinable@1000"] <= 1e-6 else "MISSED")),
         ("record_outcomes, per row of 10,000", f"{sdk['record@10000'] * 1e6:.3f} us", ""),
