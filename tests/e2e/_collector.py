@@ -70,6 +70,8 @@ class Collector:
             "OTELCOL_METRICS_PORT": str(self.metrics_port),
             "OTELCOL_FILE_PATH": str(self.output),
             "PROMETHEUS_EXPORTER_ENDPOINT": f"127.0.0.1:{free_port()}",
+            # Each collector its own file_storage directory (kept across a restart).
+            "OTELCOL_STORAGE_DIR": str(self.workdir / f"{self.name}-storage"),
             **self.env,
         }
         log = open(self.log, "ab")  # noqa: SIM115 - closed with the process
@@ -115,8 +117,9 @@ class Collector:
 
     @property
     def outputs(self) -> list[Path]:
-        """The file exporters' files: metrics, logs, traces (one exporter per pipeline)."""
-        return [self.output, Path(f"{self.output}.logs"), Path(f"{self.output}.traces")]
+        """The file exporters' files: metrics, logs, traces, the mlperformance connector's
+        events (one exporter per pipeline)."""
+        return [self.output, Path(f"{self.output}.logs"), Path(f"{self.output}.traces"), Path(f"{self.output}.events")]
 
     def lines(self) -> list[dict[str, Any]]:
         out = []

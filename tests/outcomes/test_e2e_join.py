@@ -66,7 +66,7 @@ def make_plan(path: Path) -> dict:
 
 def run_phase(plan_path: Path, phase: int, endpoint: str) -> None:
     env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-           "MODELTEL_EXPORTER": "otlp", "OTEL_BLRP_SCHEDULE_DELAY": "200"}
+           "MODELTEL_EXPORTER": "otlp", "OTEL_BLRP_SCHEDULE_DELAY": "200", "MODELTEL_HASH_KEY": "e2e-outcomes"}
     procs = [
         subprocess.Popen([sys.executable, str(HERE / "_classifier.py"), "--plan", str(plan_path),
                           "--phase", str(phase), "--replica", str(r)], env=env, stdout=subprocess.DEVNULL)

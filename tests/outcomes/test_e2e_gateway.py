@@ -1,0 +1,114 @@
+"""A gateway tier: an agent routes joinable records by ml.outcome.partition to two gateways.
+
+The classifier replicas and the label service send with MODELTEL_OUTCOME_PARTITIONS=8 to one
+agent collector (collector-config/agent.yaml), whose loadbalancing exporter routes logs by
+ml.outcome.partition to two gateways (collector-config/gateway.yaml) running the
+mlperformance connector. Each gateway joins the keys it owns; their additive metrics, summed
+as a backend would, give the figures one collector gives: scikit-learn's on the joined rows.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from sklearn import metrics
+
+from e2e._collector import metric_points, number
+from outcomes.test_e2e_join import TTL_S, make_plan, run_phase
+
+
+def _resource_instances(lines: list[dict]) -> set[str]:
+    out = set()
+    for line in lines:
+        for rm in line.get("resourceMetrics", []):
+            for kv in rm.get("resource", {}).get("attributes", []):
+                if kv["key"] == "ml.performance.instance":
+                    out.add(kv["value"]["stringValue"])
+    return out
+
+
+def _last(lines: list[dict], name: str) -> dict[tuple, dict]:
+    out = {}
+    for a, p in metric_points(lines, name):
+        out[tuple(sorted((k, str(v)) for k, v in a.items()))] = p
+    return out
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(240)
+def test_two_gateways_sum_to_the_figures_of_one(start_collector, tmp_path, monkeypatch):
+    plan_path = tmp_path / "plan.json"
+    plan = make_plan(plan_path)
+    gateways = [
+        start_collector("gateway.yaml", name=f"gateway-{i}", MLPERF_TTL=f"{TTL_S}s", MLPERF_EMIT_INTERVAL="1s",
+                        MLPERF_INSTANCE=f"gateway-{i}")
+        for i in range(2)
+    ]
+    agent = start_collector("agent.yaml", name="agent",
+                            MLDRIFT_GATEWAY_0=gateways[0].grpc_endpoint, MLDRIFT_GATEWAY_1=gateways[1].grpc_endpoint)
+    monkeypatch.setenv("MODELTEL_OUTCOME_PARTITIONS", "8")
+    run_phase(plan_path, 1, agent.http_endpoint)
+    run_phase(plan_path, 2, agent.http_endpoint)
+
+    rows = plan["rows"]
+    joined = [r for r in rows if r["fate"] != "never"]
+    never, dups = len(rows) - len(joined), sum(r["dup"] for r in rows)
+    deadline = time.monotonic() + TTL_S + 30
+    while True:
+        per_gateway = [g.lines() for g in gateways]
+        reasons: dict[str, float] = {}
+        for lines in per_gateway:
+            for k, p in _last(lines, "ml.outcome.unmatched").items():
+                reason = dict(k)["ml.outcome.reason"]
+                reasons[reason] = reasons.get(reason, 0) + number(p)
+        if (reasons.get("expired") == never and reasons.get("unknown_key") == 20) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert reasons == {"expired": never, "unknown_key": 20, "duplicate": dups}, (reasons, never, dups)
+    assert [_resource_instances(lines) for lines in per_gateway] == [{"gateway-0"}, {"gateway-1"}]
+
+    # The backend's sums: confusion counts, log-loss sums and score histograms over gateways.
+    confusion: dict[tuple[str, str], float] = {}
+    per_gateway_rows = []
+    log_loss_sum = 0.0
+    hist = {True: None, False: None}
+    for lines in per_gateway:
+        n = 0.0
+        for k, p in _last(lines, "ml.performance.outcomes").items():
+            a = dict(k)
+            pair = (a["ml.outcome.label"], a["ml.prediction.label"])
+            confusion[pair] = confusion.get(pair, 0) + number(p)
+            n += number(p)
+        per_gateway_rows.append(n)
+        log_loss_sum += sum(number(p) for p in _last(lines, "ml.performance.log_loss.sum").values())
+        for k, p in _last(lines, "ml.performance.score").items():
+            positive = dict(k)["ml.outcome.positive"] == "True"
+            counts = np.array([int(c) for c in p["bucketCounts"]], dtype=float)
+            hist[positive] = counts if hist[positive] is None else hist[positive] + counts
+    assert all(n > 0 for n in per_gateway_rows), per_gateway_rows  # both gateways joined keys
+    assert sum(per_gateway_rows) == len(joined)
+
+    y = np.array([r["y"] for r in joined])
+    score = np.array([r["score"] for r in joined])
+    pred = (score >= 0.5).astype(int)
+    total = sum(confusion.values())
+    accuracy = sum(v for (a, b), v in confusion.items() if a == b) / total
+    assert accuracy == pytest.approx(metrics.accuracy_score(y, pred), abs=1e-9)
+    assert log_loss_sum / total == pytest.approx(metrics.log_loss(y, score), abs=1e-9)
+    f1 = []
+    for c in ("0", "1"):
+        tp = confusion.get((c, c), 0)
+        fp = sum(v for (a, b), v in confusion.items() if b == c and a != c)
+        fn = sum(v for (a, b), v in confusion.items() if a == c and b != c)
+        f1.append(2 * tp / (2 * tp + fp + fn))
+    assert np.mean(f1) == pytest.approx(metrics.f1_score(y, pred, average="macro"), abs=1e-9)
+    pos, neg = hist[True], hist[False]
+    below = np.concatenate([[0.0], np.cumsum(neg)[:-1]])
+    auc = float((pos * below).sum() + 0.5 * (pos * neg).sum()) / (pos.sum() * neg.sum())
+    bound = float(0.5 * (pos * neg).sum() / (pos.sum() * neg.sum()))
+    exact = metrics.roc_auc_score(y, score)
+    print(f"gateways: rows joined {per_gateway_rows}, AUC from summed histograms {auc:.6f} vs exact {exact:.6f} "
+          f"(bound {bound:.2e})")
+    assert abs(auc - exact) <= bound + 1e-12 and abs(auc - exact) < 0.005
