@@ -599,9 +599,33 @@ def _badge(verdict: str) -> str:
     return f'<span class="badge" style="background:{_color(verdict)}">{_verdict_text(verdict)}</span>'
 
 
+_RULE_NAMES = {
+    "ks": "KS",
+    "chi2_contingency": "χ² (merged cells)",
+    "null_rate": "null rate",
+    "out_of_range": "out of range",
+    "unseen_category": "unseen category",
+}
+
+
+def _decisive(fd: _drift.FeatureDrift) -> Any:
+    """The calibrated rule that decided: the fired one with the smallest q, else the smallest q."""
+    tests = getattr(fd, "tests", None) or []
+    if not tests:
+        return None
+    fired = [t for t in tests if t.fired]
+    return min(fired or tests, key=lambda t: t.qvalue)
+
+
 def _test_cells(fd: _drift.FeatureDrift) -> str:
     """The statistical test of the feature: its name, p-value and, when corrected, q-value."""
     s = fd.scores
+    rule = _decisive(fd)
+    if rule is not None:  # calibrated: the rule that decided, Holm-adjusted
+        return (
+            f'<td>{_e(_RULE_NAMES.get(rule.rule, rule.rule))}</td><td class="num">{_fmt_p(rule.pvalue)}</td>'
+            f'<td class="num">{_fmt_p(rule.qvalue)}</td>'
+        )
     if fd.kind == "numeric":
         test, p, q = "KS", s.get("ks_pvalue"), s.get("ks_qvalue")
     else:
@@ -610,6 +634,23 @@ def _test_cells(fd: _drift.FeatureDrift) -> str:
         return '<td></td><td class="num"></td><td class="num"></td>'
     q_cell = _fmt_p(q) if q is not None else '<span title="χ² not used above chi2_max_rows rows: Jensen-Shannon decides">n/a</span>'
     return f'<td>{test}</td><td class="num">{_fmt_p(p)}</td><td class="num">{q_cell}</td>'
+
+
+def _rule_table(fd: _drift.FeatureDrift) -> str:
+    """Every calibrated rule of the feature: p, Holm q against its level, effect against its floor."""
+    tests = getattr(fd, "tests", None) or []
+    if not tests:
+        return ""
+    rows = "".join(
+        f'<tr data-rule="{_e(t.rule)}" data-fired="{"yes" if t.fired else "no"}"><td>{_e(_RULE_NAMES.get(t.rule, t.rule))}</td>'
+        f'<td class="num">{_fmt_p(t.pvalue)}</td><td class="num">{_fmt_p(t.qvalue)} / {t.alpha:.3g}</td>'
+        f'<td class="num">{_fmt(t.effect)} / {_fmt(t.floor)}</td><td>{"fired" if t.fired else ""}</td></tr>'
+        for t in tests
+    )
+    return (
+        '<table class="rules"><thead><tr><th>rule</th><th class="num">p</th><th class="num">q (Holm) / level</th>'
+        '<th class="num">effect / floor</th><th></th></tr></thead><tbody>' + rows + "</tbody></table>"
+    )
 
 
 def _score_cells(fd: _drift.FeatureDrift) -> str:
@@ -645,6 +686,8 @@ td.issue{color:#8a4b00}
 .scores{font-size:12px;color:#333}.scores b{font-weight:600}
 .legend{margin:0 28px 8px;font-size:13px}.sw{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:-1px;opacity:.75}
 .none{margin:0 28px 8px;font-size:13px;color:#555}
+table.rules{margin:6px 0;font-size:12px;box-shadow:none}table.rules th,table.rules td{padding:2px 8px}
+tr[data-fired="yes"] td{color:#c0392b}
 footer{margin:0 28px 28px;color:#777;font-size:12px;line-height:1.5}
 """
 
@@ -699,7 +742,7 @@ def _section_banner(report: DriftReport) -> str:
         f'<div id="dataset-verdict" class="verdict" data-verdict="{res.verdict}" data-state="{state}" '
         f'style="background:{BANNER_COLOR[state]}">{_e(headline)}'
         f"<small>dataset drift when at least {cfg.dataset_drift_share:.0%} of the input features drift "
-        f"({res.share:.0%} did) &middot; {cfg.mode} thresholds</small>"
+        f"({res.share:.0%} did) &middot; {cfg.mode} verdicts</small>"
         + (f"<ul>{items}</ul>" if items else "")
         + "</div>"
     )
@@ -802,7 +845,8 @@ def _section_ranking(report: DriftReport) -> str:
         '<h3 id="features">Features</h3>',
         '<table id="ranking"><thead><tr><th>#</th><th>feature</th><th>role</th><th>kind</th><th>verdict</th>'
         '<th class="num">PSI</th><th class="num">Jensen-Shannon</th><th class="num">Wasserstein/σ</th>'
-        '<th class="num">L∞</th><th>test</th><th class="num">p</th><th class="num">q (BH)</th></tr></thead><tbody>',
+        '<th class="num">L∞</th><th>test</th><th class="num">p</th>'
+        f'<th class="num">q ({"Holm" if report.result.config.mode == "calibrated" else "BH"})</th></tr></thead><tbody>',
     ]
     for rank, fd in enumerate(report.result.features, 1):
         out.append(
@@ -836,7 +880,8 @@ def _section_cards(report: DriftReport) -> str:
         ref = report.reference[fd.name]
         prod = report.production.get(fd.name)
         s = fd.scores
-        reasons = "; ".join(fd.reasons) if fd.reasons else ("within thresholds" if fd.verdict == "no_drift" else "")
+        calm = "no rule fired" if getattr(fd, "tests", None) else "within thresholds"
+        reasons = "; ".join(fd.reasons) if fd.reasons else (calm if fd.verdict == "no_drift" else "")
         score_bits = [f"PSI <b>{_fmt(s.get('psi'))}</b>", f"JS <b>{_fmt(s.get('jensen_shannon'))}</b>"]
         if fd.kind == "numeric":
             score_bits += [
@@ -859,7 +904,7 @@ def _section_cards(report: DriftReport) -> str:
             f'<h2>{_e(fd.name)} {_badge(fd.verdict)}<span class="kind">{fd.kind} {fd.role} &middot; '
             f"{fd.n_production:,} rows</span></h2>"
             f'<div class="reasons">{_e(reasons)}</div>{quality}'
-            f"{_svg_histogram(fb, ref, prod, _other_label(report, fd.name))}{timeline}"
+            f"{_svg_histogram(fb, ref, prod, _other_label(report, fd.name))}{timeline}{_rule_table(fd)}"
             f'<div class="scores">{" &middot; ".join(score_bits)}</div></section>'
         )
     out.append("</div>")
@@ -870,17 +915,34 @@ def _section_footer(report: DriftReport) -> str:
     from modeltel import __version__
 
     cfg = report.result.config
-    return (
-        "<footer>How to read this page. Scores come from histograms: each numeric feature is binned on "
+    scores = (
+        "How to read this page. Scores come from histograms: each numeric feature is binned on "
         "its baseline's quantile edges, each categorical one on its top training categories plus one "
         "bucket for every other label. PSI: population stability index; JS: Jensen-Shannon distance "
         "(base 2); Wasserstein/σ: earth mover's distance in units of the training standard deviation; "
-        "L∞: largest change of a category's share; q: p-value after the Benjamini-Hochberg correction "
-        f"over the features. Numeric: drift when PSI &ge; {_fmt(cfg.psi_threshold, 2)}, or KS q &lt; {cfg.ks_alpha:g} "
-        f"and Wasserstein/σ &ge; {cfg.wasserstein_threshold:g}. Categorical: χ² q &lt; {cfg.chi2_alpha:g} below "
-        f"{cfg.chi2_max_rows:,} rows, else Jensen-Shannon &ge; {cfg.js_threshold:g}. Fewer than "
-        f"{cfg.min_samples:,} rows: no verdict. Data quality is computed from the rows themselves. "
-        f"Generated by modeltel {__version__}; the page needs no network and no scripts.</footer>"
+        "L∞: largest change of a category's share. "
+    )
+    if cfg.mode == "calibrated":
+        rules = (
+            "Verdicts (calibrated): two-sample tests that account for the sampling noise of both the "
+            "baseline and the data (KS and a chi-squared test on merged cells for the distribution; exact "
+            "tests for the null rate, values outside the training range and unseen categories), Holm-adjusted "
+            f"over every rule of every feature of the model at a family-wise level of {cfg.alpha:g} "
+            f"(at most {cfg.feature_alpha:g} per feature); a rule fires when its q-value is below that level "
+            f"and its effect is at least its floor ({cfg.effect_floor:g} / n_eff^0.25). "
+        )
+    else:
+        rules = (
+            f"Verdicts ({cfg.mode}); q: p-value after the Benjamini-Hochberg correction over the features. "
+            f"Numeric: drift when PSI &ge; {'its sample-size threshold' if cfg.mode == 'adaptive' else _fmt(cfg.psi_threshold, 2)}, "
+            f"or KS q &lt; {cfg.ks_alpha:g} and Wasserstein/σ &ge; {cfg.wasserstein_threshold:g}. Categorical: χ² q "
+            f"&lt; {cfg.chi2_alpha:g} below {cfg.chi2_max_rows:,} rows, else Jensen-Shannon &ge; "
+            f"{'its sample-size threshold' if cfg.mode == 'adaptive' else f'{cfg.js_threshold:g}'}. "
+        )
+    return (
+        f"<footer>{scores}{rules}Fewer than {cfg.min_samples:,} rows: no verdict. The dataset drifts when at "
+        f"least {cfg.dataset_drift_share:.0%} of the input features do. Data quality is computed from the rows "
+        f"themselves. Generated by modeltel {__version__}; the page needs no network and no scripts.</footer>"
     )
 
 

@@ -285,6 +285,10 @@ def test_garbage_in_a_numeric_column_is_counted_named_and_scored_on_the_rest(tmp
     assert "other: purple" in page  # the new label by name on the histogram, not "__other__"
     doc = report.to_dict()
     assert doc["data_quality"]["issues"]["a"] == issues["a"]
+    # Calibrated verdicts (the default): the card lists every rule; the null-rate rule fired for a.
+    card = page.split('id="f-a"', 1)[1].split("</section>", 1)[0]
+    assert '<tr data-rule="null_rate" data-fired="yes">' in card
+    assert 'q (Holm)' in page and "Holm-adjusted" in page
 
 
 def test_time_split_from_the_cli_counts_unreadable_times_and_writes_periods(tmp_path):
