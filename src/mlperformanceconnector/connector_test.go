@@ -255,6 +255,9 @@ func TestDegradedPerSegment(t *testing.T) {
 	}
 	send("a", true)
 	assert.Equal(t, []string{eventDegraded + " eu", eventDegraded + " "}, events(), "eu and the model as a whole")
+	verdicts := points(last(r.metrics), metricVerdict)
+	assert.Equal(t, 1.0, verdicts["[ml.performance.metric=accuracy ml.segment=eu]"])
+	assert.Equal(t, 0.0, verdicts["[ml.performance.metric=accuracy ml.segment=us]"])
 	send("b", true)
 	assert.Len(t, events(), 2, "edge-triggered")
 	clock.Advance(2 * time.Hour)

@@ -156,8 +156,8 @@ func (j *joiner) build() (pmetric.Metrics, plog.Logs) {
 	for _, name := range names {
 		m := models[name]
 		b.start = pcommon.Timestamp(m.Start)
-		j.buildModel(b, m, bounds)
 		j.verdicts(esl, m, now)
+		j.buildModel(b, m, bounds)
 	}
 	return md, events
 }
@@ -296,7 +296,15 @@ func (j *joiner) windowGauges(b *builder, m *join.Model, k join.AggKey, a *perf.
 	b.gauge(metricBias, "1", f.Bias, id)
 	b.gauge(metricR2, "1", f.R2, id)
 	if name, ref := j.reference(m, k.Ver, a); !math.IsNaN(ref) {
-		b.gauge(metricReference, "1", ref, ident(m, k.Ver, k.Seg, func(at pcommon.Map) { at.PutStr(attrMetric, name) }))
+		withMetric := ident(m, k.Ver, k.Seg, func(at pcommon.Map) { at.PutStr(attrMetric, name) })
+		b.gauge(metricReference, "1", ref, withMetric)
+		if a.N >= uint64(j.cfg.Degradation.MinSamples) {
+			verdict := 0.0
+			if m.Degraded[k] {
+				verdict = 1
+			}
+			b.gauge(metricVerdict, "1", verdict, withMetric)
+		}
 	}
 }
 

@@ -52,6 +52,7 @@ const (
 	metricR2           = "ml.performance.r2"
 	metricSampleCount  = "ml.performance.sample_count"
 	metricReference    = "ml.performance.reference"
+	metricVerdict      = "ml.performance.verdict"
 	attrSegment        = "ml.segment"
 	attrActual         = "ml.outcome.label"
 	attrPredicted      = "ml.prediction.label"
