@@ -23,6 +23,8 @@ BENCHMARKS = [
     ("server", ["bench_server.py"], []),
     ("outcomes", ["bench_outcomes.py"], ["--rounds", "3"]),
     ("report", ["bench_report.py"], ["--repeat", "3"]),
+    ("privacy", ["bench_privacy.py"], ["--repeat", "3", "--n", "5000"]),
+    ("cardinality", ["bench_cardinality.py"], ["--pairs", "50000", "--peer-pairs", "5000"]),
 ]
 
 

@@ -849,9 +849,19 @@ def hash_label(label: str, secret: str | None = None) -> str:
     many replicas add up on the collector, and without the key the hash cannot be reversed by
     trying candidate values. Without a secret, a random key of this process is used.
     """
-    return "#" + hashlib.blake2b(
-        label.encode("utf-8", "surrogatepass"), digest_size=6, key=_hash_key(secret)
-    ).hexdigest()
+    cache_key = (label, secret)
+    out = _hashed.get(cache_key)
+    if out is None:
+        out = "#" + hashlib.blake2b(
+            label.encode("utf-8", "surrogatepass"), digest_size=6, key=_hash_key(secret)
+        ).hexdigest()
+        if len(_hashed) >= 4096:  # bounded: labels can be data
+            _hashed.clear()
+        _hashed[cache_key] = out
+    return out
+
+
+_hashed: dict[tuple[str, str | None], str] = {}
 
 
 def label_is_clear(label: str, role: str) -> bool:
