@@ -204,6 +204,12 @@ def _feature_dict(fd: _drift.FeatureDrift) -> dict[str, Any]:
         "reasons": fd.reasons,
         "n_production": fd.n_production,
         "scores": {k: clean(v) for k, v in fd.scores.items()},
+        "reason_codes": list(getattr(fd, "reason_codes", [])),
+        "tests": [
+            {"rule": t.rule, "pvalue": clean(t.pvalue), "qvalue": clean(t.qvalue), "alpha": t.alpha,
+             "effect": clean(t.effect), "floor": clean(t.floor), "fired": t.fired}
+            for t in getattr(fd, "tests", [])
+        ],
     }
 
 
