@@ -76,6 +76,29 @@ type ModelConfig struct {
 	// compared with when the predictions carry none from their baseline.
 	Accuracy float64 `mapstructure:"accuracy"`
 	MAE      float64 `mapstructure:"mae"`
+	// Calibration maps the model's scores to probabilities for the estimated figures
+	// (ml.performance.estimated.*), piecewise linearly, e.g. from an isotonic fit on
+	// validation data. Default: none, the scores are taken as calibrated probabilities.
+	Calibration Calibration `mapstructure:"calibration"`
+}
+
+// Calibration is a piecewise-linear map from score to probability: ascending scores and
+// their probabilities, of the same length.
+type Calibration struct {
+	Scores        []float64 `mapstructure:"scores"`
+	Probabilities []float64 `mapstructure:"probabilities"`
+}
+
+func (c Calibration) validate() error {
+	if len(c.Scores) != len(c.Probabilities) {
+		return fmt.Errorf("calibration: %d scores and %d probabilities", len(c.Scores), len(c.Probabilities))
+	}
+	for i, p := range c.Probabilities {
+		if p < 0 || p > 1 || (i > 0 && c.Scores[i] < c.Scores[i-1]) {
+			return errors.New("calibration: scores must ascend and probabilities be in [0, 1]")
+		}
+	}
+	return nil
 }
 
 // Degradation decides when a window's performance is worse than its reference.
@@ -142,6 +165,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("models[%d]: model %q is listed twice", i, m.Name))
 		case m.TTL < 0 || m.Accuracy < 0 || m.Accuracy > 1 || m.MAE < 0:
 			errs = append(errs, fmt.Errorf("models[%d] (%s): ttl and mae must not be negative, accuracy in [0, 1]", i, m.Name))
+		default:
+			if err := m.Calibration.validate(); err != nil {
+				errs = append(errs, fmt.Errorf("models[%d] (%s): %w", i, m.Name, err))
+			}
 		}
 		seen[m.Name] = true
 	}

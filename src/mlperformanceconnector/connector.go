@@ -56,7 +56,11 @@ func newJoiner(set connector.Settings, cfg *Config, clock join.Clock) (*joiner, 
 	}
 	ttls := map[string]time.Duration{}
 	refs := map[string]join.Reference{}
+	calibrations := map[string]perf.Calibration{}
 	for _, m := range cfg.Models {
+		if len(m.Calibration.Scores) > 0 {
+			calibrations[m.Name] = perf.Calibration{Scores: m.Calibration.Scores, Probabilities: m.Calibration.Probabilities}
+		}
 		if m.TTL > 0 {
 			ttls[m.Name] = m.TTL
 		}
@@ -76,6 +80,7 @@ func newJoiner(set connector.Settings, cfg *Config, clock join.Clock) (*joiner, 
 			DefaultTTL: cfg.TTL, TTLs: ttls, MaxPending: cfg.MaxPending, MaxModels: cfg.MaxModels,
 			MaxVersions: cfg.MaxVersions, MaxClasses: cfg.MaxClasses, MaxSegments: cfg.MaxSegments,
 			Window: cfg.Window, Slots: cfg.Slots, Bins: perf.Bins{Count: cfg.ScoreBins, Limit: perf.DefaultBins.Limit},
+			Calibrations: calibrations,
 		}, clock),
 	}
 	var err error

@@ -273,7 +273,9 @@ func (j *joiner) buildModel(b *builder, m *join.Model, bounds []float64) {
 func (j *joiner) windowGauges(b *builder, m *join.Model, k join.AggKey, a *perf.Agg) {
 	f := a.Compute()
 	id := ident(m, k.Ver, k.Seg, nil)
-	b.gauge(metricSampleCount, "{row}", float64(a.N), id)
+	if a.N > 0 {
+		b.gauge(metricSampleCount, "{row}", float64(a.N), id)
+	}
 	b.gauge(metricAccuracy, "1", f.Accuracy, id)
 	classes := func(class string, c perf.ClassScore) {
 		withClass := ident(m, k.Ver, k.Seg, func(at pcommon.Map) { at.PutStr(attrClass, class) })
@@ -287,6 +289,11 @@ func (j *joiner) windowGauges(b *builder, m *join.Model, k join.AggKey, a *perf.
 	if len(f.Classes) > 0 {
 		classes(classMacro, f.Macro)
 	}
+	est := a.Estimated()
+	b.gauge(metricEstSampleCount, "{row}", float64(a.EstN), id)
+	b.gauge(metricEstAccuracy, "1", est.Accuracy, id)
+	b.gauge(metricEstF1, "1", est.F1Macro, ident(m, k.Ver, k.Seg, func(at pcommon.Map) { at.PutStr(attrClass, classMacro) }))
+	b.gauge(metricEstROCAUC, "1", est.ROCAUC, id)
 	b.gauge(metricROCAUC, "1", f.ROCAUC, id)
 	b.gauge(metricAUCError, "1", f.AUCError, id)
 	b.gauge(metricLogLoss, "1", f.LogLoss, id)

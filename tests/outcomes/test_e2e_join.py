@@ -6,7 +6,9 @@ the collector (the real otelcol-modeltel with collector-config/outcomes.yaml and
 is stopped with SIGTERM between the two phases and started again. The connector's figures
 must equal scikit-learn's on the rows that joined, to 1e-9 (ROC AUC within its stated
 binning error and 0.005), its unmatched counts must be exact, and the labels of one segment
-flip in phase 2 (concept drift): ml.performance.degraded fires for that segment only.
+flip in phase 2 (concept drift): ml.performance.degraded fires for that segment only. The
+estimate before labels (confidence-based, every prediction) tracks the realised accuracy of
+a segment whose inputs shift while the model stays calibrated, and misses concept drift.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ def make_plan(path: Path) -> dict:
             for i in range(ROWS):
                 key = f"p{phase}-r{replica}-{i}"
                 segment = SEGMENTS[int(rng.integers(4))]
-                score = float(1 / (1 + np.exp(-rng.normal(0, 2.5))))
+                # Covariate shift: in phase 2 "us" scores move up; the model stays calibrated.
+                shift = 1.5 if phase == 2 and segment == "us" else 0.0
+                score = float(1 / (1 + np.exp(-rng.normal(shift, 2.5))))
                 y = int(rng.random() < score)
                 if phase == 2 and segment == "eu":
                     y = 1 - y  # concept drift: same inputs and scores, the world changed
@@ -149,6 +153,26 @@ def test_join_across_replicas_delays_duplicates_and_a_restart(start_collector, t
           f"ROC AUC {auc:.6f} vs exact {exact_auc:.6f} (|error| {abs(auc - exact_auc):.2e}, bound {bound:.2e})")
     assert abs(auc - exact_auc) <= bound + 1e-12
     assert abs(auc - exact_auc) < 0.005
+
+    # Estimated performance: exactly the expectation over every prediction of the segment
+    # (labelled or not); close to realised where calibration holds (us: covariate shift),
+    # far from it under concept drift (eu: labels flipped).
+    est = last_points(lines, "ml.performance.estimated.accuracy")
+    acc = gauges["accuracy"]
+    gaps = {}
+    for seg in ("us", "eu"):
+        seg_rows = [r for r in rows if r["segment"] == seg]
+        expected = np.mean([max(r["score"], 1 - r["score"]) for r in seg_rows])
+        got = model_level(est, **{"ml.segment": seg})
+        assert got == pytest.approx(expected, abs=1e-9)
+        realised = model_level(acc, **{"ml.segment": seg})
+        n = sum(1 for r in joined if r["segment"] == seg)
+        gaps[seg] = (got, realised, n)
+    (est_us, real_us, n_us), (est_eu, real_eu, _) = gaps["us"], gaps["eu"]
+    print(f"e2e join: estimated vs realised accuracy: us (covariate shift) {est_us:.4f} vs {real_us:.4f} "
+          f"(|gap| {abs(est_us - real_us):.4f}, {n_us} joined); eu (concept drift) {est_eu:.4f} vs {real_eu:.4f}")
+    assert abs(est_us - real_us) < 3 * np.sqrt(real_us * (1 - real_us) / n_us)  # within sampling noise
+    assert est_eu - real_eu > 0.1  # the estimate cannot see concept drift
 
     events = [(rec["eventName"], {kv["key"]: next(iter(kv["value"].values())) for kv in rec.get("attributes", [])})
               for rec in log_records(lines) if rec.get("eventName", "").startswith("ml.performance.")]

@@ -76,6 +76,9 @@ type Limits struct {
 	Window time.Duration
 	Slots  int
 	Bins   perf.Bins
+	// Calibrations map scores to probabilities per model name for the estimated figures
+	// (none: the scores are taken as calibrated).
+	Calibrations map[string]perf.Calibration
 }
 
 // AggKey names one aggregate: a version and a segment (AllSegments for the model as a
@@ -242,6 +245,9 @@ func (s *Store) AddPredictions(p Predictions) {
 			e.Flags = FlagClass
 			if i < len(p.Scores) {
 				e.V, e.Flags = p.Scores[i], e.Flags|FlagScore
+				score, positive := e.V, e.Class == m.Positive
+				prob := s.limits.Calibrations[m.Name].Apply(score)
+				s.aggs(m, AggKey{ver, e.Seg}, t, func(a *perf.Agg) { a.AddEstimate(s.limits.Bins, score, prob, positive) })
 			}
 		default:
 			m.Unmatched[ReasonKey{ver, e.Seg, ReasonMismatched}]++

@@ -80,11 +80,43 @@ type Agg struct {
 	Err    float64
 	Y      float64
 	Y2     float64
+	// Estimated performance (confidence-based, before labels): over every scored
+	// prediction, whether or not its outcome came, with p its calibrated probability of the
+	// positive class: the expected confusion counts and the score histograms weighted by p
+	// and 1-p (docs/outcomes.md, "Before labels arrive").
+	EstN               uint64
+	ETP, EFP, EFN, ETN float64
+	EPos, ENeg         []float64
 }
 
 // NewAgg returns an empty aggregate with histograms of bins.Size() slots.
 func NewAgg(bins Bins) *Agg {
-	return &Agg{Confusion: map[uint32]uint64{}, Pos: make([]uint64, bins.Size()), Neg: make([]uint64, bins.Size())}
+	return &Agg{Confusion: map[uint32]uint64{}, Pos: make([]uint64, bins.Size()), Neg: make([]uint64, bins.Size()),
+		EPos: make([]float64, bins.Size()), ENeg: make([]float64, bins.Size())}
+}
+
+// AddEstimate adds one scored prediction to the estimated figures: score is the model's
+// score (for the histogram slot), p the calibrated probability that the row is positive,
+// predictedPositive whether the model predicted the positive class.
+func (a *Agg) AddEstimate(bins Bins, score, p float64, predictedPositive bool) {
+	if math.IsNaN(p) {
+		return
+	}
+	p = math.Min(math.Max(p, 0), 1)
+	a.EstN++
+	if predictedPositive {
+		a.ETP += p
+		a.EFP += 1 - p
+	} else {
+		a.EFN += p
+		a.ETN += 1 - p
+	}
+	if len(a.EPos) == 0 { // an aggregate restored from before estimates existed
+		a.EPos, a.ENeg = make([]float64, bins.Size()), make([]float64, bins.Size())
+	}
+	i := bins.Index(score)
+	a.EPos[i] += p
+	a.ENeg[i] += 1 - p
 }
 
 // AddClass adds one classified row.
@@ -143,6 +175,78 @@ func (a *Agg) Merge(o *Agg) {
 	a.Err += o.Err
 	a.Y += o.Y
 	a.Y2 += o.Y2
+	a.EstN += o.EstN
+	a.ETP, a.EFP, a.EFN, a.ETN = a.ETP+o.ETP, a.EFP+o.EFP, a.EFN+o.EFN, a.ETN+o.ETN
+	for i := range o.EPos {
+		if i < len(a.EPos) {
+			a.EPos[i] += o.EPos[i]
+			a.ENeg[i] += o.ENeg[i]
+		}
+	}
+}
+
+// Estimate is the confidence-based estimate of a binary classifier's performance.
+type Estimate struct {
+	Accuracy, F1Macro, ROCAUC float64
+}
+
+// Estimated returns the estimated figures (NaN without scored predictions): accuracy and
+// macro F1 over the positive and negative class from the expected confusion counts, ROC AUC
+// from the probability-weighted score histograms (ties in a slot count half).
+func (a *Agg) Estimated() Estimate {
+	nan := math.NaN()
+	e := Estimate{Accuracy: nan, F1Macro: nan, ROCAUC: nan}
+	if a.EstN == 0 {
+		return e
+	}
+	e.Accuracy = (a.ETP + a.ETN) / float64(a.EstN)
+	f1 := func(tp, fp, fn float64) float64 {
+		if d := 2*tp + fp + fn; d > 0 {
+			return 2 * tp / d
+		}
+		return 0
+	}
+	e.F1Macro = (f1(a.ETP, a.EFP, a.EFN) + f1(a.ETN, a.EFN, a.EFP)) / 2
+	var p, n, below, wins, ties float64
+	for i := range a.EPos {
+		p += a.EPos[i]
+		n += a.ENeg[i]
+	}
+	if p > 0 && n > 0 {
+		for i := range a.EPos {
+			wins += a.EPos[i] * below
+			ties += a.EPos[i] * a.ENeg[i]
+			below += a.ENeg[i]
+		}
+		e.ROCAUC = (wins + ties/2) / (p * n)
+	}
+	return e
+}
+
+// Calibration maps a model's score to the probability that the row is positive, piecewise
+// linearly between points (sorted by score); empty is the identity (calibrated scores).
+type Calibration struct {
+	Scores, Probabilities []float64
+}
+
+// Apply returns the calibrated probability of score s.
+func (c Calibration) Apply(s float64) float64 {
+	n := len(c.Scores)
+	if n == 0 {
+		return s
+	}
+	i := sort.SearchFloat64s(c.Scores, s)
+	switch {
+	case i == 0:
+		return c.Probabilities[0]
+	case i == n:
+		return c.Probabilities[n-1]
+	}
+	x0, x1, y0, y1 := c.Scores[i-1], c.Scores[i], c.Probabilities[i-1], c.Probabilities[i]
+	if x1 == x0 {
+		return y1
+	}
+	return y0 + (y1-y0)*(s-x0)/(x1-x0)
 }
 
 // ClassScore is precision, recall and F1 of one class.

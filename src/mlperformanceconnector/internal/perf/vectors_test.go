@@ -6,6 +6,7 @@ package perf
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -178,4 +179,38 @@ func TestMergeIsAddition(t *testing.T) {
 	assert.Equal(t, whole.Pos, x.Pos)
 	assert.InDelta(t, whole.Compute().LogLoss, x.Compute().LogLoss, 1e-12)
 	assert.InDelta(t, whole.Compute().RMSE, x.Compute().RMSE, 1e-12)
+}
+
+// TestEstimateOfCalibratedScores checks the confidence-based estimate: on scores that are the
+// true probabilities, the expected accuracy, macro F1 and AUC are close to the realised ones.
+func TestEstimateOfCalibratedScores(t *testing.T) {
+	a := NewAgg(DefaultBins)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 200000; i++ {
+		p := 1 / (1 + math.Exp(-r.NormFloat64()*2.5))
+		y := r.Float64() < p
+		var yc, pc uint16
+		if y {
+			yc = 1
+		}
+		if p >= 0.5 {
+			pc = 1
+		}
+		a.AddClass(yc, pc)
+		a.AddScore(DefaultBins, p, y)
+		a.AddEstimate(DefaultBins, p, p, p >= 0.5)
+	}
+	f, e := a.Compute(), a.Estimated()
+	assert.InDelta(t, f.Accuracy, e.Accuracy, 0.005)
+	assert.InDelta(t, f.Macro.F1, e.F1Macro, 0.005)
+	assert.InDelta(t, f.ROCAUC, e.ROCAUC, 0.005)
+}
+
+// TestCalibration checks the piecewise-linear map and its ends.
+func TestCalibration(t *testing.T) {
+	c := Calibration{Scores: []float64{0.2, 0.6}, Probabilities: []float64{0.1, 0.5}}
+	assert.Equal(t, 0.1, c.Apply(0))
+	assert.InDelta(t, 0.3, c.Apply(0.4), 1e-12)
+	assert.Equal(t, 0.5, c.Apply(0.9))
+	assert.Equal(t, 0.7, Calibration{}.Apply(0.7))
 }
