@@ -152,6 +152,9 @@ class Config:
     #: ``ml.sdk.overflow``, so a spike of model names cannot grow the SDK's aggregations (and
     #: every export) without bound. Spans and logs keep the real names.
     max_models: int = _env("MODELTEL_MAX_MODELS", _parse_positive_int, 500)
+    #: ``MODELTEL_STREAM_TTL`` seconds (default 300): a model's distribution stream that
+    #: nothing was recorded into for this long frees its slot (the store holds 256).
+    stream_ttl: float = _env("MODELTEL_STREAM_TTL", _parse_positive_float, 300.0)
     #: ``MODELTEL_SHUTDOWN_TIMEOUT`` seconds (default 5): the longest ``shutdown()`` (and the
     #: exit hook) may take, whatever the collector does; what is left is dropped and logged.
     shutdown_timeout: float = _env("MODELTEL_SHUTDOWN_TIMEOUT", _parse_positive_float, 5.0)

@@ -577,9 +577,10 @@ _STORES: "weakref.WeakSet[SketchStore]" = weakref.WeakSet()
 class SketchStore:
     """Thread-safe per-feature distributions for every monitored model; see the module doc."""
 
-    def __init__(self, stream_ttl: float = STREAM_TTL) -> None:
+    def __init__(self, stream_ttl: float | None = None) -> None:
         self._lock = threading.Lock()
-        #: Seconds without a record after which a stream's slot is freed (at a collect).
+        #: Seconds without a record after which a stream's slot is freed (at a collect);
+        #: None: the stream's ``MODELTEL_STREAM_TTL``.
         self.stream_ttl = stream_ttl
         #: Streams removed after ``stream_ttl`` without a record.
         self.expired_streams = 0
@@ -909,10 +910,15 @@ class SketchStore:
             if stream.touched or stream.rows:
                 stream.touched = False
                 stream.last_seen = now
-            elif now - stream.last_seen > self.stream_ttl:
+            elif now - stream.last_seen > self._ttl(stream):
                 stream.dead = True
                 del self._streams[key]
                 self.expired_streams += 1
+
+    def _ttl(self, stream: _Stream) -> float:
+        if self.stream_ttl is not None:
+            return self.stream_ttl
+        return float(getattr(stream.config, "stream_ttl", STREAM_TTL))
 
     # -- fork --------------------------------------------------------------------------
 
