@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -370,3 +371,15 @@ def test_baseline_create_warns_when_a_numeric_column_holds_text(tmp_path):
     assert r.exit_code == 0
     assert "warning: feature 'age' is mostly numbers but was read as categories" in r.stderr
     assert "'ok'" not in r.stderr
+
+
+def test_drift_report_doc_example_runs_as_written(tmp_path):
+    """docs/drift-report.md's Python example runs and prints the verdict, the unseen-label finding
+    and the number of daily periods."""
+    block = re.search(r"```python\n(.*?)```", (ROOT / "docs" / "drift-report.md").read_text(), re.S).group(1)
+    (tmp_path / "example.py").write_text(block)
+    r = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "never seen in training: 'kiosk'" in r.stdout
+    assert r.stdout.rstrip().endswith(" 7")  # 2,000 five-minute rows from 2026-03-02: 7 days
+    assert (tmp_path / "drift.html").exists() and (tmp_path / "drift.json").exists()
