@@ -19,7 +19,12 @@ from modeltel._outcomes import record_outcome, record_outcomes
 from modeltel._report import DriftReport, drift_report
 from modeltel._sdk import configure, force_flush, shutdown
 from modeltel._telemetry import VERSION as __version__
-from modeltel.instrumentation import instrument_fastapi, instrument_flask
+from modeltel.instrumentation import (
+    instrument_fastapi,
+    instrument_flask,
+    uninstrument_fastapi,
+    uninstrument_flask,
+)
 
 __all__ = [
     "Baseline",
@@ -41,4 +46,6 @@ __all__ = [
     "record_outcome",
     "record_outcomes",
     "shutdown",
+    "uninstrument_fastapi",
+    "uninstrument_flask",
 ]

@@ -102,6 +102,10 @@ class Config:
     #: ``MODELTEL_LOG_SAMPLE_RATE`` (default 1.0): share of successful predictions that get a
     #: log record; failures are always logged.
     log_sample_rate: float = _env("MODELTEL_LOG_SAMPLE_RATE", _parse_rate, 1.0)
+    #: ``MODELTEL_BASELINE``: the path of a saved baseline for the models of the server routes
+    #: and the ML-library hooks (zero-code) that are given none; it also names the model and
+    #: version when nothing else does.
+    baseline: str | None = _env("MODELTEL_BASELINE", _parse_str, None)
     #: ``MODELTEL_LOG_CONSOLE`` (default: only when no OpenTelemetry log pipeline is set up and
     #: the exporter is not ``none``): true also writes each logged prediction as a JSON line
     #: to stdout (or the application's structlog) beside its OpenTelemetry log record.

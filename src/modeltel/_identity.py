@@ -31,6 +31,7 @@ from modeltel import _registry, _semconv, _telemetry
 
 __all__ = [
     "detected_version",
+    "model_vocabulary",
     "model_identity",
     "number_label",
     "register_model",
@@ -143,6 +144,34 @@ def _str_attr(obj: Any, names: Sequence[str]) -> str | None:
             if text:
                 return text
     return None
+
+
+_vocabularies: "weakref.WeakKeyDictionary[Any, frozenset[str] | None]" = weakref.WeakKeyDictionary()
+_registry.register("identity.vocabularies", reset=_vocabularies.clear)
+_MAX_VOCABULARY = 1000
+
+
+def model_vocabulary(model: Any) -> frozenset[str] | None:
+    """The labels a classifier can output (its ``classes_``, by :func:`value_label`), once
+    per model object: the model's own vocabulary is not user data, so its output classes
+    are exported in clear while every other string label stays hashed. ``None`` for a model
+    without classes (or with more than 1000)."""
+    try:
+        return _vocabularies[model]
+    except (KeyError, TypeError):
+        pass
+    labels = None
+    try:
+        classes = getattr(model, "classes_", None)
+        if classes is not None and len(classes) <= _MAX_VOCABULARY:
+            labels = frozenset(label for label in map(value_label, list(classes)) if label is not None)
+    except Exception:  # noqa: BLE001 - a vocabulary is a nicety; labels stay hashed
+        labels = None
+    try:
+        _vocabularies[model] = labels
+    except TypeError:
+        pass
+    return labels
 
 
 def detected_version(model: Any) -> str | None:

@@ -52,6 +52,7 @@ __all__ = [
     "Options",
     "Prediction",
     "current_prediction",
+    "default_baseline",
     "load_baseline",
     "run",
     "run_async",
@@ -155,6 +156,8 @@ class Options:
     reference: Mapping[str, float] | None = None
     #: Name used when neither the options, the environment nor a model object name the model.
     fallback_name: str | None = None
+    #: The model's own output labels (a classifier's classes), exported in clear.
+    vocabulary: frozenset[str] | None = None
 
     @classmethod
     def create(cls, caller: str, fallback_name: str | None = None, **arguments: Any) -> "Options":
@@ -204,6 +207,21 @@ def load_baseline(baseline: Any) -> Any:
         )
         report_internal_error("prediction.load_baseline", exc)
         return None
+
+
+_baselines: dict[str, Any] = {}
+_registry.register("prediction.default_baseline", reset=_baselines.clear)
+
+
+def default_baseline() -> Any:
+    """The baseline ``MODELTEL_BASELINE`` names (loaded once; ``None`` if unset or bad)."""
+    path = _telemetry.default_config().baseline
+    if path is None:
+        return None
+    baseline = _baselines.get(path, MISSING)
+    if baseline is MISSING:
+        baseline = _baselines[path] = load_baseline(path)
+    return baseline
 
 
 # -- the prediction -------------------------------------------------------------------------
@@ -370,6 +388,8 @@ class Prediction:
                 if self._attributes:
                     attributes.update(self._attributes)
                 span.set_attributes(attributes)
+            if options.vocabulary:
+                _telemetry.use_vocabulary(telemetry, self.model, self.version, options.vocabulary)
             if summary is not None:
                 with contained("prediction.store_input"):
                     self._store_input(summary)

@@ -586,6 +586,8 @@ class SketchStore:
         self.expired_streams = 0
         self._streams: dict[tuple[str, str, str], _Stream] = {}
         self._baselines: dict[tuple[str, str], _BaselineView] = {}
+        # The model's own output labels (a classifier's classes_): not user data, sent in clear.
+        self._vocabularies: dict[tuple[str, str], frozenset[str]] = {}
         self._dropped_streams = 0
         self._last_collect = time.time_ns()
         _STORES.add(self)
@@ -785,7 +787,8 @@ class SketchStore:
         role = stream.key[2]
         if len(mapping) >= config.max_categories:
             return OTHER  # not remembered: the cap holds
-        if config.hash_categories and not label_is_clear(label, role):
+        vocabulary = self._vocabularies.get((stream.key[0], stream.key[1]), frozenset()) if role == "output" else ()
+        if config.hash_categories and not label_is_clear(label, role) and label not in vocabulary:
             out = hash_label(label, config.hash_key)
         else:
             out = label
@@ -850,6 +853,12 @@ class SketchStore:
                 self._baselines.pop((model, version), None)
             else:
                 self._baselines[(model, version)] = view
+
+    def set_vocabulary(self, model: str, version: str, labels: frozenset[str]) -> None:
+        """The model's own output labels (its classes), exported in clear as output
+        categories; every other string label stays hashed."""
+        with self._lock:
+            self._vocabularies[(model, version)] = labels
 
     # -- collecting --------------------------------------------------------------------
 

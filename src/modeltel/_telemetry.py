@@ -209,6 +209,15 @@ def count_model_overflow(telemetry: "Telemetry", attributes: dict[str, str]) -> 
 _MODEL_OVERFLOW = {sc.ATTR_OVERFLOW_KIND: "model"}
 
 
+def use_vocabulary(telemetry: "Telemetry", model: str, version: str, labels: frozenset[str]) -> None:
+    """Hand the model's output labels to the store once per model+version."""
+    seen: dict[tuple[str, str], frozenset[str]] = telemetry.extra.setdefault("vocabularies", {})
+    key = (model, version)
+    if seen.get(key) is not labels:
+        telemetry.store.set_vocabulary(model, version, labels)
+        seen[key] = labels
+
+
 def use_baseline(telemetry: "Telemetry", model: str, version: str, baseline: Any) -> None:
     """Hand the baseline to the store once per model+version (explicit buckets, in-band)."""
     seen: set[tuple[str, str, str]] = telemetry.extra.setdefault("baselines", set())

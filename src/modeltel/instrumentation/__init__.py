@@ -1,7 +1,8 @@
 """Model servers and ML libraries: FastAPI/Flask in one call, zero-code auto-instrumentation.
 
 - :func:`instrument_fastapi` / :func:`instrument_flask`: HTTP spans from the official
-  OpenTelemetry instrumentations, modeltel's predict spans as their children.
+  OpenTelemetry instrumentations, modeltel's predict spans as their children;
+  :func:`uninstrument_fastapi` / :func:`uninstrument_flask` undo them.
 - :func:`predict_route`: mark one handler as a predict route of a model.
 - :class:`ModeltelInstrumentor`: ``opentelemetry-instrument`` finds it (entry point
   ``modeltel``); it patches scikit-learn, XGBoost, LightGBM, ONNX Runtime and PyTorch.
@@ -15,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from modeltel.instrumentation._common import register_model
-from modeltel.instrumentation._fastapi import instrument_fastapi
-from modeltel.instrumentation._flask import instrument_flask
+from modeltel.instrumentation._fastapi import instrument_fastapi, uninstrument_fastapi
+from modeltel.instrumentation._flask import instrument_flask, uninstrument_flask
 from modeltel.instrumentation._routes import predict_route
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "instrument_flask",
     "predict_route",
     "register_model",
+    "uninstrument_fastapi",
+    "uninstrument_flask",
 ]
 
 

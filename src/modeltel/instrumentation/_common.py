@@ -27,6 +27,7 @@ from modeltel import _registry
 from modeltel import _semconv as sc
 from modeltel._identity import model_identity, register_model
 from modeltel._prediction import (
+    default_baseline,
     MISSING,
     NO_OUTPUT,
     Options,
@@ -49,6 +50,7 @@ __all__ = [
     "run_observed",
     "run_observed_async",
     "run_observed_stream",
+    "served_identity",
     "stamp_server_span",
     "suppressed_predictions",
 ]
@@ -61,7 +63,7 @@ _route_models: dict[str, tuple[str, str]] = {}
 _MAX_ROUTES = 1000
 # One Options per model and version served (bounded: they come from code, not data),
 # instead of one per request.
-_options_cache: dict[tuple[str, str, Any], Options] = {}
+_options_cache: dict[tuple[str, str, Any, Any, Any], Options] = {}
 _MAX_OPTIONS = 10_000
 
 
@@ -138,12 +140,41 @@ def _enter_server_span(model: str, version: str) -> str | None:
     return route if isinstance(route, str) else None
 
 
-def options_for(model: str, version: str, baseline: Any = None) -> Options:
-    """The (cached) options of a model served by a route or hooked in a library."""
-    key = (model, version, id(baseline) if baseline is not None else None)
+def served_identity(
+    model_object: Any = None,
+    name: str | None = None,
+    version: str | None = None,
+    default_name: str | None = None,
+    default_version: str | None = None,
+    baseline: Any = None,
+) -> tuple[str, str]:
+    """The identity rule for a served or hooked model: a baseline (the route's, else
+    ``MODELTEL_BASELINE``'s) names the model and version when nothing explicit does, so
+    that its distributions are compared with the baseline made for them."""
+    baseline = baseline if baseline is not None else default_baseline()
+    if baseline is not None:
+        default_name = getattr(baseline, "model", None) or default_name
+        default_version = getattr(baseline, "version", None) or default_version
+    return model_identity(model_object, name, version, default_name, default_version)
+
+
+def options_for(
+    model: str,
+    version: str,
+    baseline: Any = None,
+    feature_names: tuple[str, ...] | None = None,
+    vocabulary: frozenset[str] | None = None,
+) -> Options:
+    """The (cached) options of a model served by a route or hooked in a library; without a
+    baseline of its own, the one ``MODELTEL_BASELINE`` names."""
+    key = (model, version, id(baseline) if baseline is not None else None, feature_names, vocabulary)
     options = _options_cache.get(key)
     if options is None:
-        options = Options(model=model, version=version, baseline=baseline)
+        if baseline is None:
+            baseline = default_baseline()
+        options = Options(
+            model=model, version=version, baseline=baseline, feature_names=feature_names, vocabulary=vocabulary
+        )
         if len(_options_cache) < _MAX_OPTIONS:
             _options_cache[key] = options
     return options
@@ -156,6 +187,8 @@ def _prediction(
     has_inputs: bool,
     attributes: Mapping[str, Any] | None,
     baseline: Any = None,
+    feature_names: tuple[str, ...] | None = None,
+    vocabulary: frozenset[str] | None = None,
 ) -> Prediction:
     """A prediction of ``model``; the input summary, ``attributes`` and the route go in
     with the span's own attributes."""
@@ -165,7 +198,8 @@ def _prediction(
         if route is not None:
             extra[sc.ATTR_HTTP_ROUTE] = route
             remember_route_model(route, model, version)
-    return Prediction(options_for(model, version, baseline), None, inputs if has_inputs else MISSING, extra)
+    options = options_for(model, version, baseline, feature_names, vocabulary)
+    return Prediction(options, None, inputs if has_inputs else MISSING, extra)
 
 
 def run_observed_stream(
@@ -206,13 +240,15 @@ def run_observed(
     attributes: Mapping[str, Any] | None = None,
     output_of: Callable[[Any], Any] | None = None,
     baseline: Any = None,
+    feature_names: tuple[str, ...] | None = None,
+    vocabulary: frozenset[str] | None = None,
 ) -> Any:
     """Run ``call()`` as one prediction of ``model``; its result and exceptions unchanged.
 
     ``inputs`` is summarised before the call (when ``has_inputs``), the result (or
     ``output_of(result)``) after it. Any failure inside modeltel is contained.
     """
-    prediction = _prediction(model, version, inputs, has_inputs, attributes, baseline)
+    prediction = _prediction(model, version, inputs, has_inputs, attributes, baseline, feature_names, vocabulary)
     return run(prediction, call, output_of)
 
 

@@ -12,7 +12,7 @@ from modeltel.instrumentation._common import flush_all, suppressed_predictions
 from modeltel.instrumentation._routes import RouteSpec, normalise_routes, spec_of, wrap_handler
 from modeltel.instrumentation._web import DEFAULT_HEALTH_PATHS, count_rejected_input, excluded_urls_for
 
-__all__ = ["instrument_fastapi", "prepare_fastapi_app"]
+__all__ = ["instrument_fastapi", "prepare_fastapi_app", "uninstrument_fastapi"]
 
 _STATE_ATTR = "_modeltel_state"
 _VALIDATION_ERROR = "fastapi.exceptions.RequestValidationError"
@@ -26,6 +26,11 @@ class _State:
         self.handler_wrapped = False
         self.middleware_added = False
         self.lifespan_wrapped = False
+        #: What was replaced, to be put back by uninstrument_fastapi: (route, original call),
+        #: the validation handler before ours (None: FastAPI's default), the lifespan.
+        self.wrapped_calls: list[tuple[Any, Any]] = []
+        self.original_validation_handler: Any = None
+        self.original_lifespan: Any = None
 
 
 class _ModeltelMiddleware:
@@ -48,7 +53,7 @@ class _ModeltelMiddleware:
             self.routes_checked = True
             if self.state.routes and scope.get("app") is not None:
                 try:
-                    _wrap_routes(scope["app"], self.state.routes)
+                    _wrap_routes(scope["app"], self.state.routes, self.state)
                 except Exception as exc:  # noqa: BLE001 - fail-open
                     report_internal_error("fastapi.wrap_routes", exc)
         if scope.get("path", "").rstrip("/") in self.state.health_paths:
@@ -73,7 +78,7 @@ def _matchable_routes(app: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def _wrap_routes(app: Any, routes: Mapping[str, RouteSpec]) -> None:
+def _wrap_routes(app: Any, routes: Mapping[str, RouteSpec], state: "_State | None" = None) -> None:
     for path, candidates in _matchable_routes(app):
         spec = routes.get(path)
         if spec is None:
@@ -86,6 +91,8 @@ def _wrap_routes(app: Any, routes: Mapping[str, RouteSpec]) -> None:
                 # FastAPI calls dependant.call at request time; the wrapper keeps the
                 # function's signature and sync/async nature, so the handler built for the
                 # route at definition time stays valid.
+                if state is not None:
+                    state.wrapped_calls.append((dependant, dependant.call))
                 dependant.call = wrap_handler(dependant.call, spec)
 
 
@@ -102,11 +109,12 @@ def _spec_for_request(app: Any, request: Any) -> RouteSpec | None:
     return None
 
 
-def _wrap_validation_handler(app: Any) -> None:
+def _wrap_validation_handler(app: Any, state: "_State") -> None:
     from fastapi.exception_handlers import request_validation_exception_handler
     from fastapi.exceptions import RequestValidationError
 
-    original = app.exception_handlers.get(RequestValidationError, request_validation_exception_handler)
+    state.original_validation_handler = app.exception_handlers.get(RequestValidationError)
+    original = state.original_validation_handler or request_validation_exception_handler
     if getattr(original, "_modeltel", False):
         return
 
@@ -132,9 +140,9 @@ def _wrap_validation_handler(app: Any) -> None:
     app.exception_handlers[RequestValidationError] = handler
 
 
-def _wrap_lifespan(app: Any) -> None:
+def _wrap_lifespan(app: Any, state: "_State") -> None:
     router = app.router
-    original = router.lifespan_context
+    original = state.original_lifespan = router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(asgi_app: Any) -> Any:
@@ -162,12 +170,12 @@ def prepare_fastapi_app(
     elif routes:
         state.routes.update(routes)
     if state.routes:
-        _wrap_routes(app, state.routes)
+        _wrap_routes(app, state.routes, state)
     if not state.handler_wrapped:
-        _wrap_validation_handler(app)
+        _wrap_validation_handler(app, state)
         state.handler_wrapped = True
     if not state.lifespan_wrapped:
-        _wrap_lifespan(app)
+        _wrap_lifespan(app, state)
         state.lifespan_wrapped = True
     if not state.middleware_added and getattr(app, "middleware_stack", None) is None:
         from starlette.middleware import Middleware
@@ -182,6 +190,7 @@ def instrument_fastapi(
     predict_routes: Iterable[str] | Mapping[str, Any] | None = None,
     model: str | None = None,
     version: str | None = None,
+    baseline: Any = None,
     health_paths: Iterable[str] = DEFAULT_HEALTH_PATHS,
     excluded_urls: str | None = None,
     tracer_provider: Any = None,
@@ -196,6 +205,9 @@ def instrument_fastapi(
             or a mapping ``{"/predict": "iris"}`` / ``{"/predict": ("iris", "1.2.0")}``.
             Handlers decorated with :func:`predict_route` need not be listed.
         model, version: the model of the listed routes that do not name one.
+        baseline: a :class:`modeltel.Baseline` or the path of a saved one, for the listed
+            routes (else ``MODELTEL_BASELINE``); it also names their model and version
+            when ``model``/``version`` do not.
         health_paths: probe endpoints: no HTTP span, model calls there are not counted.
         excluded_urls: more URLs the HTTP instrumentation skips (comma-separated regexes).
         tracer_provider, meter_provider, **otel_options: passed to
@@ -225,5 +237,32 @@ def instrument_fastapi(
             meter_provider=meter_provider,
             **otel_options,
         )
-    prepare_fastapi_app(app, normalise_routes(predict_routes, model, version), health, meter_provider)
+    prepare_fastapi_app(app, normalise_routes(predict_routes, model, version, baseline), health, meter_provider)
+    return app
+
+
+def uninstrument_fastapi(app: Any) -> Any:
+    """Undo :func:`instrument_fastapi`: the HTTP instrumentation removed, every predict
+    route, the validation handler, the lifespan and the middleware list as they were.
+    Returns ``app``; an app that was not instrumented is left alone."""
+    from fastapi.exceptions import RequestValidationError
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    state = getattr(app, _STATE_ATTR, None)
+    if state is not None:
+        for dependant, call in reversed(state.wrapped_calls):
+            dependant.call = call
+        if state.handler_wrapped:
+            if state.original_validation_handler is None:
+                app.exception_handlers.pop(RequestValidationError, None)
+            else:
+                app.exception_handlers[RequestValidationError] = state.original_validation_handler
+        if state.original_lifespan is not None:
+            app.router.lifespan_context = state.original_lifespan
+        app.user_middleware[:] = [m for m in app.user_middleware if getattr(m, "cls", None) is not _ModeltelMiddleware]
+        delattr(app, _STATE_ATTR)
+    if getattr(app, "_is_instrumented_by_opentelemetry", False):
+        FastAPIInstrumentor.uninstrument_app(app)  # rebuilds the middleware stack
+    elif state is not None and getattr(app, "middleware_stack", None) is not None:
+        app.middleware_stack = app.build_middleware_stack()
     return app

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+from modeltel._telemetry import contained
 from modeltel.instrumentation._common import suppressed_predictions
-from modeltel.instrumentation._routes import RouteSpec, normalise_routes, spec_of, wrap_handler
-from modeltel.instrumentation._web import DEFAULT_HEALTH_PATHS, excluded_urls_for
+from modeltel.instrumentation._routes import (
+    RouteSpec,
+    flask_body_rejected,
+    normalise_routes,
+    spec_of,
+    wrap_handler,
+)
+from modeltel.instrumentation._web import DEFAULT_HEALTH_PATHS, count_rejected_input, excluded_urls_for
 
-__all__ = ["instrument_flask", "prepare_flask_app"]
+__all__ = ["instrument_flask", "prepare_flask_app", "uninstrument_flask"]
 
 _STATE_ATTR = "_modeltel_state"
 
@@ -19,6 +26,9 @@ class _State:
         self.routes = routes
         self.health_paths = health_paths
         self.wrapped_endpoints: set[str] = set()
+        #: endpoint -> the view before modeltel wrapped it (put back by uninstrument_flask).
+        self.original_views: dict[str, Any] = {}
+        self.hooks: list[tuple[str, Any]] = []
 
 
 def _health_view(view: Any) -> Any:
@@ -42,11 +52,32 @@ def _wrap_views(app: Any, state: _State) -> None:
         spec = state.routes.get(rule.rule) or state.routes.get(path)
         if spec is not None and spec_of(view) is None:
             # Flask looks the view up in view_functions on every request.
+            state.original_views[endpoint] = view
             app.view_functions[endpoint] = wrap_handler(view, spec)
             state.wrapped_endpoints.add(endpoint)
         elif path in state.health_paths and not getattr(view, "_modeltel_health", False):
+            state.original_views[endpoint] = view
             app.view_functions[endpoint] = _health_view(view)
             state.wrapped_endpoints.add(endpoint)
+
+
+_BAD_REQUEST = "werkzeug.exceptions.BadRequest"
+
+
+def _count_bad_json(state: _State) -> None:
+    """A 400 because the JSON body does not parse is a rejected input of the model the route
+    serves, counted as FastAPI's 422 is (``ml.input.rejected``), not a failed prediction."""
+    from flask import request
+
+    if not flask_body_rejected():
+        return
+    rule = request.url_rule.rule if request.url_rule is not None else None
+    spec = state.routes.get(rule) if rule is not None else None
+    if spec is not None:
+        model, version = spec.identity(request.endpoint or "model")
+        count_rejected_input(model, version, rule, _BAD_REQUEST)
+    else:
+        count_rejected_input(None, None, rule, _BAD_REQUEST)
 
 
 def prepare_flask_app(app: Any, routes: Mapping[str, RouteSpec] | None = None, health_paths: Iterable[str] = DEFAULT_HEALTH_PATHS) -> None:
@@ -64,8 +95,16 @@ def prepare_flask_app(app: Any, routes: Mapping[str, RouteSpec] | None = None, h
                 _wrap_views(app, state)
                 seen[0] = len(app.view_functions)
 
+        def count_rejected(response: Any) -> Any:
+            if response.status_code == 400:
+                with contained("flask.count_rejected"):
+                    _count_bad_json(state)
+            return response
+
         try:
             app.before_request(wrap_new_views)
+            app.after_request(count_rejected)
+            state.hooks = [("before", wrap_new_views), ("after", count_rejected)]
         except AssertionError:
             pass  # the app already served a request: no more hooks; views present are wrapped
     elif routes:
@@ -79,6 +118,7 @@ def instrument_flask(
     predict_routes: Iterable[str] | Mapping[str, Any] | None = None,
     model: str | None = None,
     version: str | None = None,
+    baseline: Any = None,
     health_paths: Iterable[str] = DEFAULT_HEALTH_PATHS,
     excluded_urls: str | None = None,
     tracer_provider: Any = None,
@@ -109,5 +149,24 @@ def instrument_flask(
             meter_provider=meter_provider,
             **otel_options,
         )
-    prepare_flask_app(app, normalise_routes(predict_routes, model, version), health)
+    prepare_flask_app(app, normalise_routes(predict_routes, model, version, baseline), health)
+    return app
+
+
+def uninstrument_flask(app: Any) -> Any:
+    """Undo :func:`instrument_flask`: the HTTP instrumentation removed, every predict and
+    health view and request hook as they were. Returns ``app``."""
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+
+    state = getattr(app, _STATE_ATTR, None)
+    if state is not None:
+        for endpoint, view in state.original_views.items():
+            app.view_functions[endpoint] = view
+        for kind, hook in state.hooks:
+            funcs = (app.before_request_funcs if kind == "before" else app.after_request_funcs).get(None, [])
+            if hook in funcs:
+                funcs.remove(hook)
+        delattr(app, _STATE_ATTR)
+    if getattr(app, "_is_instrumented_by_opentelemetry", False):
+        FlaskInstrumentor.uninstrument_app(app)
     return app

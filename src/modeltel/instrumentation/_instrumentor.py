@@ -23,6 +23,7 @@ from typing import Any, Collection, Iterable
 import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
+from modeltel import _telemetry
 from modeltel._telemetry import is_real_provider, report_internal_error
 from modeltel.instrumentation import _ml
 
@@ -101,6 +102,8 @@ class _WebHooks:
 
 
 _web_hooks = _WebHooks()
+# The telemetry handles in place before instrument(tracer_provider=...), put back by uninstrument().
+_provided: list[Any] = []
 
 
 class ModeltelInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -115,7 +118,9 @@ class ModeltelInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         ModeltelInstrumentor().instrument(libraries=["sklearn", "xgboost"])
         ModeltelInstrumentor().uninstrument()          # everything restored
 
-    Keyword arguments of ``instrument()``: ``libraries`` (default all of ``sklearn``,
+    Keyword arguments of ``instrument()``: ``tracer_provider``, ``meter_provider`` (and
+    ``logger_provider``): the providers predictions go through (default: the global ones);
+    ``libraries`` (default all of ``sklearn``,
     ``xgboost``, ``lightgbm``, ``onnxruntime``, ``torch``), ``web`` (default True: FastAPI and
     Flask hooks), ``configure`` (default True: start modeltel's distribution export when an
     OpenTelemetry SDK is already set up, as under ``opentelemetry-instrument``).
@@ -126,6 +131,20 @@ class ModeltelInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return ()
 
     def _instrument(self, **kwargs: Any) -> None:
+        tracer_provider = kwargs.get("tracer_provider")
+        meter_provider = kwargs.get("meter_provider")
+        if tracer_provider is not None or meter_provider is not None:
+            # As the contrib instrumentors do: predictions go through the given providers
+            # (the global ones for what is not given) until uninstrument().
+            _provided.append(
+                _telemetry.swap(
+                    _telemetry.build(
+                        tracer_provider=tracer_provider,
+                        meter_provider=meter_provider,
+                        logger_provider=kwargs.get("logger_provider"),
+                    )
+                )
+            )
         libraries: Iterable[str] | None = kwargs.get("libraries")
         _ml.instrument_libraries(libraries)
         if kwargs.get("web", True):
@@ -136,6 +155,8 @@ class ModeltelInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _uninstrument(self, **kwargs: Any) -> None:
         _ml.uninstrument_libraries()
         _web_hooks.remove()
+        while _provided:
+            _telemetry.swap(_provided.pop())
 
     @staticmethod
     def instrument_app(app: Any, **options: Any) -> Any:

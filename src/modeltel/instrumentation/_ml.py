@@ -28,9 +28,10 @@ from typing import Any, Callable, Iterable
 import wrapt
 
 from modeltel import _semconv as sc
+from modeltel._identity import model_vocabulary
 from modeltel._telemetry import report_internal_error
 from modeltel.instrumentation._common import (
-    model_identity,
+    served_identity,
     predictions_suppressed,
     run_observed,
     suppressed_predictions,
@@ -106,12 +107,25 @@ def _sklearn_name(estimator: Any) -> str:
     return type(estimator).__name__
 
 
+def _fitted_feature_names(estimator: Any) -> tuple[str, ...] | None:
+    """The column names the estimator was fitted on (``feature_names_in_``, set when it was
+    fitted on a DataFrame): the names of a request's columns even when the application
+    passes a list or an array at predict time."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        return None
+    try:
+        return tuple(str(name) for name in names)
+    except TypeError:
+        return None
+
+
 def _sklearn_method(method: str) -> Callable[..., Any]:
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if instance is None or predictions_suppressed():
             return wrapped(*args, **kwargs)
         try:
-            model, version = model_identity(instance, default_name=_sklearn_name(instance))
+            model, version = served_identity(instance, default_name=_sklearn_name(instance))
         except Exception as exc:  # noqa: BLE001
             report_internal_error("hooks.sklearn_identity", exc)
             return wrapped(*args, **kwargs)
@@ -121,6 +135,8 @@ def _sklearn_method(method: str) -> Callable[..., Any]:
             lambda: wrapped(*args, **kwargs),
             inputs=_first_arg(args, kwargs, "X"),
             attributes={sc.ATTR_MODEL_METHOD: method, sc.ATTR_MODEL_LIBRARY: "sklearn"},
+            feature_names=_fitted_feature_names(instance),
+            vocabulary=model_vocabulary(instance),
         )
 
     return wrapper
@@ -129,7 +145,14 @@ def _sklearn_method(method: str) -> Callable[..., Any]:
 _SKLEARN_WRAPPERS = {name: _sklearn_method(name) for name in (*_SKLEARN_PREDICT, "transform")}
 
 
-def _patch_sklearn_class(cls: type, pipeline_types: tuple[type, ...]) -> None:
+def _is_pipeline(cls: type) -> bool:
+    """A scikit-learn Pipeline (or a subclass), told by its MRO's names: while
+    ``sklearn.pipeline`` is being imported (the usual case: ``from sklearn.pipeline import
+    Pipeline`` or unpickling a model) its ``Pipeline`` attribute does not exist yet."""
+    return any(c.__name__ == "Pipeline" and c.__module__ == "sklearn.pipeline" for c in cls.__mro__)
+
+
+def _patch_sklearn_class(cls: type) -> None:
     # The methods often live on mixins that are not BaseEstimator subclasses
     # (LinearClassifierMixin.predict, ClassifierMixin.score, ...): patch the whole MRO.
     for owner in cls.__mro__:
@@ -138,16 +161,11 @@ def _patch_sklearn_class(cls: type, pipeline_types: tuple[type, ...]) -> None:
         for name in _SKLEARN_PREDICT:
             if name in owner.__dict__:
                 _wrap(owner, name, _SKLEARN_WRAPPERS[name])
-        if pipeline_types and issubclass(owner, pipeline_types) and "transform" in owner.__dict__:
+        if "transform" in owner.__dict__ and _is_pipeline(owner):
             _wrap(owner, "transform", _SKLEARN_WRAPPERS["transform"])
         for name in _SKLEARN_TRAIN:
             if name in owner.__dict__:
                 _wrap(owner, name, _training)
-
-
-def _pipeline_types() -> tuple[type, ...]:
-    module = sys.modules.get("sklearn.pipeline")
-    return (module.Pipeline,) if module is not None else ()
 
 
 def _patch_sklearn(module: Any) -> None:
@@ -163,9 +181,8 @@ def _patch_sklearn(module: Any) -> None:
                     stack.append(sub)
         return list(seen)
 
-    pipelines = _pipeline_types()
     for cls in all_subclasses(BaseEstimator):
-        _patch_sklearn_class(cls, pipelines)
+        _patch_sklearn_class(cls)
 
     # Classes defined later (most of scikit-learn is imported lazily, unpickled models
     # import their modules, users define their own estimators) are patched as they are
@@ -181,7 +198,7 @@ def _patch_sklearn(module: Any) -> None:
         if _active and "sklearn" in _patched_libraries:
             try:
                 with _lock:
-                    _patch_sklearn_class(cls, _pipeline_types())
+                    _patch_sklearn_class(cls)
             except Exception as exc:  # noqa: BLE001 - never break a class definition
                 report_internal_error("hooks.sklearn_subclass", exc)
 
@@ -197,7 +214,7 @@ def _booster_method(library: str, method: str, input_names: tuple[str, ...]) -> 
         if instance is None or predictions_suppressed():
             return wrapped(*args, **kwargs)
         try:
-            model, version = model_identity(instance, default_name=default_name)
+            model, version = served_identity(instance, default_name=default_name)
             data = _first_arg(args, kwargs, *input_names)
             attributes: dict[str, Any] = {sc.ATTR_MODEL_METHOD: method, sc.ATTR_MODEL_LIBRARY: library}
             has_inputs = True
@@ -249,7 +266,7 @@ def _onnx_identity(session: Any) -> tuple[str, str]:
         )
     except Exception:  # noqa: BLE001 - metadata is a nicety
         pass
-    return model_identity(session, default_name=name or "onnx_model", default_version=version)
+    return served_identity(session, default_name=name or "onnx_model", default_version=version)
 
 
 def _onnx_run(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -298,7 +315,7 @@ def _torch_call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict
     if instance is None or instance.training or predictions_suppressed():
         return wrapped(*args, **kwargs)
     try:
-        model, version = model_identity(instance)
+        model, version = served_identity(instance)
         inputs = _tensor_to_numpy(args[0]) if args else None
     except Exception as exc:  # noqa: BLE001
         report_internal_error("hooks.torch_identity", exc)

@@ -21,17 +21,18 @@ from typing import Any, Callable, Mapping, TypeVar, overload
 import wrapt
 
 from modeltel import _telemetry
-from modeltel._identity import model_identity
+from modeltel._prediction import load_baseline
 from modeltel._telemetry import report_internal_error
 from modeltel.instrumentation._common import (
     NO_OUTPUT,
+    served_identity,
     current_prediction,
     run_observed,
     run_observed_async,
     run_observed_stream,
 )
 
-__all__ = ["RouteSpec", "predict_route", "wrap_handler", "spec_of", "to_model_input"]
+__all__ = ["RouteSpec", "flask_body_rejected", "predict_route", "wrap_handler", "spec_of", "to_model_input"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,9 +48,11 @@ class RouteSpec:
     model: str | None = None
     version: str | None = None
     input_arg: str | None = None
+    #: A loaded :class:`modeltel.Baseline` (else ``MODELTEL_BASELINE``'s).
+    baseline: Any = None
 
     def identity(self, fallback: str) -> tuple[str, str]:
-        return model_identity(None, self.model, self.version, default_name=fallback)
+        return served_identity(None, self.model, self.version, default_name=fallback, baseline=self.baseline)
 
 
 class _PredictRoute(wrapt.FunctionWrapper):
@@ -90,6 +93,20 @@ def _is_body(value: Any) -> bool:
     return isinstance(value, (dict, list)) or (
         hasattr(value, "model_dump") and hasattr(type(value), "model_fields")
     )
+
+
+def flask_body_rejected() -> bool:
+    """True when the current Flask request says it is JSON but its body does not parse:
+    the view will answer 400 before any model runs, which is a rejected input (as FastAPI's
+    422), not a failed prediction."""
+    flask = sys.modules.get("flask")
+    if flask is None or not flask.has_request_context():
+        return False
+    request = flask.request
+    length = request.content_length
+    if not request.is_json or not length or length > _MAX_FLASK_BODY:
+        return False
+    return request.get_json(silent=True) is None
 
 
 def _flask_json() -> Any:
@@ -149,11 +166,28 @@ def _find_input(
     return _flask_json()
 
 
+def _json_response(result: Any) -> Any:
+    """The JSON a framework response object carries when it is already in memory (Flask's
+    ``jsonify``, Starlette's ``JSONResponse``), else ``NO_OUTPUT``: a stream or a file
+    response is never read."""
+    if getattr(result, "is_streamed", True) is False and getattr(result, "is_json", False):
+        return result.get_json(silent=True)  # Flask/werkzeug: the body built by jsonify
+    if type(result).__name__ in {"JSONResponse", "ORJSONResponse", "UJSONResponse"}:
+        body = getattr(result, "body", None)
+        if isinstance(body, (bytes, bytearray)) and len(body) <= _MAX_FLASK_BODY:
+            import json
+
+            return json.loads(body)
+    return NO_OUTPUT
+
+
 def _route_output(result: Any) -> Any:
     if isinstance(result, tuple) and result:
         result = result[0]  # Flask's (body, status[, headers])
     if type(result).__module__.split(".", 1)[0] in _RESPONSE_MODULES:
-        return NO_OUTPUT  # a response object: not read (it may be a stream)
+        result = _json_response(result)
+        if result is NO_OUTPUT or result is None:
+            return NO_OUTPUT
     return to_model_input(result) if _is_body(result) else result
 
 
@@ -195,7 +229,7 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
             model, version, inputs, has_inputs = prepare(args, kwargs)
             return run_observed_stream(
                 model, version, lambda: wrapped(*args, **kwargs), is_async=stream_is_async,
-                inputs=inputs, has_inputs=has_inputs, output_of=_route_output,
+                inputs=inputs, has_inputs=has_inputs, output_of=_route_output, baseline=spec.baseline,
             )
 
         wrapper: Callable[..., Any] = stream_wrapper
@@ -207,7 +241,7 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
             model, version, inputs, has_inputs = prepare(args, kwargs)
             return await run_observed_async(
                 model, version, lambda: wrapped(*args, **kwargs),
-                inputs=inputs, has_inputs=has_inputs, output_of=_route_output,
+                inputs=inputs, has_inputs=has_inputs, output_of=_route_output, baseline=spec.baseline,
             )
 
         wrapper = async_wrapper
@@ -216,10 +250,12 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
         def sync_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             if current_prediction() is not None or not _telemetry.default_config().enabled:
                 return wrapped(*args, **kwargs)
+            if flask_body_rejected():  # counted by the app's after_request hook
+                return wrapped(*args, **kwargs)
             model, version, inputs, has_inputs = prepare(args, kwargs)
             return run_observed(
                 model, version, lambda: wrapped(*args, **kwargs),
-                inputs=inputs, has_inputs=has_inputs, output_of=_route_output,
+                inputs=inputs, has_inputs=has_inputs, output_of=_route_output, baseline=spec.baseline,
             )
 
         wrapper = sync_wrapper
@@ -232,7 +268,11 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
 def predict_route(func: F) -> F: ...
 @overload
 def predict_route(
-    *, model: str | None = None, version: str | None = None, input_arg: str | None = None
+    *,
+    model: str | None = None,
+    version: str | None = None,
+    input_arg: str | None = None,
+    baseline: Any = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -242,6 +282,7 @@ def predict_route(
     model: str | None = None,
     version: str | None = None,
     input_arg: str | None = None,
+    baseline: Any = None,
 ) -> Any:
     """Mark a FastAPI or Flask handler as a predict route of ``model``.
 
@@ -254,36 +295,47 @@ def predict_route(
 
     The request body (the first argument that is a pydantic model, a dict or a list, or
     ``input_arg``; under Flask the JSON body) is summarised as the model input, the
-    returned value as the output; model calls inside the handler add no spans of their own.
+    returned value as the output (a ``jsonify``/``JSONResponse`` body is read, a stream
+    never); model calls inside the handler add no spans of their own. ``baseline``: a
+    :class:`modeltel.Baseline` or the path of a saved one (else ``MODELTEL_BASELINE``),
+    which also names the model and version when ``model``/``version`` are not given.
     """
+    spec = RouteSpec(model, version, input_arg, load_baseline(baseline))
 
     def decorate(handler: F) -> F:
-        return wrap_handler(handler, RouteSpec(model, version, input_arg))  # type: ignore[return-value]
+        return wrap_handler(handler, spec)  # type: ignore[return-value]
 
     return decorate if func is None else decorate(func)
 
 
-def spec_from(value: Any, model: str | None, version: str | None) -> RouteSpec:
+def spec_from(value: Any, model: str | None, version: str | None, baseline: Any = None) -> RouteSpec:
     """A :class:`RouteSpec` from a ``predict_routes`` mapping value."""
     if isinstance(value, RouteSpec):
         return value
     if isinstance(value, str):
-        return RouteSpec(value, version)
+        return RouteSpec(value, version, None, baseline)
     if isinstance(value, tuple) and len(value) == 2:
-        return RouteSpec(value[0], value[1])
+        return RouteSpec(value[0], value[1], None, baseline)
     if isinstance(value, Mapping):
-        return RouteSpec(value.get("model", model), value.get("version", version), value.get("input_arg"))
-    return RouteSpec(model, version)
+        return RouteSpec(
+            value.get("model", model),
+            value.get("version", version),
+            value.get("input_arg"),
+            load_baseline(value["baseline"]) if "baseline" in value else baseline,
+        )
+    return RouteSpec(model, version, None, baseline)
 
 
 def normalise_routes(
-    routes: Any, model: str | None, version: str | None
+    routes: Any, model: str | None, version: str | None, baseline: Any = None
 ) -> dict[str, RouteSpec]:
-    """``predict_routes=`` (paths, or a mapping path -> model / (model, version) / dict)."""
+    """``predict_routes=`` (paths, or a mapping path -> model / (model, version) / dict);
+    ``baseline`` (a Baseline or a path) for the routes that do not name their own."""
     if routes is None:
         return {}
+    baseline = load_baseline(baseline)
     if isinstance(routes, str):
         routes = [routes]
     if isinstance(routes, Mapping):
-        return {path: spec_from(value, model, version) for path, value in routes.items()}
-    return {path: RouteSpec(model, version) for path in routes}
+        return {path: spec_from(value, model, version, baseline) for path, value in routes.items()}
+    return {path: RouteSpec(model, version, None, baseline) for path in routes}
