@@ -339,3 +339,44 @@ func TestPackedForm(t *testing.T) {
 	assert.Equal(t, 1.0, points(md, metricAccuracy)["[ml.segment=eu]"])
 	assert.Equal(t, 2.0, points(md, metricSampleCount)["[ml.segment=eu]"])
 }
+
+// TestRegressionDegradedAgainstConfiguredMAE checks the regression rule: a window whose MAE
+// is above the configured reference (with confidence) fires degraded; back under, recovered.
+func TestRegressionDegradedAgainstConfiguredMAE(t *testing.T) {
+	clock := join.NewManualClock(t0)
+	cfg := createDefaultConfig()
+	cfg.Models = []ModelConfig{{Name: "price", MAE: 1.0}}
+	r := newRig(t, cfg, clock, &memStore{data: map[string][]byte{}})
+	send := func(prefix string, errSize float64) {
+		var keys, preds, actuals []any
+		for i := 0; i < 300; i++ {
+			keys = append(keys, fmt.Sprintf("%s%d", prefix, i))
+			preds = append(preds, 100.0+errSize*float64(1-2*(i%2)))
+			actuals = append(actuals, 100.0)
+		}
+		ld := plog.NewLogs()
+		record(ld, eventPredicted, clock.Now(), map[string]any{attrModelName: "price", attrKeys: keys, attrPredValues: preds})
+		record(ld, eventObserved, clock.Now(), map[string]any{attrModelName: "price", attrKeys: keys, attrValues: actuals})
+		r.j.consume(context.Background(), ld)
+		r.j.emit(context.Background())
+	}
+	names := func() []string {
+		var out []string
+		for _, ld := range r.logs.AllLogs() {
+			for _, lr := range eventRecords(ld) {
+				metric, _ := lr.Attributes().Get(attrMetric)
+				out = append(out, lr.EventName()+" "+metric.Str())
+			}
+		}
+		return out
+	}
+	send("a", 0.9) // MAE 0.9 < 1.05: fine
+	assert.Empty(t, names())
+	assert.InDelta(t, 0.9, points(last(r.metrics), metricMAE)["[]"], 1e-12)
+	clock.Advance(2 * time.Hour)
+	send("b", 2.0) // MAE 2: degraded
+	assert.Equal(t, []string{eventDegraded + " mae"}, names())
+	clock.Advance(2 * time.Hour)
+	send("c", 0.5)
+	assert.Equal(t, []string{eventDegraded + " mae", eventRecovered + " mae"}, names())
+}

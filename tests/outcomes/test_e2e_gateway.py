@@ -16,7 +16,7 @@ import pytest
 from sklearn import metrics
 
 from e2e._collector import metric_points, number
-from outcomes.test_e2e_join import TTL_S, make_plan, run_phase
+from outcomes.test_e2e_join import TTL_S, last_points, make_plan, run_phase, unmatched_reasons
 
 
 def _resource_instances(lines: list[dict]) -> set[str]:
@@ -26,13 +26,6 @@ def _resource_instances(lines: list[dict]) -> set[str]:
             for kv in rm.get("resource", {}).get("attributes", []):
                 if kv["key"] == "ml.performance.instance":
                     out.add(kv["value"]["stringValue"])
-    return out
-
-
-def _last(lines: list[dict], name: str) -> dict[tuple, dict]:
-    out = {}
-    for a, p in metric_points(lines, name):
-        out[tuple(sorted((k, str(v)) for k, v in a.items()))] = p
     return out
 
 
@@ -58,11 +51,7 @@ def test_two_gateways_sum_to_the_figures_of_one(start_collector, tmp_path, monke
     deadline = time.monotonic() + TTL_S + 30
     while True:
         per_gateway = [g.lines() for g in gateways]
-        reasons: dict[str, float] = {}
-        for lines in per_gateway:
-            for k, p in _last(lines, "ml.outcome.unmatched").items():
-                reason = dict(k)["ml.outcome.reason"]
-                reasons[reason] = reasons.get(reason, 0) + number(p)
+        reasons = unmatched_reasons(per_gateway)
         if (reasons.get("expired") == never and reasons.get("unknown_key") == 20) or time.monotonic() > deadline:
             break
         time.sleep(1)
@@ -76,14 +65,14 @@ def test_two_gateways_sum_to_the_figures_of_one(start_collector, tmp_path, monke
     hist = {True: None, False: None}
     for lines in per_gateway:
         n = 0.0
-        for k, p in _last(lines, "ml.performance.outcomes").items():
+        for k, p in last_points(lines, "ml.performance.outcomes").items():
             a = dict(k)
             pair = (a["ml.outcome.label"], a["ml.prediction.label"])
             confusion[pair] = confusion.get(pair, 0) + number(p)
             n += number(p)
         per_gateway_rows.append(n)
-        log_loss_sum += sum(number(p) for p in _last(lines, "ml.performance.log_loss.sum").values())
-        for k, p in _last(lines, "ml.performance.score").items():
+        log_loss_sum += sum(number(p) for p in last_points(lines, "ml.performance.log_loss.sum").values())
+        for k, p in last_points(lines, "ml.performance.score").items():
             positive = dict(k)["ml.outcome.positive"] == "True"
             counts = np.array([int(c) for c in p["bucketCounts"]], dtype=float)
             hist[positive] = counts if hist[positive] is None else hist[positive] + counts

@@ -90,6 +90,16 @@ def last_points(lines: list[dict], name: str) -> dict[tuple, float]:
     return out
 
 
+def unmatched_reasons(outputs: list[list[dict]]) -> dict[str, float]:
+    """ml.outcome.unmatched by reason, summed over versions, segments and collectors."""
+    reasons: dict[str, float] = {}
+    for lines in outputs:
+        for k, p in last_points(lines, "ml.outcome.unmatched").items():
+            reason = dict(k)["ml.outcome.reason"]
+            reasons[reason] = reasons.get(reason, 0) + number(p)
+    return reasons
+
+
 def model_level(points: dict[tuple, dict], **extra: str) -> float:
     """The value of the point for the model as a whole (no ml.segment) with `extra` attributes."""
     want = {("ml.model.name", "fraud"), ("ml.model.version", "3.1.0"), *extra.items()}
@@ -120,10 +130,7 @@ def test_join_across_replicas_delays_duplicates_and_a_restart(start_collector, t
     deadline = time.monotonic() + TTL_S + 30
     while True:  # the expired and unknown counts are final once every TTL ran out
         lines = collector.lines()
-        reasons: dict[str, float] = {}
-        for k, p in last_points(lines, "ml.outcome.unmatched").items():
-            reason = dict(k)["ml.outcome.reason"]
-            reasons[reason] = reasons.get(reason, 0) + number(p)
+        reasons = unmatched_reasons([lines])
         if (reasons.get("expired") == never and reasons.get("unknown_key") == 20) or time.monotonic() > deadline:
             break
         time.sleep(1)

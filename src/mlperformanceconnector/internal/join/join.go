@@ -106,6 +106,12 @@ type Model struct {
 	Classes  *Table
 	Versions *Table
 	Segments *Table
+	State
+}
+
+// State is what a model keeps besides its held keys and label tables; it is the model's
+// meta record in the storage (persist.go) as it is.
+type State struct {
 	// Positive is the class a score is the probability of.
 	Positive uint16
 	// Cum are the cumulative aggregates per version and segment; Slots the aggregates
@@ -183,9 +189,11 @@ func (s *Store) newModel(name string) *Model {
 		Name: name, ttl: ttl, entries: map[string]Entry{},
 		Classes: NewTable(s.limits.MaxClasses), Versions: NewTable(s.limits.MaxVersions),
 		Segments: NewTable(s.limits.MaxSegments),
-		Cum:      map[AggKey]*perf.Agg{}, Slots: map[SlotKey]*perf.Agg{},
-		Unmatched: map[ReasonKey]uint64{}, Delay: map[uint16][]uint64{},
-		Refs: map[uint16]Reference{}, Degraded: map[AggKey]bool{},
+		State: State{
+			Cum: map[AggKey]*perf.Agg{}, Slots: map[SlotKey]*perf.Agg{},
+			Unmatched: map[ReasonKey]uint64{}, Delay: map[uint16][]uint64{},
+			Refs: map[uint16]Reference{}, Degraded: map[AggKey]bool{},
+		},
 	}
 	m.Positive, _ = m.Classes.Intern("1")
 	return m

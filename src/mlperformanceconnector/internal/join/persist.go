@@ -13,8 +13,6 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/collector/extension/xextension/storage"
-
-	"github.com/modeltel/mlperformanceconnector/internal/perf"
 )
 
 // Storage layout (one bbolt bucket per component with file_storage):
@@ -97,22 +95,13 @@ func decodeEntry(b []byte) (Entry, error) {
 // meta is what a model's meta record holds.
 type meta struct {
 	Classes, Versions, Segments []string
-	Positive                    uint16
-	Cum                         map[AggKey]*perf.Agg
-	Slots                       map[SlotKey]*perf.Agg
-	Unmatched                   map[ReasonKey]uint64
-	Delay                       map[uint16][]uint64
-	Refs                        map[uint16]Reference
-	Degraded                    map[AggKey]bool
-	Start                       int64
+	State
 }
 
 func encodeMeta(m *Model) ([]byte, error) {
 	var buf bytes.Buffer
 	err := gob.NewEncoder(&buf).Encode(meta{
-		Classes: m.Classes.Names, Versions: m.Versions.Names, Segments: m.Segments.Names,
-		Positive: m.Positive, Cum: m.Cum, Slots: m.Slots, Unmatched: m.Unmatched,
-		Delay: m.Delay, Refs: m.Refs, Degraded: m.Degraded, Start: m.Start,
+		Classes: m.Classes.Names, Versions: m.Versions.Names, Segments: m.Segments.Names, State: m.State,
 	})
 	return buf.Bytes(), err
 }
@@ -145,6 +134,7 @@ func (s *Store) Restore(ctx context.Context, w storage.Walker) (skipped int, err
 			m.Versions.restore(md.Versions)
 			m.Segments.restore(md.Segments)
 			m.Positive, m.Start = md.Positive, md.Start
+			// gob leaves an empty map nil: keep the model's own empty one then.
 			fill(&m.Cum, md.Cum)
 			fill(&m.Slots, md.Slots)
 			fill(&m.Unmatched, md.Unmatched)
