@@ -440,7 +440,7 @@ func (s *Store) Sweep() {
 }
 
 // Window returns the aggregates of the window per version and segment, plus per
-// version over all segments (Seg = AllSegments).
+// version over all segments (Seg = AllSegments; the only one for rows without a segment).
 func (s *Store) Window(m *Model) map[AggKey]*perf.Agg {
 	first := s.firstSlot()
 	out := map[AggKey]*perf.Agg{}
@@ -456,7 +456,9 @@ func (s *Store) Window(m *Model) map[AggKey]*perf.Agg {
 		if k.Slot < first {
 			continue
 		}
-		add(AggKey{k.Ver, k.Seg}, a)
+		if k.Seg != 0 { // rows without a segment count for the version as a whole only
+			add(AggKey{k.Ver, k.Seg}, a)
+		}
 		add(AggKey{k.Ver, AllSegments}, a)
 	}
 	return out
