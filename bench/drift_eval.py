@@ -1,21 +1,29 @@
-"""Drift detection measured: real-data rankings, false-alarm and detection rates, vs Evidently.
+"""Drift verdicts measured: false alarms and power, this project's calibrated and fixed modes vs Evidently.
 
-    .venv/bin/python bench/drift_eval.py [--trials 100] [--no-evidently]
+    .venv/bin/python bench/drift_eval.py [--trials 40] [--evidently-trials 10] [--no-evidently] [--quick]
 
-Writes _build/bench/drift_eval.json and prints the tables of the closing note:
+One run scores the same windows three ways: modeltel's default ``calibrated`` mode, its
+``fixed`` mode (verdicts forced from 1 row: ``min_samples=1``, so small windows get a verdict
+too; by default fixed mode would say ``insufficient_data`` below 500 rows) and Evidently's
+``DataDriftPreset`` with its defaults (in its own virtualenv, _build/bench-venv, from
+bench/requirements-drift.txt; Evidently scores the first ``--evidently-trials`` windows of each
+cell, the same windows and references ours scored).
 
-1. Real data. UCI Bike Sharing (January 2011 baseline vs later months) and scikit-learn's
-   bundled diabetes data (younger half as baseline, older half as production): how our
-   histogram-based ranking compares with the raw-data KS statistic (scipy, on the raw rows:
-   the "really changed" reference), Spearman rank correlation and the top features.
-2. No drift: production windows of 200 / 500 / 1,000 / 10,000 rows drawn from the same
-   distribution as the 5,000-row baseline (synthetic mix of shapes, and bootstrap from the bike
-   data): share of features flagged (false alarms) with fixed thresholds and with the
-   sample-size-aware (adaptive) mode, and Evidently's default data-drift test on the same windows.
-3. Mean shifts of 0.2 and 0.5 standard deviations on every continuous feature: detection rates.
+1. No drift: reference and window drawn independently from one population, a new reference
+   every trial (the baseline's own noise counts), at baselines of 100 / 1,000 / 5,000 rows and
+   windows of 50 ... 20,000 rows. Populations: a synthetic mix of shapes (8 numeric, 2
+   categorical), and bootstrap samples of the UCI bike-sharing data and of scikit-learn's bundled
+   wine, breast-cancer and diabetes sets. Per-feature rate = flagged features / features;
+   any-feature rate = windows with at least one feature flagged. Targets (calibrated): <= 1% and
+   <= 5%.
+2. Power: a 5,000-row synthetic baseline, 1,000-row windows (new category: 500 ... 20,000), one
+   change each: mean shift 0.1/0.2/0.5 sigma, variance x1.5, category share +-5/10 points, a new
+   category on 1% of rows, nulls 0 -> 5%, correlation 0 -> 0.8 with unchanged margins, a move onto
+   100 rare labels of a 10k-label feature. Power = windows where the changed feature is flagged.
+3. Detection delay: streams of 3,000 rows then 3,000 changed rows, a 1,000-row window sliding by
+   100 rows (ours only): rows after the change until the changed feature is first flagged.
 
-Evidently is installed only into _build/bench-venv (bench/requirements-drift.txt) and run
-there in a subprocess; with --no-evidently or if it will not install, its columns are empty.
+Prints every cell against its target and writes _build/bench/drift_eval.json.
 """
 
 from __future__ import annotations
@@ -25,11 +33,11 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -40,97 +48,15 @@ from modeltel._drift import DriftConfig, evaluate  # noqa: E402
 OUT = ROOT / "_build" / "bench"
 BENCH_VENV = ROOT / "_build" / "bench-venv"
 BIKES = ROOT.parent / "shared" / "data" / "bike-sharing-hour.csv"
-SIZES = (200, 500, 1000, 10000)
-REF_ROWS = 5000
+if not BIKES.exists():
+    BIKES = Path("/work/shared/data/bike-sharing-hour.csv")
 BIKE_FEATURES = ["season", "hr", "holiday", "weekday", "workingday", "weathersit", "temp", "atemp", "hum", "windspeed"]
+WINDOWS = (50, 100, 200, 500, 1000, 5000, 20000)
+BASELINES = (100, 1000, 5000)
+MODES = {"calibrated": DriftConfig(), "fixed": DriftConfig(mode="fixed", min_samples=1)}
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-def verdicts(baseline: Baseline, window: pd.DataFrame, config: DriftConfig) -> dict[str, bool]:
-    prod = ProductionHistograms(baseline)
-    prod.add(window)
-    result = evaluate(baseline.histograms(), prod.histograms(), config)
-    return {fd.name: fd.verdict == "drift" for fd in result.features}
-
-
-def raw_ks(ref: pd.Series, cur: pd.Series) -> float:
-    return float(stats.ks_2samp(ref.to_numpy(dtype=float), cur.to_numpy(dtype=float)).statistic)
-
-
-def ranking(baseline: Baseline, window: pd.DataFrame) -> list:
-    prod = ProductionHistograms(baseline)
-    prod.add(window)
-    return evaluate(baseline.histograms(), prod.histograms(), DriftConfig()).features
-
-
-# --------------------------------------------------------------------------- 1. real data
-
-
-def real_data() -> dict:
-    out: dict = {"bike_sharing": [], "diabetes": None}
-    df = pd.read_csv(BIKES)
-    jan = df[(df.yr == 0) & (df.mnth == 1)]
-    base = Baseline.from_data(jan[BIKE_FEATURES], model="bikes", version="1", categorical=["weathersit"])
-    for label, yr, mnth in (("2011-02", 0, 2), ("2011-04", 0, 4), ("2011-07", 0, 7), ("2011-10", 0, 10), ("2012-01", 1, 1)):
-        cur = df[(df.yr == yr) & (df.mnth == mnth)]
-        feats = ranking(base, cur[BIKE_FEATURES])
-        ks = {f: raw_ks(jan[f], cur[f]) for f in BIKE_FEATURES}
-        ours = [fd.name for fd in feats]
-        truth = sorted(BIKE_FEATURES, key=lambda f: -ks[f])
-        rho = stats.spearmanr([ours.index(f) for f in BIKE_FEATURES], [truth.index(f) for f in BIKE_FEATURES]).statistic
-        out["bike_sharing"].append(
-            {
-                "production": label,
-                "rows": len(cur),
-                "ours": [(fd.name, fd.verdict, round(fd.scores["psi"], 3)) for fd in feats],
-                "raw_ks_order": [(f, round(ks[f], 3)) for f in truth],
-                "spearman_vs_raw_ks": round(float(rho), 3),
-            }
-        )
-
-    from sklearn.datasets import load_diabetes
-
-    data = load_diabetes(as_frame=True, scaled=False).frame.drop(columns=["target"])
-    young = data[data.age <= data.age.median()]
-    old = data[data.age > data.age.median()]
-    base = Baseline.from_data(young, model="diabetes", version="1", categorical=["sex"])
-    # The real windows are small (~220 rows): verdicts need min_samples lowered; ranking does not.
-    prod = ProductionHistograms(base)
-    prod.add(old)
-    feats = evaluate(base.histograms(), prod.histograms(), DriftConfig(min_samples=100)).features
-    ks = {f: raw_ks(young[f], old[f]) for f in data.columns}
-    ours = [fd.name for fd in feats]
-    truth = sorted(data.columns, key=lambda f: -ks[f])
-    rho = stats.spearmanr([ours.index(f) for f in data.columns], [truth.index(f) for f in data.columns]).statistic
-    out["diabetes"] = {
-        "baseline_rows": len(young),
-        "production_rows": len(old),
-        "ours": [(fd.name, fd.verdict, round(fd.scores["psi"], 3)) for fd in feats],
-        "raw_ks_order": [(f, round(ks[f], 3)) for f in truth],
-        "spearman_vs_raw_ks": round(float(rho), 3),
-    }
-    # No drift on real data with a small reference: a random half against the other half.
-    # PSI's noise floor is about (1/N + 1/M) * (bins - 1), ~0.2 here: fixed thresholds flag
-    # noise, the sample-size-aware mode does not.
-    flagged = {"fixed": [], "adaptive": []}
-    split_rng = np.random.default_rng(0)
-    for _ in range(20):
-        idx = split_rng.permutation(len(data))
-        half = len(data) // 2
-        a, c = data.iloc[idx[:half]], data.iloc[idx[half:]]
-        b2 = Baseline.from_data(a, model="diabetes", version="1", categorical=["sex"])
-        p2 = ProductionHistograms(b2)
-        p2.add(c)
-        for mode in flagged:
-            res = evaluate(b2.histograms(), p2.histograms(), DriftConfig(min_samples=100, mode=mode))
-            flagged[mode].append(res.drifted / res.evaluated)
-    out["diabetes_random_halves"] = {m: round(float(np.mean(v)), 3) for m, v in flagged.items()}
-    return out
-
-
-# --------------------------------------------------------------------------- 2/3. rates
+# --------------------------------------------------------------------------- populations
 
 
 def synthetic(rng: np.random.Generator, n: int) -> pd.DataFrame:
@@ -152,163 +78,339 @@ def synthetic(rng: np.random.Generator, n: int) -> pd.DataFrame:
     )
 
 
-CONTINUOUS = ["normal", "lognormal", "student_t3", "uniform", "bimodal", "exponential", "zero_inflated"]
+def bootstrap(frame: pd.DataFrame) -> Callable[[np.random.Generator, int], pd.DataFrame]:
+    values = {c: frame[c].to_numpy() for c in frame.columns}
+
+    def draw(rng: np.random.Generator, n: int) -> pd.DataFrame:
+        idx = rng.integers(0, len(frame), n)
+        return pd.DataFrame({c: v[idx] for c, v in values.items()})
+
+    return draw
 
 
-def shift(window: pd.DataFrame, sigma: float, stds: dict[str, float]) -> pd.DataFrame:
-    w = window.copy()
-    for c in CONTINUOUS:
-        w[c] = w[c] + sigma * stds[c]
-    return w
+def populations() -> dict[str, tuple[Callable[[np.random.Generator, int], pd.DataFrame], list[str]]]:
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 
-
-def rates(trials: int, rng: np.random.Generator, evidently: bool) -> dict:
-    fixed = DriftConfig(min_samples=0)
-    adaptive = DriftConfig(min_samples=0, mode="adaptive")
     bikes = pd.read_csv(BIKES)[BIKE_FEATURES]
-    populations = {
-        "synthetic": lambda n: synthetic(rng, n),
-        "bike_bootstrap": lambda n: bikes.sample(n, replace=True, random_state=int(rng.integers(1 << 31))).reset_index(drop=True),
+    bikes["weathersit"] = bikes["weathersit"].astype(str)
+    diabetes = load_diabetes(as_frame=True, scaled=False).data
+    diabetes["sex"] = diabetes["sex"].astype(int).astype(str)
+    return {
+        "synthetic": (synthetic, ["color", "segment"]),
+        "bike": (bootstrap(bikes), ["weathersit"]),
+        "wine": (bootstrap(load_wine(as_frame=True).data), []),
+        "breast_cancer": (bootstrap(load_breast_cancer(as_frame=True).data), []),
+        "diabetes": (bootstrap(diabetes), ["sex"]),
     }
-    scenarios = [("no_drift", "synthetic", 0.0), ("no_drift", "bike_bootstrap", 0.0),
-                 ("shift_0.2sigma", "synthetic", 0.2), ("shift_0.5sigma", "synthetic", 0.5)]
-    results: list[dict] = []
-    evid_jobs: list[dict] = []
-    OUT.mkdir(parents=True, exist_ok=True)
-    refs: dict[str, pd.DataFrame] = {}
-    baselines: dict[str, Baseline] = {}
-    for pop, make in populations.items():
-        refs[pop] = make(REF_ROWS)
-        cats = ["weathersit"] if pop == "bike_bootstrap" else []
-        baselines[pop] = Baseline.from_data(refs[pop], model=pop, version="1", categorical=cats)
-        refs[pop].to_parquet(OUT / f"ref_{pop}.parquet")
-    stds = {c: float(refs["synthetic"][c].std()) for c in CONTINUOUS}
-    for scenario, pop, sigma in scenarios:
-        for m in SIZES:
-            flags = {"fixed": [], "adaptive": []}
-            dataset = {"fixed": [], "adaptive": []}
-            windows = []
-            t0 = time.perf_counter()
-            for _ in range(trials):
-                w = populations[pop](m)
-                if sigma:
-                    w = shift(w, sigma, stds)
-                windows.append(w)
-                for name, cfg in (("fixed", fixed), ("adaptive", adaptive)):
-                    v = verdicts(baselines[pop], w, cfg)
-                    cols = CONTINUOUS if sigma else list(refs[pop].columns)
-                    flags[name].append([v[c] for c in cols])
-                    dataset[name].append(sum(v.values()) >= 0.5 * len(v))
-            elapsed = time.perf_counter() - t0
-            row = {
-                "scenario": scenario,
-                "population": pop,
-                "window": m,
-                "trials": trials,
-                "features": len(flags["fixed"][0]),
-                "ours_fixed_feature_rate": float(np.mean(flags["fixed"])),
-                "ours_adaptive_feature_rate": float(np.mean(flags["adaptive"])),
-                "ours_fixed_dataset_rate": float(np.mean(dataset["fixed"])),
-                "ours_adaptive_dataset_rate": float(np.mean(dataset["adaptive"])),
-                "ours_seconds_per_window_both_modes": elapsed / trials,
-                "feature_names": cols,
-                "ours_fixed_per_feature": [float(x) for x in np.mean(flags["fixed"], axis=0)],
-                "ours_adaptive_per_feature": [float(x) for x in np.mean(flags["adaptive"], axis=0)],
-            }
-            results.append(row)
-            if evidently:
-                path = OUT / f"windows_{scenario}_{pop}_{m}.parquet"
-                pd.concat([w.assign(_trial=i) for i, w in enumerate(windows)]).to_parquet(path)
-                evid_jobs.append({"key": len(results) - 1, "ref": str(OUT / f"ref_{pop}.parquet"), "windows": str(path),
-                                  "columns": CONTINUOUS if sigma else list(refs[pop].columns),
-                                  "categorical": ["weathersit"] if pop == "bike_bootstrap" else ["color", "segment"]})
-            print(f"  {scenario:<15} {pop:<15} {m:>6}: fixed {row['ours_fixed_feature_rate']:.3f} "
-                  f"adaptive {row['ours_adaptive_feature_rate']:.3f}", flush=True)
-    if evid_jobs:
-        jobs_path = OUT / "evidently_jobs.json"
-        jobs_path.write_text(json.dumps(evid_jobs))
-        res_path = OUT / "evidently_results.json"
+
+
+# Power: a frame whose columns each carry one kind of change.
+LABELS = np.array([f"l{i}" for i in range(10_000)])
+LABEL_P = 1.0 / np.arange(1, 10_001)
+LABEL_P /= LABEL_P.sum()
+COLORS = ["red", "green", "blue", "black", "white"]
+COLOR_P = np.array([0.4, 0.25, 0.2, 0.1, 0.05])
+
+
+def power_frame(rng: np.random.Generator, n: int, change: tuple[str, float] | None = None) -> pd.DataFrame:
+    kind, size = change or ("none", 0.0)
+    a = rng.normal(0, 1, n)
+    noise = rng.normal(0, 1, n)
+    b = size * a + np.sqrt(1 - size * size) * noise if kind == "correlation" else noise
+    x = rng.normal(0, 1, n)
+    if kind == "mean":
+        x = x + size
+    elif kind == "variance":
+        x = x * np.sqrt(size)
+    elif kind == "nulls":
+        x[rng.random(n) < size] = np.nan
+    p = COLOR_P.copy()
+    if kind == "share":
+        p[0] += size
+        p[1:] *= (1 - p[0]) / p[1:].sum()
+    color = rng.choice(COLORS, n, p=p).astype(object)
+    if kind == "new_category":
+        color[rng.random(n) < size] = "purple"
+    labels = rng.choice(LABELS[5000:5100], n) if kind == "rare_labels" else rng.choice(LABELS, n, p=LABEL_P)
+    return pd.DataFrame(
+        {
+            "x": x, "a": a, "b": b,
+            "lognormal": rng.lognormal(0, 0.8, n), "uniform": rng.uniform(0, 1, n),
+            "poisson": rng.poisson(3, n).astype(float), "exponential": rng.exponential(1.0, n),
+            "color": color, "labels": labels,
+            "segment": rng.choice([f"s{i}" for i in range(12)], n, p=np.arange(12, 0, -1) / 78),
+        }
+    )
+
+
+POWER_CATS = ["color", "labels", "segment"]
+POWER = [  # (label, change, changed features, windows, target power at 1,000 rows or None)
+    ("mean +0.1 sigma", ("mean", 0.1), ["x"], (1000, 20000), None),
+    ("mean +0.2 sigma", ("mean", 0.2), ["x"], (1000,), 0.95),
+    ("mean +0.5 sigma", ("mean", 0.5), ["x"], (1000,), None),
+    ("variance x1.5", ("variance", 1.5), ["x"], (1000,), 0.95),
+    ("share +5 points", ("share", 0.05), ["color"], (1000,), None),
+    ("share -5 points", ("share", -0.05), ["color"], (1000,), None),
+    ("share +10 points", ("share", 0.10), ["color"], (1000,), 0.95),
+    ("share -10 points", ("share", -0.10), ["color"], (1000,), 0.95),
+    ("new category at 1%", ("new_category", 0.01), ["color"], (500, 1000, 5000, 20000), 0.95),
+    ("nulls 0 -> 5%", ("nulls", 0.05), ["x"], (1000,), 0.95),
+    ("correlation 0 -> 0.8", ("correlation", 0.8), ["a", "b"], (1000,), 0.95),
+    ("onto 100 rare labels of 10k", ("rare_labels", 0.0), ["labels"], (1000,), None),
+]
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def ours(ref: pd.DataFrame, window: pd.DataFrame, cats: list[str]) -> dict[str, list[bool]]:
+    """Per mode, one flag per column of ``window`` (column order)."""
+    baseline = Baseline.from_data(ref, model="m", version="1", categorical=cats)
+    prod = ProductionHistograms(baseline)
+    prod.add(window)
+    reference, production = baseline.histograms(), prod.histograms()
+    out = {}
+    for mode, cfg in MODES.items():
+        flagged = {fd.name for fd in evaluate(reference, production, cfg).features if fd.verdict == "drift"}
+        out[mode] = [c in flagged for c in window.columns]
+    return out
+
+
+class Evidently:
+    """Collects (reference, window) pairs per cell and scores them in one runner call."""
+
+    def __init__(self, enabled: bool, trials: int) -> None:
+        self.enabled, self.trials = enabled, trials
+        self.jobs: list[dict] = []
+        self.pairs: dict[int, tuple[list[pd.DataFrame], list[pd.DataFrame]]] = {}
+        self.reason = "" if enabled else "--no-evidently"
+
+    def add(self, key: int, trial: int, ref: pd.DataFrame, window: pd.DataFrame, cats: list[str]) -> None:
+        if not self.enabled or trial >= self.trials:
+            return
+        refs, windows = self.pairs.setdefault(key, ([], []))
+        refs.append(ref.assign(_trial=trial))
+        windows.append(window.assign(_trial=trial))
+        if len(refs) == 1:
+            self.jobs.append({"key": key, "columns": list(window.columns), "categorical": cats})
+
+    def run(self) -> dict[int, dict]:
+        if not self.enabled or not self.jobs:
+            return {}
+        for job in self.jobs:
+            refs, windows = self.pairs[job["key"]]
+            job["refs"] = str(OUT / f"ev_refs_{job['key']}.parquet")
+            job["windows"] = str(OUT / f"ev_windows_{job['key']}.parquet")
+            pd.concat(refs).to_parquet(job["refs"])
+            pd.concat(windows).to_parquet(job["windows"])
+        jobs_path, res_path = OUT / "evidently_jobs.json", OUT / "evidently_results.json"
+        jobs_path.write_text(json.dumps(self.jobs))
         t0 = time.perf_counter()
         proc = subprocess.run(
             [str(BENCH_VENV / "bin" / "python"), str(ROOT / "bench" / "drift_evidently_runner.py"), str(jobs_path), str(res_path)],
-            capture_output=True, text=True, timeout=3600,
+            capture_output=True, text=True, timeout=7200,
         )
         if proc.returncode != 0:
+            self.reason = "runner failed: " + proc.stderr.strip().splitlines()[-1][:300]
             print("Evidently runner failed:\n" + proc.stderr[-3000:], file=sys.stderr)
-        else:
-            for item in json.loads(res_path.read_text()):
-                row = results[item["key"]]
-                row["evidently_feature_rate"] = item["feature_rate"]
-                row["evidently_dataset_rate"] = item["dataset_rate"]
-                row["evidently_seconds_per_window"] = item["seconds_per_window"]
-                row["evidently_version"] = item["version"]
-                row["evidently_methods"] = item["methods"]
-                row["evidently_per_feature"] = item["per_feature"]
-            print(f"  Evidently: {time.perf_counter() - t0:.0f} s", flush=True)
-    return {"reference_rows": REF_ROWS, "rows": results}
+            return {}
+        print(f"  Evidently: {time.perf_counter() - t0:.0f} s for {sum(len(p[0]) for p in self.pairs.values())} windows", flush=True)
+        return {item["key"]: item for item in json.loads(res_path.read_text())}
 
 
-def ensure_evidently() -> bool:
+def rates(flags: list[list[bool]]) -> tuple[float, float]:
+    arr = np.asarray(flags, dtype=bool)
+    return float(arr.mean()), float(arr.any(axis=1).mean())
+
+
+# --------------------------------------------------------------------------- the three parts
+
+
+def false_alarms(rng: np.random.Generator, trials: int, ev: Evidently, pops: dict, windows, baselines) -> list[dict]:
+    rows = []
+    for pop, (draw, cats) in pops.items():
+        for n in baselines:
+            for m in windows:
+                key = len(rows)
+                flags = {mode: [] for mode in MODES}
+                t0 = time.perf_counter()
+                for t in range(trials):
+                    ref, window = draw(rng, n), draw(rng, m)
+                    for mode, f in ours(ref, window, cats).items():
+                        flags[mode].append(f)
+                    ev.add(key, t, ref, window, cats)
+                row = {"part": "false_alarms", "population": pop, "baseline": n, "window": m, "trials": trials,
+                       "features": len(flags["calibrated"][0]), "seconds": time.perf_counter() - t0}
+                for mode in MODES:
+                    row[f"{mode}_feature"], row[f"{mode}_any"] = rates(flags[mode])
+                rows.append(row)
+                print(f"  no drift {pop:<13} N={n:<5} M={m:<6} calibrated {row['calibrated_feature']:.4f}/"
+                      f"{row['calibrated_any']:.3f}  fixed {row['fixed_feature']:.4f}/{row['fixed_any']:.3f}", flush=True)
+    return rows
+
+
+def power(rng: np.random.Generator, trials: int, ev: Evidently, offset: int) -> list[dict]:
+    rows = []
+    for label, change, changed, windows, target in POWER:
+        for m in windows:
+            key = offset + len(rows)
+            hits = {mode: [] for mode in MODES}
+            others = {mode: [] for mode in MODES}
+            for t in range(trials):
+                ref, window = power_frame(rng, 5000), power_frame(rng, m, change)
+                cols = list(window.columns)
+                for mode, f in ours(ref, window, POWER_CATS).items():
+                    hits[mode].append(any(f[cols.index(c)] for c in changed))
+                    others[mode].append(any(x for c, x in zip(cols, f) if c not in changed))
+                ev.add(key, t, ref, window, POWER_CATS)
+            row = {"part": "power", "change": label, "window": m, "baseline": 5000, "trials": trials,
+                   "changed": changed, "target": target if m >= 500 else None}
+            for mode in MODES:
+                row[f"{mode}_power"] = float(np.mean(hits[mode]))
+                row[f"{mode}_other_flagged"] = float(np.mean(others[mode]))
+            rows.append(row)
+            print(f"  power {label:<28} M={m:<6} calibrated {row['calibrated_power']:.3f}  fixed {row['fixed_power']:.3f}", flush=True)
+    return rows
+
+
+def delays(rng: np.random.Generator, streams: int) -> list[dict]:
+    rows = []
+    for label, change, changed in (("mean +0.5 sigma", ("mean", 0.5), ["x"]), ("mean +0.2 sigma", ("mean", 0.2), ["x"]),
+                                   ("nulls 0 -> 5%", ("nulls", 0.05), ["x"]), ("new category at 1%", ("new_category", 0.01), ["color"])):
+        out = {mode: [] for mode in MODES}
+        early = {mode: 0 for mode in MODES}
+        checks = 0
+        for _ in range(streams):
+            ref = power_frame(rng, 5000)
+            stream = pd.concat([power_frame(rng, 3000), power_frame(rng, 3000, change)], ignore_index=True)
+            baseline = Baseline.from_data(ref, model="m", version="1", categorical=POWER_CATS)
+            first = {mode: None for mode in MODES}
+            for end in range(1000, 6001, 100):
+                prod = ProductionHistograms(baseline)
+                prod.add(stream.iloc[end - 1000:end])
+                for mode, cfg in MODES.items():
+                    flagged = {fd.name for fd in evaluate(baseline.histograms(), prod.histograms(), cfg).features if fd.drifted}
+                    if end <= 3000:
+                        early[mode] += bool(flagged & set(changed))
+                    elif first[mode] is None and flagged & set(changed):
+                        first[mode] = end - 3000
+                checks += end <= 3000
+            for mode in MODES:
+                out[mode].append(first[mode] if first[mode] is not None else float("inf"))
+        row = {"part": "delay", "change": label, "streams": streams, "window": 1000, "step": 100}
+        for mode in MODES:
+            d = np.asarray(out[mode], dtype=float)
+            row[f"{mode}_median_delay"] = float(np.median(d))
+            row[f"{mode}_detected"] = float(np.isfinite(d).mean())
+            row[f"{mode}_prechange_flag_rate"] = early[mode] / checks if checks else 0.0
+        rows.append(row)
+        print(f"  delay {label:<22} calibrated median {row['calibrated_median_delay']:.0f} rows, fixed {row['fixed_median_delay']:.0f}", flush=True)
+    return rows
+
+
+# --------------------------------------------------------------------------- main
+
+
+def ensure_evidently() -> tuple[bool, str]:
     py = BENCH_VENV / "bin" / "python"
     if not py.exists():
         subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
-    check = subprocess.run([str(py), "-c", "import evidently"], capture_output=True)
-    if check.returncode == 0:
-        return True
+    if subprocess.run([str(py), "-c", "import evidently"], capture_output=True).returncode == 0:
+        return True, ""
     print("installing Evidently into _build/bench-venv ...", flush=True)
     inst = subprocess.run(
         [str(py), "-m", "pip", "install", "-q", "-r", str(ROOT / "bench" / "requirements-drift.txt")],
         capture_output=True, text=True,
     )
     if inst.returncode != 0:
+        last = (inst.stderr.strip().splitlines() or ["pip failed"])[-1]
         print("Evidently would not install:\n" + inst.stderr[-2000:], file=sys.stderr)
-        return False
-    return True
+        return False, f"pip install -r bench/requirements-drift.txt failed: {last}"
+    return True, ""
+
+
+def attach_evidently(rows: list[dict], results: dict[int, dict], offset: int = 0) -> None:
+    for i, row in enumerate(rows):
+        item = results.get(offset + i)
+        if not item:
+            continue
+        flags = item["flags"]
+        row["evidently_trials"] = len(flags)
+        row["evidently_methods"] = item["methods"]
+        row["evidently_version"] = item["version"]
+        row["evidently_seconds_per_window"] = item["seconds_per_window"]
+        if row["part"] == "false_alarms":
+            row["evidently_feature"], row["evidently_any"] = rates(flags)
+        else:
+            cols = list(power_frame(np.random.default_rng(0), 1).columns)
+            row["evidently_power"] = float(np.mean([any(f[cols.index(c)] for c in row["changed"]) for f in flags]))
+
+
+def fmt(v: float | None, digits: int = 3) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument("--trials", type=int, default=40, help="windows per no-drift and power cell (ours)")
+    ap.add_argument("--evidently-trials", type=int, default=10, help="of those, windows Evidently scores too")
+    ap.add_argument("--streams", type=int, default=10, help="streams per detection-delay case")
     ap.add_argument("--no-evidently", action="store_true")
-    ap.add_argument("--seed", type=int, default=12345)
+    ap.add_argument("--quick", action="store_true", help="synthetic population only, fewer cells (a smoke run)")
+    ap.add_argument("--seed", type=int, default=20261201)
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    evidently = not args.no_evidently and ensure_evidently()
-    print("1. real data", flush=True)
-    real = real_data()
-    for item in real["bike_sharing"]:
-        print(f"  bikes Jan-2011 vs {item['production']}: top {[n for n, _, _ in item['ours'][:4]]}, "
-              f"Spearman vs raw KS {item['spearman_vs_raw_ks']}")
-    d = real["diabetes"]
-    print(f"  diabetes young vs old: top {[n for n, _, _ in d['ours'][:4]]}, Spearman vs raw KS {d['spearman_vs_raw_ks']}")
-    print(f"  diabetes random halves (no drift), share of features flagged: {real['diabetes_random_halves']}")
-    print("2./3. rates", flush=True)
-    r = rates(args.trials, rng, evidently)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "drift_eval.json").write_text(json.dumps({"real_data": real, "rates": r}, indent=1))
-    print()
-    print("| scenario | population | window | ours fixed | ours adaptive | Evidently | ours dataset fixed/adaptive | Evidently dataset |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for row in r["rows"]:
-        ev = row.get("evidently_feature_rate")
-        evd = row.get("evidently_dataset_rate")
-        print(
-            f"| {row['scenario']} | {row['population']} | {row['window']} | {row['ours_fixed_feature_rate']:.3f} | "
-            f"{row['ours_adaptive_feature_rate']:.3f} | {'n/a' if ev is None else f'{ev:.3f}'} | "
-            f"{row['ours_fixed_dataset_rate']:.2f}/{row['ours_adaptive_dataset_rate']:.2f} | "
-            f"{'n/a' if evd is None else f'{evd:.2f}'} |"
-        )
-    print("\nper feature (shift scenarios): ours fixed / adaptive / Evidently")
-    for row in r["rows"]:
-        if row["scenario"] == "no_drift" and row["window"] not in (200, 10000):
-            continue
-        ev = row.get("evidently_per_feature") or {}
-        bits = [
-            f"{n} {a:.2f}/{b:.2f}/{ev.get(n, float('nan')):.2f}"
-            for n, a, b in zip(row["feature_names"], row["ours_fixed_per_feature"], row["ours_adaptive_per_feature"])
-        ]
-        print(f"  {row['scenario']} {row['population']} {row['window']}: " + ", ".join(bits))
-    print(f"\nwrote {OUT / 'drift_eval.json'}")
+    enabled, reason = (False, "--no-evidently") if args.no_evidently else ensure_evidently()
+    ev = Evidently(enabled, args.evidently_trials)
+    ev.reason = reason or ev.reason
+    pops = populations()
+    windows, baselines = WINDOWS, BASELINES
+    if args.quick:
+        pops = {"synthetic": pops["synthetic"]}
+        windows, baselines = (50, 1000, 20000), (100, 5000)
+    t0 = time.perf_counter()
+    print("1. no drift", flush=True)
+    fa = false_alarms(rng, args.trials, ev, pops, windows, baselines)
+    print("2. power", flush=True)
+    pw = power(rng, args.trials, ev, offset=len(fa))
+    print("3. detection delay", flush=True)
+    dl = delays(rng, args.streams) if not args.quick else []
+    results = ev.run()
+    attach_evidently(fa, results)
+    attach_evidently(pw, results, offset=len(fa))
+    elapsed = time.perf_counter() - t0
+    (OUT / "drift_eval.json").write_text(json.dumps(
+        {"seed": args.seed, "trials": args.trials, "evidently_trials": args.evidently_trials if enabled else 0,
+         "evidently": ev.reason or "ok", "seconds": elapsed, "false_alarms": fa, "power": pw, "delay": dl}, indent=1))
+
+    print(f"\nEvidently: {'DataDriftPreset defaults, ' + str(args.evidently_trials) + ' windows per cell' if enabled and not ev.reason else 'not run (' + ev.reason + ')'}")
+    print(f"\n### No drift: per-feature / any-feature false-alarm rate ({args.trials} windows per cell; targets for calibrated <= 0.010 / <= 0.050)\n")
+    print("| population | baseline | window | calibrated | fixed (forced) | Evidently | calibrated target |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for r in fa:
+        ok = r["calibrated_feature"] <= 0.01 and r["calibrated_any"] <= 0.05
+        print(f"| {r['population']} | {r['baseline']} | {r['window']} | {fmt(r['calibrated_feature'], 4)} / {fmt(r['calibrated_any'])} | "
+              f"{fmt(r['fixed_feature'], 4)} / {fmt(r['fixed_any'])} | "
+              f"{fmt(r.get('evidently_feature'), 4)} / {fmt(r.get('evidently_any'))} | {'met' if ok else 'MISSED'} |")
+    print(f"\n### Power: share of windows flagging the changed feature (baseline 5,000 rows; {args.trials} windows per cell)\n")
+    print("| change | window | calibrated | fixed (forced) | Evidently | calibrated: other features flagged | target |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for r in pw:
+        tgt = r["target"]
+        verdict = "" if tgt is None else ("met" if r["calibrated_power"] >= tgt else "MISSED") + f" (>= {tgt:.2f})"
+        print(f"| {r['change']} | {r['window']} | {fmt(r['calibrated_power'])} | {fmt(r['fixed_power'])} | "
+              f"{fmt(r.get('evidently_power'))} | {fmt(r['calibrated_other_flagged'])} | {verdict} |")
+    if dl:
+        print(f"\n### Detection delay: rows after an abrupt change until flagged (1,000-row window sliding by 100; {args.streams} streams)\n")
+        print("| change | calibrated median (detected) | fixed median (detected) | calibrated flags before the change | target |")
+        print("|---|---:|---:|---:|---|")
+        for r in dl:
+            ok = r["calibrated_median_delay"] < 1000
+            print(f"| {r['change']} | {r['calibrated_median_delay']:.0f} ({r['calibrated_detected']:.2f}) | "
+                  f"{r['fixed_median_delay']:.0f} ({r['fixed_detected']:.2f}) | {r['calibrated_prechange_flag_rate']:.3f} | "
+                  f"{'met' if ok else 'MISSED'} (< 1,000 rows) |")
+    print(f"\n{elapsed:.0f} s; wrote {OUT / 'drift_eval.json'}")
 
 
 if __name__ == "__main__":

@@ -240,9 +240,9 @@ func TestDriftLogsAreEdgeTriggered(t *testing.T) {
 	require.Equal(t, plog.SeverityNumberWarn, lr.SeverityNumber())
 	require.Equal(t, eventDriftStarted, lr.EventName())
 	method, _ := lr.Attributes().Get(attrMethod)
-	require.Equal(t, "ks_qvalue", method.Str())
+	require.Equal(t, "rank_sum_qvalue", method.Str())
 	reason, _ := lr.Attributes().Get(attrReason)
-	require.Equal(t, "ks,chi2_contingency", reason.Str())
+	require.Equal(t, "rank_sum,chi2_contingency", reason.Str())
 	window, _ := lr.Attributes().Get(attrWindow)
 	require.Equal(t, 60.0, window.Double())
 

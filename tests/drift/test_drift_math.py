@@ -64,7 +64,7 @@ def test_shift_drifts_and_same_distribution_does_not():
     assert by_name["b"].verdict == "no_drift"
     assert result.features[0].name == "a"  # most drifted first
     assert result.verdict == "drift"  # 1 of 2 features >= half
-    assert "ks_qvalue" in by_name["b"].scores
+    assert "rank_sum_qvalue" in by_name["b"].scores
 
 
 def test_wasserstein_gate_blocks_tiny_but_significant_shift():
@@ -167,8 +167,8 @@ def test_calibrated_is_the_default_and_gives_verdicts_from_50_values():
     ref = {"x": _normal_hist(rng, BOUNDS, 5000)}
     assert _drift.evaluate(ref, {"x": _normal_hist(rng, BOUNDS, 40, loc=2.0)}).features[0].verdict == "insufficient_data"
     fd = _drift.evaluate(ref, {"x": _normal_hist(rng, BOUNDS, 60, loc=2.0)}).features[0]
-    assert fd.verdict == "drift" and "ks" in fd.reason_codes
-    assert {t.rule for t in fd.tests} >= {"ks", "chi2_contingency"}
+    assert fd.verdict == "drift" and "rank_sum" in fd.reason_codes
+    assert {t.rule for t in fd.tests} >= {"rank_sum", "chi2_contingency"}
 
 
 def test_calibrated_null_rate_rise_is_drift_with_reason_null_rate():
@@ -197,7 +197,7 @@ def test_calibrated_effect_floor_blocks_a_trivial_shift_in_a_huge_window():
     rng = np.random.default_rng(14)
     ref = {"x": _normal_hist(rng, BOUNDS, 1_000_000)}
     fd = _drift.evaluate(ref, {"x": _normal_hist(rng, BOUNDS, 1_000_000, loc=0.012)}).features[0]
-    ks = next(t for t in fd.tests if t.rule == "ks")
+    ks = next(t for t in fd.tests if t.rule == "rank_sum")
     assert ks.pvalue < 1e-4 and ks.effect < ks.floor
     assert fd.verdict == "no_drift"
     ref = {"x": _normal_hist(rng, BOUNDS, 5000)}

@@ -61,6 +61,8 @@ def compute(v: dict):
         return _drift.chi2_pvalue(rc, pc, params["epsilon"])
     if method == "linf":
         return _drift.linf(rc, pc)
+    if method == "rank_sum_pvalue":
+        return _drift.rank_sum_pvalue(rc, pc)
     if method in ("chi2_contingency_pvalue", "chi2_contingency_effect"):
         p, rg, pg = _drift.chi2_two_sample(rc, pc, ordered=params["ordered"], min_expected=params["min_expected"])
         if method.endswith("pvalue"):
@@ -106,7 +108,7 @@ def test_there_are_at_least_40_vectors_covering_every_method():
         "psi", "wasserstein", "wasserstein_normalized", "reference_std", "ks_statistic",
         "ks_pvalue", "jensen_shannon", "chi2_pvalue", "linf", "psi_critical", "js_critical",
         "benjamini_hochberg", "chi2_contingency_pvalue", "chi2_contingency_effect", "rate_pvalue",
-        "outside_pvalue", "effect_floor", "holm", "calibrated_model",
+        "outside_pvalue", "effect_floor", "holm", "calibrated_model", "rank_sum_pvalue",
     }
 
 

@@ -265,6 +265,21 @@ def calibrated_case(name, kind, bounds, r_counts, p_counts, min_expected=5.0, ca
         "numpy arcsin: max Cohen's h over the collapsed cells", params, categories)
 
 
+def rank_sum_scipy(r, p):
+    r = np.repeat(np.arange(len(r)), np.asarray(r, dtype=np.int64))
+    p = np.repeat(np.arange(len(p)), np.asarray(p, dtype=np.int64))
+    if r.size == 0 or p.size == 0 or np.unique(np.concatenate([r, p])).size < 2:
+        return 1.0
+    return float(stats.mannwhitneyu(p, r, method="asymptotic", use_continuity=True).pvalue)
+
+
+def rank_sum_case(name, bounds, r_counts, p_counts):
+    ref = {"counts": r_counts, "min": None, "max": None}
+    prod = {"counts": p_counts, "min": None, "max": None}
+    add(f"{name}_rank_sum_pvalue", "numeric", "rank_sum_pvalue", bounds, ref, prod, rank_sum_scipy(r_counts, p_counts),
+        "scipy.stats.mannwhitneyu(method='asymptotic', use_continuity=True) on the bucket indexes, expanded")
+
+
 def scalar_case(name, method, params, expected, source):
     add(name, "pvalues", method, [], None, None, expected, source, params)
 
@@ -297,8 +312,7 @@ def model_expected(features, alpha, feature_alpha, floor_scale, min_expected, mi
         own = []
         floor = floor_scale * (n * m / (n + m)) ** -0.25
         if f["kind"] == "numeric":
-            d = ks_exact(f["reference"], f["production"])
-            own.append(("ks", float(special.kolmogorov(math.sqrt(n * m / (n + m)) * float(d))),
+            own.append(("rank_sum", rank_sum_scipy(f["reference"], f["production"]),
                         w1_quad(f["bounds"], {"counts": f["reference"], "min": None, "max": None},
                                 {"counts": f["production"], "min": None, "max": None})
                         / ref_std_exact(f["bounds"], {"counts": f["reference"], "min": None, "max": None}),
@@ -549,6 +563,11 @@ def main() -> None:
     calibrated_case("cal_cat_rare_tail", "categorical", [], [5000, 3000, 40, 30, 20, 5, 0], [480, 300, 2, 6, 1, 0, 11],
                     categories=["a", "b", "c", "d", "e", "f"])
     calibrated_case("cal_cat_one_group", "categorical", [], [3, 2, 0], [1, 1, 0], categories=["a", "b"])
+    rank_sum_case("rank_same", b, ref["counts"], hist(b, rng.normal(0.0, 1.0, 500))["counts"])
+    rank_sum_case("rank_shift_0_2sigma", b, ref["counts"], hist(b, rng.normal(0.2, 1.0, 1000))["counts"])
+    rank_sum_case("rank_small_window", b, ref["counts"], hist(b, rng.normal(0.5, 1.0, 50))["counts"])
+    rank_sum_case("rank_tiny_counts", [-1.0, 0.0, 1.0], [2, 5, 4, 1], [0, 1, 3, 3])
+    rank_sum_case("rank_discrete", [1.0, 2.0, 3.0, 4.0], [400, 300, 200, 100, 0], [100, 200, 300, 400, 0])
     for x, m, y, n in ((10, 1000, 0, 5000), (25, 500, 10, 1000), (3, 50, 5, 100), (0, 100, 4, 100),
                        (50, 20000, 100, 5000), (400, 20000, 0, 100), (1, 1, 0, 1)):
         scalar_case(f"rate_{x}_of_{m}_vs_{y}_of_{n}", "rate_pvalue", {"x": x, "m": m, "y": y, "n": n},

@@ -10,7 +10,7 @@ import (
 
 // Rules of the calibrated mode (spec 5), as reported in scores and log records.
 const (
-	RuleKS             = "ks"
+	RuleRankSum        = "rank_sum"
 	RuleChi2           = "chi2_contingency"
 	RuleNullRate       = "null_rate"
 	RuleOutOfRange     = "out_of_range"
@@ -87,6 +87,35 @@ func Chi2TwoSample(reference, production []float64, ordered bool, minExpected fl
 		stat += (r[i]-er)*(r[i]-er)/er + (p[i]-ep)*(p[i]-ep)/ep
 	}
 	return GammaIncc(float64(df)/2, stat/2), r, p
+}
+
+// RankSumPValue is the two-sided Mann-Whitney p-value on ordered buckets (5.1b): midranks,
+// tie-corrected variance, continuity correction 0.5, normal approximation.
+func RankSumPValue(reference, production []float64) float64 {
+	n, m := sum(reference), sum(production)
+	if n <= 0 || m <= 0 {
+		return 1
+	}
+	total := n + m
+	below, rankSum, ties := 0.0, 0.0, 0.0
+	for i := range reference {
+		t := reference[i] + production[i]
+		if t > 0 {
+			rankSum += production[i] * (below + (t+1)/2)
+			ties += t*t*t - t
+			below += t
+		}
+	}
+	u := rankSum - m*(m+1)/2
+	v := n * m / 12 * ((total + 1) - ties/(total*(total-1)))
+	if v <= 0 {
+		return 1
+	}
+	z := (math.Abs(u-n*m/2) - 0.5) / math.Sqrt(v)
+	if z <= 0 {
+		return 1
+	}
+	return math.Min(math.Max(math.Erfc(z/math.Sqrt2), 0), 1)
 }
 
 func lchoose(a, b float64) float64 {
@@ -208,8 +237,7 @@ func CalibratedTests(f Feature) []RuleTest {
 		floor := EffectFloor(n, m, t.EffectFloor)
 		ordered := !f.Categorical
 		if ordered {
-			ks := KSPValue(KSStatistic(rc, pc), n, m)
-			tests = append(tests, RuleTest{Rule: RuleKS, PValue: ks, Effect: WassersteinNormalized(ref, prod), Floor: floor})
+			tests = append(tests, RuleTest{Rule: RuleRankSum, PValue: RankSumPValue(rc, pc), Effect: WassersteinNormalized(ref, prod), Floor: floor})
 		}
 		p, rg, pg := Chi2TwoSample(rc, pc, ordered, t.MinExpected)
 		effect := 0.0

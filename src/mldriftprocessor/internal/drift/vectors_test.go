@@ -96,6 +96,8 @@ func (v vector) compute() (got []float64, ok bool) {
 	case "reference_std":
 		_, std := ReferenceMeanStd(ref)
 		return []float64{std}, true
+	case "rank_sum_pvalue":
+		return []float64{RankSumPValue(ref.Counts, prod.Counts)}, true
 	case "chi2_contingency_pvalue", "chi2_contingency_effect":
 		ordered, _ := v.Params["ordered"].(bool)
 		p, rg, pg := Chi2TwoSample(ref.Counts, prod.Counts, ordered, v.param("min_expected", 5))
