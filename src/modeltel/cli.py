@@ -453,7 +453,11 @@ def _summary(report: Any, output: Path) -> None:
         drifted = sum(p.result.verdict == "drift" for p in report.periods)
         click.echo(f"{len(report.periods)} periods of {report.every}: {drifted} with dataset drift")
     for fd in res.features[:10]:
-        click.echo(f"  {fd.name:<24} {fd.verdict:<18} PSI {fd.scores.get('psi', float('nan')):.3f}")
+        fired = ", ".join(getattr(fd, "reason_codes", []) or [])
+        click.echo(
+            f"  {fd.name:<24} {fd.verdict:<18} PSI {fd.scores.get('psi', float('nan')):.3f}"
+            + (f"  ({fired})" if fired else "")
+        )
 
 
 # Further command groups (e.g. `outcomes`) are added below with @main.group() / @main.command().
