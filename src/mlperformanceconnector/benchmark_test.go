@@ -28,21 +28,25 @@ import (
 const benchBatch = 1000
 
 // batches returns n pairs of record batches: benchBatch joinable predictions (class,
-// score, segment) and their outcomes, keys like the SDK's (32 hex chars + row index).
+// score, one of five segments) and their outcomes, keys like the SDK's (32 hex chars + row
+// index); batch b is predicted b minutes before now modulo the hour, so that the window's
+// 60 slots all hold aggregates (the size of the meta record written once a second).
 func batches(n int) (preds, outs []plog.Logs) {
+	now := time.Now()
 	for b := 0; b < n; b++ {
 		keys, classes, scores, segs, labels := []any{}, []any{}, []any{}, []any{}, []any{}
 		for i := 0; i < benchBatch; i++ {
 			keys = append(keys, fmt.Sprintf("%032x:%d", b, i))
 			classes = append(classes, fmt.Sprint(i%2))
 			scores = append(scores, float64(i%100)/100)
-			segs = append(segs, []any{"eu", "us", "apac"}[i%3])
+			segs = append(segs, []any{"eu", "us", "apac", "latam", "mena"}[i%5])
 			labels = append(labels, fmt.Sprint((i/3)%2))
 		}
 		p, o := plog.NewLogs(), plog.NewLogs()
-		record(p, eventPredicted, t0, map[string]any{attrModelName: "fraud", attrModelVersion: "3.1.0",
+		at := now.Add(-time.Duration(b%60) * time.Minute)
+		record(p, eventPredicted, at, map[string]any{attrModelName: "fraud", attrModelVersion: "3.1.0",
 			attrKeys: keys, attrPredClasses: classes, attrPredScores: scores, attrSegments: segs})
-		record(o, eventObserved, t0, map[string]any{attrModelName: "fraud", attrKeys: keys, attrLabels: labels})
+		record(o, eventObserved, at, map[string]any{attrModelName: "fraud", attrKeys: keys, attrLabels: labels})
 		preds, outs = append(preds, p), append(outs, o)
 	}
 	return preds, outs
@@ -63,7 +67,7 @@ func fileStorage(b testing.TB, dir string) component.Component {
 func benchJoiner(b testing.TB, withStorage bool) *joiner {
 	cfg := createDefaultConfig()
 	cfg.MaxPending = 10_000_000
-	j, err := newJoiner(connectortest.NewNopSettings(metadata.Type), cfg, join.NewManualClock(t0))
+	j, err := newJoiner(connectortest.NewNopSettings(metadata.Type), cfg, join.RealClock{})
 	require.NoError(b, err)
 	j.setMetrics(consumertest.NewNop())
 	h := host{map[component.ID]component.Component{}}
@@ -77,8 +81,9 @@ func benchJoiner(b testing.TB, withStorage bool) *joiner {
 }
 
 // BenchmarkJoin joins batches of 1,000 predictions and their 1,000 outcomes, in memory and
-// written through to file_storage; reports outcomes joined per second (one goroutine: the
-// connector's work is under one mutex, so this is per core).
+// written through to file_storage (held keys every batch, aggregates once a second, on the
+// real clock); reports outcomes joined per second (one goroutine: the connector's work is
+// under one mutex, so this is per core).
 func BenchmarkJoin(b *testing.B) {
 	for _, withStorage := range []bool{false, true} {
 		name := "memory"
@@ -125,7 +130,7 @@ func TestBytesPerPending(t *testing.T) {
 		}
 		s.AddPredictions(join.Predictions{Model: "fraud", Version: "3.1.0", Time: t0, Keys: keys,
 			Classes: classes, Scores: scores, Reference: join.Reference{}})
-		_, err := s.Flush()
+		_, err := s.Flush(true)
 		require.NoError(t, err)
 	}
 	runtime.GC()

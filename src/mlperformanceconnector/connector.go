@@ -186,7 +186,7 @@ func (j *joiner) shutdown(ctx context.Context) error {
 	defer j.mu.Unlock()
 	var err error
 	if j.client != nil {
-		err = errors.Join(j.flush(ctx), j.client.Close(ctx))
+		err = errors.Join(j.flush(ctx, true), j.client.Close(ctx))
 		j.client = nil
 	}
 	if j.release != nil {
@@ -195,9 +195,10 @@ func (j *joiner) shutdown(ctx context.Context) error {
 	return err
 }
 
-// flush writes what changed to the storage in one batch; call with mu held.
-func (j *joiner) flush(ctx context.Context) error {
-	ops, err := j.store.Flush()
+// flush writes what changed to the storage in one batch (the models' aggregates too when
+// force is set, else at most once per join.MetaEvery); call with mu held.
+func (j *joiner) flush(ctx context.Context, force bool) error {
+	ops, err := j.store.Flush(force)
 	if err != nil || j.client == nil || len(ops) == 0 {
 		return err
 	}
@@ -226,7 +227,7 @@ func (j *joiner) consume(ctx context.Context, ld plog.Logs) {
 	if rejected > 0 {
 		j.rejected.Add(ctx, int64(rejected))
 	}
-	if err := j.flush(ctx); err != nil {
+	if err := j.flush(ctx, false); err != nil {
 		j.logger.Warn("mlperformance: writing the join state to storage failed; it stays in memory", zap.Error(err))
 	}
 }

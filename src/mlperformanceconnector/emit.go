@@ -25,7 +25,7 @@ func (j *joiner) emit(ctx context.Context) {
 	j.mu.Lock()
 	j.store.Sweep()
 	md, events := j.build()
-	if err := j.flush(ctx); err != nil {
+	if err := j.flush(ctx, true); err != nil {
 		j.logger.Warn("mlperformance: writing the join state to storage failed; it stays in memory", zap.Error(err))
 	}
 	nextMetrics, nextLogs := j.nextMetrics, j.nextLogs

@@ -151,6 +151,8 @@ type Store struct {
 	models  map[string]*Model
 	pending int
 	journal journal
+	// metaWritten is when Flush last wrote the models' meta records.
+	metaWritten time.Time
 	// Dropped counts rows rejected before they reached a model (max_models).
 	Dropped uint64
 }

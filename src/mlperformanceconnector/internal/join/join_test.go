@@ -147,7 +147,7 @@ func TestRestore(t *testing.T) {
 	clock := NewManualClock(t0)
 	disk := memStorage{}
 	flush := func(s *Store) {
-		ops, err := s.Flush()
+		ops, err := s.Flush(true)
 		require.NoError(t, err)
 		require.NoError(t, disk.Batch(context.Background(), ops...))
 	}

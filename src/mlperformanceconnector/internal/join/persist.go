@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 )
@@ -44,9 +45,17 @@ func (j *journal) set(model, key string, e Entry) { j.entries[entryKey(model, ke
 func (j *journal) remove(model, key string)       { j.entries[entryKey(model, key)] = nil }
 func (j *journal) touch(model string)             { j.models[model] = true }
 
+// MetaEvery is how often at most a changed model's meta record (aggregates, counters) is
+// rewritten by Flush(false): it holds every window slot's aggregates, tens to hundreds of
+// kilobytes, too much to write per incoming batch. Held keys are written on every flush.
+const MetaEvery = time.Second
+
 // Flush returns the storage operations that bring the storage up to date with the store
-// (to pass to one Client.Batch call) and forgets them.
-func (s *Store) Flush() ([]*storage.Operation, error) {
+// (to pass to one Client.Batch call) and forgets them: every held key that changed, and the
+// meta records of changed models when force is set or MetaEvery has passed since the last
+// ones were written. So a SIGKILL can lose up to MetaEvery of aggregates; the connector
+// flushes with force on every emit and at shutdown.
+func (s *Store) Flush(force bool) ([]*storage.Operation, error) {
 	ops := make([]*storage.Operation, 0, len(s.journal.entries)+len(s.journal.models))
 	for k, e := range s.journal.entries {
 		if e == nil {
@@ -54,6 +63,11 @@ func (s *Store) Flush() ([]*storage.Operation, error) {
 			continue
 		}
 		ops = append(ops, storage.SetOperation(k, encodeEntry(*e)))
+	}
+	s.journal.entries = map[string]*Entry{}
+	now := s.clock.Now()
+	if !force && now.Sub(s.metaWritten) < MetaEvery {
+		return ops, nil
 	}
 	for name := range s.journal.models {
 		m := s.models[name]
@@ -66,7 +80,8 @@ func (s *Store) Flush() ([]*storage.Operation, error) {
 		}
 		ops = append(ops, storage.SetOperation(prefixMeta+name, b))
 	}
-	s.journal = newJournal()
+	s.journal.models = map[string]bool{}
+	s.metaWritten = now
 	return ops, nil
 }
 
