@@ -117,6 +117,9 @@ func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
 				zap.String(attrModelName, model), zap.String(attrModelVersion, version),
 				zap.String(attrFeatureName, w.Key.Feature), zap.String(attrBaselineID, w.BaselineID))
 		}
+		if h := w.ReferenceHalves; h[0] != nil && h[1] != nil {
+			windows[i].ReferenceStability = p.checkReference(w)
+		}
 		if w.Production == nil || w.Baseline == nil {
 			continue
 		}
@@ -151,6 +154,9 @@ func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
 			continue
 		}
 		r := results[j]
+		if !math.IsNaN(w.ReferenceStability) {
+			r.Scores[methodReferenceStability] = w.ReferenceStability
+		}
 		methods := make([]string, 0, len(r.Scores))
 		for m := range r.Scores {
 			methods = append(methods, m)
@@ -186,6 +192,28 @@ func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
 		o.intGauge(o.datasetDetected, modelKey, v)
 		o.gauge(o.datasetShare, modelKey, float64(drifted)/float64(evaluated))
 	}
+}
+
+// checkReference tests a self-reference being frozen (no baseline) for drift inside itself:
+// its older half against its newer half, with the rank-sum and chi-squared rules of the
+// calibrated mode (Bonferroni over the two). A reference that was already drifting is
+// reported (a warning here, the p-value as the reference_stability_pvalue score on every
+// emit), not silently trusted.
+func (p *driftProcessor) checkReference(w state.Window) float64 {
+	a, b := drift.Histogram(*w.ReferenceHalves[0]), drift.Histogram(*w.ReferenceHalves[1])
+	t := p.cfg.forFeature(w.Key.Model, w.Key.Version, w.Key.Feature).drift(p.cfg.forModel(w.Key.Model, w.Key.Version))
+	categorical := w.Kind == state.KindCategorical
+	pv, _, _ := drift.Chi2TwoSample(a.Counts, b.Counts, !categorical, t.MinExpected)
+	if !categorical {
+		pv = math.Min(1, 2*math.Min(pv, drift.RankSumPValue(a.Counts, b.Counts)))
+	}
+	p.store.SetReferenceStability(w.Key, pv)
+	if pv < t.FeatureAlpha {
+		p.logger.Warn("mldrift: no baseline, and the first full window frozen as the reference was itself drifting (its two halves differ); drift is measured against a moving reference",
+			zap.String(attrModelName, w.Key.Model), zap.String(attrModelVersion, w.Key.Version),
+			zap.String(attrFeatureName, w.Key.Feature), zap.Float64("p_value", pv))
+	}
+	return pv
 }
 
 // emitQuality writes the data-quality rates of one window. The SDK's violation counters

@@ -49,6 +49,9 @@ func (p *driftProcessor) logTransition(o *output, w state.Window, f drift.Featur
 	against := "its baseline " + w.BaselineID
 	if !w.ReferenceSince.IsZero() {
 		against = "its first full window (no baseline; frozen at " + w.ReferenceSince.UTC().Format(time.RFC3339) + ")"
+		if w.ReferenceStability < f.Thresholds.FeatureAlpha {
+			against += fmt.Sprintf(", which was itself drifting (p %.3g between its halves)", w.ReferenceStability)
+		}
 	}
 	body := fmt.Sprintf("feature %s (%s) of model %s version %s %s: %s %.4g vs threshold %.4g over the last %s (%d values) against %s",
 		w.Key.Feature, w.Key.Role, w.Key.Model, w.Key.Version, verb, reason.Method, reason.Score, reason.Threshold,

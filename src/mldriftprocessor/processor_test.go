@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"sort"
@@ -328,6 +329,12 @@ func TestMaxStreamsAndFeaturesAreBounded(t *testing.T) {
 
 // exponential returns one replica's delta exponential histogram of values (scale 3).
 func exponential(model, feature string, values []float64) pmetric.Metrics {
+	return exponentialAt(3, model, feature, values)
+}
+
+// exponentialAt is exponential at another scale (the SDK picks the largest scale at which
+// 160 buckets cover the data: 7 for values between 60 and 140).
+func exponentialAt(scale int32, model, feature string, values []float64) pmetric.Metrics {
 	return metricsWith("a", func(ms pmetric.MetricSlice) {
 		m := ms.AppendEmpty()
 		m.SetName(metricFeatureValue)
@@ -338,12 +345,12 @@ func exponential(model, feature string, values []float64) pmetric.Metrics {
 		dp.Attributes().PutStr(attrModelVersion, "1")
 		dp.Attributes().PutStr(attrFeatureName, feature)
 		dp.Attributes().PutStr(attrFeatureRole, roleInput)
-		dp.SetScale(3)
+		dp.SetScale(scale)
 		buckets := map[int32]uint64{}
 		lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
 		vmin, vmax := math.Inf(1), math.Inf(-1)
 		for _, v := range values {
-			i := int32(math.Ceil(math.Log2(v)*8)) - 1
+			i := int32(math.Ceil(math.Log2(v)*math.Exp2(float64(scale)))) - 1
 			buckets[i]++
 			lo, hi = min(lo, i), max(hi, i)
 			vmin, vmax = math.Min(vmin, v), math.Max(vmax, v)
@@ -494,4 +501,86 @@ func TestExplicitWithoutBaselineIDUsesItsFirstWindow(t *testing.T) {
 	got, _ := find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: "psi"})
 	require.InDelta(t, drift.PSI([]float64{100, 300, 400, 200}, []float64{400, 300, 200, 100}, drift.Epsilon), got, 1e-12)
 	require.Equal(t, 1, ld.LogRecordCount())
+}
+
+// normalValues returns n values of a normal(mean, sd) distribution (positive for the test's
+// exponential histograms).
+func normalValues(rng *rand.Rand, n int, mean, sd float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = mean + sd*rng.NormFloat64()
+	}
+	return out
+}
+
+// TestWithoutBaselineIdenticalTrafficNeverDriftsAndAShiftDoes feeds a feature without a
+// baseline the same distribution for 40 windows after its reference froze: the frozen
+// reference (scale 7: ~150 fine buckets) is cut into RefBins equal-mass bins, so no window
+// drifts and PSI stays small (on the fine buckets it is ~0.4);
+// then a +1 sigma shift is drift. The reference's stability p-value is reported.
+func TestWithoutBaselineIdenticalTrafficNeverDriftsAndAShiftDoes(t *testing.T) {
+	h := newHarness(t, testConfig())
+	rng := rand.New(rand.NewSource(3))
+	// One window (60 s of 1 s slots): 600 values at 0, 20 and 40 s, evaluated at 59 s; the
+	// next window starts a second later with no overlap.
+	feed := func(mean float64) {
+		for s := 0; s < 3; s++ {
+			h.consume(t, exponentialAt(7, "m", "x", normalValues(rng, 200, mean, 10)))
+			h.clock.Advance(20 * time.Second)
+		}
+		h.clock.Advance(-time.Second)
+	}
+	next := func() { h.clock.Advance(time.Second) }
+	feed(100)
+	md, _ := h.p.evaluate() // first full window: frozen now
+	stability, ok := find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: methodReferenceStability})
+	require.True(t, ok, "the frozen reference's stability is reported")
+	require.Greater(t, stability, 0.01)
+	drifted, maxPSI := 0, 0.0
+	for i := 0; i < 40; i++ {
+		next()
+		feed(100)
+		md, ld := h.p.evaluate()
+		d, ok := find(md, metricDetected, map[string]string{attrFeatureName: "x"})
+		require.True(t, ok)
+		psi, _ := find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: "psi"})
+		maxPSI = math.Max(maxPSI, psi)
+		drifted += int(d)
+		require.Zero(t, ld.LogRecordCount())
+	}
+	require.Zero(t, drifted, "identical traffic, 40 windows")
+	require.Less(t, maxPSI, 0.15, "20 equal-mass bins: PSI ~ (1/600+1/600)*19 ~ 0.06 under no drift")
+	next()
+	feed(110)
+	md, ld := h.p.evaluate()
+	d, _ := find(md, metricDetected, map[string]string{attrFeatureName: "x"})
+	require.Equal(t, 1.0, d, "a +1 sigma shift")
+	require.Equal(t, 1, ld.LogRecordCount())
+}
+
+// TestWithoutBaselineADriftingFirstWindowIsReported checks that a reference frozen while
+// its data moved (the second half shifted) is said to be drifting: a small stability
+// p-value and the log record naming it.
+func TestWithoutBaselineADriftingFirstWindowIsReported(t *testing.T) {
+	h := newHarness(t, testConfig())
+	rng := rand.New(rand.NewSource(4))
+	for s := 0; s < 4; s++ {
+		mean := 100.0
+		if s >= 2 {
+			mean = 115
+		}
+		h.consume(t, exponential("m", "x", normalValues(rng, 300, mean, 10)))
+		h.clock.Advance(15 * time.Second)
+	}
+	md, _ := h.p.evaluate()
+	stability, ok := find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: methodReferenceStability})
+	require.True(t, ok)
+	require.Less(t, stability, 1e-6)
+	h.consume(t, exponential("m", "x", normalValues(rng, 1200, 140, 10)))
+	h.clock.Advance(time.Minute)
+	h.consume(t, exponential("m", "x", normalValues(rng, 1200, 140, 10)))
+	_, ld := h.p.evaluate()
+	require.Equal(t, 1, ld.LogRecordCount())
+	body := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Body().Str()
+	require.Contains(t, body, "which was itself drifting")
 }

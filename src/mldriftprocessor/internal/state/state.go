@@ -124,12 +124,21 @@ type feature struct {
 }
 
 type reference struct {
-	counts   []float64 // explicit buckets on the window's bounds
-	exp      *Expo
-	cats     map[string]float64
-	min, max float64
-	missing  float64
-	since    time.Time
+	counts []float64 // explicit buckets on the window's bounds
+	exp    *Expo
+	// edges are the frozen equal-mass bins of an exponential reference (RefBins of them):
+	// the reference and every later window are compared on these, not on the fine
+	// exponential buckets, whose sparse cells make identical traffic look different.
+	edges []float64
+	// halves are the reference window's older and newer half on the same cells, for the
+	// stability check of the frozen reference (HalvesChecked is set once it was reported).
+	halves    [2]*Histogram
+	checked   bool
+	stability float64
+	cats      map[string]float64
+	min, max  float64
+	missing   float64
+	since     time.Time
 }
 
 type cumulative struct {
@@ -484,6 +493,11 @@ type Window struct {
 	// ReferenceSince is set when the feature has no baseline and is compared with its own
 	// first full window, frozen at that time.
 	ReferenceSince time.Time
+	// ReferenceHalves are the frozen reference's older and newer half (until the processor
+	// has checked them: SetReferenceStability); ReferenceStability that check's p-value
+	// (NaN before it, or with a baseline).
+	ReferenceHalves    [2]*Histogram
+	ReferenceStability float64
 }
 
 // Histogram mirrors drift.Histogram so this package does not depend on the math.
@@ -502,7 +516,7 @@ func (s *Store) Snapshot() (windows []Window, expired int) {
 	cur := s.slotIndex(now)
 	oldest := cur - int64(s.nSlots()) + 1
 	for key, f := range s.features {
-		w := Window{Key: key, Kind: f.kind, BaselineID: f.baselineID, Drifted: f.drifted, BaselineNulls: math.NaN()}
+		w := Window{Key: key, Kind: f.kind, BaselineID: f.baselineID, Drifted: f.drifted, BaselineNulls: math.NaN(), ReferenceStability: math.NaN()}
 		var counts []float64
 		var exp *Expo
 		cats := map[string]float64{}
@@ -596,15 +610,22 @@ func (s *Store) compareWithReference(f *feature, w *Window, counts []float64, ex
 		if now.Sub(f.firstSeen) < s.limits.Window-s.limits.SlotSize || w.Values < s.limits.ReferenceMinSamples {
 			return
 		}
-		f.ref = &reference{min: vmin, max: vmax, missing: w.Missing, since: now}
+		f.ref = &reference{min: vmin, max: vmax, missing: w.Missing, since: now, stability: math.NaN()}
 		switch f.kind {
 		case KindExplicit:
 			f.ref.counts = slices.Clone(counts)
 		case KindExponential:
 			f.ref.exp = exp.Clone()
+			bounds, c, _ := Explicit(exp, exp)
+			f.ref.edges = quantileEdges(bounds, c)
 		default:
 			f.ref.cats = maps.Clone(cats)
 		}
+		f.ref.halves = s.halves(f, now)
+	}
+	w.ReferenceStability = f.ref.stability
+	if !f.ref.checked {
+		w.ReferenceHalves = f.ref.halves
 	}
 	w.ReferenceSince = f.ref.since
 	w.BaselineNulls = f.ref.missing
@@ -615,8 +636,9 @@ func (s *Store) compareWithReference(f *feature, w *Window, counts []float64, ex
 	}
 	if f.kind == KindExponential {
 		bounds, ref, prod := Explicit(f.ref.exp, exp)
-		w.Baseline = &Histogram{Bounds: bounds, Counts: ref, Min: f.ref.min, Max: f.ref.max}
-		w.Production = &Histogram{Bounds: bounds, Counts: prod, Min: vmin, Max: vmax}
+		edges := f.ref.edges
+		w.Baseline = &Histogram{Bounds: edges, Counts: rebin(bounds, ref, edges), Min: f.ref.min, Max: f.ref.max}
+		w.Production = &Histogram{Bounds: edges, Counts: rebin(bounds, prod, edges), Min: vmin, Max: vmax}
 		return
 	}
 	labels := make([]string, 0, len(f.ref.cats)+len(cats))
@@ -636,6 +658,132 @@ func (s *Store) compareWithReference(f *feature, w *Window, counts []float64, ex
 	}
 	w.Baseline = &Histogram{Counts: ref, Min: math.NaN(), Max: math.NaN()}
 	w.Production = &Histogram{Counts: prod, Min: math.NaN(), Max: math.NaN()}
+}
+
+// RefBins is the number of equal-mass bins a frozen exponential self-reference is cut into
+// (like a baseline's 20 quantile bins).
+const RefBins = 20
+
+// quantileEdges picks, among a histogram's bounds, the first bound at which its cumulative
+// count reaches k/RefBins of the total, for k = 1..RefBins-1 (deduplicated).
+func quantileEdges(bounds, counts []float64) []float64 {
+	total := sum(counts)
+	var edges []float64
+	cum := 0.0
+	k := 1
+	for i, b := range bounds {
+		cum += counts[i]
+		for k < RefBins && cum >= total*float64(k)/RefBins {
+			if len(edges) == 0 || edges[len(edges)-1] < b {
+				edges = append(edges, b)
+			}
+			k++
+		}
+	}
+	return edges
+}
+
+// rebin adds a histogram's buckets into the buckets of edges: each bucket goes to the one
+// holding its upper bound (exact when edges are among bounds; the same for any two
+// histograms rebinned from the same bounds).
+func rebin(bounds, counts, edges []float64) []float64 {
+	out := make([]float64, len(edges)+1)
+	for i, c := range counts {
+		if c == 0 {
+			continue
+		}
+		j := len(edges)
+		if i < len(bounds) {
+			j = sort.SearchFloat64s(edges, bounds[i])
+		}
+		out[j] += c
+	}
+	return out
+}
+
+// halves returns the window's older and newer half as two histograms on the reference's
+// cells (edges, bounds or labels), for the stability check of a reference being frozen.
+func (s *Store) halves(f *feature, now time.Time) [2]*Histogram {
+	cur := s.slotIndex(now)
+	n := int64(s.nSlots())
+	oldest := cur - n + 1
+	mid := oldest + n/2
+	var counts [2][]float64
+	var exps [2]*Expo
+	var cats [2]map[string]float64
+	for i := range f.slots {
+		sl := &f.slots[i]
+		if sl.index < oldest || sl.index > cur {
+			continue
+		}
+		h := 0
+		if sl.index >= mid {
+			h = 1
+		}
+		if len(sl.counts) > 0 {
+			if counts[h] == nil {
+				counts[h] = make([]float64, len(sl.counts))
+			}
+			for j, c := range sl.counts {
+				counts[h][j] += c
+			}
+		}
+		if sl.exp != nil {
+			if exps[h] == nil {
+				exps[h] = NewExpo(sl.exp.Scale)
+			}
+			exps[h].Add(sl.exp)
+		}
+		for c, v := range sl.cats {
+			if cats[h] == nil {
+				cats[h] = map[string]float64{}
+			}
+			cats[h][c] += v
+		}
+	}
+	var out [2]*Histogram
+	switch f.kind {
+	case KindExplicit:
+		if counts[0] == nil || counts[1] == nil {
+			return out
+		}
+		out[0] = &Histogram{Bounds: f.bounds, Counts: counts[0], Min: math.NaN(), Max: math.NaN()}
+		out[1] = &Histogram{Bounds: f.bounds, Counts: counts[1], Min: math.NaN(), Max: math.NaN()}
+	case KindExponential:
+		if exps[0] == nil || exps[1] == nil {
+			return out
+		}
+		bounds, a, b := Explicit(exps[0], exps[1])
+		edges := f.ref.edges
+		out[0] = &Histogram{Bounds: edges, Counts: rebin(bounds, a, edges), Min: math.NaN(), Max: math.NaN()}
+		out[1] = &Histogram{Bounds: edges, Counts: rebin(bounds, b, edges), Min: math.NaN(), Max: math.NaN()}
+	default:
+		if cats[0] == nil || cats[1] == nil {
+			return out
+		}
+		labels := make([]string, 0, len(f.ref.cats))
+		for c := range f.ref.cats {
+			labels = append(labels, c)
+		}
+		sort.Strings(labels)
+		a, b := make([]float64, len(labels)), make([]float64, len(labels))
+		for i, c := range labels {
+			a[i], b[i] = cats[0][c], cats[1][c]
+		}
+		out[0] = &Histogram{Counts: a, Min: math.NaN(), Max: math.NaN()}
+		out[1] = &Histogram{Counts: b, Min: math.NaN(), Max: math.NaN()}
+	}
+	return out
+}
+
+// SetReferenceStability records the p-value of the frozen reference's stability check
+// (its older half against its newer half); reported with every later window.
+func (s *Store) SetReferenceStability(key FeatureKey, p float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.features[key]; f != nil && f.ref != nil {
+		f.ref.stability, f.ref.checked = p, true
+	}
 }
 
 func less(a, b FeatureKey) bool {
