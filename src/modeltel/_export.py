@@ -22,7 +22,7 @@ import math
 import os
 import threading
 import weakref
-from typing import Any
+from typing import Any, Mapping
 
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
 from opentelemetry.sdk.metrics.export import (
@@ -119,7 +119,7 @@ def to_metrics_data(
     snapshot: Snapshot,
     *,
     resource: Resource,
-    dropped: int = 0,
+    dropped: Mapping[str, int] | None = None,
 ) -> MetricsData:
     """The OTLP form of a snapshot (names: docs/semantic-conventions.md)."""
     start, now = snapshot.start_time_unix_nano, snapshot.time_unix_nano
@@ -204,7 +204,11 @@ def to_metrics_data(
     if dropped:
         metrics.append(_counter(
             "ml.sketch.dropped", "Distribution data points dropped after a failed export.", "{point}",
-            [NumberDataPoint(attributes={}, start_time_unix_nano=start, time_unix_nano=now, value=dropped)], _DELTA,
+            [
+                NumberDataPoint(attributes={"ml.sdk.drop.reason": reason}, start_time_unix_nano=start, time_unix_nano=now, value=n)
+                for reason, n in sorted(dropped.items())
+            ],
+            _DELTA,
         ))
     if not metrics:
         return MetricsData(resource_metrics=[])
@@ -264,7 +268,11 @@ class SketchExporter:
         #: delivered + dropped = values recorded).
         self.delivered_values = 0
         self.dropped_values = 0
-        self._dropped_unreported = 0
+        self._dropped_unreported: dict[str, int] = {}
+        self._watch = _AnswerWatch(exporter)
+        #: Of ``dropped_values``: those of exports sent but not answered in time (they may
+        #: have arrived: a frozen collector reads them later).
+        self.unanswered_values = 0
         self.exports = 0
         self.failed_exports = 0
         self.succeeded_exports = 0
@@ -323,6 +331,7 @@ class SketchExporter:
             # its values twice. The stock OTLP exporters already retry what certainly did not
             # arrive (connection refused, 429, 503) within their timeout.
             self.exports += 1
+            self._watch.unanswered = False
             try:
                 result = self._exporter.export(data, timeout_millis=timeout_millis)
             except Exception as exc:  # noqa: BLE001
@@ -330,7 +339,7 @@ class SketchExporter:
                 result = MetricExportResult.FAILURE
             values = sum(p.count for p in snapshot.exponential) + sum(p.count for p in snapshot.explicit)
             if result is MetricExportResult.SUCCESS:
-                self._dropped_unreported = 0
+                self._dropped_unreported = {}
                 self.succeeded_exports += 1
                 self.delivered_points += _count_points(data)
                 self.delivered_values += values
@@ -339,9 +348,12 @@ class SketchExporter:
             n = _count_points(data)
             self.dropped_points += n
             self.dropped_values += values
+            reason = "unanswered" if self._watch.unanswered else "export_failed"
+            if reason == "unanswered":
+                self.unanswered_values += values
             # the dropped count of this export travels with the next one
-            self._dropped_unreported += n
-            _log.warning("modeltel: distribution export failed; dropped %d data points", n)
+            self._dropped_unreported[reason] = self._dropped_unreported.get(reason, 0) + n
+            _log.warning("modeltel: distribution export failed (%s); dropped %d data points", reason, n)
             return False
 
     def _after_fork_in_child(self) -> None:
@@ -403,6 +415,35 @@ class DropCounter:
         ]
 
 
+class _AnswerWatch:
+    """Whether an OTLP/HTTP exporter's last request was sent and went unanswered (a read timeout).
+
+    Such an export may have arrived after all (a frozen collector reads it when it wakes), so
+    its items are counted as dropped with the reason ``unanswered``, apart from those that
+    certainly did not arrive (``export_failed``: refused, an error status). The stock exporter
+    says neither, so its transport's ``request`` is wrapped (opentelemetry-exporter-otlp-proto-http
+    1.45); other exporters (gRPC, console) never report ``unanswered``.
+    """
+
+    def __init__(self, exporter: object) -> None:
+        self.unanswered = False
+        transport = getattr(getattr(exporter, "_client", None), "_transport", None)
+        request = getattr(transport, "request", None)
+        if not callable(request):
+            return
+
+        def watched(*args: Any, **kwargs: Any) -> Any:
+            result = request(*args, **kwargs)
+            error = getattr(result, "error", None)
+            self.unanswered = error is not None and "ReadTimeout" in type(error).__name__
+            return result
+
+        try:
+            transport.request = watched  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - a transport that refuses: no classification
+            pass
+
+
 class CountingExporter:
     """Wraps a span or log exporter: a failed export's items are counted as dropped."""
 
@@ -410,12 +451,14 @@ class CountingExporter:
         self._exporter = exporter
         self._signal = signal
         self._counter = counter
+        self._watch = _AnswerWatch(exporter)
         #: Items of the export in progress (lost uncounted if the process ends meanwhile).
         self.in_flight = 0
 
     def export(self, batch: object) -> object:
         n = len(batch)  # type: ignore[arg-type]
         self.in_flight = n
+        self._watch.unanswered = False
         try:
             result = self._exporter.export(batch)  # type: ignore[attr-defined]
         except Exception as exc:  # noqa: BLE001 - counted, never raised into the SDK's thread
@@ -426,7 +469,7 @@ class CountingExporter:
         if result is not None and getattr(result, "name", "") == "SUCCESS":
             self._counter.add_delivered(self._signal, n)
         else:
-            self._counter.add(self._signal, "export_failed", n)
+            self._counter.add(self._signal, "unanswered" if self._watch.unanswered else "export_failed", n)
         return result
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: object) -> None:

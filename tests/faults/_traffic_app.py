@@ -64,6 +64,7 @@ def main() -> None:
                 "sketch_dropped_points": sketch.dropped_points,
                 "sketch_delivered_values": sketch.delivered_values,
                 "sketch_dropped_values": sketch.dropped_values,
+                "sketch_unanswered_values": sketch.unanswered_values,
                 "shutdown_s": shutdown_s,
             }
         ),
