@@ -15,6 +15,7 @@ from modeltel._baseline import Baseline, BaselineError, FeatureBaseline
 from modeltel._config import Config, ConfigError
 from modeltel._drift import DriftConfig
 from modeltel._monitor import Prediction, current_prediction, monitor, observe
+from modeltel._outcome_metrics import PerformanceReport, performance_report
 from modeltel._outcomes import record_outcome, record_outcomes
 from modeltel._report import DriftReport, drift_report
 from modeltel._sdk import configure, force_flush, shutdown
@@ -34,6 +35,7 @@ __all__ = [
     "DriftConfig",
     "DriftReport",
     "FeatureBaseline",
+    "PerformanceReport",
     "Prediction",
     "configure",
     "current_prediction",
@@ -43,6 +45,7 @@ __all__ = [
     "instrument_flask",
     "monitor",
     "observe",
+    "performance_report",
     "record_outcome",
     "record_outcomes",
     "shutdown",

@@ -1,0 +1,131 @@
+"""Offline performance: the mlperformance connector's figures from rows in memory.
+
+:func:`performance_report` takes actual outcomes next to predictions (classes and
+positive-class scores, or values) and computes what the collector computes for joined rows,
+with the same rules: scikit-learn's accuracy, per-class and macro precision/recall/F1
+(``zero_division=0``), log loss (probabilities clipped to [eps, 1-eps]), Brier score, MAE,
+RMSE, bias and R^2, and ROC AUC from the same logit-binned score histograms with their
+error bound. The shared vectors in tests/vectors/performance hold both to scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from modeltel._outcomes import labels
+
+__all__ = ["PerformanceReport", "performance_report", "score_bins"]
+
+#: numpy's float64 machine epsilon, scikit-learn's clip for log loss (Go: perf.LogLossEpsilon).
+LOG_LOSS_EPSILON = 2.220446049250313e-16
+#: The connector's default score histogram: 200 bins uniform in logit over [-10, 10].
+BINS, LIMIT = 200, 10.0
+
+
+def score_bins(scores: np.ndarray, bins: int = BINS, limit: float = LIMIT) -> np.ndarray:
+    """The histogram slot of each score: 0 below the logit grid, ``bins + 1`` above it (Go: Bins.Index)."""
+    s = np.asarray(scores, dtype=float)
+    out = np.zeros(s.shape, dtype=np.int64)
+    inside = (s > 0) & (s < 1)
+    with np.errstate(divide="ignore"):
+        logit = np.log(s[inside] / (1 - s[inside]))
+    idx = np.floor((logit + limit) / (2 * limit) * bins).astype(np.int64) + 1
+    idx[logit < -limit] = 0
+    out[inside] = np.minimum(idx, bins + 1)
+    out[s >= 1] = bins + 1
+    return out
+
+
+@dataclass
+class PerformanceReport:
+    """Performance figures of joined rows; a figure that does not apply is NaN."""
+
+    rows: int
+    accuracy: float = math.nan
+    #: class label -> {"precision", "recall", "f1", "support"}
+    classes: dict[str, dict[str, float]] = field(default_factory=dict)
+    macro: dict[str, float] = field(default_factory=dict)
+    roc_auc: float = math.nan
+    #: Largest possible |histogram AUC - exact AUC| (half the share of pairs in one bin).
+    roc_auc_error_bound: float = math.nan
+    log_loss: float = math.nan
+    brier: float = math.nan
+    mae: float = math.nan
+    rmse: float = math.nan
+    bias: float = math.nan
+    r2: float = math.nan
+
+
+def performance_report(
+    actual: Any,
+    predicted: Any,
+    *,
+    scores: Any = None,
+    positive: str = "1",
+    task: str | None = None,
+) -> PerformanceReport:
+    """The collector's performance figures for rows in memory.
+
+    Args:
+        actual: the actual labels (classification) or values (regression), one per row.
+        predicted: the predicted labels or values.
+        scores: for a binary classifier, each row's probability of the ``positive`` class
+            (log loss, Brier, ROC AUC).
+        task: ``"classification"`` or ``"regression"``; default: floats that are not all
+            integral are values.
+
+    Example::
+
+        r = modeltel.performance_report(y_true, clf.predict(X), scores=clf.predict_proba(X)[:, 1])
+        r.accuracy, r.macro["f1"], r.roc_auc
+    """
+    a, p = np.asarray(actual), np.asarray(predicted)
+    if a.shape != p.shape or a.ndim != 1:
+        raise ValueError(f"actual and predicted must be 1-D of one length, got {a.shape} and {p.shape}")
+    if task is None:
+        floats = p.dtype.kind == "f" and not bool(np.all(p[np.isfinite(p)] == np.trunc(p[np.isfinite(p)])))
+        task = "regression" if floats else "classification"
+    report = PerformanceReport(rows=int(a.size))
+    if a.size == 0:
+        return report
+    if task == "regression":
+        y, yhat = a.astype(float), p.astype(float)
+        e = yhat - y
+        report.mae = float(np.sum(np.abs(e)) / y.size)
+        report.rmse = math.sqrt(float(np.sum(e * e)) / y.size)
+        report.bias = float(np.sum(e) / y.size)
+        sst = float(np.sum(y * y)) - float(np.sum(y)) ** 2 / y.size
+        report.r2 = 1 - float(np.sum(e * e)) / sst if sst > 0 else math.nan
+        return report
+    ya, yp = np.array(labels(a)), np.array(labels(p))
+    report.accuracy = float(np.mean(ya == yp))
+    for c in sorted(set(ya.tolist()) | set(yp.tolist())):
+        tp = int(np.sum((ya == c) & (yp == c)))
+        npred, nact = int(np.sum(yp == c)), int(np.sum(ya == c))
+        report.classes[c] = {
+            "precision": tp / npred if npred else 0.0,
+            "recall": tp / nact if nact else 0.0,
+            "f1": 2 * tp / (npred + nact) if npred + nact else 0.0,
+            "support": nact,
+        }
+    k = len(report.classes)
+    report.macro = {m: sum(v[m] for v in report.classes.values()) / k for m in ("precision", "recall", "f1")}
+    if scores is not None:
+        s = np.asarray(scores, dtype=float)
+        pos = ya == positive
+        clipped = np.clip(s, LOG_LOSS_EPSILON, 1 - LOG_LOSS_EPSILON)
+        report.log_loss = float(-np.sum(np.where(pos, np.log(clipped), np.log(1 - clipped))) / s.size)
+        report.brier = float(np.sum((s - pos) ** 2) / s.size)
+        slots = score_bins(s)
+        hp = np.bincount(slots[pos], minlength=BINS + 2).astype(float)
+        hn = np.bincount(slots[~pos], minlength=BINS + 2).astype(float)
+        if hp.sum() and hn.sum():
+            below = np.concatenate([[0.0], np.cumsum(hn)[:-1]])
+            ties = float(np.sum(hp * hn))
+            report.roc_auc = (float(np.sum(hp * below)) + ties / 2) / (hp.sum() * hn.sum())
+            report.roc_auc_error_bound = ties / 2 / (hp.sum() * hn.sum())
+    return report
