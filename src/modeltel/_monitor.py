@@ -99,6 +99,8 @@ def monitor(func: Any = None, /, **options: Any) -> Any:
             (``ml.data_quality.violations``). A file that cannot be loaded is logged as an
             error and monitoring goes on without it.
         capture_raw: opt in to raw input/output payloads in log records (sampled).
+        capture_error_messages: opt in to exception text on the span and log record (else
+            ``MODELTEL_CAPTURE_ERROR_MESSAGES``; by default only the exception type).
         raw_sample_rate: share of predictions whose raw payload is logged.
         redact: field/column names replaced by ``[REDACTED]`` in raw payloads.
         log_sample_rate: share of sampled, successful predictions that are logged

@@ -107,6 +107,7 @@ class OptionArgs(TypedDict, total=False):
     feature_names: FeatureNames
     baseline: Any
     capture_raw: "bool | None"
+    capture_error_messages: "bool | None"
     raw_sample_rate: "float | None"
     redact: "Sequence[str] | str"
     log_sample_rate: "float | None"
@@ -137,6 +138,8 @@ class Options:
     baseline: Any = None
     #: Opt in to raw payloads in log records (else ``MODELTEL_CAPTURE_RAW``).
     capture_raw: bool | None = None
+    #: Exception text on the span and log record (else ``MODELTEL_CAPTURE_ERROR_MESSAGES``).
+    capture_error_messages: bool | None = None
     #: Share of predictions whose raw payload is logged (else ``MODELTEL_RAW_SAMPLE_RATE``).
     raw_sample_rate: float | None = None
     #: Field/column names replaced by ``[REDACTED]`` in raw payloads.
@@ -498,6 +501,14 @@ class Prediction:
         if self._options.baseline is not None:
             self._check_quality(telemetry, self._options.baseline, summary, sc.ROLE_OUTPUT)
 
+    def _error_config(self) -> Any:
+        """The configuration the exception text rule reads: this model's option wins."""
+        config = _telemetry.default_config()
+        opted = self._options.capture_error_messages
+        if opted is None or opted == config.capture_error_messages:
+            return config
+        return config.replace(capture_error_messages=opted)
+
     def _finish(self, span: trace.Span, error: BaseException | None) -> None:
         duration = time.perf_counter() - self._start
         telemetry = _telemetry.current()
@@ -511,7 +522,7 @@ class Prediction:
                 span.set_attributes(output_attributes)
         if error is not None:
             if self._sampled:
-                kind = record_error(span, error, _telemetry.default_config())
+                kind = record_error(span, error, self._error_config())
             else:
                 kind = _telemetry.error_type(error)
             telemetry.duration.record(duration, {**attributes, sc.ATTR_ERROR_TYPE: kind})
@@ -568,7 +579,7 @@ class Prediction:
             fields["output"] = self._output.log_fields()
         if error is not None:
             fields[sc.ATTR_ERROR_TYPE] = _telemetry.error_type(error)
-            message = error_message(error, config)
+            message = error_message(error, self._error_config())
             if message is not None:
                 fields["error.message"] = message
         if self._capture_raw:

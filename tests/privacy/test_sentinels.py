@@ -177,3 +177,23 @@ def test_raw_capture_puts_values_only_in_the_raw_fields(runs: dict[str, Run]) ->
     for text in (run.stdout, run.stderr):
         assert REDACTED not in text
     assert all(REDACTED.encode() not in r.body for r in run.capture.requests)
+
+
+def test_a_per_model_opt_in_captures_the_exception_text_of_that_model_only() -> None:
+    """capture_error_messages=True on one model: its span and log record carry the text, a
+    model without the option still only its type (in process, modeltel.testing)."""
+    import modeltel
+    from modeltel.testing import capture
+
+    def fail(X):
+        raise ValueError(f"bad row {TEXT}")
+
+    with capture() as cap:
+        for options in ({"capture_error_messages": True}, {}):
+            predict = modeltel.monitor(model=f"m{len(options)}", **options)(fail)
+            with pytest.raises(ValueError):
+                predict({"a": 1.0})
+        spans = {s.attributes["ml.model.name"]: s for s in cap.spans}
+        logs = {line["ml.model.name"]: line for line in cap.logs}
+    assert TEXT in spans["m1"].status.description and "error.message" in logs["m1"]
+    assert spans["m0"].status.description == "ValueError" and "error.message" not in logs["m0"]
