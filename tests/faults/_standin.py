@@ -3,7 +3,8 @@
 Modes: ``ok`` (200, and what the request carried is counted as accepted), ``503`` and
 ``429`` (that status, nothing accepted), ``hang`` (never answers: the request is read and then
 held until the mode changes, when the connection is closed without an answer; nothing
-accepted). A closed port ("refusing") is :meth:`StandIn.stop` / :meth:`StandIn.start`.
+accepted). A closed port ("refusing") is :meth:`StandIn.stop` (which also closes the open keep-alive
+connections) / :meth:`StandIn.start`.
 
 Counted per accepted request: spans (and their ids, to find duplicates), log records, and the
 values of ``ml.feature.value`` points (the sum of their counts).
@@ -11,6 +12,7 @@ values of ``ml.feature.value`` points (the sum of their counts).
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +40,9 @@ class StandIn:
         self.values = 0
         self.answered: Counter[str] = Counter()
         self._httpd: ThreadingHTTPServer | None = None
+        # open client connections: a stopped stand-in closes them too (a keep-alive
+        # connection would otherwise go on being served after the port is closed)
+        self._connections: set[Any] = set()
 
     @property
     def endpoint(self) -> str:
@@ -57,6 +62,16 @@ class StandIn:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                with standin._lock:
+                    standin._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with standin._lock:
+                    standin._connections.discard(self.connection)
+                super().finish()
+
             def do_POST(self) -> None:  # noqa: N802
                 standin._handle(self)
 
@@ -72,6 +87,13 @@ class StandIn:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
