@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import urllib.request
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from e2e._collector import log_records, metric_points, number
+from e2e._collector import CONFIGS, free_port, log_records, metric_points, number
 
 HERE = Path(__file__).parent
 SEGMENTS = ["eu", "us", "apac", "latam"]
@@ -82,6 +83,23 @@ def run_phase(plan_path: Path, phase: int, endpoint: str) -> None:
         assert p.wait(timeout=120) == 0
 
 
+REGRESSION = """
+import modeltel, numpy as np
+from modeltel import _outcomes
+modeltel.configure(service_name="price-api")
+_outcomes.emit_joinable(model="price", version="1", prediction_id="r", output=np.array([10.0, 20.5, 31.0]),
+                        keys=["a", "b", "c"], reference={"mae": 1.0})
+modeltel.record_outcomes(["a", "b", "c"], [11.0, 20.0, 30.5], model="price", task="regression")
+modeltel.shutdown()
+"""
+
+
+def send_regression(endpoint: str) -> None:
+    """A regression model's three joined rows (MAE 2/3), so its metrics exist too."""
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "MODELTEL_EXPORTER": "otlp"}
+    subprocess.run([sys.executable, "-c", REGRESSION], env=env, check=True, stdout=subprocess.DEVNULL, timeout=60)
+
+
 def last_points(lines: list[dict], name: str) -> dict[tuple, float]:
     """The last exported value of each point of a metric, keyed by its sorted attributes."""
     out = {}
@@ -112,9 +130,10 @@ def model_level(points: dict[tuple, dict], **extra: str) -> float:
 def test_join_across_replicas_delays_duplicates_and_a_restart(start_collector, tmp_path):
     plan_path = tmp_path / "plan.json"
     plan = make_plan(plan_path)
+    scrape = f"127.0.0.1:{free_port()}"
     collector = start_collector(
         "outcomes.yaml", OTELCOL_STORAGE_DIR=str(tmp_path / "storage"), MLPERF_TTL=f"{TTL_S}s",
-        MLPERF_EMIT_INTERVAL="1s", MLPERF_MIN_SAMPLES="200",
+        MLPERF_EMIT_INTERVAL="1s", MLPERF_MIN_SAMPLES="200", PROMETHEUS_EXPORTER_ENDPOINT=scrape,
     )
     run_phase(plan_path, 1, collector.http_endpoint)
     collector.stop()  # SIGTERM: pending predictions and early outcomes must survive
@@ -122,6 +141,7 @@ def test_join_across_replicas_delays_duplicates_and_a_restart(start_collector, t
     restored = re.findall(r'join state restored.*?"pending": (\d+)', collector.log.read_text())
     assert len(restored) == 2 and int(restored[1]) > 0, restored  # the second start read the state back
     run_phase(plan_path, 2, collector.http_endpoint)
+    send_regression(collector.http_endpoint)
 
     rows = plan["rows"]
     joined = [r for r in rows if r["fate"] != "never"]
@@ -136,7 +156,7 @@ def test_join_across_replicas_delays_duplicates_and_a_restart(start_collector, t
         time.sleep(1)
     assert reasons == {"expired": never, "unknown_key": 20, "duplicate": dups}, (reasons, never, dups)
 
-    outcomes = sum(number(p) for p in last_points(lines, "ml.performance.outcomes").values())
+    outcomes = sum(number(p) for k, p in last_points(lines, "ml.performance.outcomes").items() if ("ml.model.name", "fraud") in k)
     assert outcomes == len(joined)
 
     y = np.array([r["y"] for r in joined])
@@ -180,6 +200,19 @@ def test_join_across_replicas_delays_duplicates_and_a_restart(start_collector, t
           f"(|gap| {abs(est_us - real_us):.4f}, {n_us} joined); eu (concept drift) {est_eu:.4f} vs {real_eu:.4f}")
     assert abs(est_us - real_us) < 3 * np.sqrt(real_us * (1 - real_us) / n_us)  # within sampling noise
     assert est_eu - real_eu > 0.1  # the estimate cannot see concept drift
+
+    mae = [number(p) for k, p in last_points(lines, "ml.performance.mae").items() if ("ml.model.name", "price") in k]
+    assert mae == [pytest.approx(2 / 3, abs=1e-9)]
+
+    # The shipped dashboard and alert rules query only names the real Prometheus export has.
+    with urllib.request.urlopen(f"http://{scrape}/metrics", timeout=5) as r:
+        exported = {line.split("{")[0].split(" ")[0] for line in r.read().decode().splitlines() if line.startswith("ml_")}
+    for shipped in (CONFIGS / "dashboards" / "grafana-performance.json", CONFIGS / "alerts" / "modeltel-performance.rules.yml"):
+        text = shipped.read_text()
+        label_names = set(re.findall(r"\b(ml_[a-z0-9_]+)\s*(?:=~|!=|=)", text))
+        label_names |= {n.strip() for group in re.findall(r"by \(([^)]*)\)", text) for n in group.split(",")}
+        queried = set(re.findall(r"\b(ml_[a-z0-9_]+)", text)) - label_names
+        assert queried and queried <= exported, (shipped.name, queried - exported)
 
     events = [(rec["eventName"], {kv["key"]: next(iter(kv["value"].values())) for kv in rec.get("attributes", [])})
               for rec in log_records(lines) if rec.get("eventName", "").startswith("ml.performance.")]
