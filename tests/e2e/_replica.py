@@ -40,7 +40,7 @@ def model(age: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--baseline", required=True)
+    ap.add_argument("--baseline", required=True, help="baseline file; '' for none (exponential histograms)")
     ap.add_argument("--model", default="fraud")
     ap.add_argument("--version", default="3.1.0")
     ap.add_argument("--rows", type=int, default=400)
@@ -54,7 +54,7 @@ def main() -> None:
 
     modeltel.configure(service_name=f"{args.model}-api")
 
-    @modeltel.monitor(model=args.model, version=args.version, baseline=args.baseline)
+    @modeltel.monitor(model=args.model, version=args.version, baseline=args.baseline or None)
     def predict(X: list[dict[str, object]]) -> np.ndarray:
         return model(np.array([r["age"] for r in X], dtype=float))
 

@@ -55,7 +55,7 @@ class Replica:
 
 
 def start_replica(
-    workdir: Path, endpoint: str, instance: str, baseline: Path, *, seed: int, rows: int = 400,
+    workdir: Path, endpoint: str, instance: str, baseline: Path | None, *, seed: int, rows: int = 400,
     drift: bool = True, model_name: str = "fraud", batch: int = 20, pause: float = 0.0,
     export_interval: float = 0.5, bad_every: int = 0,
 ) -> Replica:
@@ -74,7 +74,7 @@ def start_replica(
         "OTEL_BSP_SCHEDULE_DELAY": "500",
     }
     argv = [
-        sys.executable, str(REPLICA), "--baseline", str(baseline), "--rows", str(rows), "--seed", str(seed),
+        sys.executable, str(REPLICA), "--baseline", str(baseline or ""), "--rows", str(rows), "--seed", str(seed),
         "--model", model_name, "--batch", str(batch), "--pause", str(pause), "--out", str(out),
     ] + (["--drift"] if drift else []) + (["--bad-every", str(bad_every)] if bad_every else [])
     log = open(out.with_suffix(".log"), "wb")  # noqa: SIM115 - the child holds it

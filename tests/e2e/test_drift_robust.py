@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from e2e._collector import latest, metric_points
+from e2e._collector import CONFIGS, drift_records, latest, metric_points
 from e2e._scenario import make_baseline, start_replica
 
 WINDOW = {"MLDRIFT_WINDOW": "10m", "MLDRIFT_SLOT_SIZE": "1s", "MLDRIFT_EMIT_INTERVAL": "1s"}
@@ -46,3 +46,46 @@ def test_wrong_typed_values_in_5_percent_of_requests_neither_reset_the_window_no
     detected = {f: v for (f, _), v in latest(lines, "ml.drift.detected").items()}
     assert detected.get("amount") == 1, detected
     assert detected.get("age") == 0 and detected.get("device") == 0, detected
+
+
+@pytest.mark.timeout(400)
+def test_without_baseline_identical_traffic_for_30_windows_raises_no_drift_and_a_shift_is_reported(
+    start_collector, tmp_path, monkeypatch
+):
+    """Two SDK replicas without a baseline (exponential histograms) serve identical traffic for
+    more than 30 one-second windows after the reference froze: no ml.drift.started record.
+    Then the same two replicas' traffic shifts (amount +1.5 sigma, country shares): reported.
+
+    alpha is 0.001 here: a run of ~35 evaluations at the default 0.05 would end with a false
+    alarm in up to 1 - 0.95^35 = 83% of runs by design (the per-evaluation level bounds the
+    rate per window, not over the life of a stream: the expected number of windows to a false
+    alarm is >= 1/alpha, docs/drift-math.md 5.4). The replicas share MODELTEL_HASH_KEY, as
+    replicas must for their hashed labels (every label without a baseline) to be the same."""
+    monkeypatch.setenv("MODELTEL_HASH_KEY", "e2e-shared-key")
+    config = (CONFIGS / "local.yaml").read_text().replace(
+        "      min_samples: ${env:MLDRIFT_MIN_SAMPLES:-0}",
+        "      min_samples: ${env:MLDRIFT_MIN_SAMPLES:-0}\n      alpha: 0.001\n      feature_alpha: 0.0002",
+    )
+    path = tmp_path / "no-baseline.yaml"
+    path.write_text(config)
+    collector = start_collector(path, MLDRIFT_WINDOW="1s", MLDRIFT_SLOT_SIZE="500ms", MLDRIFT_EMIT_INTERVAL="1s")
+    same = [start_replica(tmp_path, collector.http_endpoint, f"same-{i}", None, seed=10 + i, rows=16000,
+                          batch=40, pause=0.1, drift=False) for i in range(2)]
+    for r in same:
+        assert r.wait(timeout=300)["failures"] == 0
+    lines = collector.lines()
+    stability = latest(lines, "ml.drift.score")
+    evaluated = [p for a, p in metric_points(lines, "ml.drift.detected") if a.get("ml.feature.name") == "amount"]
+    assert len(evaluated) >= 30, f"only {len(evaluated)} evaluations of amount against its frozen reference"
+    assert ("amount", "reference_stability_pvalue") in stability
+    started = [r for r in drift_records(lines) if r.get("eventName") == "ml.drift.started"]
+    assert not started, started
+
+    shifted = [start_replica(tmp_path, collector.http_endpoint, f"shifted-{i}", None, seed=20 + i, rows=4000,
+                             batch=40, pause=0.1, drift=True) for i in range(2)]
+    for r in shifted:
+        assert r.wait(timeout=120)["failures"] == 0
+    time.sleep(3)
+    started = [r for r in drift_records(collector.lines()) if r.get("eventName") == "ml.drift.started"]
+    flagged = {next(a["value"]["stringValue"] for a in r["attributes"] if a["key"] == "ml.feature.name") for r in started}
+    assert "amount" in flagged, flagged
