@@ -157,6 +157,21 @@ func points(md pmetric.Metrics, name string) map[string]float64 {
 	return out
 }
 
+// eventsBy lists the rig's events so far as "<event name> <value of attribute attr>".
+func eventsBy(r rig, attr string) []string {
+	var out []string
+	for _, ld := range r.logs.AllLogs() {
+		for _, lr := range eventRecords(ld) {
+			value := ""
+			if v, ok := lr.Attributes().Get(attr); ok {
+				value = v.Str()
+			}
+			out = append(out, lr.EventName()+" "+value)
+		}
+	}
+	return out
+}
+
 func last(s *consumertest.MetricsSink) pmetric.Metrics {
 	all := s.AllMetrics()
 	return all[len(all)-1]
@@ -240,19 +255,7 @@ func TestDegradedPerSegment(t *testing.T) {
 		r.j.consume(context.Background(), ld)
 		r.j.emit(context.Background())
 	}
-	events := func() []string {
-		var out []string
-		for _, ld := range r.logs.AllLogs() {
-			for _, lr := range eventRecords(ld) {
-				seg := ""
-				if v, ok := lr.Attributes().Get(attrSegment); ok {
-					seg = v.Str()
-				}
-				out = append(out, lr.EventName()+" "+seg)
-			}
-		}
-		return out
-	}
+	events := func() []string { return eventsBy(r, attrSegment) }
 	send("a", true)
 	assert.Equal(t, []string{eventDegraded + " eu", eventDegraded + " "}, events(), "eu and the model as a whole")
 	verdicts := points(last(r.metrics), metricVerdict)
@@ -360,16 +363,7 @@ func TestRegressionDegradedAgainstConfiguredMAE(t *testing.T) {
 		r.j.consume(context.Background(), ld)
 		r.j.emit(context.Background())
 	}
-	names := func() []string {
-		var out []string
-		for _, ld := range r.logs.AllLogs() {
-			for _, lr := range eventRecords(ld) {
-				metric, _ := lr.Attributes().Get(attrMetric)
-				out = append(out, lr.EventName()+" "+metric.Str())
-			}
-		}
-		return out
-	}
+	names := func() []string { return eventsBy(r, attrMetric) }
 	send("a", 0.9) // MAE 0.9 < 1.05: fine
 	assert.Empty(t, names())
 	assert.InDelta(t, 0.9, points(last(r.metrics), metricMAE)["[]"], 1e-12)
