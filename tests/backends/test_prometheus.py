@@ -45,10 +45,16 @@ def _dashboard_queries() -> list[tuple[str, str]]:
     return out
 
 
+def _default_method() -> str:
+    """The drift method the dashboard opens on (its `method` variable's current value)."""
+    variables = {v["name"]: v for v in json.loads(DASHBOARD.read_text())["templating"]["list"]}
+    return variables["method"]["current"]["value"]
+
+
 def _substitute(expr: str) -> str:
-    """Dashboard variables as Grafana would fill them for model fraud, all versions, PSI."""
+    """Dashboard variables as Grafana fills them on opening: model fraud, all versions, the default method."""
     return (expr.replace("$__rate_interval", "1m").replace("$model", "fraud")
-            .replace('=~"$version"', '=~".*"').replace("$method", "psi"))
+            .replace('=~"$version"', '=~".*"').replace("$method", _default_method()))
 
 
 @pytest.mark.timeout(300)
