@@ -377,15 +377,17 @@ class Prediction:
                 with contained("prediction.start_input"):
                     summary = self._summarise_input(self._pending_input, None)
             self._pending_input = MISSING
-            span = telemetry.tracer.start_span(
-                f"predict {self.model}",
-                kind=SpanKind.INTERNAL,
-                attributes=_telemetry.model_attributes(self.model, self.version),
-            )
+            # No attributes at start: an unsampled span would clean them for nothing (ratio
+            # samplers do not read them); a sampled one gets them all in one call below.
+            span = telemetry.tracer.start_span(f"predict {self.model}", kind=SpanKind.INTERNAL)
             self._span = span
             self._sampled = span.is_recording()
             if self._sampled:
-                attributes: dict[str, Any] = {sc.ATTR_PREDICTION_ID: self.id}
+                attributes: dict[str, Any] = {
+                    sc.ATTR_MODEL_NAME: self.model,
+                    sc.ATTR_MODEL_VERSION: self.version,
+                    sc.ATTR_PREDICTION_ID: self.id,
+                }
                 if summary is not None:
                     attributes.update(summary.span_attributes())
                 if self._attributes:
