@@ -1,14 +1,18 @@
 """Batch summarisation throughput, and the single-row summary + sketch cost.
 
 Measured in the same run, on the same data:
-  np.histogram          one numpy pass over the 100,000 x 20 float64 array (the peer: target <= 3x)
+  np.histogram/column   one np.histogram per column of the 100,000 x 20 float64 array (the peer:
+                        a histogram per feature is what a sketch of each feature has to do)
   modeltel numpy        summarize_input(X) + its statistics + SketchStore.record (exponential histograms)
   modeltel pandas       the same from a pandas DataFrame of the same values
   modeltel baseline     the same with a baseline set (explicit buckets on its edges)
   whylogs               why.log(df) on the same frame (in its own virtualenv, _build/whylogs-venv,
                         so its pins never touch ours; skipped with the reason if it is not there)
-and for one 20-feature row: summary + sketch (dict and numpy row) next to one bare OpenTelemetry
-SDK span (BatchSpanProcessor, discarding exporter) measured in the same run.
+  1M row-major          1,000,000 x 20 row-major (C-order) array: modeltel against the per-column
+                        np.histogram peer on the same array (target <= 2x)
+and for one 20-feature row: summary + sketch (dict, numpy row and one-row pandas DataFrame, the
+usual FastAPI pattern; target: the DataFrame within 3x of the dict) next to one bare
+OpenTelemetry SDK span (BatchSpanProcessor, discarding exporter) measured in the same run.
 
 Prints a table and writes JSON (bench/results/batch.json).
 
@@ -148,6 +152,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--calls", type=int, default=20_000)
     ap.add_argument("--no-whylogs", action="store_true")
+    ap.add_argument("--big-rows", type=int, default=1_000_000, help="rows of the row-major case (0: skip)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "batch.json"))
     args = ap.parse_args()
 
@@ -175,11 +180,15 @@ def main() -> None:
         store = with_baseline
         store.record("bench", "1", "input", summarize_input(x, config=cfg))
 
+    def per_column(a: np.ndarray) -> None:
+        for j in range(a.shape[1]):
+            np.histogram(a[:, j])
+
     batch: dict[str, dict[str, float]] = {}
     # interleave the peer and ours so that machine load hits both alike
     for _ in range(2):
         for name, fn in (
-            ("np.histogram", lambda: np.histogram(x)),
+            ("np.histogram per column", lambda: per_column(x)),
             ("modeltel numpy (summary + sketch)", modeltel_numpy),
             ("modeltel summary only", summary_only),
             ("modeltel pandas (summary + sketch)", modeltel_pandas),
@@ -189,6 +198,21 @@ def main() -> None:
             prev = batch.get(name)
             batch[name] = t if prev is None else {k: min(prev[k], t[k]) for k in t}
 
+    big: dict[str, dict[str, float]] = {}
+    if args.big_rows:
+        xb = np.random.default_rng(1).normal(size=(args.big_rows, args.features))  # C order: row-major
+        big_store = SketchStore()
+
+        def big_modeltel() -> None:
+            big_store.record("bench", "1", "input", summarize_input(xb, config=cfg))
+
+        for _ in range(2):
+            for name, fn in (("np.histogram per column", lambda: per_column(xb)), ("modeltel summary + sketch", big_modeltel)):
+                t = timings(fn, max(3, args.repeat // 2))
+                prev = big.get(name)
+                big[name] = t if prev is None else {k: min(prev[k], t[k]) for k in t}
+        del xb
+
     whylogs = {"skipped": "--no-whylogs"} if args.no_whylogs else run_whylogs(args.rows, args.features, args.repeat)
 
     # single row: summary + sketch for one 20-feature record, next to one bare SDK span
@@ -197,6 +221,7 @@ def main() -> None:
     tracer = provider.get_tracer("bench")
     row_dict = {f"f{j}": float(x[0, j]) for j in range(args.features)}
     row_np = x[0].copy()
+    row_frame = pd.DataFrame([row_dict])
     store = SketchStore()
 
     def bare_span() -> None:
@@ -214,12 +239,16 @@ def main() -> None:
         "summary + sketch, dict row": per_call_us(row_dict_fn, args.calls, 5),
         "summary + sketch, numpy row": per_call_us(row_np_fn, args.calls, 5),
         "summary only, dict row": per_call_us(lambda: summarize_input(row_dict, config=cfg), args.calls, 5),
+        "summary + sketch, one-row DataFrame": per_call_us(
+            lambda: store.record("bench", "1", "input", summarize_input(row_frame, config=cfg)), max(2000, args.calls // 10), 5
+        ),
+        "pd.DataFrame([row]) itself (for scale)": per_call_us(lambda: pd.DataFrame([row_dict]), max(2000, args.calls // 10), 5),
     }
     provider.shutdown()
 
-    peer = batch["np.histogram"]["median_s"]
+    peer = batch["np.histogram per column"]["median_s"]
     print(f"\nBatch: {args.rows:,} x {args.features} float64 ({values:,} values), best of 2 rounds x {args.repeat}")
-    print(f"{'':44} {'median ms':>10} {'min ms':>9} {'Mvalues/s':>10} {'x np.histogram':>15}")
+    print(f"{'':44} {'median ms':>10} {'min ms':>9} {'Mvalues/s':>10} {'x peer':>15}")
     for name, t in batch.items():
         print(
             f"{name:44} {t['median_s'] * 1e3:10.1f} {t['min_s'] * 1e3:9.1f} "
@@ -240,12 +269,28 @@ def main() -> None:
     if "track_row_us" in whylogs:
         print(f"{'whylogs DatasetProfile.track(row=...)':44} {whylogs['track_row_us']:10.2f} {'':9} {whylogs['track_row_us'] / span_us:8.2f}")
 
+    targets = []
+    if big:
+        big_peer = big["np.histogram per column"]["median_s"]
+        print(f"\n{args.big_rows:,} x {args.features} row-major float64")
+        for name, t in big.items():
+            print(f"{name:44} {t['median_s'] * 1e3:10.1f} {t['min_s'] * 1e3:9.1f} {'':10} {t['median_s'] / big_peer:15.2f}")
+        ratio = big["modeltel summary + sketch"]["median_s"] / big_peer
+        targets.append(("1M rows row-major within 2x of per-column np.histogram", ratio <= 2.0, f"{ratio:.2f}x"))
+    frame_ratio = single["summary + sketch, one-row DataFrame"]["median_us"] / single["summary + sketch, dict row"]["median_us"]
+    targets.append(("one-row DataFrame within 3x of the dict path", frame_ratio <= 3.0, f"{frame_ratio:.2f}x"))
+    print()
+    for what, met, figure in targets:
+        print(f"target: {what} -> {'met' if met else 'NOT met'} ({figure})")
+
     result = {
+        "row_major_1m": big,
+        "targets": [{"target": w, "met": m, "figure": f} for w, m, f in targets],
         "rows": args.rows,
         "features": args.features,
         "values": values,
         "batch": batch,
-        "ratio_vs_np_histogram": {k: v["median_s"] / peer for k, v in batch.items()},
+        "ratio_vs_per_column_np_histogram": {k: v["median_s"] / peer for k, v in batch.items()},
         "values_per_s": {k: values / v["median_s"] for k, v in batch.items()},
         "whylogs": whylogs,
         "single_row_us": single,

@@ -473,7 +473,7 @@ def _from_numpy(arr: np.ndarray, feature_names: Sequence[str] | None, config: Co
     return b.build(rows, type_name)
 
 
-def _from_pandas(obj: Any, feature_names: Sequence[str] | None, config: Config, role: str) -> Columns:
+def _from_pandas(obj: Any, feature_names: Sequence[str] | None, config: Config, role: str) -> Columns | Record:
     pd = sys.modules["pandas"]
     output = role == "output"
     if isinstance(obj, pd.Series):
@@ -482,6 +482,10 @@ def _from_pandas(obj: Any, feature_names: Sequence[str] | None, config: Config, 
     elif isinstance(obj, pd.DataFrame):
         frame = obj
         type_name = "pandas.DataFrame"
+        if len(frame) == 1 and not output and feature_names is None:
+            # One row (a server building a DataFrame from one request): a single record, as
+            # a dict is, instead of twenty one-value columns (about 15 us instead of 800).
+            return _record(frame.columns.tolist(), frame.to_numpy(dtype=object)[0].tolist(), type_name, config)
     else:
         raise UnsupportedInput(_type_name(obj))
     rows = len(frame)
