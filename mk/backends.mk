@@ -1,4 +1,4 @@
-# Backend servers for tests/backends (issue #7): Jaeger v2 built from the Go module proxy,
+# Backend servers for tests/backends: Jaeger v2 built from the Go module proxy,
 # Prometheus and promtool from Debian's package. Both are prerequisites of `make test`.
 
 JAEGER_BIN    := $(BUILD)/bin/jaeger

@@ -1,10 +1,10 @@
 # The otelcol-modeltel collector distribution (collector-config/builder.yaml) with the
-# mldrift processor (src/mldriftprocessor). Owned by the collector/mldrift work (issue 5).
+# mldrift processor (src/mldriftprocessor).
 #
 #   make collector        build _build/otelcol-modeltel/otelcol-modeltel (only when its inputs changed)
 #   make mldrift-test     go test the processor (unit, golden, shared drift vectors, fuzz seeds)
 #   make mldrift-bench    the processor's Go benchmarks (points/s, bytes per stream)
-#   make mlperformance-test   go test the mlperformance connector (src/mlperformanceconnector, issue 16)
+#   make mlperformance-test   go test the mlperformance connector (src/mlperformanceconnector)
 #   make mlperformance-bench  its Go benchmarks (outcomes/s joined with storage, bytes per pending key)
 
 GO              ?= go

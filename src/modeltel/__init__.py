@@ -19,13 +19,15 @@ from modeltel._outcome_metrics import PerformanceReport, performance_report
 from modeltel._outcomes import record_outcome, record_outcomes
 from modeltel._report import DriftReport, drift_report
 from modeltel._sdk import configure, force_flush, shutdown
-from modeltel._telemetry import VERSION as __version__
+from modeltel._telemetry import VERSION as _VERSION
 from modeltel.instrumentation import (
     instrument_fastapi,
     instrument_flask,
     uninstrument_fastapi,
     uninstrument_flask,
 )
+
+__version__ = _VERSION
 
 __all__ = [
     "Baseline",

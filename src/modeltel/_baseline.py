@@ -488,7 +488,7 @@ class Baseline:
         with the rows of every chunk read.
         """
         if predictions is None and targets is None:
-            factory: Callable[[], Iterable[tuple[Any, Any, Any]]] = lambda: ((x, None, None) for x in _chunks(X))
+            factory: Callable[[], Iterable[tuple[Any, Any, Any]]] = lambda: ((x, None, None) for x in _chunks(X))  # noqa: E731
         else:
 
             def factory() -> Iterator[tuple[Any, Any, Any]]:

@@ -855,7 +855,7 @@ def _calibrate(results: list[FeatureDrift], config: DriftConfig) -> None:
         return
     features = len({id(fd) for fd, _ in family})
     level = min(config.alpha, config.feature_alpha * features)
-    for (fd, t), q in zip(family, holm([t.pvalue for _, t in family])):
+    for (_fd, t), q in zip(family, holm([t.pvalue for _, t in family])):
         t.qvalue, t.alpha = q, level
         t.fired = q < level and t.effect >= t.floor
     for fd in {id(fd): fd for fd, _ in family}.values():

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import weakref
 from typing import Any, Mapping
@@ -239,7 +238,7 @@ class SketchExporter:
     """Every ``interval`` seconds: ``store.collect()`` -> MetricsData -> ``exporter.export``.
 
     ``dropped_points`` counts data points given up after a failed export (not retried);
-    ``exports`` and ``failed_exports`` count attempts (for the lead's self-telemetry).
+    ``exports`` and ``failed_exports`` count attempts.
     """
 
     def __init__(

@@ -797,7 +797,7 @@ def stream(
             except GeneratorExit:
                 generator.close()
                 raise
-            except BaseException as thrown:  # forwarded into the user's generator
+            except BaseException as thrown:  # noqa: BLE001 - forwarded into the user's generator
                 step, value = generator.throw, thrown
     except BaseException as exc:
         prediction.end(exc)
@@ -830,7 +830,7 @@ async def stream_async(
             except GeneratorExit:
                 await generator.aclose()
                 raise
-            except BaseException as thrown:
+            except BaseException as thrown:  # noqa: BLE001 - forwarded into the user's generator
                 step, value = generator.athrow, thrown
     except BaseException as exc:
         prediction.end(exc)

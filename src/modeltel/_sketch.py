@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import os
 import threading
 import time
 import weakref

@@ -203,7 +203,7 @@ def _patch_sklearn(module: Any) -> None:
                 report_internal_error("hooks.sklearn_subclass", exc)
 
     hook = classmethod(__init_subclass__)
-    setattr(BaseEstimator, "__init_subclass__", hook)
+    BaseEstimator.__init_subclass__ = hook  # type: ignore[assignment,method-assign]
     _patches.append((BaseEstimator, "__init_subclass__", previous, hook))
 
 
