@@ -474,8 +474,10 @@ func TestCategoricalWithoutBaselineUsesItsFirstWindow(t *testing.T) {
 	detected, _ := find(md, metricDetected, map[string]string{attrFeatureName: "c"})
 	require.Equal(t, 1.0, detected)
 	require.Equal(t, 1, ld.LogRecordCount())
-	body := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Body().Str()
-	require.Contains(t, body, "first full window")
+	lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+	require.Contains(t, lr.Body().Str(), "first full window")
+	reason, _ := lr.Attributes().Get(attrReason)
+	require.Contains(t, reason.Str(), "unseen_category", "a label the reference never saw is in the last (__other__) cell")
 }
 
 // TestExplicitWithoutBaselineIDUsesItsFirstWindow checks explicit-bucket histograms sent

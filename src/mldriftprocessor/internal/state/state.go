@@ -641,20 +641,31 @@ func (s *Store) compareWithReference(f *feature, w *Window, counts []float64, ex
 		w.Production = &Histogram{Bounds: edges, Counts: rebin(bounds, prod, edges), Min: vmin, Max: vmax}
 		return
 	}
-	labels := make([]string, 0, len(f.ref.cats)+len(cats))
+	// The reference's labels, then __other__ for every label it never saw (and its own
+	// __other__, if the SDK sent one): the last cell is what the unseen_category rule tests.
+	labels := make([]string, 0, len(f.ref.cats)+1)
 	for c := range f.ref.cats {
-		labels = append(labels, c)
-	}
-	for c := range cats {
-		if _, ok := f.ref.cats[c]; !ok {
+		if c != Other {
 			labels = append(labels, c)
 		}
 	}
 	sort.Strings(labels)
+	labels = append(labels, Other)
+	pos := make(map[string]int, len(labels))
+	for i, c := range labels {
+		pos[c] = i
+	}
 	ref := make([]float64, len(labels))
 	prod := make([]float64, len(labels))
-	for i, c := range labels {
-		ref[i], prod[i] = f.ref.cats[c], cats[c]
+	for c, v := range f.ref.cats {
+		ref[pos[c]] += v
+	}
+	for c, v := range cats {
+		if i, ok := pos[c]; ok {
+			prod[i] += v
+		} else {
+			prod[len(prod)-1] += v
+		}
 	}
 	w.Baseline = &Histogram{Counts: ref, Min: math.NaN(), Max: math.NaN()}
 	w.Production = &Histogram{Counts: prod, Min: math.NaN(), Max: math.NaN()}
