@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -199,6 +200,49 @@ class _Batch:
     dtypes: dict[str, str]
 
 
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+#: Integers beyond this are not exact as float64 (2**53): such a column would collapse.
+_EXACT_INT = 2**53
+
+
+def _check_input(obj: Any) -> None:
+    """Reject, with a clear BaselineError, inputs a baseline cannot represent faithfully.
+
+    Duplicate column names (the second column would vanish), complex numbers (no order, no
+    histogram), integers beyond 2**53 (ids: neighbouring values collapse as float64) and
+    timezone-aware datetimes (read as labels by the SDK while naive ones are numbers: convert
+    both to numbers, e.g. epoch seconds, or drop them). pandas DataFrames and numpy arrays.
+    """
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(obj, pd.DataFrame):
+        dup = obj.columns[obj.columns.duplicated()].unique().tolist()
+        if dup:
+            raise BaselineError(f"duplicate column name(s) {dup}: every feature needs its own name")
+        for name, dtype in obj.dtypes.items():
+            if dtype.kind == "c":
+                raise BaselineError(f"column {name!r}: complex numbers cannot be binned; pass the real/imaginary parts or drop it")
+            if isinstance(dtype, pd.DatetimeTZDtype):
+                raise BaselineError(
+                    f"column {name!r}: timezone-aware datetimes are not supported; "
+                    "convert to a number (e.g. epoch seconds) or drop the column"
+                )
+            if dtype.kind in "iu":
+                col = obj[name]
+                if len(col) and max(abs(int(col.min())), abs(int(col.max()))) > _EXACT_INT:
+                    raise BaselineError(
+                        f"column {name!r}: integers beyond 2**53 are not exact as floats (an id?); "
+                        "drop it or pass it as strings"
+                    )
+    elif isinstance(obj, np.ndarray):
+        if obj.dtype.kind == "c":
+            raise BaselineError("complex numbers cannot be binned; pass the real/imaginary parts")
+        if obj.dtype.kind in "iu" and obj.size and max(abs(int(obj.min())), abs(int(obj.max()))) > _EXACT_INT:
+            raise BaselineError("integers beyond 2**53 are not exact as floats (an id?); drop them or pass strings")
+
+
 def _to_batch(
     obj: Any,
     *,
@@ -207,6 +251,7 @@ def _to_batch(
     categorical: frozenset[str],
     rename: Callable[[str], str] | None = None,
 ) -> _Batch:
+    _check_input(obj)
     try:
         cols = to_columns(obj, feature_names=feature_names, config=_columns_config(), role=role)
     except TypeError as exc:  # UnsupportedInput is a TypeError
@@ -278,8 +323,9 @@ class _NumericAcc:
             return
         # Chan et al. parallel merge of (n, mean, M2): stable for large offsets.
         n_b = x.size
-        mean_b = float(x.mean())
-        m2_b = float(np.sum((x - mean_b) ** 2))
+        with np.errstate(over="ignore", invalid="ignore"):  # |x| > ~1e154: std is None (finish)
+            mean_b = float(x.mean())
+            m2_b = float(np.sum((x - mean_b) ** 2))
         n = self.n + n_b
         delta = mean_b - self.mean
         self.mean += delta * n_b / n
@@ -412,8 +458,10 @@ class _Section:
                     null_count=acc.nulls,
                     min=acc.min if finite else None,
                     max=acc.max if finite else None,
-                    mean=acc.mean if finite else None,
-                    std=math.sqrt(acc.m2 / acc.n) if finite else None,
+                    # Display only (the drift math reads the histogram): None when the moments
+                    # overflow a double (values beyond ~1e154 square to infinity).
+                    mean=_finite_or_none(acc.mean) if finite else None,
+                    std=_finite_or_none(math.sqrt(acc.m2 / acc.n)) if finite and math.isfinite(acc.m2) else None,
                     inf_count=acc.pos_inf + acc.neg_inf,
                     discrete=discrete,
                     outlier_low=lo,

@@ -202,3 +202,24 @@ def test_missing_model_or_empty_data_or_unknown_categorical_is_an_error(frame):
         Baseline.from_data(frame, model="m", version="1", categorical=["nope"])
     with pytest.raises(BaselineError):
         Baseline.from_data(object(), model="m", version="1")
+
+
+def test_bad_inputs_give_a_clear_baseline_error_or_a_documented_treatment():
+    """Duplicate names, complex numbers, integers beyond 2**53 and timezone-aware datetimes are
+    a BaselineError naming the column; values beyond 1e154 build a baseline whose display
+    mean/std are None (their squares overflow) and whose file saves and loads."""
+    bad = {
+        "duplicate": (pd.DataFrame(np.arange(600.0).reshape(300, 2), columns=["a", "a"]), "duplicate column"),
+        "complex": (pd.DataFrame({"z": np.arange(300) + 1j}), "complex"),
+        "complex array": (np.ones((10, 2), dtype=complex), "complex"),
+        "int64 id": (pd.DataFrame({"id": np.arange(2**60, 2**60 + 300, dtype=np.int64)}), r"2\*\*53"),
+        "tz-aware": (pd.DataFrame({"t": pd.date_range("2026-01-01", periods=300, freq="h", tz="UTC")}), "timezone"),
+    }
+    for label, (data, message) in bad.items():
+        with pytest.raises(BaselineError, match=message):
+            Baseline.from_data(data, model="m", version="1")
+        assert label
+    huge = Baseline.from_data(pd.DataFrame({"x": [1e155, -1e155, 3e154] * 100}), model="m", version="1")
+    fb = huge.features["x"]
+    assert fb.std is None and fb.min == -1e155 and fb.max == 1e155
+    assert Baseline.from_dict(huge.to_dict()).id == huge.id
