@@ -195,3 +195,19 @@ func TestLabelsAndValuesCoerced(t *testing.T) {
 	assert.Equal(t, "1", NumberLabel(1.0))
 	assert.Equal(t, "0.25", NumberLabel(0.25))
 }
+
+// FuzzRestore reads arbitrary storage records back: a corrupt record is skipped, never a panic.
+func FuzzRestore(f *testing.F) {
+	s := NewStore(limits(), NewManualClock(t0))
+	s.AddPredictions(Predictions{Model: "m", Time: t0, Keys: []string{"a"}, Classes: []string{"1"}, Scores: []float64{0.5}, Reference: noRef()})
+	ops, _ := s.Flush(true)
+	for _, op := range ops {
+		f.Add(op.Key, op.Value)
+	}
+	f.Add("e\x00m", []byte{1, 2})
+	f.Fuzz(func(t *testing.T, key string, value []byte) {
+		r := NewStore(limits(), NewManualClock(t0))
+		_, err := r.Restore(context.Background(), memStorage{key: value})
+		require.NoError(t, err)
+	})
+}
