@@ -151,27 +151,36 @@ _registry.register("identity.vocabularies", reset=_vocabularies.clear)
 _MAX_VOCABULARY = 1000
 
 
+def _once_per_model(cache: "weakref.WeakKeyDictionary[Any, Any]", model: Any, compute: Any) -> Any:
+    """``compute(model)`` once per model object (``None`` if it fails: these are niceties)."""
+    try:
+        return cache[model]
+    except (KeyError, TypeError):
+        pass
+    try:
+        value = compute(model)
+    except Exception:  # noqa: BLE001 - a nicety; the caller has a fallback
+        value = None
+    try:
+        cache[model] = value
+    except TypeError:
+        pass
+    return value
+
+
+def _classes(model: Any) -> frozenset[str] | None:
+    classes = getattr(model, "classes_", None)
+    if classes is None or len(classes) > _MAX_VOCABULARY:
+        return None
+    return frozenset(label for label in map(value_label, list(classes)) if label is not None)
+
+
 def model_vocabulary(model: Any) -> frozenset[str] | None:
     """The labels a classifier can output (its ``classes_``, by :func:`value_label`), once
     per model object: the model's own vocabulary is not user data, so its output classes
     are exported in clear while every other string label stays hashed. ``None`` for a model
     without classes (or with more than 1000)."""
-    try:
-        return _vocabularies[model]
-    except (KeyError, TypeError):
-        pass
-    labels = None
-    try:
-        classes = getattr(model, "classes_", None)
-        if classes is not None and len(classes) <= _MAX_VOCABULARY:
-            labels = frozenset(label for label in map(value_label, list(classes)) if label is not None)
-    except Exception:  # noqa: BLE001 - a vocabulary is a nicety; labels stay hashed
-        labels = None
-    try:
-        _vocabularies[model] = labels
-    except TypeError:
-        pass
-    return labels
+    return _once_per_model(_vocabularies, model, _classes)  # type: ignore[no-any-return]
 
 
 def detected_version(model: Any) -> str | None:
@@ -182,20 +191,7 @@ def detected_version(model: Any) -> str | None:
     objects."""
     if model is None or not callable(getattr(model, "get_params", None)):
         return None
-    try:
-        return _detected[model]
-    except (KeyError, TypeError):
-        pass
-    version = None
-    try:
-        version = _fitted_hash(model)
-    except Exception:  # noqa: BLE001 - a version is a nicety; "unknown" is the fallback
-        version = None
-    try:
-        _detected[model] = version
-    except TypeError:
-        pass
-    return version
+    return _once_per_model(_detected, model, _fitted_hash)  # type: ignore[no-any-return]
 
 
 def _fitted_hash(model: Any) -> str | None:
@@ -205,55 +201,39 @@ def _fitted_hash(model: Any) -> str | None:
     return "sha-" + digest.hexdigest()[:12]
 
 
+def _hash_value(digest: Any, value: Any, depth: int) -> None:
+    """One parameter or fitted attribute: arrays by their bytes, estimators recursively,
+    sequences item by item (pipeline steps are (name, estimator) pairs), the rest by repr."""
+    if callable(getattr(value, "tobytes", None)):
+        digest.update(value.tobytes())
+    elif callable(getattr(value, "get_params", None)):
+        _hash_into(digest, value, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value[:10_000]:
+            _hash_value(digest, item, depth + 1)
+    elif type(value).__name__ == "Tree" and callable(getattr(value, "__getstate__", None)):
+        state = value.__getstate__()  # scikit-learn's Cython trees
+        for part in ("nodes", "values"):
+            if state.get(part) is not None:
+                digest.update(state[part].tobytes())
+    else:
+        digest.update(repr(value).encode())
+
+
 def _hash_into(digest: Any, obj: Any, depth: int) -> None:
     """Feed what defines a fitted estimator into ``digest``: its hyper-parameters and its
     fitted arrays (``coef_``, ``classes_``, trees, ...), recursing into pipeline steps."""
-    if depth > 4:
+    if depth > 6:
         return
     params = getattr(obj, "get_params", None)
     if callable(params):
         for key, value in sorted(params(deep=False).items()):
             digest.update(key.encode())
-            if callable(getattr(value, "get_params", None)):
-                _hash_into(digest, value, depth + 1)
-            elif isinstance(value, (list, tuple)):
-                for item in value:
-                    inner = item[1] if isinstance(item, tuple) and len(item) == 2 else item
-                    if callable(getattr(inner, "get_params", None)):
-                        _hash_into(digest, inner, depth + 1)
-                    else:
-                        digest.update(repr(item).encode())
-            else:
-                digest.update(repr(value).encode())
+            _hash_value(digest, value, depth)
     for key in sorted(vars(obj)) if hasattr(obj, "__dict__") else ():
-        if not key.endswith("_") or key.startswith("_"):
-            continue
-        value = getattr(obj, key, None)
-        tobytes = getattr(value, "tobytes", None)
-        digest.update(key.encode())
-        if callable(tobytes):
-            digest.update(tobytes())
-        elif callable(getattr(value, "get_params", None)):
-            _hash_into(digest, value, depth + 1)
-        elif isinstance(value, (list, tuple)):
-            for item in value[:10_000]:
-                inner_bytes = getattr(item, "tobytes", None)
-                if callable(inner_bytes):
-                    digest.update(inner_bytes())
-                elif callable(getattr(item, "get_params", None)):
-                    _hash_into(digest, item, depth + 1)
-                else:
-                    digest.update(repr(item).encode())
-        else:
-            tree = getattr(value, "__getstate__", None)
-            if type(value).__name__ == "Tree" and callable(tree):  # sklearn's Cython trees
-                state = tree()
-                for part in ("nodes", "values"):
-                    array = state.get(part)
-                    if array is not None:
-                        digest.update(array.tobytes())
-            else:
-                digest.update(repr(value).encode())
+        if key.endswith("_") and not key.startswith("_"):
+            digest.update(key.encode())
+            _hash_value(digest, getattr(obj, key, None), depth)
 
 
 def model_identity(
