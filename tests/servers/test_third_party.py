@@ -147,3 +147,25 @@ def test_flask_jsonify_output_is_read_and_bad_json_is_a_rejected_input(otlp, iri
     assert point.as_int == 1 or point.as_double == 1
     failed = [a for a, _ in metric_points(otlp, "ml.prediction.duration") if "error.type" in a]
     assert failed == []
+
+
+def test_one_call_baseline_names_a_numpy_model_and_rejections_are_counted(otlp, frame_model, tmp_path):
+    """instrument_fastapi(app, baseline=path): the route's model and version come from the
+    baseline, its distributions go out on the baseline's edges with the baseline in-band, and
+    a 422 is a rejected input of that model."""
+    _, baseline_path = frame_model
+    port = free_port()
+    argv = [str(BIN / "uvicorn"), "--app-dir", str(APPS), "numpy_fastapi:app", "--host", "127.0.0.1", "--port", str(port)]
+    server = Server(argv, _env(otlp, baseline_path, IRIS_BASELINE_PATH=str(baseline_path), MODELTEL_EXPORT_INTERVAL="0.3"), port, tmp_path).start()
+    try:
+        for _ in range(3):
+            assert httpx.post(server.url + "/predict", json=FLOWER).status_code == 200
+        assert httpx.post(server.url + "/predict", json={**FLOWER, "petal_width": "x"}).status_code == 422
+    finally:
+        server.stop()
+    predicts = [s for s in spans(otlp) if s.name.startswith("predict ")]
+    assert [(s.attributes["ml.model.name"], s.attributes["ml.model.version"]) for s in predicts] == [("iris-pipeline", "2.0.0")] * 3
+    assert {a["ml.model.name"] for a, _ in metric_points(otlp, "ml.baseline.feature.value")} == {"iris-pipeline"}
+    assert sorted(_feature_names(otlp, "input")) == FEATURES
+    (attrs, _) = metric_points(otlp, "ml.input.rejected")[-1]
+    assert (attrs["ml.model.name"], attrs["ml.model.version"]) == ("iris-pipeline", "2.0.0")
