@@ -1,35 +1,55 @@
 """Model performance of local data for the offline report: predictions next to their targets.
 
-The report has the rows, so when it is given both it scores the model row by row: accuracy
-for class labels (scores in [0, 1] against 0/1 targets are labels at 0.5), mean absolute and
-root mean squared error for values. The names follow the ``ml.performance.*`` metrics of the
-collector's performance connector (accuracy, mae). Only one prediction and one target column
-are scored; rows where either is missing are counted, not scored.
+The figures are :func:`modeltel.performance_report`'s (the mlperformance connector's rules,
+held to scikit-learn by the shared vectors); this module only gathers the rows chunk by chunk
+and decides what the prediction column is. Scores in [0, 1] against 0/1 targets are a binary
+classifier's: labels at 0.5, and the scores give log loss, Brier and ROC AUC. Only one
+prediction and one target column are scored; rows where either is missing are counted, not
+scored. The two columns are kept in memory (8 bytes a value for numbers) until the report is
+made.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from modeltel._outcome_metrics import PerformanceReport, performance_report
+
 __all__ = ["Performance"]
+
+#: The figures the report shows, in order, with their names.
+FIGURES = {
+    "accuracy": "accuracy",
+    "f1": "macro F1",
+    "precision": "macro precision",
+    "recall": "macro recall",
+    "roc_auc": "ROC AUC",
+    "log_loss": "log loss",
+    "brier": "Brier score",
+    "mae": "mean absolute error",
+    "rmse": "root mean squared error",
+    "bias": "bias (mean error)",
+    "r2": "R²",
+}
 
 
 @dataclass
 class Performance:
-    """Running accuracy (classification) or MAE/RMSE (regression) over chunks."""
+    """Predictions and targets gathered over chunks; :meth:`metrics` scores them."""
 
     task: str = ""
     rows: int = 0
     missing: int = 0
-    correct: int = 0
-    abs_error: float = 0.0
-    sq_error: float = 0.0
     #: Why nothing was scored (several prediction columns, ...), else "".
     skipped: str = ""
+    _predictions: list[np.ndarray] = field(default_factory=list, repr=False)
+    _targets: list[np.ndarray] = field(default_factory=list, repr=False)
+    _report: PerformanceReport | None = field(default=None, repr=False)
+    _binary_scores: bool = False
 
     def add(self, predictions: Any, targets: Any) -> None:
         p = np.asarray(predictions)
@@ -40,36 +60,61 @@ class Performance:
         if p.shape != t.shape:
             self.skipped = f"{p.size} predictions but {t.size} targets"
             return
-        task = _task(p, t)
-        if self.task and task != self.task:
-            task = self.task  # decided by the first chunk: one task per report
-        self.task = task
-        if task == "regression":
-            pf, tf = p.astype(np.float64), t.astype(np.float64)
-            ok = np.isfinite(pf) & np.isfinite(tf)
-            err = pf[ok] - tf[ok]
-            self.abs_error += float(np.abs(err).sum())
-            self.sq_error += float((err * err).sum())
-        else:
-            ok = ~(_missing(p) | _missing(t))
-            if _is_score(p) and _is_binary(t):
-                hits = (p[ok].astype(np.float64) >= 0.5) == (t[ok].astype(np.float64) >= 0.5)
+        if not self.task:  # decided by the first chunk: one task per report
+            self._binary_scores = _is_score(p) and _is_binary(t)
+            self.task = "classification" if self._binary_scores else _task(p, t)
+        ok = ~(_missing(p) | _missing(t))
+        self._predictions.append(p[ok])
+        self._targets.append(t[ok])
+        self.rows += int(ok.sum())
+        self.missing += int(p.size - ok.sum())
+        self._report = None
+
+    def report(self) -> PerformanceReport | None:
+        if not self.rows:
+            return None
+        if self._report is None:
+            p = np.concatenate(self._predictions)
+            t = np.concatenate(self._targets)
+            if self._binary_scores:
+                scores = p.astype(np.float64)
+                self._report = performance_report(
+                    (t.astype(np.float64) >= 0.5).astype(np.int64), (scores >= 0.5).astype(np.int64),
+                    scores=scores, positive="1", task="classification",
+                )
             else:
-                hits = np.asarray([_label(a) == _label(b) for a, b in zip(p[ok], t[ok])], dtype=bool)
-            self.correct += int(hits.sum())
-        scored = int(ok.sum())
-        self.rows += scored
-        self.missing += int(p.size - scored)
+                self._report = performance_report(t, p, task=self.task)
+        return self._report
 
     def metrics(self) -> dict[str, float]:
-        if not self.rows:
+        """The figures that apply to this task (no NaN), in :data:`FIGURES` order."""
+        r = self.report()
+        if r is None:
             return {}
-        if self.task == "regression":
-            return {"mae": self.abs_error / self.rows, "rmse": math.sqrt(self.sq_error / self.rows)}
-        return {"accuracy": self.correct / self.rows}
+        values = {
+            "accuracy": r.accuracy,
+            "f1": r.macro.get("f1", math.nan),
+            "precision": r.macro.get("precision", math.nan),
+            "recall": r.macro.get("recall", math.nan),
+            "roc_auc": r.roc_auc,
+            "log_loss": r.log_loss,
+            "brier": r.brier,
+            "mae": r.mae,
+            "rmse": r.rmse,
+            "bias": r.bias,
+            "r2": r.r2,
+        }
+        return {k: float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "rows": self.rows, "missing": self.missing, "skipped": self.skipped, **self.metrics()}
+        r = self.report()
+        out: dict[str, Any] = {"task": self.task, "rows": self.rows, "missing": self.missing, "skipped": self.skipped}
+        out.update(self.metrics())
+        if r is not None and r.classes:
+            out["classes"] = r.classes
+        if r is not None and math.isfinite(r.roc_auc_error_bound):
+            out["roc_auc_error_bound"] = float(r.roc_auc_error_bound)
+        return out
 
 
 def _missing(a: np.ndarray) -> np.ndarray:
@@ -110,15 +155,7 @@ def _is_binary(a: np.ndarray) -> bool:
 
 
 def _task(p: np.ndarray, t: np.ndarray) -> str:
-    """Class labels (strings, bools, integer-valued numbers, scores against 0/1) or values."""
+    """Class labels (strings, bools, integer-valued numbers) or values."""
     if not (_numeric(p) and _numeric(t)):
         return "classification"
-    if _is_score(p) and _is_binary(t):
-        return "classification"
     return "classification" if _integral(p) and _integral(t) else "regression"
-
-
-def _label(v: Any) -> str:
-    if isinstance(v, (float, np.floating)) and float(v).is_integer():
-        return str(int(v))
-    return str(v)

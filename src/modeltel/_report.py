@@ -29,7 +29,7 @@ import numpy as np
 from modeltel import _drift
 from modeltel._baseline import Baseline, FeatureBaseline, ProductionHistograms, _chunks
 from modeltel._dataquality import DataQuality, small_baseline_warning
-from modeltel._performance import Performance
+from modeltel._performance import FIGURES, Performance
 
 __all__ = ["DriftReport", "Period", "ReportInputs", "drift_report"]
 
@@ -796,7 +796,6 @@ def _section_quality(report: DriftReport) -> str:
     )
 
 
-_METRIC_NAMES = {"accuracy": "accuracy", "mae": "mean absolute error", "rmse": "root mean squared error"}
 
 
 def _section_performance(report: DriftReport) -> str:
@@ -818,9 +817,10 @@ def _section_performance(report: DriftReport) -> str:
     note = f" ({perf.missing:,} rows without a prediction or a target were not scored)" if perf.missing else ""
     return (
         head
-        + f'<p class="none">{_e(perf.task)}: predictions against targets, row by row{_e(note)}.</p>'
+        + f'<p class="none">{_e(perf.task)}: predictions against targets, row by row{_e(note)}; '
+        "the figures of modeltel.performance_report (the collector's performance connector's rules).</p>"
         + '<table id="performance-table"><thead><tr><th></th><th class="num">rows</th>'
-        + "".join(f'<th class="num">{_METRIC_NAMES[m]}</th>' for m in cols)
+        + "".join(f'<th class="num">{FIGURES.get(m, m)}</th>' for m in cols)
         + "</tr></thead><tbody>" + body + "</tbody></table>"
     )
 

@@ -383,3 +383,23 @@ def test_drift_report_doc_example_runs_as_written(tmp_path):
     assert "never seen in training: 'kiosk'" in r.stdout
     assert r.stdout.rstrip().endswith(" 7")  # 2,000 five-minute rows from 2026-03-02: 7 days
     assert (tmp_path / "drift.html").exists() and (tmp_path / "drift.json").exists()
+
+
+def test_performance_of_a_scoring_classifier_uses_the_connectors_figures():
+    """Scores in [0, 1] against 0/1 targets: accuracy at 0.5, log loss and Brier equal to
+    scikit-learn's, ROC AUC within the histogram's stated error bound of scikit-learn's."""
+    from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
+
+    rng = np.random.default_rng(12)
+    n = 3000
+    train = pd.DataFrame({"a": rng.normal(0, 1, n)})
+    b = Baseline.from_data(train, model="m", version="1", predictions=rng.random(n), targets=rng.integers(0, 2, n))
+    x = rng.normal(0, 1, n)
+    score = 1 / (1 + np.exp(-2 * x))
+    label = (x + rng.normal(0, 1, n) > 0).astype(int)
+    perf = drift_report(b, pd.DataFrame({"a": x}), predictions=score, targets=label).to_dict()["performance"]
+    assert perf["task"] == "classification" and perf["rows"] == n
+    assert perf["accuracy"] == pytest.approx(accuracy_score(label, score >= 0.5), abs=1e-12)
+    assert perf["log_loss"] == pytest.approx(log_loss(label, score), rel=1e-9)
+    assert perf["brier"] == pytest.approx(brier_score_loss(label, score), rel=1e-9)
+    assert abs(perf["roc_auc"] - roc_auc_score(label, score)) <= perf["roc_auc_error_bound"] + 1e-12
