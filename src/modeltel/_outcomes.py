@@ -390,7 +390,9 @@ def _column(X: Any, name: str) -> list[Any] | None:
             return [row.get(name) for row in X]
         return None
     columns = getattr(X, "columns", None)  # pandas, polars
-    if columns is not None and name in list(columns):
+    if columns is not None and name in columns:
+        if hasattr(X, "iat") and len(X) == 1:  # one pandas row: no Series (a third of the cost)
+            return [X.iat[0, columns.get_loc(name)]]
         col = X[name]
         return col.to_list() if hasattr(col, "to_list") else _as_list(col, name)
     names = getattr(getattr(X, "schema", None), "names", None)  # pyarrow

@@ -110,3 +110,19 @@ def test_without_outcomes_nothing_joinable_is_sent():
     with capture() as cap:
         predict(FRAME.iloc[:1])
     assert _joinable(cap) == []
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pd.DataFrame({"tx": [7], "region": ["eu"], "x": [1.0]}).iloc[:1],
+        lambda: __import__("polars").DataFrame({"tx": [7], "region": ["eu"], "x": [1.0]}),
+        lambda: __import__("pyarrow").table({"tx": [7], "region": ["eu"], "x": [1.0]}),
+        lambda: {"tx": 7, "region": "eu", "x": 1.0},
+        lambda: {"tx": np.array([7]), "region": ["eu"], "x": [1.0]},
+        lambda: [{"tx": 7, "region": "eu", "x": 1.0}],
+    ],
+    ids=["pandas-1-row", "polars", "pyarrow", "dict", "dict-of-arrays", "records"],
+)
+def test_keys_and_segments_from_every_input_type(make):
+    assert _outcomes.join_columns(make(), "tx", ("region",)) == (["7"], ["eu"])
