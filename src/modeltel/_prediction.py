@@ -494,7 +494,7 @@ class Prediction:
         if self._capture_raw:
             self._raw_output = y if self._raw_output is MISSING else _append(self._raw_output, y)
         try:
-            summary = summarize_output(y, config=_telemetry.default_config())
+            summary = summarize_output(y, config=_telemetry.default_config(), vocabulary=self._options.vocabulary)
         except UnsupportedInput:
             return
         self._output = summary

@@ -241,11 +241,13 @@ class InputSummary(_Summary):
 class OutputSummary(_Summary):
     """What one prediction's output looked like: class counts, score or value stats."""
 
-    __slots__ = ("kind",)
+    __slots__ = ("kind", "vocabulary")
 
-    def __init__(self, columns: Columns | Record, config: Config) -> None:
+    def __init__(self, columns: Columns | Record, config: Config, vocabulary: frozenset[str] = frozenset()) -> None:
         super().__init__(columns, config)
         self.kind = self._kind()
+        #: The model's own output labels (its classes): in clear, as the sketch store has them.
+        self.vocabulary = vocabulary
 
     def _kind(self) -> str:
         c = self.columns
@@ -270,7 +272,8 @@ class OutputSummary(_Summary):
             return dict(counts)
         out: dict[str, int] = {}
         for label, n in counts.items():
-            key = label if label_is_clear(label, "output") else hash_label(label, self.config.hash_key)
+            clear = label in self.vocabulary or label_is_clear(label, "output")
+            key = label if clear else hash_label(label, self.config.hash_key)
             out[key] = out.get(key, 0) + n
         return out
 
@@ -378,6 +381,7 @@ def summarize_input(obj: Any, *, feature_names: Any = None, config: Config) -> I
     return InputSummary(to_columns(obj, feature_names=feature_names, config=config, role="input"), config)
 
 
-def summarize_output(obj: Any, *, config: Config) -> OutputSummary:
-    """Summarise a model output; raises :class:`UnsupportedInput` for an unknown type."""
-    return OutputSummary(to_columns(obj, config=config, role="output"), config)
+def summarize_output(obj: Any, *, config: Config, vocabulary: frozenset[str] | None = None) -> OutputSummary:
+    """Summarise a model output; raises :class:`UnsupportedInput` for an unknown type.
+    ``vocabulary``: the model's own output labels, left in clear."""
+    return OutputSummary(to_columns(obj, config=config, role="output"), config, vocabulary or frozenset())

@@ -352,3 +352,28 @@ print("ok")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr
     assert "Traceback" not in result.stderr and "modeltel" not in result.stderr
+
+
+def test_string_classes_of_a_classifier_are_in_clear_and_other_labels_stay_hashed(instrumented):
+    """The model's own vocabulary (classes_) is not user data: its output classes are readable
+    in distributions and the log record; a string that is not one of them stays hashed."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    X = [[0.0], [1.0], [2.0], [3.0]]
+    clf = DecisionTreeClassifier().fit(X, ["setosa", "setosa", "virginica", "virginica"])
+    with capture() as cap:
+        clf.predict([[0.5], [2.5]])
+    (log,) = cap.logs
+    assert log["output"]["classes"] == {"setosa": 1, "virginica": 1}
+    store = cap.store.collect()
+    labels = {p.category for p in store.categories if p.role == "output"}
+    assert labels == {"setosa", "virginica"}
+
+    import modeltel
+
+    with capture() as cap:
+        with modeltel.observe("labels", "1") as p:
+            p.record_output(["setosa-like free text"])  # no vocabulary here: hashed
+    (log,) = cap.logs
+    (label,) = log["output"]["classes"]
+    assert label.startswith("#")
