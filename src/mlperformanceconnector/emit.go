@@ -216,6 +216,7 @@ func (j *joiner) buildModel(b *builder, m *join.Model, bounds []float64) {
 			b.sumDouble(metricErrSum, false, a.Err, ident(m, k.Ver, k.Seg, nil))
 			b.sumDouble(metricActualSum, false, a.Y, ident(m, k.Ver, k.Seg, nil))
 			b.sumDouble(metricActualSqSum, true, a.Y2, ident(m, k.Ver, k.Seg, nil))
+			b.sumDouble(metricAPESum, true, a.APE, ident(m, k.Ver, k.Seg, nil))
 		}
 		if a.Scored > 0 {
 			for _, positive := range []bool{true, false} {
@@ -298,6 +299,8 @@ func (j *joiner) windowGauges(b *builder, m *join.Model, k join.AggKey, a *perf.
 	b.gauge(metricAUCError, "1", f.AUCError, id)
 	b.gauge(metricLogLoss, "1", f.LogLoss, id)
 	b.gauge(metricBrier, "1", f.Brier, id)
+	b.gauge(metricCalibrationError, "1", f.CalibrationError, id)
+	b.gauge(metricMAPE, "1", f.MAPE, id)
 	b.gauge(metricMAE, "1", f.MAE, id)
 	b.gauge(metricRMSE, "1", f.RMSE, id)
 	b.gauge(metricBias, "1", f.Bias, id)

@@ -3,8 +3,8 @@
 :func:`performance_report` takes actual outcomes next to predictions (classes and
 positive-class scores, or values) and computes what the collector computes for joined rows,
 with the same rules: scikit-learn's accuracy, per-class and macro precision/recall/F1
-(``zero_division=0``), log loss (probabilities clipped to [eps, 1-eps]), Brier score, MAE,
-RMSE, bias and R^2, and ROC AUC from the same logit-binned score histograms with their
+(``zero_division=0``), log loss (probabilities clipped to [eps, 1-eps]), Brier score, the
+calibration error over the histogram's slots, MAE, RMSE, MAPE, bias and R^2, and ROC AUC from the same logit-binned score histograms with their
 error bound. The shared vectors in tests/vectors/performance hold both to scikit-learn.
 """
 
@@ -54,7 +54,11 @@ class PerformanceReport:
     roc_auc_error_bound: float = math.nan
     log_loss: float = math.nan
     brier: float = math.nan
+    #: Expected calibration error over the histogram's slots (sum |scores - positives| / rows).
+    calibration_error: float = math.nan
     mae: float = math.nan
+    #: scikit-learn's mean_absolute_percentage_error (|actual| floored at eps).
+    mape: float = math.nan
     rmse: float = math.nan
     bias: float = math.nan
     r2: float = math.nan
@@ -98,6 +102,7 @@ def performance_report(
         report.mae = float(np.sum(np.abs(e)) / y.size)
         report.rmse = math.sqrt(float(np.sum(e * e)) / y.size)
         report.bias = float(np.sum(e) / y.size)
+        report.mape = float(np.sum(np.abs(e) / np.maximum(np.abs(y), LOG_LOSS_EPSILON)) / y.size)
         sst = float(np.sum(y * y)) - float(np.sum(y)) ** 2 / y.size
         report.r2 = 1 - float(np.sum(e * e)) / sst if sst > 0 else math.nan
         return report
@@ -121,6 +126,8 @@ def performance_report(
         report.log_loss = float(-np.sum(np.where(pos, np.log(clipped), np.log(1 - clipped))) / s.size)
         report.brier = float(np.sum((s - pos) ** 2) / s.size)
         slots = score_bins(s)
+        score_sum = np.bincount(slots, weights=s, minlength=BINS + 2)
+        report.calibration_error = float(np.sum(np.abs(score_sum - np.bincount(slots[pos], minlength=BINS + 2))) / s.size)
         hp = np.bincount(slots[pos], minlength=BINS + 2).astype(float)
         hn = np.bincount(slots[~pos], minlength=BINS + 2).astype(float)
         if hp.sum() and hn.sum():

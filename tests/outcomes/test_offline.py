@@ -22,7 +22,7 @@ def test_shared_vectors(path):
     rows, want = v["rows"], v["expected"]
     r = modeltel.performance_report(np.array(rows["actual"]), np.array(rows["predicted"]),
                                     scores=rows.get("score"), task=v["task"])
-    for name in ("accuracy", "log_loss", "brier", "mae", "rmse", "bias", "r2"):
+    for name in ("accuracy", "log_loss", "brier", "calibration_error", "mae", "mape", "rmse", "bias", "r2"):
         if name in want:
             assert getattr(r, name) == pytest.approx(want[name], abs=1e-9), name
     for cls, w in want.get("classes", {}).items():

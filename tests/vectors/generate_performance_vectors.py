@@ -42,9 +42,23 @@ def classification(name: str, y: np.ndarray, score: np.ndarray | None, pred: np.
             "log_loss": metrics.log_loss(positive, score, labels=[0, 1]),
             "brier": metrics.brier_score_loss(positive, score),
             "roc_auc": metrics.roc_auc_score(positive, score),
+            "calibration_error": calibration_error(positive, score),
         }
         rows["score"] = score.tolist()
     write(name, {"task": "classification", "positive": "1", "rows": rows, "expected": expected})
+
+
+def calibration_error(positive: np.ndarray, score: np.ndarray, bins: int = 200, limit: float = 10.0) -> float:
+    """Expected calibration error over the connector's histogram: 200 bins uniform in
+    logit(score) over [-10, 10] plus one below and one above (docs/outcomes.md), computed
+    here from the definition: sum over bins of |sum of scores - positives| / rows."""
+    with np.errstate(divide="ignore"):
+        logit = np.log(score) - np.log1p(-score)
+    idx = np.where(score <= 0, 0, np.where(score >= 1, bins + 1,
+                   np.clip(np.floor((logit + limit) / (2 * limit) * bins).astype(int) + 1, 0, bins + 1)))
+    idx = np.where((score > 0) & (score < 1) & (logit < -limit), 0, idx)
+    gap = sum(abs(score[idx == b].sum() - positive[idx == b].sum()) for b in range(bins + 2))
+    return float(gap / score.size)
 
 
 def regression(name: str, y: np.ndarray, pred: np.ndarray) -> None:
@@ -53,6 +67,7 @@ def regression(name: str, y: np.ndarray, pred: np.ndarray) -> None:
         "rmse": float(np.sqrt(metrics.mean_squared_error(y, pred))),
         "bias": float(np.mean(pred - y)),
         "r2": metrics.r2_score(y, pred),
+        "mape": metrics.mean_absolute_percentage_error(y, pred),
     }
     write(name, {"task": "regression", "rows": {"actual": y.tolist(), "predicted": pred.tolist()},
                  "expected": expected})

@@ -70,9 +70,11 @@ type Agg struct {
 	Scored uint64
 	Pos    []uint64
 	Neg    []uint64
-	// LogLoss and Brier are the sums over scored rows.
-	LogLoss float64
-	Brier   float64
+	// LogLoss and Brier are the sums over scored rows; ScoreSum the sum of the scores in each
+	// histogram slot (with Pos and Neg: the reliability curve and calibration error).
+	LogLoss  float64
+	Brier    float64
+	ScoreSum []float64
 	// Regression sums over rows with a numeric prediction and actual.
 	Reg    uint64
 	AbsErr float64
@@ -80,6 +82,8 @@ type Agg struct {
 	Err    float64
 	Y      float64
 	Y2     float64
+	// APE is the sum of |predicted - actual| / max(|actual|, eps) (scikit-learn's MAPE).
+	APE float64
 	// Estimated performance (confidence-based, before labels): over every scored
 	// prediction, whether or not its outcome came, with p its calibrated probability of the
 	// positive class: the expected confusion counts and the score histograms weighted by p
@@ -92,7 +96,7 @@ type Agg struct {
 // NewAgg returns an empty aggregate with histograms of bins.Size() slots.
 func NewAgg(bins Bins) *Agg {
 	return &Agg{Confusion: map[uint32]uint64{}, Pos: make([]uint64, bins.Size()), Neg: make([]uint64, bins.Size()),
-		EPos: make([]float64, bins.Size()), ENeg: make([]float64, bins.Size())}
+		EPos: make([]float64, bins.Size()), ENeg: make([]float64, bins.Size()), ScoreSum: make([]float64, bins.Size())}
 }
 
 // AddEstimate adds one scored prediction to the estimated figures: score is the model's
@@ -131,12 +135,17 @@ func (a *Agg) AddScore(bins Bins, score float64, positive bool) {
 	a.Scored++
 	p := math.Min(math.Max(score, LogLossEpsilon), 1-LogLossEpsilon)
 	y := 0.0
+	i := bins.Index(score)
+	if len(a.ScoreSum) == 0 { // an aggregate restored from before score sums existed
+		a.ScoreSum = make([]float64, bins.Size())
+	}
+	a.ScoreSum[i] += score
 	if positive {
 		y = 1
-		a.Pos[bins.Index(score)]++
+		a.Pos[i]++
 		a.LogLoss -= math.Log(p)
 	} else {
-		a.Neg[bins.Index(score)]++
+		a.Neg[i]++
 		a.LogLoss -= math.Log(1 - p)
 	}
 	a.Brier += (score - y) * (score - y)
@@ -152,6 +161,7 @@ func (a *Agg) AddValue(predicted, actual float64) {
 	a.Err += e
 	a.Y += actual
 	a.Y2 += actual * actual
+	a.APE += math.Abs(e) / math.Max(math.Abs(actual), LogLossEpsilon)
 }
 
 // Merge adds o into a.
@@ -175,6 +185,12 @@ func (a *Agg) Merge(o *Agg) {
 	a.Err += o.Err
 	a.Y += o.Y
 	a.Y2 += o.Y2
+	a.APE += o.APE
+	for i := range o.ScoreSum {
+		if i < len(a.ScoreSum) {
+			a.ScoreSum[i] += o.ScoreSum[i]
+		}
+	}
 	a.EstN += o.EstN
 	a.ETP, a.EFP, a.EFN, a.ETN = a.ETP+o.ETP, a.EFP+o.EFP, a.EFN+o.EFN, a.ETN+o.ETN
 	for i := range o.EPos {
@@ -259,15 +275,18 @@ type ClassScore struct {
 // Figures are the performance figures of an aggregate; a figure that is not defined
 // (no rows of that kind) is NaN.
 type Figures struct {
-	Accuracy  float64
-	Classes   []ClassScore
-	Macro     ClassScore
-	ROCAUC    float64
-	AUCError  float64 // upper bound of |histogram AUC - exact AUC|
-	LogLoss   float64
-	Brier     float64
-	MAE, RMSE float64
-	Bias, R2  float64
+	Accuracy float64
+	Classes  []ClassScore
+	Macro    ClassScore
+	ROCAUC   float64
+	AUCError float64 // upper bound of |histogram AUC - exact AUC|
+	LogLoss  float64
+	Brier    float64
+	// CalibrationError is the expected calibration error over the score histogram's slots:
+	// sum over slots of |sum of scores - positives| / scored rows.
+	CalibrationError float64
+	MAE, RMSE, MAPE  float64
+	Bias, R2         float64
 }
 
 // Compute derives the figures. Per-class precision/recall/F1 follow scikit-learn's
@@ -275,7 +294,8 @@ type Figures struct {
 // predicted; macro is their unweighted mean.
 func (a *Agg) Compute() Figures {
 	nan := math.NaN()
-	f := Figures{Accuracy: nan, ROCAUC: nan, AUCError: nan, LogLoss: nan, Brier: nan, MAE: nan, RMSE: nan, Bias: nan, R2: nan}
+	f := Figures{Accuracy: nan, ROCAUC: nan, AUCError: nan, LogLoss: nan, Brier: nan, CalibrationError: nan,
+		MAE: nan, RMSE: nan, MAPE: nan, Bias: nan, R2: nan}
 	f.Macro = ClassScore{Precision: nan, Recall: nan, F1: nan}
 	cls := a.N - a.Reg
 	if cls > 0 {
@@ -328,12 +348,20 @@ func (a *Agg) Compute() Figures {
 		f.LogLoss = a.LogLoss / float64(a.Scored)
 		f.Brier = a.Brier / float64(a.Scored)
 		f.ROCAUC, f.AUCError = AUC(a.Pos, a.Neg)
+		if len(a.ScoreSum) == len(a.Pos) {
+			var gap float64
+			for i := range a.Pos {
+				gap += math.Abs(a.ScoreSum[i] - float64(a.Pos[i]))
+			}
+			f.CalibrationError = gap / float64(a.Scored)
+		}
 	}
 	if a.Reg > 0 {
 		n := float64(a.Reg)
 		f.MAE = a.AbsErr / n
 		f.RMSE = math.Sqrt(a.SqErr / n)
 		f.Bias = a.Err / n
+		f.MAPE = a.APE / n
 		if sst := a.Y2 - a.Y*a.Y/n; sst > 0 {
 			f.R2 = 1 - a.SqErr/sst
 		}

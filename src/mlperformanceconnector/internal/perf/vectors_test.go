@@ -36,6 +36,8 @@ type vector struct {
 		Brier   *float64                                 `json:"brier"`
 		ROCAUC  *float64                                 `json:"roc_auc"`
 		MAE     *float64                                 `json:"mae"`
+		MAPE    *float64                                 `json:"mape"`
+		ECE     *float64                                 `json:"calibration_error"`
 		RMSE    *float64                                 `json:"rmse"`
 		Bias    *float64                                 `json:"bias"`
 		R2      *float64                                 `json:"r2"`
@@ -94,6 +96,8 @@ func TestSharedVectors(t *testing.T) {
 			check("log_loss", e.LogLoss, f.LogLoss)
 			check("brier", e.Brier, f.Brier)
 			check("mae", e.MAE, f.MAE)
+			check("mape", e.MAPE, f.MAPE)
+			check("calibration_error", e.ECE, f.CalibrationError)
 			check("rmse", e.RMSE, f.RMSE)
 			check("bias", e.Bias, f.Bias)
 			check("r2", e.R2, f.R2)
