@@ -482,20 +482,45 @@ class CountingExporter:
         return bool(flush(timeout_millis)) if callable(flush) else True
 
 
-def _note_enqueue(processor: object, signal: str, counter: DropCounter) -> None:
-    """Count the item about to be dropped by a full (or shut) batch queue.
+class _Admission:
+    """Lets an item into a batch processor's queue, or counts it as dropped: exactly.
 
-    There is no public hook: the BatchProcessor's deque drops its oldest item when full,
-    and rejects everything once shut down; both are visible on its queue and flag.
+    The SDK's BatchProcessor appends to a bounded deque that silently pushes out its oldest
+    item when full, and rejects everything once shut down; there is no hook to count either.
+    So a full queue is checked here, under one lock for every producer: only the export
+    thread takes items out concurrently (which can only make room), so an item let in is
+    never pushed out, and an item refused is counted once. A full queue drops the newest item
+    (the SDK would drop the oldest): the count is what matters, and the SDK's warning per
+    dropped item is skipped.
     """
-    batch = getattr(processor, "_batch_processor", None)
-    queue = getattr(batch, "_queue", None)
-    if queue is None:
-        return
-    if getattr(batch, "_shutdown", False):
-        counter.add(signal, "shutdown", 1)
-    elif queue.maxlen is not None and len(queue) >= queue.maxlen:
-        counter.add(signal, "queue_full", 1)
+
+    def __init__(self, processor: object, signal: str, counter: DropCounter) -> None:
+        self._lock = threading.Lock()
+        self._batch = getattr(processor, "_batch_processor", None)
+        self._queue = getattr(self._batch, "_queue", None)
+        self._signal = signal
+        self._counter = counter
+        _ADMISSIONS.add(self)
+
+    def admit(self, enqueue: Any, item: Any) -> None:
+        queue = self._queue
+        if queue is None:  # an SDK whose internals differ: no exact count, still fail-open
+            enqueue(item)
+            return
+        with self._lock:
+            if getattr(self._batch, "_shutdown", False):
+                self._counter.add(self._signal, "shutdown", 1)
+            elif queue.maxlen is not None and len(queue) >= queue.maxlen:
+                self._counter.add(self._signal, "queue_full", 1)
+            else:
+                enqueue(item)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # a producer thread of the parent may have held it
+
+
+_ADMISSIONS: "weakref.WeakSet[_Admission]" = weakref.WeakSet()
+_registry.register("export.admissions", fork=lambda: [a._after_fork() for a in list(_ADMISSIONS)])
 
 
 def queued(processor: object) -> int:
@@ -510,23 +535,22 @@ class CountingSpanProcessor(BatchSpanProcessor):
 
     def __init__(self, exporter: SpanExporter, counter: DropCounter) -> None:
         self.counting_exporter = CountingExporter(exporter, "spans", counter)
-        self._counter = counter
         super().__init__(self.counting_exporter)  # type: ignore[arg-type]
+        self._admission = _Admission(self, "spans", counter)
 
     def on_end(self, span: ReadableSpan) -> None:
-        if span.context is not None and span.context.trace_flags.sampled:
-            _note_enqueue(self, "spans", self._counter)
-        super().on_end(span)
+        if span.context is None or not span.context.trace_flags.sampled:
+            return
+        self._admission.admit(super().on_end, span)
 
 
 class CountingLogProcessor(BatchLogRecordProcessor):
-    """A BatchLogRecordProcessor whose dropped records are counted (queue full, failed export)."""
+    """A BatchLogRecordProcessor whose dropped records are counted (queue full, failed export, shut)."""
 
     def __init__(self, exporter: LogRecordExporter, counter: DropCounter) -> None:
         self.counting_exporter = CountingExporter(exporter, "logs", counter)
-        self._counter = counter
         super().__init__(self.counting_exporter)  # type: ignore[arg-type]
+        self._admission = _Admission(self, "logs", counter)
 
     def on_emit(self, log_record: Any) -> None:
-        _note_enqueue(self, "logs", self._counter)
-        super().on_emit(log_record)
+        self._admission.admit(super().on_emit, log_record)
