@@ -11,7 +11,7 @@ here so that the runtime needs no scipy.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
@@ -531,18 +531,20 @@ def effect_floor(n: float, m: float, scale: float) -> float:
     return scale * (n * m / (n + m)) ** -0.25
 
 
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values, in input order (5.4)."""
+def _adjust(pvalues: Sequence[float], step: Callable[[np.ndarray], np.ndarray]) -> list[float]:
+    """Sort the p-values (stable), adjust them in sorted order with ``step``, return in input order."""
     p = np.asarray(pvalues, dtype=np.float64)
-    n = p.size
-    if n == 0:
+    if p.size == 0:
         return []
     order = np.argsort(p, kind="stable")
-    ranked = np.minimum(1.0, p[order] * (n - np.arange(n)))
-    ranked = np.maximum.accumulate(ranked)
-    q = np.empty(n)
-    q[order] = ranked
+    q = np.empty(p.size)
+    q[order] = step(p[order])
     return [float(v) for v in q]
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in input order (5.4)."""
+    return _adjust(pvalues, lambda s: np.maximum.accumulate(np.minimum(1.0, s * (s.size - np.arange(s.size)))))
 
 
 # --------------------------------------------------------------------------- 4.3 adaptive
@@ -571,16 +573,9 @@ def js_critical(n: float, m: float, bins: int, alpha: float) -> float:
 
 def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
     """Benjamini-Hochberg adjusted p-values, in input order (4.2)."""
-    p = np.asarray(pvalues, dtype=np.float64)
-    n = p.size
-    if n == 0:
-        return []
-    order = np.argsort(p, kind="stable")
-    ranked = np.minimum(1.0, p[order] * n / np.arange(1, n + 1))
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    q = np.empty(n)
-    q[order] = ranked
-    return [float(v) for v in q]
+    return _adjust(
+        pvalues, lambda s: np.minimum.accumulate(np.minimum(1.0, s * s.size / np.arange(1, s.size + 1))[::-1])[::-1]
+    )
 
 
 # --------------------------------------------------------------------------- 4 verdicts
