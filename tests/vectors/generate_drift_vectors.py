@@ -338,7 +338,7 @@ def model_expected(features, alpha, feature_alpha, floor_scale, min_expected, mi
     level = min(alpha, feature_alpha * k)
     q = holm_loop([t[2] for t in tests])
     out = []
-    for fi, f in enumerate(features):
+    for fi in range(len(features)):
         if not evaluated[fi]:
             out.append(-1.0)
             continue
