@@ -401,6 +401,25 @@ def _column(X: Any, name: str) -> list[Any] | None:
     return None
 
 
+def without_column(X: Any, name: str) -> Any:
+    """The input without its join-key column or field (a new object; ``X`` is left as it is).
+
+    The key identifies a row; summarised as a feature it would be a high-cardinality label
+    that drifts by construction. Inputs of other shapes are returned unchanged.
+    """
+    if isinstance(X, dict):
+        return {k: v for k, v in X.items() if k != name} if name in X else X
+    if isinstance(X, (list, tuple)) and X and isinstance(X[0], dict):
+        return [{k: v for k, v in row.items() if k != name} for row in X]
+    columns = getattr(X, "columns", None)
+    if columns is not None and name in columns:
+        return X.drop(columns=[name]) if hasattr(X, "iat") else X.drop(name)  # pandas / polars
+    names = getattr(getattr(X, "schema", None), "names", None)
+    if names is not None and name in names:
+        return X.drop_columns([name])  # pyarrow
+    return X
+
+
 def join_columns(X: Any, id_from: str | None, segment_by: Sequence[str]) -> tuple[list[str] | None, list[str] | None]:
     """The join keys (``id_from``) and segments (``segment_by``, joined by ``|``) of an input.
 

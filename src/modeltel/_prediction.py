@@ -39,7 +39,7 @@ from modeltel import _semconv as sc
 from modeltel._columns import UnsupportedInput
 from modeltel._identity import model_identity, type_name
 from modeltel._logging import safe_json
-from modeltel._outcomes import emit_predicted, join_columns, joinable_records
+from modeltel._outcomes import emit_predicted, join_columns, joinable_records, without_column
 from modeltel._privacy import error_message, record_error
 from modeltel._quality import check_columns, outlier_rows
 from modeltel._summary import FeatureNames, feature_names_option, summarize_input, summarize_output
@@ -449,6 +449,9 @@ class Prediction:
         if self._options.outcomes and (self._options.id_from or self._options.segment_by):
             with contained("prediction.outcome_keys"):
                 self._join_input = join_columns(X, self._options.id_from, self._options.segment_by)
+            if self._options.id_from:  # a key is no feature: not in the sketches, drift or quality
+                with contained("prediction.outcome_key_column"):
+                    X = without_column(X, self._options.id_from)
         try:
             summary = summarize_input(X, feature_names=names, config=_telemetry.default_config())
         except UnsupportedInput:

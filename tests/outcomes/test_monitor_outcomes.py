@@ -126,3 +126,45 @@ def test_without_outcomes_nothing_joinable_is_sent():
 )
 def test_keys_and_segments_from_every_input_type(make):
     assert _outcomes.join_columns(make(), "tx", ("region",)) == (["7"], ["eu"])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pd.DataFrame({"tx": [7, 8], "region": ["eu", "us"], "x": [1.0, 2.0]}),
+        lambda: __import__("polars").DataFrame({"tx": [7, 8], "region": ["eu", "us"], "x": [1.0, 2.0]}),
+        lambda: __import__("pyarrow").table({"tx": [7, 8], "region": ["eu", "us"], "x": [1.0, 2.0]}),
+        lambda: [{"tx": 7, "region": "eu", "x": 1.0}, {"tx": 8, "region": "us", "x": 2.0}],
+    ],
+    ids=["pandas", "polars", "pyarrow", "records"],
+)
+def test_the_key_column_is_not_summarised_as_a_feature(make):
+    """id_from's column is a row id, not a feature: it is not in the sketches (so no drift or
+    data-quality check runs on it) and the span counts the other features only."""
+
+    @modeltel.monitor(model="m", outcomes=True, id_from="tx")
+    def predict(X):
+        return np.array([0.2, 0.9])
+
+    X = make()
+    with capture() as cap:
+        predict(X)
+    (span,) = cap.spans
+    assert span.attributes["ml.input.features"] == 2
+    features = {kv.value.string_value for m in _metrics(cap) for dp in m for kv in dp.attributes if kv.key == "ml.feature.name"}
+    assert "tx" not in features and {"region", "x"} <= features
+    assert _rows(_joinable(cap)[0], "ml.outcome.keys") == ["7", "8"]
+    names = X.column_names if hasattr(X, "column_names") else list(X.columns) if hasattr(X, "columns") else list(X[0])
+    assert "tx" in names  # the user's input is left as it is
+
+
+def _metrics(cap):
+    """Data points of the distribution metrics the sketch exporter would send."""
+    from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+
+    req = encode_metrics(cap.distributions())
+    for rm in req.resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                kind = m.WhichOneof("data")
+                yield list(getattr(m, kind).data_points)
