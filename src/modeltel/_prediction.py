@@ -377,9 +377,16 @@ class Prediction:
                 with contained("prediction.start_input"):
                     summary = self._summarise_input(self._pending_input, None)
             self._pending_input = MISSING
-            # No attributes at start: an unsampled span would clean them for nothing (ratio
-            # samplers do not read them); a sampled one gets them all in one call below.
-            span = telemetry.tracer.start_span(f"predict {self.model}", kind=SpanKind.INTERNAL)
+            parent = trace.get_current_span().get_span_context()
+            if parent.is_valid and not parent.trace_flags.sampled:
+                # An unsampled parent (a parent-based sampler decided against the request's
+                # trace): the predict span would not be sampled either; none is started, and
+                # the parent stays the current span for the model's own children.
+                span: trace.Span = trace.NonRecordingSpan(parent)
+            else:
+                # No attributes at start: an unsampled span would clean them for nothing
+                # (ratio samplers do not read them); a sampled one gets them all below.
+                span = telemetry.tracer.start_span(f"predict {self.model}", kind=SpanKind.INTERNAL)
             self._span = span
             self._sampled = span.is_recording()
             if self._sampled:

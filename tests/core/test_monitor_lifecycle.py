@@ -187,3 +187,20 @@ def test_number_labels_are_one_rule_for_baselines_sketches_and_columns():
 
     assert [number_label(v) for v in (3.0, 2.5, float("nan"))] == ["3", "2.5", None]
     assert [value_label(v) for v in (np.int64(3), 3.0, np.float32(2.5), True, None)] == ["3", "3", "2.5", "true", None]
+
+
+def test_under_an_unsampled_parent_no_span_is_started_and_metrics_stay_complete():
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    @modeltel.monitor(model="m", version="1")
+    def predict(X):
+        return modeltel.current_prediction().span.get_span_context()
+
+    parent = SpanContext(trace_id=0x1234, span_id=0x99, is_remote=True, trace_flags=TraceFlags(0))
+    with capture() as cap:
+        with trace.use_span(NonRecordingSpan(parent)):
+            inner = predict([1.0, 2.0])
+    assert inner == parent  # the parent is current: no span of modeltel's own
+    assert cap.spans == [] and cap.logs == []
+    assert sum(p.count for p in cap.metric_points("ml.prediction.duration")) == 1
