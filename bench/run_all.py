@@ -25,6 +25,7 @@ BENCHMARKS = [
     ("report", ["bench_report.py"], ["--repeat", "3"]),
     ("privacy", ["bench_privacy.py"], ["--repeat", "3", "--n", "5000"]),
     ("cardinality", ["bench_cardinality.py"], ["--pairs", "50000", "--peer-pairs", "5000"]),
+    ("wide", ["bench_wide.py"], ["--repeat", "3"]),
 ]
 
 
