@@ -403,8 +403,11 @@ def _exp_parts(m: np.ndarray, count: np.ndarray, s: np.ndarray, mn: np.ndarray, 
         if not has_values[j]:  # only zeros
             parts[j] = _ExpPart(int(count[j]), float(s[j]), float(mn[j]), float(mx[j]), 0, int(zero_counts[j]), (0, _EMPTY), (0, _EMPTY))
             continue
-        pos = _trim(int(window[j]), per_col[j, side + 1 :].copy())
-        neg = _trim(int(window[j]), per_col[j, side - 1 :: -1].copy() if side else _EMPTY)
+        # trimmed first, then copied: the part keeps only its occupied buckets, not a view
+        # into the whole row (which held every bucket of the window alive, per feature)
+        pos_off, pos_view = _trim(int(window[j]), per_col[j, side + 1 :])
+        neg_off, neg_view = _trim(int(window[j]), per_col[j, side - 1 :: -1] if side else _EMPTY)
+        pos, neg = (pos_off, pos_view.copy()), (neg_off, neg_view.copy())
         parts[j] = _ExpPart(int(count[j]), float(s[j]), float(mn[j]), float(mx[j]), int(scales[j]), int(zero_counts[j]), pos, neg)
     return parts
 
