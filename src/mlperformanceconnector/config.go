@@ -73,12 +73,16 @@ type ModelConfig struct {
 	// TTL overrides the connector's TTL for this model.
 	TTL time.Duration `mapstructure:"ttl"`
 	// Accuracy (classification) or MAE (regression) is the reference the window is
-	// compared with when the predictions carry none from their baseline.
+	// compared with. It wins over the reference the predictions carry from their baseline
+	// (ml.performance.reference.source "baseline"); an explicit in-band one (the SDK's
+	// reference=) wins over it.
 	Accuracy float64 `mapstructure:"accuracy"`
 	MAE      float64 `mapstructure:"mae"`
 	// Calibration maps the model's scores to probabilities for the estimated figures
 	// (ml.performance.estimated.*), piecewise linearly, e.g. from an isotonic fit on
-	// validation data. Default: none, the scores are taken as calibrated probabilities.
+	// validation data. It wins over the calibration the predictions carry from their
+	// baseline (ml.performance.calibration.*). Default: that one, else none (the scores are
+	// taken as calibrated probabilities).
 	Calibration Calibration `mapstructure:"calibration"`
 }
 

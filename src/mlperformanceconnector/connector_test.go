@@ -374,3 +374,79 @@ func TestRegressionDegradedAgainstConfiguredMAE(t *testing.T) {
 	send("c", 0.5)
 	assert.Equal(t, []string{eventDegraded + " mae", eventRecovered + " mae"}, names())
 }
+
+// TestBaselineReferenceAndCalibration checks what the baseline's validation data brings
+// in-band: its calibration drives the estimate (and survives a restart), its reference
+// judges the window, and the config's reference and calibration win over the baseline's.
+func TestBaselineReferenceAndCalibration(t *testing.T) {
+	floats64 := func(v ...float64) []byte {
+		b := make([]byte, 8*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
+		}
+		return b
+	}
+	send := func(r rig, model, prefix string, label string) {
+		var keys, classes, scores, labels []any
+		for i := 0; i < 200; i++ {
+			keys = append(keys, fmt.Sprintf("%s%d", prefix, i))
+			classes = append(classes, "1")
+			scores = append(scores, 0.8)
+			labels = append(labels, label)
+		}
+		ld := plog.NewLogs()
+		// The baseline says: a score of 0.8 is right 70% of the time (0.5 -> 0.4, 0.9 -> 0.8); accuracy 0.9.
+		record(ld, eventPredicted, t0, map[string]any{attrModelName: model, attrModelVersion: "1", attrKeys: keys,
+			attrPredClasses: classes, attrPredScores: scores, attrRefAccuracy: 0.9, attrRefSource: refSourceBaseline,
+			attrCalScores: floats64(0.1, 0.5, 0.9), attrCalProbs: floats64(0.0, 0.4, 0.8)})
+		record(ld, eventObserved, t0, map[string]any{attrModelName: model, attrKeys: keys, attrLabels: labels})
+		r.j.consume(context.Background(), ld)
+		r.j.emit(context.Background())
+	}
+	clock := join.NewManualClock(t0)
+	disk := &memStore{data: map[string][]byte{}}
+	cfg := createDefaultConfig()
+	cfg.Models = []ModelConfig{{Name: "configured", Accuracy: 0.5, Calibration: Calibration{Scores: []float64{0, 1}, Probabilities: []float64{1, 1}}}}
+	r := newRig(t, cfg, clock, disk)
+	send(r, "fraud", "a", "1") // accuracy 1.0: not degraded against 0.9
+	send(r, "configured", "a", "1")
+	md := last(r.metrics)
+	assert.InDelta(t, 0.7, pointOf(t, md, metricEstAccuracy, "fraud"), 1e-12, "the baseline's calibration: 0.8 -> 0.7")
+	assert.Equal(t, 0.9, pointOf(t, md, metricReference, "fraud"))
+	assert.Empty(t, eventsBy(r, attrModelName))
+	require.NoError(t, r.j.shutdown(context.Background()))
+
+	second := newRig(t, cfg, clock, disk)
+	ld := plog.NewLogs() // predictions without in-band calibration: the restored one applies
+	record(ld, eventPredicted, t0, map[string]any{attrModelName: "fraud", attrModelVersion: "1", attrKeys: []any{"z"},
+		attrPredClasses: []any{"1"}, attrPredScores: []any{0.8}})
+	second.j.consume(context.Background(), ld)
+	send(second, "fraud", "b", "0") // 200 wrong of 400: degraded against the baseline's 0.9
+	md = last(second.metrics)
+	assert.InDelta(t, 0.7, pointOf(t, md, metricEstAccuracy, "fraud"), 1e-12)
+	assert.Equal(t, []string{eventDegraded + " fraud"}, eventsBy(second, attrModelName))
+
+	// "configured": the config's accuracy (0.5) and calibration (everything positive) win.
+	assert.Equal(t, 0.5, pointOf(t, md, metricReference, "configured"))
+	assert.Equal(t, 1.0, pointOf(t, md, metricEstAccuracy, "configured"))
+}
+
+// pointOf returns the value of the one model-level point of a metric for a model.
+func pointOf(t *testing.T, md pmetric.Metrics, metric, model string) float64 {
+	var out []float64
+	ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+	for i := 0; i < ms.Len(); i++ {
+		if m := ms.At(i); m.Name() == metric {
+			for p := 0; p < m.Gauge().DataPoints().Len(); p++ {
+				dp := m.Gauge().DataPoints().At(p)
+				if v, _ := dp.Attributes().Get(attrModelName); v.Str() == model {
+					if _, seg := dp.Attributes().Get(attrSegment); !seg {
+						out = append(out, dp.DoubleValue())
+					}
+				}
+			}
+		}
+	}
+	require.Len(t, out, 1, metric)
+	return out[0]
+}

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/modeltel/mlperformanceconnector/internal/join"
+	"github.com/modeltel/mlperformanceconnector/internal/perf"
 )
 
 // ingest reads one log record: a joinable prediction record (ml.outcome.predicted) or an
@@ -69,22 +70,46 @@ func (j *joiner) ingest(res pcommon.Map, lr plog.LogRecord, now time.Time) bool 
 		return false
 	}
 	ref := join.Reference{Accuracy: math.NaN(), MAE: math.NaN()}
-	if r, ok := j.refs[model]; ok {
-		ref = r
+	configured, hasConfig := j.refs[model]
+	if hasConfig {
+		ref = configured
 	}
-	// The baseline's validation performance, carried in-band, wins over the config.
-	if v, ok := attrs.Get(attrRefAccuracy); ok && v.Type() == pcommon.ValueTypeDouble {
+	// An explicit in-band reference (the decorator's reference=) wins over the config; the
+	// config wins over one taken from the baseline's validation data (source "baseline").
+	fromBaseline := false
+	if v, ok := attrs.Get(attrRefSource); ok && v.Str() == refSourceBaseline {
+		fromBaseline = true
+	}
+	if v, ok := attrs.Get(attrRefAccuracy); ok && v.Type() == pcommon.ValueTypeDouble && !(fromBaseline && hasConfig && !math.IsNaN(configured.Accuracy)) {
 		ref.Accuracy = v.Double()
 	}
-	if v, ok := attrs.Get(attrRefMAE); ok && v.Type() == pcommon.ValueTypeDouble {
+	if v, ok := attrs.Get(attrRefMAE); ok && v.Type() == pcommon.ValueTypeDouble && !(fromBaseline && hasConfig && !math.IsNaN(configured.MAE)) {
 		ref.MAE = v.Double()
 	}
 	version := str(attrs, res, attrModelVersion)
 	j.store.AddPredictions(join.Predictions{
 		Model: model, Version: version, Time: t, Keys: keys, Classes: classes, Scores: scores,
 		Values: values, Segments: segments, Positive: str(attrs, res, attrPositiveClass), Reference: ref,
+		Calibration: calibration(attrs),
 	})
 	return true
+}
+
+// calibration reads an in-band calibration (the baseline's score -> observed positive rate
+// points); one that is malformed (lengths differ, scores not ascending, a probability
+// outside [0, 1]) is ignored: the scores are then taken as calibrated.
+func calibration(attrs pcommon.Map) perf.Calibration {
+	scores, ok := floats(attrs, attrCalScores)
+	probs, _ := floats(attrs, attrCalProbs)
+	if !ok || len(scores) == 0 || len(scores) != len(probs) {
+		return perf.Calibration{}
+	}
+	for i, p := range probs {
+		if !(p >= 0 && p <= 1) || math.IsNaN(scores[i]) || (i > 0 && !(scores[i] >= scores[i-1])) {
+			return perf.Calibration{}
+		}
+	}
+	return perf.Calibration{Scores: scores, Probabilities: probs}
 }
 
 // str returns a string attribute of the record, else of the resource.

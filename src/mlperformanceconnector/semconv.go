@@ -23,6 +23,10 @@ const (
 	attrValues          = "ml.outcome.values"
 	attrRefAccuracy     = "ml.performance.reference.accuracy"
 	attrRefMAE          = "ml.performance.reference.mae"
+	attrRefSource       = "ml.performance.reference.source"
+	attrCalScores       = "ml.performance.calibration.scores"
+	attrCalProbs        = "ml.performance.calibration.probabilities"
+	refSourceBaseline   = "baseline"
 	attrEventNameLegacy = "event.name"
 
 	// Written: metrics, their attributes, and the degradation events.

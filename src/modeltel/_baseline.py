@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from modeltel import _drift
+from modeltel import _drift, _reference
 from modeltel._columns import OTHER, Columns, Record, to_columns
 from modeltel._config import Config
 from modeltel._identity import number_label
@@ -495,6 +495,9 @@ class Baseline:
     features: dict[str, FeatureBaseline]
     predictions: dict[str, FeatureBaseline] = field(default_factory=dict)
     targets: dict[str, FeatureBaseline] = field(default_factory=dict)
+    #: The predictions' validation performance and calibration against the targets
+    #: (modeltel._reference), None without both.
+    performance: dict[str, Any] | None = None
     created_at: str = ""
     schema_version: int = SCHEMA_VERSION
     id: str = ""
@@ -605,7 +608,9 @@ class Baseline:
                 )
 
         rows = 0
+        reference = _reference.ReferenceGatherer()
         for chunk in factory():
+            reference.add(chunk[1], chunk[2])
             for key, batch in batches(chunk):
                 sections[key].add(batch)
                 if key == "features":
@@ -635,6 +640,7 @@ class Baseline:
             features=sections["features"].finish(max_categories),
             predictions=sections["predictions"].finish(max_categories),
             targets=sections["targets"].finish(max_categories),
+            performance=reference.finish(),
         )
 
     # -- views ------------------------------------------------------------------------
@@ -667,7 +673,7 @@ class Baseline:
     # -- persistence ------------------------------------------------------------------
 
     def _content(self) -> dict[str, Any]:
-        return {
+        content = {
             "schema_version": self.schema_version,
             "model": self.model,
             "version": self.version,
@@ -676,6 +682,9 @@ class Baseline:
             "predictions": [fb.to_dict() for fb in self.predictions.values()],
             "targets": [fb.to_dict() for fb in self.targets.values()],
         }
+        if self.performance is not None:  # absent in older files: their ids stay the same
+            content["performance"] = self.performance
+        return content
 
     def content_hash(self) -> str:
         """16 hex characters of SHA-256 over the canonical JSON of everything but id and created_at."""
@@ -733,6 +742,7 @@ class Baseline:
                 created_at=str(d.get("created_at", "")),
                 schema_version=sv,
                 id=str(d["id"]),
+                performance=_reference.check_performance(d.get("performance"), source),
                 **sections,
             )
         except (KeyError, TypeError, ValueError) as exc:

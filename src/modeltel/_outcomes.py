@@ -297,9 +297,15 @@ def predicted_records(
     values: Any = None,
     segments: list[str] | None = None,
     reference: dict[str, float] | None = None,
+    baseline_reference: dict[str, Any] | None = None,
 ) -> Iterable[tuple[dict[str, Any], int]]:
-    """(attributes, rows) of the ``ml.outcome.predicted`` record(s) of one predict call."""
+    """(attributes, rows) of the ``ml.outcome.predicted`` record(s) of one predict call.
+
+    ``reference`` (the user's) wins over ``baseline_reference`` (``_reference.wire_attributes``).
+    """
     attributes: dict[str, Any] = {ATTR_MODEL: model, ATTR_VERSION: version, ATTR_PREDICTION_ID: prediction_id}
+    if baseline_reference and not reference:
+        attributes.update(baseline_reference)
     for metric, attr in (("accuracy", ATTR_REF_ACCURACY), ("mae", ATTR_REF_MAE)):
         if reference and reference.get(metric) is not None:
             attributes[attr] = float(reference[metric])
@@ -454,6 +460,7 @@ def joinable_records(
     segments: list[str] | None,
     task: str | None,
     reference: dict[str, float] | None,
+    baseline_reference: dict[str, Any] | None = None,
 ) -> list[tuple[dict[str, Any], int]]:
     """(attributes, rows) of the ``ml.outcome.predicted`` record(s) of one predict call's output.
 
@@ -470,5 +477,5 @@ def joinable_records(
     return list(predicted_records(
         model=model, version=version, prediction_id=prediction_id, keys=keys,
         classes=rows.get(ATTR_CLASSES), scores=rows.get(ATTR_SCORES), values=rows.get(ATTR_VALUES),
-        segments=segments, reference=reference,
+        segments=segments, reference=reference, baseline_reference=baseline_reference,
     ))

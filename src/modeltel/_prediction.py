@@ -40,6 +40,7 @@ from modeltel._columns import UnsupportedInput
 from modeltel._identity import model_identity, type_name
 from modeltel._logging import safe_json
 from modeltel._outcomes import emit_predicted, join_columns, joinable_records, without_column
+from modeltel._reference import wire_attributes
 from modeltel._privacy import error_message, record_error
 from modeltel._quality import check_columns, outlier_rows
 from modeltel._summary import FeatureNames, feature_names_option, summarize_input, summarize_output
@@ -566,6 +567,7 @@ class Prediction:
             model=self.model, version=self.version, prediction_id=self.id, output=self._join_output,
             keys=keys, segments=segments, task=options.outcomes if isinstance(options.outcomes, str) else None,
             reference=dict(options.reference) if options.reference else None,
+            baseline_reference=wire_attributes(options.baseline),
         )
 
     def _log(

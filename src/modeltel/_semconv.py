@@ -78,6 +78,10 @@ ATTR_OUTCOME_LABELS: Final = "ml.outcome.labels"
 ATTR_OUTCOME_VALUES: Final = "ml.outcome.values"
 ATTR_REFERENCE_ACCURACY: Final = "ml.performance.reference.accuracy"
 ATTR_REFERENCE_MAE: Final = "ml.performance.reference.mae"
+ATTR_REFERENCE_SOURCE: Final = "ml.performance.reference.source"
+REFERENCE_SOURCE_BASELINE: Final = "baseline"
+ATTR_CALIBRATION_SCORES: Final = "ml.performance.calibration.scores"
+ATTR_CALIBRATION_PROBABILITIES: Final = "ml.performance.calibration.probabilities"
 ATTR_OUTCOME_PARTITION: Final = "ml.outcome.partition"
 
 # -- OpenTelemetry's own -----------------------------------------------------------------------

@@ -32,16 +32,24 @@ def main() -> None:
     rows = [r for r in plan["rows"] if r["phase"] == args.phase and r["replica"] == args.replica]
     modeltel.configure(service_name="classifier")
 
-    @modeltel.monitor(model=plan["model"], version=plan["version"], outcomes=True, id_from="key",
-                      segment_by="segment", reference={"accuracy": plan["reference_accuracy"]})
-    def predict(X: pd.DataFrame) -> np.ndarray:
+    def model(X: pd.DataFrame) -> np.ndarray:
         scores = X["x"].to_numpy()
         return np.column_stack([1 - scores, scores])
 
-    for start in range(0, len(rows), args.batch):
-        batch = rows[start : start + args.batch]
-        predict(pd.DataFrame({"key": [r["key"] for r in batch], "segment": [r["segment"] for r in batch],
-                              "x": [r["score"] for r in batch]}))
+    # No reference=: the reference accuracy and the calibration come from the baselines.
+    predict = modeltel.monitor(model=plan["model"], version=plan["version"], outcomes=True, id_from="key",
+                               segment_by="segment", baseline=plan["baseline"])(model)
+    predict_churn = modeltel.monitor(model="churn", version="1", outcomes=True, id_from="key",
+                                     segment_by="segment", baseline=plan["churn_baseline"])(model)
+    churn = [r for r in plan["churn"] if r["phase"] == args.phase and r["replica"] == args.replica]
+
+    def frame(batch: list[dict]) -> pd.DataFrame:
+        return pd.DataFrame({"key": [r["key"] for r in batch], "segment": [r["segment"] for r in batch],
+                             "x": [r["score"] for r in batch]})
+
+    for n, start in enumerate(range(0, len(rows), args.batch)):
+        predict(frame(rows[start : start + args.batch]))
+        predict_churn(frame(churn[n * args.batch // 2 : (n + 1) * args.batch // 2]))
         time.sleep(args.pause)
     modeltel.shutdown()
 

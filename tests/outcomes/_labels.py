@@ -28,7 +28,9 @@ def main() -> None:
     for at, group in groupby(sends, key=lambda s: s["at"]):
         group = list(group)
         time.sleep(max(0.0, at - (time.monotonic() - began)))
-        modeltel.record_outcomes([s["key"] for s in group], [s["label"] for s in group], model=plan["model"])
+        for model in sorted({s.get("model", plan["model"]) for s in group}):
+            mine = [s for s in group if s.get("model", plan["model"]) == model]
+            modeltel.record_outcomes([s["key"] for s in mine], [s["label"] for s in mine], model=model)
         modeltel.force_flush()  # keeps the order of a key's duplicates on the wire
     modeltel.shutdown()
 

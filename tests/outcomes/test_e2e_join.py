@@ -9,6 +9,10 @@ binning error and 0.005), its unmatched counts must be exact, and the labels of 
 flip in phase 2 (concept drift): ml.performance.degraded fires for that segment only. The
 estimate before labels (confidence-based, every prediction) tracks the realised accuracy of
 a segment whose inputs shift while the model stays calibrated, and misses concept drift.
+The replicas pass no reference=: each model's baseline (built with predictions and targets)
+brings its reference accuracy and calibration in-band. A second model, churn, has concept
+drift alone: mldrift in the same collector keeps its input features at no_drift while its
+eu segment's ml.performance.degraded fires.
 """
 
 from __future__ import annotations
@@ -23,14 +27,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn import metrics
+
+import modeltel
 
 from e2e._collector import CONFIGS, free_port, log_records, metric_points, number
 
 HERE = Path(__file__).parent
 SEGMENTS = ["eu", "us", "apac", "latam"]
 REPLICAS, ROWS, TTL_S = 3, 400, 20
+CHURN_ROWS = 200
 
 
 def make_plan(path: Path) -> dict:
@@ -62,11 +70,38 @@ def make_plan(path: Path) -> dict:
                         sends.append({"phase": phase, "at": round(at + 1.0, 1), "key": key, "label": 1 - y})
     for i in range(20):
         sends.append({"phase": 2, "at": 0.0, "key": f"never-predicted-{i}", "label": 1})
-    first = [r for r in rows if r["phase"] == 1]
-    reference = float(np.mean([int(r["score"] >= 0.5) == r["y"] for r in first]))
-    plan = {"model": "fraud", "version": "3.1.0", "reference_accuracy": reference, "rows": rows, "sends": sends}
+    # "churn": concept drift alone. Its inputs keep the baseline's distribution in both
+    # phases; in phase 2 the labels of eu flip. Every outcome comes, 1 s after its batch.
+    churn = []
+    for phase in (1, 2):
+        for replica in range(REPLICAS):
+            for i in range(CHURN_ROWS):
+                segment = SEGMENTS[int(rng.integers(4))]
+                score = float(1 / (1 + np.exp(-rng.normal(0.0, 2.5))))
+                y = int(rng.random() < score)
+                if phase == 2 and segment == "eu":
+                    y = 1 - y
+                key = f"c{phase}-r{replica}-{i}"
+                churn.append({"key": key, "phase": phase, "replica": replica, "segment": segment, "score": score, "y": y})
+                at = round(1.5 + (i // 10) * 0.1 + 1.0, 1)
+                sends.append({"phase": phase, "at": at, "key": key, "label": y, "model": "churn"})
+    plan = {"model": "fraud", "version": "3.1.0", "rows": rows, "sends": sends, "churn": churn,
+            "baseline": str(make_baseline(path.parent / "fraud.json", "fraud", "3.1.0", 160)),
+            "churn_baseline": str(make_baseline(path.parent / "churn.json", "churn", "1", 161))}
     path.write_text(json.dumps(plan))
     return plan
+
+
+def make_baseline(path: Path, model: str, version: str, seed: int) -> Path:
+    """A baseline from validation data drawn like phase 1 (calibrated scores), with the
+    predictions and targets: it carries the reference accuracy and the calibration."""
+    rng = np.random.default_rng(seed)
+    n = 4000
+    score = 1 / (1 + np.exp(-rng.normal(0.0, 2.5, n)))
+    X = pd.DataFrame({"segment": rng.choice(SEGMENTS, n), "x": score})
+    y = (rng.random(n) < score).astype(int)
+    return modeltel.Baseline.from_data(X, model=model, version=version, predictions=np.column_stack([1 - score, score]),
+                                       targets=y).save(path)
 
 
 def run_phase(plan_path: Path, phase: int, endpoint: str) -> None:
@@ -134,6 +169,7 @@ def test_join_across_replicas_delays_duplicates_and_a_restart(start_collector, t
     collector = start_collector(
         "outcomes.yaml", OTELCOL_STORAGE_DIR=str(tmp_path / "storage"), MLPERF_TTL=f"{TTL_S}s",
         MLPERF_EMIT_INTERVAL="1s", MLPERF_MIN_SAMPLES="200", PROMETHEUS_EXPORTER_ENDPOINT=scrape,
+        MLDRIFT_WINDOW="10m", MLDRIFT_SLOT_SIZE="1s", MLDRIFT_EMIT_INTERVAL="1s", MLDRIFT_MIN_SAMPLES="500",
     )
     run_phase(plan_path, 1, collector.http_endpoint)
     collector.stop()  # SIGTERM: pending predictions and early outcomes must survive
@@ -182,14 +218,18 @@ def test_join_across_replicas_delays_duplicates_and_a_restart(start_collector, t
     assert abs(auc - exact_auc) < 0.005
 
     # Estimated performance: exactly the expectation over every prediction of the segment
-    # (labelled or not); close to realised where calibration holds (us: covariate shift),
-    # far from it under concept drift (eu: labels flipped).
+    # (labelled or not), through the calibration the baseline brought in-band; close to
+    # realised where calibration holds (us: covariate shift), far from it under concept
+    # drift (eu: labels flipped).
+    baselines = {m: modeltel.Baseline.load(plan[k]).performance for m, k in (("fraud", "baseline"), ("churn", "churn_baseline"))}
+    cal = baselines["fraud"]["calibration"]
     est = last_points(lines, "ml.performance.estimated.accuracy")
     acc = gauges["accuracy"]
     gaps = {}
     for seg in ("us", "eu"):
-        seg_rows = [r for r in rows if r["segment"] == seg]
-        expected = np.mean([max(r["score"], 1 - r["score"]) for r in seg_rows])
+        s = np.array([r["score"] for r in rows if r["segment"] == seg])
+        p_cal = np.interp(s, cal["scores"], cal["probabilities"])
+        expected = np.mean(np.where(s > 0.5, p_cal, 1 - p_cal))
         got = model_level(est, **{"ml.segment": seg})
         assert got == pytest.approx(expected, abs=1e-9)
         realised = model_level(acc, **{"ml.segment": seg})
@@ -216,7 +256,26 @@ def test_join_across_replicas_delays_duplicates_and_a_restart(start_collector, t
 
     events = [(rec["eventName"], {kv["key"]: next(iter(kv["value"].values())) for kv in rec.get("attributes", [])})
               for rec in log_records(lines) if rec.get("eventName", "").startswith("ml.performance.")]
-    print("e2e join: events", [(e, a.get("ml.segment"), round(float(a["ml.performance.value"]), 3)) for e, a in events])
-    degraded_segments = {a.get("ml.segment") for e, a in events if e == "ml.performance.degraded"}
-    assert "eu" in degraded_segments, events
-    assert not degraded_segments & {"us", "apac", "latam"}, events
+    print("e2e join: events", [(e, a["ml.model.name"], a.get("ml.segment"), round(float(a["ml.performance.value"]), 3),
+                                round(float(a["ml.performance.reference"]), 4)) for e, a in events])
+    for model in ("fraud", "churn"):  # judged against the reference accuracy of its baseline
+        mine = [(e, a) for e, a in events if a["ml.model.name"] == model]
+        degraded_segments = {a.get("ml.segment") for e, a in mine if e == "ml.performance.degraded"}
+        assert "eu" in degraded_segments, (model, events)
+        assert not degraded_segments & {"us", "apac", "latam"}, (model, events)
+        for _, a in mine:
+            assert float(a["ml.performance.reference"]) == baselines[model]["metrics"]["accuracy"]
+
+    # Concept drift alone (churn): the inputs never moved, so mldrift, in the same collector
+    # with the same baseline, keeps every input feature at no_drift while performance fell.
+    detected = {}
+    for a, p in metric_points(lines, "ml.drift.detected"):
+        detected[(a["ml.model.name"], a["ml.feature.name"], a.get("ml.feature.role"))] = number(p)
+    churn_inputs = {f: v for (m, f, role), v in detected.items() if m == "churn" and role == "input"}
+    fraud_inputs = {f: v for (m, f, role), v in detected.items() if m == "fraud" and role == "input"}
+    print("e2e join: input drift detected, churn", churn_inputs, "fraud", fraud_inputs)
+    assert set(churn_inputs) == {"segment", "x"} and set(churn_inputs.values()) == {0.0}, detected
+    assert fraud_inputs.get("x") == 1.0, detected  # the covariate shift of fraud's us is seen
+    started = [rec for rec in log_records(lines) if rec.get("eventName") == "ml.drift.started"
+               and any(kv["key"] == "ml.model.name" and kv["value"].get("stringValue") == "churn" for kv in rec.get("attributes", []))]
+    assert not started

@@ -26,6 +26,10 @@ SHARED = {
     "ATTR_OUTCOME_VALUES": "attrValues",
     "ATTR_REFERENCE_ACCURACY": "attrRefAccuracy",
     "ATTR_REFERENCE_MAE": "attrRefMAE",
+    "ATTR_REFERENCE_SOURCE": "attrRefSource",
+    "REFERENCE_SOURCE_BASELINE": "refSourceBaseline",
+    "ATTR_CALIBRATION_SCORES": "attrCalScores",
+    "ATTR_CALIBRATION_PROBABILITIES": "attrCalProbs",
 }
 
 

@@ -124,6 +124,9 @@ type State struct {
 	Delay map[uint16][]uint64
 	// Refs are the in-band references per version.
 	Refs map[uint16]Reference
+	// Calibrations are the in-band calibrations per version (from the baseline's
+	// validation data), used when the config gives the model none.
+	Calibrations map[uint16]perf.Calibration
 	// Degraded holds the verdict per version and segment (true: degraded).
 	Degraded map[AggKey]bool
 	// Start is when the model was first seen (unix ns): the start of its cumulative
@@ -195,6 +198,7 @@ func (s *Store) newModel(name string) *Model {
 			Cum: map[AggKey]*perf.Agg{}, Slots: map[SlotKey]*perf.Agg{},
 			Unmatched: map[ReasonKey]uint64{}, Delay: map[uint16][]uint64{},
 			Refs: map[uint16]Reference{}, Degraded: map[AggKey]bool{},
+			Calibrations: map[uint16]perf.Calibration{},
 		},
 	}
 	m.Positive, _ = m.Classes.Intern("1")
@@ -215,6 +219,8 @@ type Predictions struct {
 	// Positive is the class Scores are the probability of ("" = "1").
 	Positive  string
 	Reference Reference
+	// Calibration is the baseline's, in-band (empty: none sent).
+	Calibration perf.Calibration
 }
 
 // Outcomes is one ground-truth record.
@@ -241,6 +247,14 @@ func (s *Store) AddPredictions(p Predictions) {
 	if !math.IsNaN(p.Reference.Accuracy) || !math.IsNaN(p.Reference.MAE) {
 		m.Refs[ver] = p.Reference
 	}
+	if len(p.Calibration.Scores) > 0 {
+		m.Calibrations[ver] = p.Calibration
+	}
+	// The config's calibration is explicit and wins; else the version's baseline's.
+	calibration, configured := s.limits.Calibrations[m.Name]
+	if !configured {
+		calibration = m.Calibrations[ver]
+	}
 	t := p.Time.UnixNano()
 	for i, key := range p.Keys {
 		e := Entry{T: t, Ver: ver, Kind: KindPrediction}
@@ -256,7 +270,7 @@ func (s *Store) AddPredictions(p Predictions) {
 			if i < len(p.Scores) {
 				e.V, e.Flags = p.Scores[i], e.Flags|FlagScore
 				score, positive := e.V, e.Class == m.Positive
-				prob := s.limits.Calibrations[m.Name].Apply(score)
+				prob := calibration.Apply(score)
 				s.aggs(m, AggKey{ver, e.Seg}, t, func(a *perf.Agg) { a.AddEstimate(s.limits.Bins, score, prob, positive) })
 			}
 		default:

@@ -156,6 +156,7 @@ func (s *Store) Restore(ctx context.Context, w storage.Walker) (skipped int, err
 			fill(&m.Delay, md.Delay)
 			fill(&m.Refs, md.Refs)
 			fill(&m.Degraded, md.Degraded)
+			fill(&m.Calibrations, md.Calibrations)
 		default:
 			skipped++
 		}
