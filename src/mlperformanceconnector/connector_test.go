@@ -367,6 +367,7 @@ func TestRegressionDegradedAgainstConfiguredMAE(t *testing.T) {
 	send("a", 0.9) // MAE 0.9 < 1.05: fine
 	assert.Empty(t, names())
 	assert.InDelta(t, 0.9, points(last(r.metrics), metricMAE)["[]"], 1e-12)
+	assert.Equal(t, 300.0, points(last(r.metrics), metricResidual)["[]"], "every residual counted")
 	clock.Advance(2 * time.Hour)
 	send("b", 2.0) // MAE 2: degraded
 	assert.Equal(t, []string{eventDegraded + " mae"}, names())

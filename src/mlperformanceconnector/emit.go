@@ -217,6 +217,9 @@ func (j *joiner) buildModel(b *builder, m *join.Model, bounds []float64) {
 			b.sumDouble(metricActualSum, false, a.Y, ident(m, k.Ver, k.Seg, nil))
 			b.sumDouble(metricActualSqSum, true, a.Y2, ident(m, k.Ver, k.Seg, nil))
 			b.sumDouble(metricAPESum, true, a.APE, ident(m, k.Ver, k.Seg, nil))
+			if len(a.Residuals) == len(perf.ResidualBounds)+1 {
+				b.histogram(metricResidual, "1", perf.ResidualBounds, a.Residuals, ident(m, k.Ver, k.Seg, nil))
+			}
 		}
 		if a.Scored > 0 {
 			for _, positive := range []bool{true, false} {
@@ -297,6 +300,8 @@ func (j *joiner) windowGauges(b *builder, m *join.Model, k join.AggKey, a *perf.
 	b.gauge(metricEstROCAUC, "1", est.ROCAUC, id)
 	b.gauge(metricROCAUC, "1", f.ROCAUC, id)
 	b.gauge(metricAUCError, "1", f.AUCError, id)
+	b.gauge(metricPRAUC, "1", f.PRAUC, id)
+	b.gauge(metricPRError, "1", f.PRError, id)
 	b.gauge(metricLogLoss, "1", f.LogLoss, id)
 	b.gauge(metricBrier, "1", f.Brier, id)
 	b.gauge(metricCalibrationError, "1", f.CalibrationError, id)

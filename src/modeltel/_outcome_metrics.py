@@ -24,6 +24,9 @@ __all__ = ["PerformanceReport", "performance_report", "score_bins"]
 LOG_LOSS_EPSILON = 2.220446049250313e-16
 #: The connector's default score histogram: 200 bins uniform in logit over [-10, 10].
 BINS, LIMIT = 200, 10.0
+#: The residual histogram's bounds (Go: perf.ResidualBounds): 0, ±{1, 2, 5} x 10^-3..10^5, ±10^6.
+_POSITIVE = sorted({m * 10.0**k for k in range(-3, 6) for m in (1, 2, 5)} | {1e6})
+RESIDUAL_BOUNDS = tuple([-b for b in reversed(_POSITIVE)] + [0.0] + _POSITIVE)
 
 
 def score_bins(scores: np.ndarray, bins: int = BINS, limit: float = LIMIT) -> np.ndarray:
@@ -52,6 +55,10 @@ class PerformanceReport:
     roc_auc: float = math.nan
     #: Largest possible |histogram AUC - exact AUC| (half the share of pairs in one bin).
     roc_auc_error_bound: float = math.nan
+    #: Average precision (PR AUC, scikit-learn's rule) of the histograms, a slot's scores tied.
+    pr_auc: float = math.nan
+    #: Largest possible |histogram PR AUC - exact average precision|.
+    pr_auc_error_bound: float = math.nan
     log_loss: float = math.nan
     brier: float = math.nan
     #: Expected calibration error over the histogram's slots (sum |scores - positives| / rows).
@@ -62,6 +69,8 @@ class PerformanceReport:
     rmse: float = math.nan
     bias: float = math.nan
     r2: float = math.nan
+    #: Counts of predicted - actual over RESIDUAL_BOUNDS (OTLP explicit buckets), regression.
+    residual_counts: list[int] = field(default_factory=list)
 
 
 def performance_report(
@@ -105,6 +114,8 @@ def performance_report(
         report.mape = float(np.sum(np.abs(e) / np.maximum(np.abs(y), LOG_LOSS_EPSILON)) / y.size)
         sst = float(np.sum(y * y)) - float(np.sum(y)) ** 2 / y.size
         report.r2 = 1 - float(np.sum(e * e)) / sst if sst > 0 else math.nan
+        buckets = np.searchsorted(np.asarray(RESIDUAL_BOUNDS), e, side="left")
+        report.residual_counts = np.bincount(buckets, minlength=len(RESIDUAL_BOUNDS) + 1).tolist()
         return report
     ya, yp = np.array(labels(a)), np.array(labels(p))
     report.accuracy = float(np.mean(ya == yp))
@@ -135,4 +146,36 @@ def performance_report(
             ties = float(np.sum(hp * hn))
             report.roc_auc = (float(np.sum(hp * below)) + ties / 2) / (hp.sum() * hn.sum())
             report.roc_auc_error_bound = ties / 2 / (hp.sum() * hn.sum())
+        report.pr_auc, report.pr_auc_error_bound = average_precision(hp, hn)
     return report
+
+
+def average_precision(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
+    """PR AUC of score histograms and its binning bound (Go: perf.AveragePrecision).
+
+    scikit-learn's average_precision_score with each slot one threshold; the exact AP lies
+    between the orders that put a slot's positives all first and all last.
+    """
+    total = float(np.sum(pos))
+    if total == 0:
+        return math.nan, math.nan
+    tp = fp = ap = best = worst = 0.0
+    for p, n in zip(pos[::-1].tolist(), neg[::-1].tolist()):
+        if p > 0:
+            ap += p * (tp + p) / (tp + fp + p + n)
+            best += _precision_sum(tp, tp + fp, p)
+            worst += _precision_sum(tp, tp + fp + n, p)
+        tp, fp = tp + p, fp + n
+    ap, best, worst = ap / total, best / total, worst / total
+    return ap, max(best - ap, ap - worst)
+
+
+def _precision_sum(a: float, c: float, p: float) -> float:
+    """Sum over k = 1..p of (a + k) / (c + k)."""
+    return p - (c - a) * (_harmonic(c + p) - _harmonic(c))
+
+
+def _harmonic(n: float) -> float:
+    if n < 64:
+        return sum(1.0 / k for k in range(1, int(n) + 1))
+    return math.log(n) + 0.5772156649015329 + 1 / (2 * n) - 1 / (12 * n * n) + 1 / (120 * n**4)

@@ -34,6 +34,7 @@ from sklearn import metrics
 import modeltel
 
 from e2e._collector import CONFIGS, free_port, log_records, metric_points, number
+from modeltel._outcome_metrics import score_bins
 
 HERE = Path(__file__).parent
 SEGMENTS = ["eu", "us", "apac", "latam"]
@@ -199,7 +200,8 @@ def test_join_across_replicas_delays_duplicates_and_a_restart(start_collector, t
     score = np.array([r["score"] for r in joined])
     pred = (score >= 0.5).astype(int)
     gauges = {name: last_points(lines, f"ml.performance.{name}") for name in
-              ("accuracy", "f1", "precision", "recall", "log_loss", "brier", "roc_auc", "roc_auc.error_bound")}
+              ("accuracy", "f1", "precision", "recall", "log_loss", "brier", "roc_auc", "roc_auc.error_bound",
+               "pr_auc", "pr_auc.error_bound")}
     assert model_level(gauges["accuracy"]) == pytest.approx(metrics.accuracy_score(y, pred), abs=1e-9)
     assert model_level(gauges["log_loss"]) == pytest.approx(metrics.log_loss(y, score), abs=1e-9)
     assert model_level(gauges["brier"]) == pytest.approx(metrics.brier_score_loss(y, score), abs=1e-9)
@@ -216,6 +218,12 @@ def test_join_across_replicas_delays_duplicates_and_a_restart(start_collector, t
           f"ROC AUC {auc:.6f} vs exact {exact_auc:.6f} (|error| {abs(auc - exact_auc):.2e}, bound {bound:.2e})")
     assert abs(auc - exact_auc) <= bound + 1e-12
     assert abs(auc - exact_auc) < 0.005
+    # PR AUC: scikit-learn's average precision with the scores' histogram slots as thresholds.
+    pr_auc = model_level(gauges["pr_auc"])
+    assert pr_auc == pytest.approx(metrics.average_precision_score(y, score_bins(score)), abs=1e-9)
+    exact_ap = metrics.average_precision_score(y, score)
+    print(f"e2e join: PR AUC {pr_auc:.6f} vs exact {exact_ap:.6f} (bound {model_level(gauges['pr_auc.error_bound']):.2e})")
+    assert abs(pr_auc - exact_ap) <= model_level(gauges["pr_auc.error_bound"]) + 1e-12
 
     # Estimated performance: exactly the expectation over every prediction of the segment
     # (labelled or not), through the calibration the baseline brought in-band; close to

@@ -31,6 +31,11 @@ def test_shared_vectors(path):
         assert r.classes[cls]["support"] == w["support"]
     for m, w in want.get("macro", {}).items():
         assert r.macro[m] == pytest.approx(w, abs=1e-9), m
+    if "residual_counts" in want:
+        assert r.residual_counts == want["residual_counts"]
+    if "pr_auc" in want:
+        assert r.pr_auc == pytest.approx(want["pr_auc_tied_in_slots"], abs=1e-9)
+        assert abs(r.pr_auc - want["pr_auc"]) <= r.pr_auc_error_bound + 1e-12
     if "roc_auc" in want:
         assert abs(r.roc_auc - want["roc_auc"]) <= r.roc_auc_error_bound + 1e-12
         assert abs(r.roc_auc - want["roc_auc"]) < 0.005

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn import metrics
 
 OUT = Path(__file__).parent / "performance"
+RESIDUAL_BOUNDS = sorted({s * m * 10.0**k for k in range(-3, 6) for m in (1, 2, 5) for s in (1, -1)} | {0.0, 1e6, -1e6})
 
 
 def classification(name: str, y: np.ndarray, score: np.ndarray | None, pred: np.ndarray) -> None:
@@ -43,20 +44,28 @@ def classification(name: str, y: np.ndarray, score: np.ndarray | None, pred: np.
             "brier": metrics.brier_score_loss(positive, score),
             "roc_auc": metrics.roc_auc_score(positive, score),
             "calibration_error": calibration_error(positive, score),
+            "pr_auc": metrics.average_precision_score(positive, score),
+            # The histogram's AP: scikit-learn's on the scores' slots (a slot's scores tied).
+            "pr_auc_tied_in_slots": metrics.average_precision_score(positive, slots(score)),
         }
         rows["score"] = score.tolist()
     write(name, {"task": "classification", "positive": "1", "rows": rows, "expected": expected})
 
 
-def calibration_error(positive: np.ndarray, score: np.ndarray, bins: int = 200, limit: float = 10.0) -> float:
-    """Expected calibration error over the connector's histogram: 200 bins uniform in
-    logit(score) over [-10, 10] plus one below and one above (docs/outcomes.md), computed
-    here from the definition: sum over bins of |sum of scores - positives| / rows."""
+def slots(score: np.ndarray, bins: int = 200, limit: float = 10.0) -> np.ndarray:
+    """The connector's histogram slot of each score: 200 bins uniform in logit(score) over
+    [-10, 10] plus one below and one above (docs/outcomes.md)."""
     with np.errstate(divide="ignore"):
         logit = np.log(score) - np.log1p(-score)
     idx = np.where(score <= 0, 0, np.where(score >= 1, bins + 1,
                    np.clip(np.floor((logit + limit) / (2 * limit) * bins).astype(int) + 1, 0, bins + 1)))
-    idx = np.where((score > 0) & (score < 1) & (logit < -limit), 0, idx)
+    return np.where((score > 0) & (score < 1) & (logit < -limit), 0, idx)
+
+
+def calibration_error(positive: np.ndarray, score: np.ndarray, bins: int = 200) -> float:
+    """Expected calibration error over the connector's histogram slots, computed here from
+    the definition: sum over slots of |sum of scores - positives| / rows."""
+    idx = slots(score, bins)
     gap = sum(abs(score[idx == b].sum() - positive[idx == b].sum()) for b in range(bins + 2))
     return float(gap / score.size)
 
@@ -68,6 +77,8 @@ def regression(name: str, y: np.ndarray, pred: np.ndarray) -> None:
         "bias": float(np.mean(pred - y)),
         "r2": metrics.r2_score(y, pred),
         "mape": metrics.mean_absolute_percentage_error(y, pred),
+        # The residual histogram over the connector's bounds (docs/outcomes.md), counted here.
+        "residual_counts": np.histogram(pred - y, bins=[-np.inf, *RESIDUAL_BOUNDS, np.inf])[0].tolist(),
     }
     write(name, {"task": "regression", "rows": {"actual": y.tolist(), "predicted": pred.tolist()},
                  "expected": expected})

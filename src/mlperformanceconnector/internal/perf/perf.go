@@ -84,6 +84,8 @@ type Agg struct {
 	Y2     float64
 	// APE is the sum of |predicted - actual| / max(|actual|, eps) (scikit-learn's MAPE).
 	APE float64
+	// Residuals counts predicted - actual over ResidualBounds (len(ResidualBounds)+1 buckets).
+	Residuals []uint64
 	// Estimated performance (confidence-based, before labels): over every scored
 	// prediction, whether or not its outcome came, with p its calibrated probability of the
 	// positive class: the expected confusion counts and the score histograms weighted by p
@@ -162,6 +164,37 @@ func (a *Agg) AddValue(predicted, actual float64) {
 	a.Y += actual
 	a.Y2 += actual * actual
 	a.APE += math.Abs(e) / math.Max(math.Abs(actual), LogLossEpsilon)
+	if len(a.Residuals) == 0 { // new, or restored from before residuals existed
+		a.Residuals = make([]uint64, len(ResidualBounds)+1)
+	}
+	a.Residuals[ResidualBucket(e)]++
+}
+
+// ResidualBounds are the residual histogram's bounds: 0 and ±1, 2, 5 x 10^k for k in
+// -3..5 and ±10^6 (57 bounds), so one histogram fits targets of any scale to a factor of 2.5.
+var ResidualBounds = func() []float64 {
+	var pos []float64
+	for k := -3; k <= 5; k++ {
+		for _, m := range []float64{1, 2, 5} {
+			pos = append(pos, m*math.Pow(10, float64(k)))
+		}
+	}
+	pos = append(pos, 1e6)
+	out := make([]float64, 0, 2*len(pos)+1)
+	for i := len(pos) - 1; i >= 0; i-- {
+		out = append(out, -pos[i])
+	}
+	out = append(out, 0)
+	return append(out, pos...)
+}()
+
+// ResidualBucket is the bucket of residual e: i with ResidualBounds[i-1] < e <= ResidualBounds[i]
+// (OTLP explicit-bucket semantics); NaN in the last.
+func ResidualBucket(e float64) int {
+	if math.IsNaN(e) {
+		return len(ResidualBounds)
+	}
+	return sort.SearchFloat64s(ResidualBounds, e)
 }
 
 // Merge adds o into a.
@@ -186,6 +219,14 @@ func (a *Agg) Merge(o *Agg) {
 	a.Y += o.Y
 	a.Y2 += o.Y2
 	a.APE += o.APE
+	if len(o.Residuals) > 0 {
+		if len(a.Residuals) == 0 {
+			a.Residuals = make([]uint64, len(o.Residuals))
+		}
+		for i := range o.Residuals {
+			a.Residuals[i] += o.Residuals[i]
+		}
+	}
 	for i := range o.ScoreSum {
 		if i < len(a.ScoreSum) {
 			a.ScoreSum[i] += o.ScoreSum[i]
@@ -280,8 +321,11 @@ type Figures struct {
 	Macro    ClassScore
 	ROCAUC   float64
 	AUCError float64 // upper bound of |histogram AUC - exact AUC|
-	LogLoss  float64
-	Brier    float64
+	// PRAUC is the average precision (scikit-learn's average_precision_score) of the score
+	// histograms, a slot's scores taken as tied; PRError bounds |PRAUC - exact AP|.
+	PRAUC, PRError float64
+	LogLoss        float64
+	Brier          float64
 	// CalibrationError is the expected calibration error over the score histogram's slots:
 	// sum over slots of |sum of scores - positives| / scored rows.
 	CalibrationError float64
@@ -294,7 +338,7 @@ type Figures struct {
 // predicted; macro is their unweighted mean.
 func (a *Agg) Compute() Figures {
 	nan := math.NaN()
-	f := Figures{Accuracy: nan, ROCAUC: nan, AUCError: nan, LogLoss: nan, Brier: nan, CalibrationError: nan,
+	f := Figures{Accuracy: nan, ROCAUC: nan, AUCError: nan, PRAUC: nan, PRError: nan, LogLoss: nan, Brier: nan, CalibrationError: nan,
 		MAE: nan, RMSE: nan, MAPE: nan, Bias: nan, R2: nan}
 	f.Macro = ClassScore{Precision: nan, Recall: nan, F1: nan}
 	cls := a.N - a.Reg
@@ -348,6 +392,7 @@ func (a *Agg) Compute() Figures {
 		f.LogLoss = a.LogLoss / float64(a.Scored)
 		f.Brier = a.Brier / float64(a.Scored)
 		f.ROCAUC, f.AUCError = AUC(a.Pos, a.Neg)
+		f.PRAUC, f.PRError = AveragePrecision(a.Pos, a.Neg)
 		if len(a.ScoreSum) == len(a.Pos) {
 			var gap float64
 			for i := range a.Pos {
@@ -389,6 +434,53 @@ func AUC(pos, neg []uint64) (auc, bound float64) {
 		below += float64(neg[i])
 	}
 	return (wins + ties/2) / (p * n), ties / 2 / (p * n)
+}
+
+// AveragePrecision is the area under the precision-recall curve as scikit-learn's
+// average_precision_score computes it (sum over thresholds of the recall step times the
+// precision there), with the histogram's slots as the thresholds: the scores of one slot count
+// as tied. The bound is the largest error that can cause against the AP of the exact scores:
+// within a slot the exact order is unknown, and the exact AP lies between the orders that put
+// the slot's positives all first and all last. NaN without positives.
+func AveragePrecision(pos, neg []uint64) (ap, bound float64) {
+	var total float64
+	for _, c := range pos {
+		total += float64(c)
+	}
+	if total == 0 || len(pos) != len(neg) {
+		return math.NaN(), math.NaN()
+	}
+	var tp, fp, best, worst float64
+	for i := len(pos) - 1; i >= 0; i-- {
+		p, n := float64(pos[i]), float64(neg[i])
+		if p > 0 {
+			ap += p * (tp + p) / (tp + fp + p + n)
+			best += precisionSum(tp, tp+fp, p)
+			worst += precisionSum(tp, tp+fp+n, p)
+		}
+		tp, fp = tp+p, fp+n
+	}
+	ap, best, worst = ap/total, best/total, worst/total
+	return ap, math.Max(best-ap, ap-worst)
+}
+
+// precisionSum is the sum over k = 1..p of (a+k)/(c+k): the precisions at p positives ranked
+// one after the other after a positives among c rows.
+func precisionSum(a, c, p float64) float64 {
+	return p - (c-a)*(harmonic(c+p)-harmonic(c))
+}
+
+// harmonic is the n-th harmonic number (n a whole number), asymptotically beyond 64.
+func harmonic(n float64) float64 {
+	if n < 64 {
+		h := 0.0
+		for k := 1.0; k <= n; k++ {
+			h += 1 / k
+		}
+		return h
+	}
+	const euler = 0.5772156649015329
+	return math.Log(n) + euler + 1/(2*n) - 1/(12*n*n) + 1/(120*n*n*n*n)
 }
 
 // Wilson returns the Wilson score interval of a proportion k/n at normal quantile z.

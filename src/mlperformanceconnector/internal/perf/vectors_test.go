@@ -35,12 +35,15 @@ type vector struct {
 		LogLoss *float64                                 `json:"log_loss"`
 		Brier   *float64                                 `json:"brier"`
 		ROCAUC  *float64                                 `json:"roc_auc"`
+		PRAUC   *float64                                 `json:"pr_auc"`
+		PRTied  *float64                                 `json:"pr_auc_tied_in_slots"`
 		MAE     *float64                                 `json:"mae"`
 		MAPE    *float64                                 `json:"mape"`
 		ECE     *float64                                 `json:"calibration_error"`
 		RMSE    *float64                                 `json:"rmse"`
 		Bias    *float64                                 `json:"bias"`
 		R2      *float64                                 `json:"r2"`
+		Resid   []uint64                                 `json:"residual_counts"`
 	} `json:"expected"`
 }
 
@@ -101,6 +104,15 @@ func TestSharedVectors(t *testing.T) {
 			check("rmse", e.RMSE, f.RMSE)
 			check("bias", e.Bias, f.Bias)
 			check("r2", e.R2, f.R2)
+			check("pr_auc_tied_in_slots", e.PRTied, f.PRAUC)
+			if e.Resid != nil {
+				assert.Equal(t, e.Resid, a.Residuals, "residual histogram")
+			}
+			if e.PRAUC != nil {
+				diff := math.Abs(*e.PRAUC - f.PRAUC)
+				t.Logf("pr_auc exact %.6f histogram %.6f |error| %.2e bound %.2e", *e.PRAUC, f.PRAUC, diff, f.PRError)
+				assert.LessOrEqual(t, diff, f.PRError+tol, "PR AUC error within its bound")
+			}
 			if e.Macro != nil {
 				assert.InDelta(t, e.Macro.Precision, f.Macro.Precision, tol, "macro precision")
 				assert.InDelta(t, e.Macro.Recall, f.Macro.Recall, tol, "macro recall")
@@ -208,6 +220,20 @@ func TestEstimateOfCalibratedScores(t *testing.T) {
 	assert.InDelta(t, f.Accuracy, e.Accuracy, 0.005)
 	assert.InDelta(t, f.Macro.F1, e.F1Macro, 0.005)
 	assert.InDelta(t, f.ROCAUC, e.ROCAUC, 0.005)
+}
+
+// TestResidualBuckets checks the residual histogram's buckets at and around its bounds.
+func TestResidualBuckets(t *testing.T) {
+	require.Len(t, ResidualBounds, 57)
+	assert.Equal(t, 0.0, ResidualBounds[28])
+	a := NewAgg(DefaultBins)
+	for _, e := range []float64{0, 0.001, -0.0015, 3, 2e6, -2e6, 1e6} {
+		a.AddValue(10+e, 10)
+	}
+	want := map[int]uint64{28: 1, 29: 1, 27: 1, 40: 1, 57: 1, 0: 1, 56: 1}
+	for i, c := range a.Residuals {
+		assert.Equal(t, want[i], c, "bucket %d (upper bound %v)", i, append(ResidualBounds, math.Inf(1))[i])
+	}
 }
 
 // TestCalibration checks the piecewise-linear map and its ends.
