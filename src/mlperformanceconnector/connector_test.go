@@ -399,7 +399,8 @@ func TestBaselineReferenceAndCalibration(t *testing.T) {
 		// The baseline says: a score of 0.8 is right 70% of the time (0.5 -> 0.4, 0.9 -> 0.8); accuracy 0.9.
 		record(ld, eventPredicted, t0, map[string]any{attrModelName: model, attrModelVersion: "1", attrKeys: keys,
 			attrPredClasses: classes, attrPredScores: scores, attrRefAccuracy: 0.9, attrRefSource: refSourceBaseline,
-			attrCalScores: floats64(0.1, 0.5, 0.9), attrCalProbs: floats64(0.0, 0.4, 0.8)})
+			attrCalScores: floats64(0.1, 0.5, 0.9), attrCalProbs: floats64(0.0, 0.4, 0.8),
+			attrRefLabels: "0\x1f1", attrRefLabelCounts: floats64(30, 70)})
 		record(ld, eventObserved, t0, map[string]any{attrModelName: model, attrKeys: keys, attrLabels: labels})
 		r.j.consume(context.Background(), ld)
 		r.j.emit(context.Background())
@@ -414,6 +415,9 @@ func TestBaselineReferenceAndCalibration(t *testing.T) {
 	md := last(r.metrics)
 	assert.InDelta(t, 0.7, pointOf(t, md, metricEstAccuracy, "fraud"), 1e-12, "the baseline's calibration: 0.8 -> 0.7")
 	assert.Equal(t, 0.9, pointOf(t, md, metricReference, "fraud"))
+	// Label drift: every actual label is 1 against the baseline's 70%.
+	assert.InDelta(t, 0.3, pointOf(t, md, metricLabelDriftDist, "fraud"), 1e-12)
+	assert.Less(t, pointOf(t, md, metricLabelDriftP, "fraud"), 1e-10)
 	assert.Empty(t, eventsBy(r, attrModelName))
 	require.NoError(t, r.j.shutdown(context.Background()))
 

@@ -310,6 +310,15 @@ func (j *joiner) windowGauges(b *builder, m *join.Model, k join.AggKey, a *perf.
 	b.gauge(metricRMSE, "1", f.RMSE, id)
 	b.gauge(metricBias, "1", f.Bias, id)
 	b.gauge(metricR2, "1", f.R2, id)
+	if ref := m.LabelRefs[k.Ver]; len(ref) > 0 && a.N > a.Reg {
+		actual := map[string]float64{}
+		for pair, c := range a.Confusion {
+			actual[m.Classes.Name(uint16(pair>>16))] += float64(c)
+		}
+		p, d := perf.LabelDrift(ref, actual)
+		b.gauge(metricLabelDriftP, "1", p, id)
+		b.gauge(metricLabelDriftDist, "1", d, id)
+	}
 	if name, ref := j.reference(m, k.Ver, a); !math.IsNaN(ref) {
 		withMetric := ident(m, k.Ver, k.Seg, func(at pcommon.Map) { at.PutStr(attrMetric, name) })
 		b.gauge(metricReference, "1", ref, withMetric)

@@ -90,7 +90,7 @@ func (j *joiner) ingest(res pcommon.Map, lr plog.LogRecord, now time.Time) bool 
 	j.store.AddPredictions(join.Predictions{
 		Model: model, Version: version, Time: t, Keys: keys, Classes: classes, Scores: scores,
 		Values: values, Segments: segments, Positive: str(attrs, res, attrPositiveClass), Reference: ref,
-		Calibration: calibration(attrs),
+		Calibration: calibration(attrs), Labels: labelCounts(attrs),
 	})
 	return true
 }
@@ -110,6 +110,24 @@ func calibration(attrs pcommon.Map) perf.Calibration {
 		}
 	}
 	return perf.Calibration{Scores: scores, Probabilities: probs}
+}
+
+// labelCounts reads an in-band label distribution (labels and their counts, of one length,
+// counts finite and not negative); nil when absent or malformed.
+func labelCounts(attrs pcommon.Map) map[string]float64 {
+	labels, ok := strs(attrs, attrRefLabels)
+	counts, _ := floats(attrs, attrRefLabelCounts)
+	if !ok || len(labels) == 0 || len(labels) != len(counts) {
+		return nil
+	}
+	out := make(map[string]float64, len(labels))
+	for i, l := range labels {
+		if !(counts[i] >= 0) || math.IsInf(counts[i], 0) {
+			return nil
+		}
+		out[l] += counts[i]
+	}
+	return out
 }
 
 // str returns a string attribute of the record, else of the resource.

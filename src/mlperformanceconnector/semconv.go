@@ -27,6 +27,8 @@ const (
 	attrCalScores       = "ml.performance.calibration.scores"
 	attrCalProbs        = "ml.performance.calibration.probabilities"
 	refSourceBaseline   = "baseline"
+	attrRefLabels       = "ml.performance.reference.labels"
+	attrRefLabelCounts  = "ml.performance.reference.label_counts"
 	attrEventNameLegacy = "event.name"
 
 	// Written: metrics, their attributes, and the degradation events.
@@ -63,6 +65,8 @@ const (
 	metricMAPE             = "ml.performance.mape"
 	metricAPESum           = "ml.performance.absolute_percentage_error.sum"
 	metricResidual         = "ml.performance.residual"
+	metricLabelDriftP      = "ml.performance.label_drift.pvalue"
+	metricLabelDriftDist   = "ml.performance.label_drift.distance"
 	metricEstAccuracy      = "ml.performance.estimated.accuracy"
 	metricEstF1            = "ml.performance.estimated.f1"
 	metricEstROCAUC        = "ml.performance.estimated.roc_auc"

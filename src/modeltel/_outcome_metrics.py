@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from modeltel._drift import chi2_pvalue
 from modeltel._outcomes import labels
 
 __all__ = ["PerformanceReport", "performance_report", "score_bins"]
@@ -71,6 +73,10 @@ class PerformanceReport:
     r2: float = math.nan
     #: Counts of predicted - actual over RESIDUAL_BOUNDS (OTLP explicit buckets), regression.
     residual_counts: list[int] = field(default_factory=list)
+    #: Label drift against ``reference_labels``: chi-squared goodness-of-fit p-value of the
+    #: actual labels and the total variation distance of the two distributions.
+    label_drift_pvalue: float = math.nan
+    label_drift_distance: float = math.nan
 
 
 def performance_report(
@@ -80,6 +86,7 @@ def performance_report(
     scores: Any = None,
     positive: str = "1",
     task: str | None = None,
+    reference_labels: Mapping[str, float] | None = None,
 ) -> PerformanceReport:
     """The collector's performance figures for rows in memory.
 
@@ -90,6 +97,8 @@ def performance_report(
             (log loss, Brier, ROC AUC).
         task: ``"classification"`` or ``"regression"``; default: floats that are not all
             integral are values.
+        reference_labels: label -> count of a reference (a baseline's targets): the label
+            drift test (``label_drift_pvalue``, ``label_drift_distance``).
 
     Example::
 
@@ -128,6 +137,8 @@ def performance_report(
             "f1": 2 * tp / (npred + nact) if npred + nact else 0.0,
             "support": nact,
         }
+    if reference_labels:
+        report.label_drift_pvalue, report.label_drift_distance = label_drift(reference_labels, ya)
     k = len(report.classes)
     report.macro = {m: sum(v[m] for v in report.classes.values()) / k for m in ("precision", "recall", "f1")}
     if scores is not None:
@@ -148,6 +159,17 @@ def performance_report(
             report.roc_auc_error_bound = ties / 2 / (hp.sum() * hn.sum())
         report.pr_auc, report.pr_auc_error_bound = average_precision(hp, hn)
     return report
+
+
+def label_drift(reference: Mapping[str, float], actual: np.ndarray) -> tuple[float, float]:
+    """Chi-squared goodness-of-fit p-value and total variation distance (Go: perf.LabelDrift)."""
+    names = sorted(set(reference) | set(actual.tolist()))
+    observed = np.array([np.sum(actual == n) for n in names], dtype=float)
+    ref = np.array([float(reference.get(n, 0)) for n in names])
+    if ref.sum() <= 0 or observed.sum() <= 0:
+        return math.nan, math.nan
+    distance = float(np.sum(np.abs(ref / ref.sum() - observed / observed.sum())) / 2)
+    return chi2_pvalue(ref, observed), distance
 
 
 def average_precision(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:

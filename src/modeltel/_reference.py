@@ -6,6 +6,7 @@ baseline file's ``performance`` section (docs/baseline-format.md):
 
 - ``metrics``: accuracy, macro F1, ROC AUC, log loss, Brier (classifiers) or MAE, RMSE
   (regressors);
+- ``labels``: the count of each actual label (classifiers), the label drift test's reference;
 - ``calibration``, for a binary classifier's scores: equal-mass score bins, each as its mean
   score and its observed positive rate (a piecewise-linear map, the shape of the connector's
   ``calibration:`` config).
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from modeltel import _semconv as sc
+from modeltel._outcomes import SEPARATOR
 
 __all__ = ["ReferenceGatherer", "check_performance", "wire_attributes"]
 
@@ -67,6 +69,8 @@ class ReferenceGatherer:
             if v is not None and math.isfinite(v):
                 metrics[name] = float(v)
         out: dict[str, Any] = {"task": perf.task, "rows": perf.rows, "metrics": metrics}
+        if perf.task == "classification":  # the label drift test's reference
+            out["labels"] = {c: int(v["support"]) for c, v in report.classes.items() if v["support"] > 0}
         if perf._binary_scores:  # noqa: SLF001 - the gatherer's own Performance
             scores = np.concatenate(perf._predictions).astype(np.float64)  # noqa: SLF001
             positive = np.concatenate(perf._targets).astype(np.float64) >= 0.5  # noqa: SLF001
@@ -107,6 +111,9 @@ def check_performance(d: Any, where: str) -> dict[str, Any] | None:
         return None
     if not isinstance(d, Mapping) or d.get("task") not in ("classification", "regression"):
         raise ValueError(f"{where}: performance needs a task 'classification' or 'regression'")
+    labels = d.get("labels", {})
+    if not isinstance(labels, Mapping) or not all(isinstance(v, (int, float)) and v >= 0 for v in labels.values()):
+        raise ValueError(f"{where}: performance.labels must map labels to counts")
     metrics = d.get("metrics", {})
     if not isinstance(metrics, Mapping) or not all(isinstance(v, (int, float)) for v in metrics.values()):
         raise ValueError(f"{where}: performance.metrics must map names to numbers")
@@ -135,6 +142,10 @@ def wire_attributes(baseline: Any) -> dict[str, Any]:
     for metric, attr in (("accuracy", sc.ATTR_REFERENCE_ACCURACY), ("mae", sc.ATTR_REFERENCE_MAE)):
         if metric in perf.get("metrics", {}):
             attrs[attr] = float(perf["metrics"][metric])
+    labels = perf.get("labels")
+    if labels:
+        attrs[sc.ATTR_REFERENCE_LABELS] = SEPARATOR.join(labels)
+        attrs[sc.ATTR_REFERENCE_LABEL_COUNTS] = np.asarray(list(labels.values()), dtype="<f8").tobytes()
     cal = perf.get("calibration")
     if cal and cal.get("scores"):
         attrs[sc.ATTR_CALIBRATION_SCORES] = np.asarray(cal["scores"], dtype="<f8").tobytes()

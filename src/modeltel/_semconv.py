@@ -82,6 +82,8 @@ ATTR_REFERENCE_SOURCE: Final = "ml.performance.reference.source"
 REFERENCE_SOURCE_BASELINE: Final = "baseline"
 ATTR_CALIBRATION_SCORES: Final = "ml.performance.calibration.scores"
 ATTR_CALIBRATION_PROBABILITIES: Final = "ml.performance.calibration.probabilities"
+ATTR_REFERENCE_LABELS: Final = "ml.performance.reference.labels"
+ATTR_REFERENCE_LABEL_COUNTS: Final = "ml.performance.reference.label_counts"
 ATTR_OUTCOME_PARTITION: Final = "ml.outcome.partition"
 
 # -- OpenTelemetry's own -----------------------------------------------------------------------

@@ -36,6 +36,7 @@ def test_from_data_stores_scikit_learns_figures_and_an_observed_calibration(tmp_
     assert m["log_loss"] == pytest.approx(metrics.log_loss(y, score), abs=1e-9)
     assert m["brier"] == pytest.approx(metrics.brier_score_loss(y, score), abs=1e-9)
     assert m["roc_auc"] == pytest.approx(metrics.roc_auc_score(y, score), abs=0.005)
+    assert perf["labels"] == {"0": int(np.sum(y == 0)), "1": int(np.sum(y == 1))}
     cal = perf["calibration"]
     assert sum(cal["counts"]) == len(y) and len(cal["scores"]) == 20
     assert all(a < b for a, b in zip(cal["scores"], cal["scores"][1:]))
@@ -96,5 +97,7 @@ def test_joinable_records_carry_the_baselines_reference_unless_one_is_given():
     assert first["ml.performance.reference.source"] == "baseline"
     assert _outcomes.unpack(first["ml.performance.calibration.scores"]) == b.performance["calibration"]["scores"]
     assert _outcomes.unpack(first["ml.performance.calibration.probabilities"]) == b.performance["calibration"]["probabilities"]
+    assert _outcomes.unpack(first["ml.performance.reference.labels"]) == ["0", "1"]
+    assert _outcomes.unpack(first["ml.performance.reference.label_counts"]) == [float(np.sum(y == 0)), float(np.sum(y == 1))]
     assert second["ml.performance.reference.accuracy"] == 0.5
     assert "ml.performance.reference.source" not in second and "ml.performance.calibration.scores" not in second

@@ -21,8 +21,9 @@ def test_shared_vectors(path):
     v = json.loads(path.read_text())
     rows, want = v["rows"], v["expected"]
     r = modeltel.performance_report(np.array(rows["actual"]), np.array(rows["predicted"]),
-                                    scores=rows.get("score"), task=v["task"])
-    for name in ("accuracy", "log_loss", "brier", "calibration_error", "mae", "mape", "rmse", "bias", "r2"):
+                                    scores=rows.get("score"), task=v["task"], reference_labels=v.get("reference_labels"))
+    for name in ("accuracy", "log_loss", "brier", "calibration_error", "mae", "mape", "rmse", "bias", "r2",
+                 "label_drift_pvalue", "label_drift_distance"):
         if name in want:
             assert getattr(r, name) == pytest.approx(want[name], abs=1e-9), name
     for cls, w in want.get("classes", {}).items():

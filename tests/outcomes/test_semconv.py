@@ -30,6 +30,8 @@ SHARED = {
     "REFERENCE_SOURCE_BASELINE": "refSourceBaseline",
     "ATTR_CALIBRATION_SCORES": "attrCalScores",
     "ATTR_CALIBRATION_PROBABILITIES": "attrCalProbs",
+    "ATTR_REFERENCE_LABELS": "attrRefLabels",
+    "ATTR_REFERENCE_LABEL_COUNTS": "attrRefLabelCounts",
 }
 
 

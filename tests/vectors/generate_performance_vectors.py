@@ -15,13 +15,15 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 from sklearn import metrics
 
 OUT = Path(__file__).parent / "performance"
 RESIDUAL_BOUNDS = sorted({s * m * 10.0**k for k in range(-3, 6) for m in (1, 2, 5) for s in (1, -1)} | {0.0, 1e6, -1e6})
 
 
-def classification(name: str, y: np.ndarray, score: np.ndarray | None, pred: np.ndarray) -> None:
+def classification(name: str, y: np.ndarray, score: np.ndarray | None, pred: np.ndarray,
+                   reference_labels: dict[str, int] | None = None) -> None:
     labels = sorted(set(y.tolist()) | set(pred.tolist()))
     p, r, f, s = metrics.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
     expected = {
@@ -49,7 +51,17 @@ def classification(name: str, y: np.ndarray, score: np.ndarray | None, pred: np.
             "pr_auc_tied_in_slots": metrics.average_precision_score(positive, slots(score)),
         }
         rows["score"] = score.tolist()
-    write(name, {"task": "classification", "positive": "1", "rows": rows, "expected": expected})
+    vector = {"task": "classification", "positive": "1", "rows": rows, "expected": expected}
+    if reference_labels:
+        # Label drift: scipy's chi-squared goodness of fit of the actual labels against the
+        # reference shares (labels in either), and the total variation distance.
+        names = sorted(set(reference_labels) | {str(v) for v in y.tolist()})
+        observed = np.array([np.sum(y.astype(str) == n) for n in names], dtype=float)
+        ref = np.array([reference_labels.get(n, 0) for n in names], dtype=float)
+        expected["label_drift_pvalue"] = stats.chisquare(observed, observed.sum() * ref / ref.sum()).pvalue
+        expected["label_drift_distance"] = float(np.abs(ref / ref.sum() - observed / observed.sum()).sum() / 2)
+        vector["reference_labels"] = reference_labels
+    write(name, vector)
 
 
 def slots(score: np.ndarray, bins: int = 200, limit: float = 10.0) -> np.ndarray:
@@ -102,7 +114,7 @@ def main() -> None:
     z = rng.normal(0, 2.5, 3000)
     score = 1 / (1 + np.exp(-z))
     y = (rng.random(3000) < score).astype(int)
-    classification("binary_calibrated", y, score, (score >= 0.5).astype(int))
+    classification("binary_calibrated", y, score, (score >= 0.5).astype(int), reference_labels={"0": 700, "1": 300})
     # Scores piled near 0 and 1 (a confident model), with mistakes.
     z = rng.normal(0, 7, 2000)
     score = 1 / (1 + np.exp(-z))
@@ -115,7 +127,7 @@ def main() -> None:
     # Three classes, labels only; one class never predicted, one never actual.
     y = rng.choice([0, 1, 2, 3], 500, p=[0.5, 0.3, 0.2, 0.0])
     pred = np.where(rng.random(500) < 0.7, y, rng.choice([0, 1, 3], 500))
-    classification("multiclass", y, None, pred)
+    classification("multiclass", y, None, pred, reference_labels={"0": 480, "1": 320, "2": 200})
     # Regression with a bias.
     y = rng.normal(100, 20, 1000)
     regression("regression", y, y + rng.normal(2, 5, 1000))

@@ -127,6 +127,8 @@ type State struct {
 	// Calibrations are the in-band calibrations per version (from the baseline's
 	// validation data), used when the config gives the model none.
 	Calibrations map[uint16]perf.Calibration
+	// LabelRefs are the in-band label distributions (the baseline's targets) per version.
+	LabelRefs map[uint16]map[string]float64
 	// Degraded holds the verdict per version and segment (true: degraded).
 	Degraded map[AggKey]bool
 	// Start is when the model was first seen (unix ns): the start of its cumulative
@@ -198,7 +200,7 @@ func (s *Store) newModel(name string) *Model {
 			Cum: map[AggKey]*perf.Agg{}, Slots: map[SlotKey]*perf.Agg{},
 			Unmatched: map[ReasonKey]uint64{}, Delay: map[uint16][]uint64{},
 			Refs: map[uint16]Reference{}, Degraded: map[AggKey]bool{},
-			Calibrations: map[uint16]perf.Calibration{},
+			Calibrations: map[uint16]perf.Calibration{}, LabelRefs: map[uint16]map[string]float64{},
 		},
 	}
 	m.Positive, _ = m.Classes.Intern("1")
@@ -221,6 +223,8 @@ type Predictions struct {
 	Reference Reference
 	// Calibration is the baseline's, in-band (empty: none sent).
 	Calibration perf.Calibration
+	// Labels are the counts of the baseline's actual labels, in-band (nil: none sent).
+	Labels map[string]float64
 }
 
 // Outcomes is one ground-truth record.
@@ -249,6 +253,9 @@ func (s *Store) AddPredictions(p Predictions) {
 	}
 	if len(p.Calibration.Scores) > 0 {
 		m.Calibrations[ver] = p.Calibration
+	}
+	if len(p.Labels) > 0 {
+		m.LabelRefs[ver] = p.Labels
 	}
 	// The config's calibration is explicit and wins; else the version's baseline's.
 	calibration, configured := s.limits.Calibrations[m.Name]

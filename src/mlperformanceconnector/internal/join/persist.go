@@ -157,6 +157,7 @@ func (s *Store) Restore(ctx context.Context, w storage.Walker) (skipped int, err
 			fill(&m.Refs, md.Refs)
 			fill(&m.Degraded, md.Degraded)
 			fill(&m.Calibrations, md.Calibrations)
+			fill(&m.LabelRefs, md.LabelRefs)
 		default:
 			skipped++
 		}

@@ -20,6 +20,8 @@ import (
 type vector struct {
 	Task     string `json:"task"`
 	Positive string `json:"positive"`
+	// ReferenceLabels are the reference's label counts of the label drift test.
+	ReferenceLabels map[string]float64 `json:"reference_labels"`
 	Rows     struct {
 		Actual    json.RawMessage `json:"actual"`
 		Predicted json.RawMessage `json:"predicted"`
@@ -44,6 +46,8 @@ type vector struct {
 		Bias    *float64                                 `json:"bias"`
 		R2      *float64                                 `json:"r2"`
 		Resid   []uint64                                 `json:"residual_counts"`
+		LabelP  *float64                                 `json:"label_drift_pvalue"`
+		LabelD  *float64                                 `json:"label_drift_distance"`
 	} `json:"expected"`
 }
 
@@ -105,6 +109,19 @@ func TestSharedVectors(t *testing.T) {
 			check("bias", e.Bias, f.Bias)
 			check("r2", e.R2, f.R2)
 			check("pr_auc_tied_in_slots", e.PRTied, f.PRAUC)
+			if v.ReferenceLabels != nil {
+				actual := map[string]float64{}
+				for pair, c := range a.Confusion {
+					for name, i := range names {
+						if i == uint16(pair>>16) {
+							actual[name] += float64(c)
+						}
+					}
+				}
+				p, d := LabelDrift(v.ReferenceLabels, actual)
+				check("label_drift_pvalue", e.LabelP, p)
+				check("label_drift_distance", e.LabelD, d)
+			}
 			if e.Resid != nil {
 				assert.Equal(t, e.Resid, a.Residuals, "residual histogram")
 			}
