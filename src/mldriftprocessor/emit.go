@@ -52,6 +52,19 @@ func (o *output) gauge(s pmetric.NumberDataPointSlice, key state.FeatureKey, v f
 	return dp
 }
 
+// countInt turns a count held as a float64 into an int64, saturating: counts near 2^64
+// (a uint64 bucket count of 2^64-1) must not wrap to a negative sample count.
+func countInt(x float64) int64 {
+	switch {
+	case !(x > 0):
+		return 0
+	case x >= math.MaxInt64:
+		return math.MaxInt64
+	default:
+		return int64(x)
+	}
+}
+
 func (o *output) intGauge(s pmetric.NumberDataPointSlice, key state.FeatureKey, v int64) pmetric.NumberDataPoint {
 	dp := s.AppendEmpty()
 	dp.SetTimestamp(o.now)
@@ -147,7 +160,7 @@ func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
 			continue
 		}
 		if w.Kind != state.KindUnknown || w.Missing > 0 {
-			o.intGauge(o.samples, w.Key, int64(w.Values))
+			o.intGauge(o.samples, w.Key, countInt(w.Values))
 		}
 		j, ok := byWindow[i]
 		if !ok {

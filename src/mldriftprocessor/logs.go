@@ -55,7 +55,7 @@ func (p *driftProcessor) logTransition(o *output, w state.Window, f drift.Featur
 	}
 	body := fmt.Sprintf("feature %s (%s) of model %s version %s %s: %s %.4g vs threshold %.4g over the last %s (%d values) against %s",
 		w.Key.Feature, w.Key.Role, w.Key.Model, w.Key.Version, verb, reason.Method, reason.Score, reason.Threshold,
-		p.cfg.Window, int64(f.Production.Total()), against)
+		p.cfg.Window, countInt(f.Production.Total()), against)
 	lr := o.logs.AppendEmpty()
 	lr.SetTimestamp(o.now)
 	lr.SetObservedTimestamp(o.now)
@@ -69,7 +69,7 @@ func (p *driftProcessor) logTransition(o *output, w state.Window, f drift.Featur
 	a.PutDouble(attrScore, reason.Score)
 	a.PutDouble(attrThreshold, reason.Threshold)
 	a.PutDouble(attrWindow, p.cfg.Window.Seconds())
-	a.PutInt(attrSampleCount, int64(f.Production.Total()))
+	a.PutInt(attrSampleCount, countInt(f.Production.Total()))
 	if rules := reasonRules(r, drifted); rules != "" {
 		a.PutStr(attrReason, rules)
 	}

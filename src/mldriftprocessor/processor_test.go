@@ -586,3 +586,15 @@ func TestWithoutBaselineADriftingFirstWindowIsReported(t *testing.T) {
 	body := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Body().Str()
 	require.Contains(t, body, "which was itself drifting")
 }
+
+// TestHugeCountsNeverComeOutNegative checks that a bucket count of 2^64-1 gives a positive
+// (saturated) sample count, not a wrapped negative number.
+func TestHugeCountsNeverComeOutNegative(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.consume(t, baselineFor("m", "x"))
+	h.consume(t, production("a", "m", "x", math.MaxUint64, 300, 200, 100))
+	md, _ := h.p.evaluate()
+	n, ok := find(md, metricSampleCount, map[string]string{attrFeatureName: "x"})
+	require.True(t, ok)
+	require.Equal(t, float64(math.MaxInt64), n)
+}
