@@ -358,6 +358,7 @@ def main() -> None:
     ap.add_argument("--no-evidently", action="store_true")
     ap.add_argument("--quick", action="store_true", help="synthetic population only, fewer cells (a smoke run)")
     ap.add_argument("--seed", type=int, default=20261201)
+    ap.add_argument("--json", type=Path, default=OUT / "drift_eval.json", help="where to write the figures")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -380,7 +381,7 @@ def main() -> None:
     attach_evidently(fa, results)
     attach_evidently(pw, results, offset=len(fa))
     elapsed = time.perf_counter() - t0
-    (OUT / "drift_eval.json").write_text(json.dumps(
+    args.json.write_text(json.dumps(
         {"seed": args.seed, "trials": args.trials, "evidently_trials": args.evidently_trials if enabled else 0,
          "evidently": ev.reason or "ok", "seconds": elapsed, "false_alarms": fa, "power": pw, "delay": dl}, indent=1))
 
@@ -410,7 +411,7 @@ def main() -> None:
             print(f"| {r['change']} | {r['calibrated_median_delay']:.0f} ({r['calibrated_detected']:.2f}) | "
                   f"{r['fixed_median_delay']:.0f} ({r['fixed_detected']:.2f}) | {r['calibrated_prechange_flag_rate']:.3f} | "
                   f"{'met' if ok else 'MISSED'} (< 1,000 rows) |")
-    print(f"\n{elapsed:.0f} s; wrote {OUT / 'drift_eval.json'}")
+    print(f"\n{elapsed:.0f} s; wrote {args.json}")
 
 
 if __name__ == "__main__":

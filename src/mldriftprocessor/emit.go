@@ -52,6 +52,13 @@ func (o *output) gauge(s pmetric.NumberDataPointSlice, key state.FeatureKey, v f
 	return dp
 }
 
+// outsideKnown reports whether the window has the SDK's out_of_range count (values beyond
+// the baseline's training min/max): only with a baseline, and only from the SDK.
+func outsideKnown(w state.Window) bool {
+	_, ok := w.Violations[checkOutOfRange]
+	return ok && w.BaselineID != ""
+}
+
 // countInt turns a count held as a float64 into an int64, saturating: counts near 2^64
 // (a uint64 bucket count of 2^64-1) must not wrap to a negative sample count.
 func countInt(x float64) int64 {
@@ -143,9 +150,11 @@ func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
 			Production:  drift.Histogram(*w.Production),
 			// Nulls: the window's missing values against the reference's (NaN when the
 			// baseline does not say: no null-rate rule then).
-			ReferenceNulls:  w.BaselineNulls,
-			ProductionNulls: w.Missing,
-			Thresholds:      p.cfg.forFeature(model, version, w.Key.Feature).drift(p.cfg.forModel(model, version)),
+			ReferenceNulls:    w.BaselineNulls,
+			ProductionNulls:   w.Missing,
+			ProductionOutside: w.Violations[checkOutOfRange],
+			OutsideKnown:      outsideKnown(w),
+			Thresholds:        p.cfg.forFeature(model, version, w.Key.Feature).drift(p.cfg.forModel(model, version)),
 		})
 		scored = append(scored, i)
 	}

@@ -859,6 +859,13 @@ class ProductionHistograms:
             if fb.kind == "categorical"
         }
         self.nulls: Counter[str] = Counter()
+        #: Values strictly below the baseline's min or above its max (the out_of_range check).
+        self.outside: Counter[str] = Counter()
+        self._range = {
+            n: (fb.min, fb.max)
+            for n, fb in baseline.all_features().items()
+            if fb.kind == "numeric" and fb.min is not None and fb.max is not None
+        }
         self.seen: set[str] = set()
 
     def add(self, X: Any, *, predictions: Any = None, targets: Any = None) -> None:
@@ -887,6 +894,9 @@ class ProductionHistograms:
                 continue
             self.nulls[name] += int(np.isnan(x).sum())
             self._counts[name] += _bucketize(self._edges[name], x)
+            if name in self._range:
+                lo, hi = self._range[name]
+                self.outside[name] += int(np.count_nonzero(x < lo) + np.count_nonzero(x > hi))
             finite = x[np.isfinite(x)]
             if finite.size:
                 self._min[name] = min(self._min.get(name, math.inf), float(finite.min()))
@@ -907,7 +917,8 @@ class ProductionHistograms:
                 continue
             if fb.kind == "numeric":
                 out[name] = _drift.Histogram.numeric(
-                    fb.edges, self._counts[name], self._min.get(name), self._max.get(name), nulls=self.nulls[name]
+                    fb.edges, self._counts[name], self._min.get(name), self._max.get(name), nulls=self.nulls[name],
+                    outside=self.outside[name] if name in self._range else None,
                 )
             else:
                 out[name] = _drift.Histogram.categorical(fb.categories, self._counts[name], nulls=self.nulls[name])

@@ -77,6 +77,9 @@ class Histogram:
     max: float | None = None
     #: Null/NaN values seen beside the counts (not in any bucket); the null-rate test uses them.
     nulls: float = 0.0
+    #: Numeric production: values strictly below the reference's min or above its max (the
+    #: SDK's out_of_range count); None when unknown. The out_of_range rule uses it (5.2).
+    outside: float | None = None
 
     @classmethod
     def numeric(
@@ -87,12 +90,13 @@ class Histogram:
         max: float | None = None,  # noqa: A002
         *,
         nulls: float = 0.0,
+        outside: float | None = None,
     ) -> Histogram:
         b = np.asarray(bounds, dtype=np.float64)
         c = np.asarray(counts, dtype=np.float64)
         if c.shape != (b.size + 1,):
             raise ValueError(f"{b.size} bounds need {b.size + 1} counts, got {c.size}")
-        return cls("numeric", c, b, (), min, max, float(nulls))
+        return cls("numeric", c, b, (), min, max, float(nulls), None if outside is None else float(outside))
 
     @classmethod
     def categorical(cls, categories: Sequence[str], counts: Sequence[float], *, nulls: float = 0.0) -> Histogram:
@@ -820,7 +824,12 @@ def calibrated_tests(reference: Histogram, production: Histogram, cfg: DriftConf
             tests.append(RuleTest("rank_sum", rank_sum_pvalue(rc, pc), w, floor))
         p, rg, pg = chi2_two_sample(rc, pc, ordered=ordered, min_expected=cfg.min_expected)
         tests.append(RuleTest("chi2_contingency", p, max_cohen_h(rg, pg) if rg.size > 1 else 0.0, floor))
-        if ordered and rc.size >= 3 and rc[0] == 0 and rc[-1] == 0:
+        if ordered and production.outside is not None:
+            # Values outside the reference's [min, max], counted from the raw values (5.2).
+            x = production.outside
+            if x > 0:
+                tests.append(RuleTest("out_of_range", outside_pvalue(x, m, n), cohen_h(min(x / m, 1.0), 0.0), floor))
+        elif ordered and rc.size >= 3 and rc[0] == 0 and rc[-1] == 0:
             # Outer buckets the reference left empty: values outside its range (5.2).
             x = float(pc[0] + pc[-1])
             if x > 0:

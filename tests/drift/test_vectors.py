@@ -82,7 +82,9 @@ def calibrated_model(params: dict) -> list[float]:
     for f in params["features"]:
         if f["kind"] == "numeric":
             ref[f["name"]] = _drift.Histogram.numeric(f["bounds"], f["reference"], nulls=f["ref_nulls"])
-            prod[f["name"]] = _drift.Histogram.numeric(f["bounds"], f["production"], nulls=f["prod_nulls"])
+            prod[f["name"]] = _drift.Histogram.numeric(
+                f["bounds"], f["production"], nulls=f["prod_nulls"], outside=f.get("prod_outside")
+            )
         else:
             ref[f["name"]] = _drift.Histogram.categorical(f["categories"], f["reference"], nulls=f["ref_nulls"])
             prod[f["name"]] = _drift.Histogram.categorical(f["categories"], f["production"], nulls=f["prod_nulls"])

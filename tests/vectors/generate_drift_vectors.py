@@ -295,6 +295,9 @@ MODEL_FEATURES = [
      "reference": [160, 340, 340, 160], "production": [80, 170, 170, 80], "ref_nulls": 2, "prod_nulls": 40},
     {"name": "discrete_outside", "kind": "numeric", "bounds": [0.5, 1.0, 2.0, 3.0],
      "reference": [0, 300, 400, 300, 0], "production": [6, 150, 200, 140, 4], "ref_nulls": 0, "prod_nulls": 0},
+    {"name": "num_outside_range", "kind": "numeric", "bounds": [-1.0, 0.0, 1.0],
+     "reference": [160, 340, 340, 160], "production": [90, 160, 170, 80], "ref_nulls": 0, "prod_nulls": 0,
+     "prod_outside": 9},
     {"name": "cat_new", "kind": "categorical", "categories": ["a", "b", "c"],
      "reference": [500, 300, 200, 0], "production": [240, 150, 100, 10], "ref_nulls": 0, "prod_nulls": 0},
     {"name": "cat_tiny", "kind": "categorical", "categories": ["a", "b"],
@@ -319,7 +322,11 @@ def model_expected(features, alpha, feature_alpha, floor_scale, min_expected, mi
                         floor))
         pv, rg, pg = chi2_contingency_scipy(r, p, f["kind"] == "numeric", min_expected)
         own.append(("chi2_contingency", pv, max_h(rg, pg) if len(rg) > 1 else 0.0, floor))
-        if f["kind"] == "numeric" and r.size >= 3 and r[0] == 0 and r[-1] == 0 and p[0] + p[-1] > 0:
+        if f["kind"] == "numeric" and f.get("prod_outside") is not None:
+            x = int(f["prod_outside"])
+            if x > 0:
+                own.append(("out_of_range", outside_exact(x, int(m), int(n)), cohen_h_np(x / m, 0.0), floor))
+        elif f["kind"] == "numeric" and r.size >= 3 and r[0] == 0 and r[-1] == 0 and p[0] + p[-1] > 0:
             x = int(p[0] + p[-1])
             own.append(("out_of_range", outside_exact(x, int(m), int(n)), cohen_h_np(x / m, 0.0), floor))
         if f["kind"] == "categorical" and p[-1] + r[-1] > 0:

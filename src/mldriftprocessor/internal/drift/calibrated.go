@@ -247,6 +247,10 @@ func CalibratedTests(f Feature) []RuleTest {
 		tests = append(tests, RuleTest{Rule: RuleChi2, PValue: p, Effect: effect, Floor: floor})
 		k := len(rc)
 		switch {
+		case ordered && f.OutsideKnown:
+			if x := f.ProductionOutside; x > 0 {
+				tests = append(tests, RuleTest{Rule: RuleOutOfRange, PValue: OutsidePValue(x, m, n), Effect: CohenH(math.Min(x/m, 1), 0), Floor: floor})
+			}
 		case ordered && k >= 3 && rc[0] == 0 && rc[k-1] == 0:
 			if x := pc[0] + pc[k-1]; x > 0 {
 				tests = append(tests, RuleTest{Rule: RuleOutOfRange, PValue: OutsidePValue(x, m, n), Effect: CohenH(x/m, 0), Floor: floor})

@@ -135,13 +135,16 @@ func (v vector) calibratedModel() []float64 {
 	for _, raw := range v.Params["features"].([]any) {
 		f := raw.(map[string]any)
 		bounds := floats(f["bounds"])
+		outside, known := f["prod_outside"].(float64)
 		features = append(features, Feature{
-			Categorical:     f["kind"] == "categorical",
-			Reference:       Histogram{Bounds: bounds, Counts: floats(f["reference"]), Min: math.NaN(), Max: math.NaN()},
-			Production:      Histogram{Bounds: bounds, Counts: floats(f["production"]), Min: math.NaN(), Max: math.NaN()},
-			ReferenceNulls:  f["ref_nulls"].(float64),
-			ProductionNulls: f["prod_nulls"].(float64),
-			Thresholds:      th,
+			ProductionOutside: outside,
+			OutsideKnown:      known,
+			Categorical:       f["kind"] == "categorical",
+			Reference:         Histogram{Bounds: bounds, Counts: floats(f["reference"]), Min: math.NaN(), Max: math.NaN()},
+			Production:        Histogram{Bounds: bounds, Counts: floats(f["production"]), Min: math.NaN(), Max: math.NaN()},
+			ReferenceNulls:    f["ref_nulls"].(float64),
+			ProductionNulls:   f["prod_nulls"].(float64),
+			Thresholds:        th,
 		})
 	}
 	var out []float64

@@ -65,7 +65,11 @@ type Feature struct {
 	// null-rate rule of spec 5.2).
 	ReferenceNulls  float64
 	ProductionNulls float64
-	Thresholds      Thresholds
+	// ProductionOutside is the production values strictly outside the reference's
+	// [min, max] (the SDK's out_of_range count), when OutsideKnown (spec 5.2).
+	ProductionOutside float64
+	OutsideKnown      bool
+	Thresholds        Thresholds
 }
 
 // Reason is one rule that fired, as reported in a log record.
