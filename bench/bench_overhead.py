@@ -18,6 +18,9 @@ numbers; wall time per call includes the export threads' share of the CPU):
                  logs are configured)
   monitor 10%    the same under a 10% parent-based ratio sampler (an unsampled prediction
                  pays only for what is aggregated: distributions, duration, rows)
+  monitor, unsampled parent
+                 the same inside a request span that was not sampled (the server case of a
+                 parent-based sampler: no predict span is started)
   disabled       the same with OTEL_SDK_DISABLED=true (modeltel builds nothing)
 and, to show what part of that no instrumentation library can avoid, the floor:
   floor@R        only the OpenTelemetry SDK calls one monitored prediction makes, none of
@@ -39,7 +42,6 @@ bench/requirements-overhead.txt (skipped, and said so, when it is not installed)
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import statistics
@@ -209,6 +211,14 @@ def main() -> int:
         print("scikit-learn not installed: the toy predict only")
 
     tracer = tracer_provider.get_tracer("bench")
+    unsampled_parent = trace.NonRecordingSpan(
+        trace.SpanContext(trace_id=0x5EED, span_id=0x5EED, is_remote=True, trace_flags=trace.TraceFlags(0))
+    )
+
+    def _under(parent: Any, monitored: Callable[[dict[str, float]], Any]) -> Any:
+        with trace.use_span(parent):
+            return monitored(row)
+
     oi_tracer = None
     try:
         from openinference.instrumentation import OITracer, TraceConfig
@@ -235,6 +245,9 @@ def main() -> int:
         settings[f"{label}: monitor 10%"] = Setting(
             lambda: _telemetry.swap(sampled_telemetry), lambda: _telemetry.swap(telemetry)
         )
+        # The server case of the sampler: the request's span is there and was not sampled
+        # (the use_span around the call is part of this case's cost).
+        cases[f"{label}: monitor, unsampled parent"] = lambda monitored=monitored: _under(unsampled_parent, monitored)
         cases[f"{label}: disabled"] = lambda monitored=monitored: monitored(row)
         settings[f"{label}: disabled"] = Setting(
             lambda: _telemetry.set_default_config(disabled_config),
@@ -315,10 +328,12 @@ def main() -> int:
             targets.append((f"{label}: monitor@1 below OpenInference's @tracer.chain", monitor < peer, f"{monitor:.2f}x vs {peer:.2f}x"))
         sampled = results[f"{label}: monitor 10%"]["x_bare_span"]
         targets.append((f"{label}: monitor under a 10% parent-based sampler <= 0.5x", sampled <= 0.5, f"{sampled:.2f}x"))
+        unsampled = results[f"{label}: monitor, unsampled parent"]["x_bare_span"]
+        targets.append((f"{label}: monitor under an unsampled parent <= 0.5x", unsampled <= 0.5, f"{unsampled:.2f}x"))
         disabled = results[f"{label}: disabled"]["overhead_us"]
         targets.append((f"{label}: OTEL_SDK_DISABLED=true about 0 (< 1 us)", disabled < 1.0, f"{disabled:.2f} us"))
-        floor = results[f"{label}: floor@1"]["x_bare_span"]
-        print(f"floor: {label} at log rate 1, the OpenTelemetry calls alone: {floor:.2f}x one bare span")
+        floor_ratio = results[f"{label}: floor@1"]["x_bare_span"]
+        print(f"floor: {label} at log rate 1, the OpenTelemetry calls alone: {floor_ratio:.2f}x one bare span")
     for what, met, figure in targets:
         print(f"target: {what} -> {'met' if met else 'NOT met'} ({figure})")
     results["targets"] = [{"target": w, "met": m, "figure": f} for w, m, f in targets]
