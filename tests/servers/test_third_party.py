@@ -169,3 +169,28 @@ def test_one_call_baseline_names_a_numpy_model_and_rejections_are_counted(otlp, 
     assert sorted(_feature_names(otlp, "input")) == FEATURES
     (attrs, _) = metric_points(otlp, "ml.input.rejected")[-1]
     assert (attrs["ml.model.name"], attrs["ml.model.version"]) == ("iris-pipeline", "2.0.0")
+
+
+def test_zero_code_console_exporters_send_no_distribution_over_otlp(otlp, iris_model_path, tmp_path):
+    """OTEL_*_EXPORTER=console: modeltel's distributions follow to the console too (no OTLP
+    connection attempts, nothing sent to an OTLP endpoint)."""
+    port = free_port()
+    env = otel_env(
+        otlp, IRIS_MODEL_PATH=str(iris_model_path), MODELTEL_MODEL_NAME="iris",
+        OTEL_TRACES_EXPORTER="console", OTEL_METRICS_EXPORTER="console", OTEL_LOGS_EXPORTER="console",
+        MODELTEL_EXPORT_INTERVAL="0.3",
+    )
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT")
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp.endpoint  # a listening endpoint: nothing may reach it
+    argv = [str(BIN / "opentelemetry-instrument"), str(BIN / "uvicorn"), "--app-dir", str(APPS), "plain_fastapi:app",
+            "--host", "127.0.0.1", "--port", str(port)]
+    server = Server(argv, env, port, tmp_path).start()
+    try:
+        for _ in range(3):
+            assert httpx.post(server.url + "/predict", json=FLOWER).status_code == 200
+        wait_until(lambda: "ml.feature.value" in server.stdout(), timeout=10)
+    finally:
+        server.stop()
+    assert "ml.feature.value" in server.stdout()  # the distributions, as console JSON
+    assert otlp.requests == []
+    assert "Connection refused" not in server.stderr()
