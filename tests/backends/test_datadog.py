@@ -41,10 +41,11 @@ def _queries(obj) -> list[str]:
     return out
 
 
-def _metric_refs() -> list[tuple[str, set[str]]]:
-    """(metric, tag keys it is filtered or grouped by) for every query of dashboard and monitors."""
+def _metric_refs(*paths) -> list[tuple[str, set[str]]]:
+    """(metric, tag keys it is filtered or grouped by) for every query of the dashboard and
+    monitor files (default: the model dashboard and its monitors)."""
     refs = []
-    for q in _queries(json.loads(DASHBOARD.read_text())) + _queries(json.loads(MONITORS.read_text())):
+    for q in [q for path in (paths or (DASHBOARD, MONITORS)) for q in _queries(json.loads(path.read_text()))]:
         found = _QUERY.findall(q)
         assert found, f"no metric in query {q!r}"
         for metric, filt, by in found:

@@ -33,6 +33,7 @@ from sklearn import metrics
 
 import modeltel
 
+from backends.test_datadog import _metric_refs
 from e2e._collector import CONFIGS, free_port, log_records, metric_points, number
 from modeltel._outcome_metrics import score_bins
 
@@ -261,6 +262,20 @@ def test_join_across_replicas_delays_duplicates_and_a_restart(start_collector, t
         label_names |= {n.strip() for group in re.findall(r"by \(([^)]*)\)", text) for n in group.split(",")}
         queried = set(re.findall(r"\b(ml_[a-z0-9_]+)", text)) - label_names
         assert queried and queried <= exported, (shipped.name, queried - exported)
+
+    # The Datadog performance dashboard and monitors query only metrics and tags that arrive.
+    tags: dict[str, set[str]] = {}
+    for line in lines:
+        for rm in line.get("resourceMetrics", []):
+            for sm in rm.get("scopeMetrics", []):
+                for m in sm.get("metrics", []):
+                    body = m.get("gauge") or m.get("sum") or m.get("histogram") or {}
+                    for p in body.get("dataPoints", []):
+                        tags.setdefault(m["name"], set()).update(kv["key"] for kv in p.get("attributes", []))
+    refs = _metric_refs(CONFIGS / "dashboards" / "datadog-performance-dashboard.json",
+                        CONFIGS / "dashboards" / "datadog-performance-monitors.json")
+    for metric, keys in refs:
+        assert metric in tags and keys | {"ml.model.name", "ml.model.version"} <= tags[metric], (metric, keys)
 
     events = [(rec["eventName"], {kv["key"]: next(iter(kv["value"].values())) for kv in rec.get("attributes", [])})
               for rec in log_records(lines) if rec.get("eventName", "").startswith("ml.performance.")]
