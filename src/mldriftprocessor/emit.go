@@ -44,11 +44,23 @@ func featureAttrs(dst pcommon.Map, key state.FeatureKey) {
 	}
 }
 
-func (o *output) gauge(s pmetric.NumberDataPointSlice, key state.FeatureKey, v float64) pmetric.NumberDataPoint {
+// point appends a gauge point for key at the emit time; gauge and intGauge set its value.
+func (o *output) point(s pmetric.NumberDataPointSlice, key state.FeatureKey) pmetric.NumberDataPoint {
 	dp := s.AppendEmpty()
 	dp.SetTimestamp(o.now)
-	dp.SetDoubleValue(v)
 	featureAttrs(dp.Attributes(), key)
+	return dp
+}
+
+func (o *output) gauge(s pmetric.NumberDataPointSlice, key state.FeatureKey, v float64) pmetric.NumberDataPoint {
+	dp := o.point(s, key)
+	dp.SetDoubleValue(v)
+	return dp
+}
+
+func (o *output) intGauge(s pmetric.NumberDataPointSlice, key state.FeatureKey, v int64) pmetric.NumberDataPoint {
+	dp := o.point(s, key)
+	dp.SetIntValue(v)
 	return dp
 }
 
@@ -70,14 +82,6 @@ func countInt(x float64) int64 {
 	default:
 		return int64(x)
 	}
-}
-
-func (o *output) intGauge(s pmetric.NumberDataPointSlice, key state.FeatureKey, v int64) pmetric.NumberDataPoint {
-	dp := s.AppendEmpty()
-	dp.SetTimestamp(o.now)
-	dp.SetIntValue(v)
-	featureAttrs(dp.Attributes(), key)
-	return dp
 }
 
 // evaluate scores every window now and returns the metrics and log records to emit.
