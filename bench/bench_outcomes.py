@@ -83,6 +83,21 @@ def sdk_costs(rounds: int) -> dict[str, float]:
     def joinable(X):
         return one
 
+    # The baseline's reference on every joinable record (no reference=): the same baseline
+    # with and without its performance section, so the difference is the in-band reference,
+    # calibration and label counts.
+    pd = __import__("pandas")
+    x_val = rng.random(2000)
+    y_val = (rng.random(2000) < x_val).astype(int)
+    scored = modeltel.Baseline.from_data(pd.DataFrame({"x": x_val}), model="joinable-b", version="1",
+                                         predictions=np.column_stack([1 - x_val, x_val]), targets=y_val)
+    unscored = modeltel.Baseline.from_data(pd.DataFrame({"x": x_val}), model="joinable-b", version="1",
+                                           predictions=np.column_stack([1 - x_val, x_val]))
+    with_reference = modeltel.monitor(model="joinable-b", version="1", outcomes=True, id_from="tx",
+                                      baseline=scored)(lambda X: one)
+    without_reference = modeltel.monitor(model="joinable-b", version="1", outcomes=True, id_from="tx",
+                                         baseline=unscored)(lambda X: one)
+
     def span() -> None:
         with tracer.start_as_current_span("predict"):
             pass
@@ -101,12 +116,14 @@ def sdk_costs(rounds: int) -> dict[str, float]:
         lp.force_flush()
 
     out: dict[str, list[float]] = {"span": [], "joinable@1": [], "joinable@1000": [], "record@10000": [],
-                                   "monitor@1": [], "monitor+outcomes@1": []}
+                                   "monitor@1": [], "monitor+outcomes@1": [], "baseline@1": [], "baseline+reference@1": []}
     try:
         for _ in range(rounds):
             out["span"].append(per_call(span, 3000, flush))
             out["monitor@1"].append(per_call(lambda: plain(frame_row), 2000, flush))
             out["monitor+outcomes@1"].append(per_call(lambda: joinable(frame_row), 2000, flush))
+            out["baseline@1"].append(per_call(lambda: without_reference(frame_row), 2000, flush))
+            out["baseline+reference@1"].append(per_call(lambda: with_reference(frame_row), 2000, flush))
             out["joinable@1"].append(per_call(j1, 3000, flush))
             out["joinable@1000"].append(per_call(j1000, 100, flush) / 1000)
             out["record@10000"].append(per_call(rec, 10, flush) / 10_000)
@@ -162,6 +179,9 @@ def main() -> None:
         ("@monitor(outcomes=True, id_from=...), 1 row", f"{sdk['monitor+outcomes@1'] * 1e6:.2f} us = +"
          f"{(sdk['monitor+outcomes@1'] - sdk['monitor@1']) / sdk['span']:.2f} spans",
          "<= +0.5 span: " + ("met" if sdk["monitor+outcomes@1"] - sdk["monitor@1"] <= 0.5 * sdk["span"] else "MISSED")),
+        ("outcomes=True + baseline, 1 row", f"{sdk['baseline@1'] * 1e6:.2f} us", ""),
+        ("... + its reference in-band (every 30 s), 1 row", f"{sdk['baseline+reference@1'] * 1e6:.2f} us = +"
+         f"{(sdk['baseline+reference@1'] - sdk['baseline@1']) / sdk['span']:.2f} spans", ""),
         ("joinable predict, per row of 1,000", f"{sdk['joinable@1000'] * 1e6:.3f} us",
          "<= 1 us: " + ("met" if sdk["joinable@1000"] <= 1e-6 else "MISSED")),
         ("record_outcomes, per row of 10,000", f"{sdk['record@10000'] * 1e6:.3f} us", ""),

@@ -28,7 +28,7 @@ import math
 import os
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Real
 from typing import Any, Mapping, Sequence
 
@@ -876,3 +876,24 @@ def label_is_clear(label: str, role: str) -> bool:
         return True
     body = label[1:] if label[:1] == "-" else label
     return body.isdigit() and body.isascii()
+
+
+def without_feature(cols: Columns | Record, name: str) -> Columns | Record:
+    """The batch without feature ``name`` (e.g. a join key, which is no feature); the same
+    object when it has none. Cheaper than dropping the column from the input (a pandas
+    ``drop`` copies the frame: ~180 us for one row)."""
+    if name not in cols.names:
+        return cols
+    names = tuple(n for n in cols.names if n != name)
+    categorical = {k: v for k, v in cols.categorical.items() if k != name}
+    if name not in cols.numeric_names:
+        return replace(cols, names=names, categorical=categorical)
+    i = cols.numeric_names.index(name)
+    numeric_names = cols.numeric_names[:i] + cols.numeric_names[i + 1:]
+    if isinstance(cols, Record):
+        null_idx = tuple(j - (j > i) for j in cols.numeric_null_idx if j != i)
+        return replace(cols, names=names, numeric_names=numeric_names, categorical=categorical,
+                       numeric=cols.numeric[:i] + cols.numeric[i + 1:], numeric_null_idx=null_idx)
+    nulls = None if cols.numeric_nulls is None else np.delete(cols.numeric_nulls, i)
+    return replace(cols, names=names, numeric_names=numeric_names, categorical=categorical,
+                   numeric=np.delete(cols.numeric, i, axis=1), numeric_nulls=nulls)

@@ -39,11 +39,12 @@ from modeltel import _semconv as sc
 from modeltel._columns import UnsupportedInput
 from modeltel._identity import model_identity, type_name
 from modeltel._logging import safe_json
+from modeltel._columns import without_feature
 from modeltel._outcomes import emit_predicted, join_columns, joinable_records, without_column
 from modeltel._reference import wire_attributes
 from modeltel._privacy import error_message, record_error
 from modeltel._quality import check_columns, outlier_rows
-from modeltel._summary import FeatureNames, feature_names_option, summarize_input, summarize_output
+from modeltel._summary import FeatureNames, InputSummary, feature_names_option, summarize_input, summarize_output
 from modeltel._telemetry import contained, report_internal_error
 
 __all__ = [
@@ -454,14 +455,22 @@ class Prediction:
         names = feature_names if feature_names is not None else self._options.feature_names
         if self._capture_raw:
             self._raw_input = X
+        # A key is no feature: not in the sketches, drift or quality. It is left out of the
+        # summary (a pandas drop of the input copies the frame: ~180 us a call), or, when the
+        # features are renamed (the key's name changes), out of the input.
+        key = self._options.id_from if self._options.outcomes else None
+        renamed = isinstance(names, (str, Mapping))
         if self._options.outcomes and (self._options.id_from or self._options.segment_by):
             with contained("prediction.outcome_keys"):
                 self._join_input = join_columns(X, self._options.id_from, self._options.segment_by)
-            if self._options.id_from:  # a key is no feature: not in the sketches, drift or quality
+            if key and renamed:
                 with contained("prediction.outcome_key_column"):
-                    X = without_column(X, self._options.id_from)
+                    X = without_column(X, key)
         try:
             summary = summarize_input(X, feature_names=names, config=_telemetry.default_config())
+            if key and not renamed:
+                with contained("prediction.outcome_key_feature"):
+                    summary = InputSummary(without_feature(summary.columns, key), summary.config)
         except UnsupportedInput:
             if hasattr(X, "model_dump") and hasattr(type(X), "model_fields"):
                 _pydantic_hint(self.model, X)

@@ -12,7 +12,8 @@ baseline file's ``performance`` section (docs/baseline-format.md):
   ``calibration:`` config).
 
 With ``outcomes=True`` and such a baseline (and no ``reference=``), the SDK sends the
-reference and the calibration on every joinable record, tagged as the baseline's
+reference and the calibration on the first joinable record of the process and then once every
+30 s (the connector keeps them per version, in its storage), tagged as the baseline's
 (``ml.performance.reference.source``): the mlperformance connector then judges the window
 against the baseline's accuracy or MAE and estimates performance before labels with its
 calibration, unless its own config names either for the model.
@@ -21,11 +22,13 @@ calibration, unless its own config names either for the model.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from modeltel import _registry
 from modeltel import _semconv as sc
 from modeltel._outcomes import SEPARATOR
 
@@ -127,13 +130,33 @@ def check_performance(d: Any, where: str) -> dict[str, Any] | None:
     return dict(d)
 
 
+#: Seconds between two records of a process that carry a baseline's reference: the connector
+#: keeps what it got per version (in its storage), and the attributes cost ~1 bare span a record.
+RESEND_EVERY = 30.0
+
 _WIRE: dict[str, dict[str, Any]] = {}
+_SENT: dict[str, float] = {}
+
+
+def _clear() -> None:
+    _WIRE.clear()
+    _SENT.clear()
+
+
+_registry.register("reference.wire", fork=_clear, reset=_clear)
 
 
 def wire_attributes(baseline: Any) -> dict[str, Any]:
-    """The attributes a joinable record carries for a baseline's reference (cached per id)."""
+    """The attributes of a baseline's reference for this call's joinable record(s): on the
+    first call of the process and then once every :data:`RESEND_EVERY` seconds, else none."""
     if baseline is None or getattr(baseline, "performance", None) is None:
         return {}
+    now = time.monotonic()
+    if now - _SENT.get(baseline.id, -math.inf) < RESEND_EVERY:
+        return {}
+    if len(_SENT) > 64:  # a handful of baselines per process; never unbounded
+        _clear()
+    _SENT[baseline.id] = now
     cached = _WIRE.get(baseline.id)
     if cached is not None:
         return cached
@@ -152,7 +175,5 @@ def wire_attributes(baseline: Any) -> dict[str, Any]:
         attrs[sc.ATTR_CALIBRATION_PROBABILITIES] = np.asarray(cal["probabilities"], dtype="<f8").tobytes()
     if attrs:
         attrs[sc.ATTR_REFERENCE_SOURCE] = sc.REFERENCE_SOURCE_BASELINE
-    if len(_WIRE) > 64:  # a handful of baselines per process; never unbounded
-        _WIRE.clear()
     _WIRE[baseline.id] = attrs
     return attrs
