@@ -10,6 +10,8 @@ import (
 	"os"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
+
 	"github.com/modeltel/mldriftprocessor/internal/baselinefile"
 	"github.com/modeltel/mldriftprocessor/internal/state"
 
@@ -57,6 +59,12 @@ type Config struct {
 	// production points tagged with the same ml.baseline.id; in-band baselines from the
 	// SDK need no file. Default: none.
 	BaselineFiles []string `mapstructure:"baseline_files"`
+
+	// Storage is a storage extension (file_storage) where the windows, the frozen
+	// self-references and the drift states are saved on every emit and at shutdown, and
+	// restored at start, so a restarted collector scores again at its first emit. Default:
+	// none (state in memory only).
+	Storage *component.ID `mapstructure:"storage"`
 }
 
 // Thresholds are the verdict settings of docs/drift-math.md section 4.

@@ -11,6 +11,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
@@ -39,10 +40,13 @@ type driftProcessor struct {
 	release     func()
 
 	telemetry *metadata.TelemetryBuilder // the processor's own metrics (metadata.yaml)
+	id        component.ID
+	client    storage.Client // the storage extension's client, when configured
 }
 
 func newProcessor(set processor.Settings, cfg *Config, clock state.Clock) (*driftProcessor, error) {
 	p := &driftProcessor{
+		id:      set.ID,
 		cfg:     cfg,
 		logger:  set.Logger,
 		clock:   clock,
@@ -84,13 +88,19 @@ func (p *driftProcessor) setLogs(next consumer.Logs) {
 	p.nextLogs = next
 }
 
-// start runs the emit ticker once, however many pipelines the component is in.
-func (p *driftProcessor) start() {
+// start runs the emit ticker once, however many pipelines the component is in, after
+// restoring the state saved in the storage extension (when configured).
+func (p *driftProcessor) start(host component.Host) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.started++
 	if p.started > 1 {
-		return
+		return nil
+	}
+	if p.cfg.Storage != nil {
+		if err := p.openStorage(host); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
@@ -107,6 +117,52 @@ func (p *driftProcessor) start() {
 			}
 		}
 	}()
+	return nil
+}
+
+// stateKey is the storage key of the processor's saved state.
+const stateKey = "mldrift_state"
+
+func (p *driftProcessor) openStorage(host component.Host) error {
+	ext, ok := host.GetExtensions()[*p.cfg.Storage]
+	if !ok {
+		return fmt.Errorf("storage extension %s not found", p.cfg.Storage)
+	}
+	se, ok := ext.(storage.Extension)
+	if !ok {
+		return fmt.Errorf("extension %s is not a storage extension", p.cfg.Storage)
+	}
+	client, err := se.GetClient(context.Background(), component.KindProcessor, p.id, "")
+	if err != nil {
+		return fmt.Errorf("storage %s: %w", p.cfg.Storage, err)
+	}
+	data, err := client.Get(context.Background(), stateKey)
+	if err != nil {
+		_ = client.Close(context.Background())
+		return fmt.Errorf("storage %s: %w", p.cfg.Storage, err)
+	}
+	n, err := p.store.Restore(data)
+	if err != nil {
+		// A state that cannot be read must not keep the collector from starting.
+		p.logger.Warn("mldrift: the saved state could not be restored; starting empty", zap.Error(err))
+	}
+	p.logger.Info("mldrift: state restored", zap.Int("features", n))
+	p.client = client
+	return nil
+}
+
+// save writes the state to the storage extension (each emit and at shutdown).
+func (p *driftProcessor) save(ctx context.Context) {
+	if p.client == nil {
+		return
+	}
+	data, err := p.store.Marshal()
+	if err == nil {
+		err = p.client.Set(ctx, stateKey, data)
+	}
+	if err != nil {
+		p.logger.Warn("mldrift: saving the state failed", zap.Error(err))
+	}
 }
 
 func (p *driftProcessor) shutdown() {
@@ -122,6 +178,11 @@ func (p *driftProcessor) shutdown() {
 		cancel()
 		<-done
 	}
+	if p.client != nil {
+		p.save(context.Background())
+		_ = p.client.Close(context.Background())
+		p.client = nil
+	}
 	if p.release != nil {
 		p.release()
 	}
@@ -130,6 +191,7 @@ func (p *driftProcessor) shutdown() {
 // emit evaluates the windows and sends the results down the pipelines.
 func (p *driftProcessor) emit(ctx context.Context) {
 	md, ld := p.evaluate()
+	p.save(ctx)
 	p.mu.Lock()
 	nm, nl := p.nextMetrics, p.nextLogs
 	p.mu.Unlock()
@@ -147,8 +209,8 @@ func (p *driftProcessor) emit(ctx context.Context) {
 
 type metricsProcessor struct{ *driftProcessor }
 
-func (m *metricsProcessor) Start(context.Context, component.Host) error { m.start(); return nil }
-func (m *metricsProcessor) Shutdown(context.Context) error              { m.shutdown(); return nil }
+func (m *metricsProcessor) Start(_ context.Context, host component.Host) error { return m.start(host) }
+func (m *metricsProcessor) Shutdown(context.Context) error                     { m.shutdown(); return nil }
 func (m *metricsProcessor) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: false}
 }
@@ -164,8 +226,8 @@ func (m *metricsProcessor) ConsumeMetrics(ctx context.Context, md pmetric.Metric
 
 type logsProcessor struct{ *driftProcessor }
 
-func (l *logsProcessor) Start(context.Context, component.Host) error { l.start(); return nil }
-func (l *logsProcessor) Shutdown(context.Context) error              { l.shutdown(); return nil }
+func (l *logsProcessor) Start(_ context.Context, host component.Host) error { return l.start(host) }
+func (l *logsProcessor) Shutdown(context.Context) error                     { l.shutdown(); return nil }
 func (l *logsProcessor) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: false}
 }

@@ -89,3 +89,47 @@ def test_without_baseline_identical_traffic_for_30_windows_raises_no_drift_and_a
     started = [r for r in drift_records(collector.lines()) if r.get("eventName") == "ml.drift.started"]
     flagged = {next(a["value"]["stringValue"] for a in r["attributes"] if a["key"] == "ml.feature.name") for r in started}
     assert "amount" in flagged, flagged
+
+
+@pytest.mark.timeout(300)
+def test_without_baseline_a_restarted_collector_with_file_storage_reports_drift_at_its_first_emit(
+    start_collector, tmp_path, monkeypatch
+):
+    """No baseline: the frozen self-reference and the window live in file_storage. After a
+    shift is reported, the collector gets SIGTERM and starts again: its first emit with data
+    already says amount drifts (without storage it would need a whole new window to freeze a
+    reference first, and that reference would be the shifted data)."""
+    monkeypatch.setenv("MODELTEL_HASH_KEY", "e2e-shared-key")
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    config = (CONFIGS / "local.yaml").read_text()
+    config = config.replace("extensions:\n  health_check:", f"extensions:\n  file_storage/mldrift:\n    directory: {storage}\n  health_check:", 1)
+    config = config.replace("  extensions: [health_check]", "  extensions: [health_check, file_storage/mldrift]", 1)
+    config = config.replace("    emit_interval: ${env:MLDRIFT_EMIT_INTERVAL:-60s}", "    emit_interval: ${env:MLDRIFT_EMIT_INTERVAL:-60s}\n    storage: file_storage/mldrift", 1)
+    path = tmp_path / "storage.yaml"
+    path.write_text(config)
+    collector = start_collector(path, MLDRIFT_WINDOW="6s", MLDRIFT_SLOT_SIZE="1s", MLDRIFT_EMIT_INTERVAL="1s")
+
+    def amount(lines, metric):
+        return [a.get("ml.drift.method") for a, _ in metric_points(lines, metric) if a.get("ml.feature.name") == "amount"]
+
+    same = start_replica(tmp_path, collector.http_endpoint, "same", None, seed=30, rows=4000, batch=40, pause=0.08, drift=False)
+    assert same.wait(timeout=120)["failures"] == 0
+    assert "reference_stability_pvalue" in amount(collector.lines(), "ml.drift.score"), "the reference froze"
+    shifted = start_replica(tmp_path, collector.http_endpoint, "shifted", None, seed=31, rows=1500, batch=40, pause=0.05, drift=True)
+    assert shifted.wait(timeout=120)["failures"] == 0
+    time.sleep(2)
+    assert latest(collector.lines(), "ml.drift.detected").get(("amount", None)) == 1
+
+    collector.stop()  # SIGTERM: the state is saved at shutdown
+    restarted_ns = time.time_ns()
+    collector.start()
+    more = start_replica(tmp_path, collector.http_endpoint, "after", None, seed=32, rows=200, batch=40, pause=0.05, drift=True)
+    assert more.wait(timeout=60)["failures"] == 0
+    deadline = time.monotonic() + 20
+    detected = []
+    while time.monotonic() < deadline and not detected:
+        detected = [int(p["asInt"]) for a, p in metric_points(collector.lines(), "ml.drift.detected")
+                    if a.get("ml.feature.name") == "amount" and int(p["timeUnixNano"]) > restarted_ns]
+        time.sleep(0.5)
+    assert detected and detected[0] == 1, detected

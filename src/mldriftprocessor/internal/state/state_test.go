@@ -156,3 +156,33 @@ func TestWrongTypedValuesNeverChangeTheKindOrResetTheWindow(t *testing.T) {
 	require.Equal(t, KindExplicit, byKey["x"].Kind)
 	require.Equal(t, 4.0, byKey["x"].TypeMismatch)
 }
+
+// TestMarshalRestoreKeepsWindowsAndReferences checks that a store restored from Marshal
+// gives the same windows (counts, kinds, the frozen self-reference) as the original.
+func TestMarshalRestoreKeepsWindowsAndReferences(t *testing.T) {
+	limits := Limits{Window: time.Minute, SlotSize: time.Second, StaleAfter: time.Hour, MaxStreams: 100, MaxFeatures: 100, ReferenceMinSamples: 10}
+	c := NewManualClock(t0)
+	s := NewStore(limits, c)
+	x := FeatureKey{"m", "1", "input", "x"}
+	e := NewExpo(3)
+	e.Pos[30] = 40
+	e.Pos[31] = 60
+	require.Empty(t, s.AddExponential(x, e, 100, 10, 20))
+	require.Empty(t, s.AddCategory(FeatureKey{"m", "1", "input", "c"}, "", "a", 7))
+	c.Advance(59 * time.Second)
+	before, _ := s.Snapshot() // freezes x's reference
+	require.NotNil(t, before[1].Baseline)
+	data, err := s.Marshal()
+	require.NoError(t, err)
+
+	s2 := NewStore(limits, c)
+	n, err := s2.Restore(data)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	after, _ := s2.Snapshot()
+	require.Equal(t, before[1].Values, after[1].Values)
+	require.Equal(t, before[1].Baseline, after[1].Baseline)
+	require.Equal(t, before[1].ReferenceSince, after[1].ReferenceSince)
+	require.Equal(t, before[0].Values, after[0].Values)
+	require.Equal(t, KindCategorical, after[0].Kind)
+}
