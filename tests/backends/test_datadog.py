@@ -56,17 +56,23 @@ def _metric_refs(*paths) -> list[tuple[str, set[str]]]:
     return refs
 
 
-def test_datadog_monitors_are_complete_query_alerts():
-    """Each monitor: a query alert whose threshold matches options, a runbook, a name with the model."""
-    monitors = json.loads(MONITORS.read_text())
-    assert len(monitors) == 10
+def check_query_alerts(path, count: int) -> str:
+    """Each monitor of the file: a query alert whose threshold matches options, a runbook, a
+    name or message with the model. Returns the monitors' names, lower case."""
+    monitors = json.loads(path.read_text())
+    assert len(monitors) == count
     for m in monitors:
         assert m["type"] == "query alert"
         threshold = float(re.search(r"[<>]=?\s*([0-9.]+)\s*$", m["query"]).group(1))
         assert threshold == m["options"]["thresholds"]["critical"], m["name"]
         assert "Runbook: first" in m["message"], m["name"]
         assert "{{ml.model.name.name}}" in m["name"] + m["message"]
-    topics = " ".join(m["name"] for m in monitors).lower()
+    return " ".join(m["name"] for m in monitors).lower()
+
+
+def test_datadog_monitors_are_complete_query_alerts():
+    """Each monitor: a query alert whose threshold matches options, a runbook, a name with the model."""
+    topics = check_query_alerts(MONITORS, 10)
     for topic in ("feature", "predictions", "null", "out-of-range", "schema", "error rate", "p99", "no predictions"):
         assert topic in topics, topic
 
