@@ -1,6 +1,9 @@
 """Drift verdicts measured: false alarms and power, this project's calibrated and fixed modes vs Evidently.
 
-    .venv/bin/python bench/drift_eval.py [--trials 40] [--evidently-trials 10] [--no-evidently] [--quick]
+    .venv/bin/python bench/drift_eval.py [--trials 40] [--evidently-trials 3] [--no-evidently] [--quick] [--json PATH]
+
+About 3 minutes for ours on an idle 2-core machine; Evidently adds ~1.8 s per window it scores
+(363 windows at the default 3 per cell: ~11 minutes; the figures in docs/drift-math.md used 10).
 
 One run scores the same windows three ways: modeltel's default ``calibrated`` mode, its
 ``fixed`` mode (verdicts forced from 1 row: ``min_samples=1``, so small windows get a verdict
@@ -353,7 +356,7 @@ def fmt(v: float | None, digits: int = 3) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=40, help="windows per no-drift and power cell (ours)")
-    ap.add_argument("--evidently-trials", type=int, default=10, help="of those, windows Evidently scores too")
+    ap.add_argument("--evidently-trials", type=int, default=3, help="of those, windows Evidently scores too (1.8 s each here)")
     ap.add_argument("--streams", type=int, default=10, help="streams per detection-delay case")
     ap.add_argument("--no-evidently", action="store_true")
     ap.add_argument("--quick", action="store_true", help="synthetic population only, fewer cells (a smoke run)")
