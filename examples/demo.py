@@ -2,12 +2,15 @@
 
 Run with `make demo` (it builds the otelcol-modeltel collector first when needed). The demo
 
-1. starts the collector (collector-config/local.yaml: OTLP in, mldrift, JSON-lines file out)
+1. starts the collector (collector-config/outcomes.yaml: OTLP in, mldrift, the mlperformance
+   connector with its state in file_storage, JSON-lines files out)
    on free loopback ports, with a one-minute drift window so that things happen quickly;
 2. trains a small bike-demand model and builds its baseline from the training data;
 3. serves the model over HTTP (``POST /predict``, one ``@modeltel.monitor`` on predict) and
    sends it traffic: first like the training data, then, midway, with warmer weather and
-   more rain (drift injected on ``temp`` and ``weather``);
+   more rain (drift injected on ``temp`` and ``weather``); then a concept-drift phase: a
+   classifier of busy hours whose inputs stay like the training data while its labels flip
+   (joinable predictions, labels through ``record_outcomes``, the mlperformance connector);
 4. prints the first ``ml.prediction`` log records as one labelled line each, after each phase
    the per-feature drift table read from the collector's output, and the drift log records
    (WARN when a feature enters drift);
@@ -58,7 +61,14 @@ DRIFT_SETTINGS = {
     "MLDRIFT_SLOT_SIZE": "1s",
     "MLDRIFT_EMIT_INTERVAL": "1s",
     "MLDRIFT_MIN_SAMPLES": "300",
+    # mlperformance (phase 3): a 60 s window of 1 s slots, verdicts from 300 joined rows.
+    "MLPERF_WINDOW": "60s",
+    "MLPERF_SLOTS": "60",
+    "MLPERF_EMIT_INTERVAL": "1s",
+    "MLPERF_MIN_SAMPLES": "300",
 }
+#: Phase 3's classifier: is the hour busy (demand above the training median)?
+BUSY = "bike-busy"
 
 
 # ------------------------------------------------------------------------ the collector
@@ -71,7 +81,8 @@ def free_port() -> int:
 
 
 class Collector:
-    """otelcol-modeltel with collector-config/local.yaml on free loopback ports."""
+    """otelcol-modeltel with collector-config/outcomes.yaml (local.yaml plus the mlperformance
+    connector) on free loopback ports."""
 
     def __init__(self, workdir: Path) -> None:
         if not COLLECTOR.exists():  # `make demo` builds it; running the script alone too
@@ -88,9 +99,10 @@ class Collector:
             "OTELCOL_METRICS_PORT": str(free_port()),
             "OTELCOL_FILE_PATH": str(self.output),
             "PROMETHEUS_EXPORTER_ENDPOINT": f"127.0.0.1:{self.scrape_port}",
+            "OTELCOL_STORAGE_DIR": str(workdir / "storage"),
         }
         self.proc = _start(
-            [str(COLLECTOR), "--config", str(ROOT / "collector-config" / "local.yaml")],
+            [str(COLLECTOR), "--config", str(ROOT / "collector-config" / "outcomes.yaml")],
             env, self.log, f"http://127.0.0.1:{self.health_port}/", "the collector",
         )
 
@@ -103,8 +115,8 @@ class Collector:
 
     def lines(self) -> list[dict[str, Any]]:
         out = []
-        # metrics in the file itself, logs and traces beside it (collector-config/local.yaml)
-        for path in (self.output, Path(f"{self.output}.logs"), Path(f"{self.output}.traces")):
+        # metrics in the file itself, logs, traces and the connector's events beside it
+        for path in (self.output, *(Path(f"{self.output}.{kind}") for kind in ("logs", "traces", "events"))):
             if path.exists():
                 for line in path.read_text().splitlines():
                     try:
@@ -434,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in log_records(collector.lines()):
             if r.get("eventName", "").startswith("ml.drift."):
                 print(f"{r.get('severityText', ''):5s} {r['body'].get('stringValue', '')}")
+        concept_drift(collector, model, rng)
         window = phase1 + phase2
         write_report(baseline, baseline_path, window, model.predict(window), opts.report)
         if prometheus is not None:
@@ -452,6 +465,65 @@ def main(argv: list[str] | None = None) -> int:
                 prometheus.stop()
             collector.stop()
     return 0
+
+
+def concept_drift(collector: Collector, model: DemandModel, rng: np.random.Generator) -> None:
+    """Phase 3: a classifier whose inputs stay like the training data while its labels flip.
+
+    ``bike-busy`` scores whether an hour is busy; its baseline holds its validation accuracy and
+    calibration (predictions and targets). Its predictions are joinable (``outcomes=True``,
+    key ``ride``); the labels come later through ``record_outcomes``. First they agree with the
+    model, then the world changes (the busy hours are now the quiet ones): the input drift
+    verdicts stay ok, accuracy falls, and the collector fires ``ml.performance.degraded``.
+    """
+    import modeltel
+
+    train, demand = make_data(rng, 5_000)
+    median = float(np.median(demand))
+
+    def busy(rows: list[dict[str, Any]]) -> np.ndarray:
+        return 1 / (1 + np.exp(-(model.predict(rows) - median) / 25))
+
+    baseline = modeltel.Baseline.from_data(train, model=BUSY, version="1.0.0", predictions=busy(train),
+                                           targets=(demand > median).astype(int))
+    reference = baseline.performance["metrics"]["accuracy"]
+    classify = modeltel.monitor(model=BUSY, version="1.0.0", baseline=baseline, outcomes=True, id_from="ride")(busy)
+    print(f"\n-- phase 3: concept drift. {BUSY} (busy hour or not; baseline accuracy {reference:.3f}): "
+          f"{2 * ROWS_PER_PHASE} rows like the training data; the labels of the second half flip --", flush=True)
+    for part, flipped in (("a", False), ("b", True)):
+        rows, y = make_data(rng, ROWS_PER_PHASE)
+        for i, row in enumerate(rows):
+            row["ride"] = f"{part}-{i}"
+        for start in range(0, len(rows), BATCH):
+            classify(rows[start : start + BATCH])
+        actual = (y > median) != flipped
+        modeltel.record_outcomes([r["ride"] for r in rows], actual.astype(int), model=BUSY)
+    modeltel.force_flush()
+    wait_for_window(collector, BUSY, 2 * ROWS_PER_PHASE)
+    deadline = time.monotonic() + 30
+    events: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not events:
+        events = [r for r in log_records(collector.lines()) if r.get("eventName") == "ml.performance.degraded"
+                  and _attrs(r).get("ml.model.name") == BUSY]
+        time.sleep(0.5)
+    print_table(collector, BUSY, "after phase 3 (inputs)")
+    figures: dict[str, float] = {}
+    for line in collector.lines():
+        for rm in line.get("resourceMetrics", []):
+            for sm in rm.get("scopeMetrics", []):
+                for m in sm.get("metrics", []):
+                    for p in m.get("gauge", {}).get("dataPoints", []):
+                        a = _attrs(p)
+                        if a.get("ml.model.name") == BUSY and "ml.segment" not in a and "ml.performance.class" not in a:
+                            figures[m["name"]] = _value(p)
+    print(f"\n== after phase 3 (performance): {int(figures.get('ml.performance.sample_count', 0))} joined rows in the window ==")
+    for name in ("ml.performance.accuracy", "ml.performance.estimated.accuracy", "ml.performance.reference"):
+        print(f"{name:36s} {figures.get(name, float('nan')):.3f}")
+    print("\n== performance log records ==")
+    for r in events:
+        print(f"{r.get('severityText', ''):5s} {r['body'].get('stringValue', '')}")
+    if not events:
+        print("(no ml.performance.degraded yet)")
 
 
 def keep_running(prometheus: Prometheus, port: int, rng: np.random.Generator) -> None:

@@ -44,6 +44,14 @@ def test_demo_flags_the_injected_drift_and_stops_what_it_started():
     assert {f for f, v in inputs.items() if v == "DRIFT"} == {"temp", "weather"}, after
     warned = re.findall(r"^WARN\s+feature (\S+) \(input\)", out, re.M)
     assert sorted(warned) == ["temp", "weather"]
+    # Phase 3, concept drift: bike-busy's inputs stay ok, its accuracy falls below the
+    # baseline's while the estimate (blind to concept drift) does not, and degraded fires.
+    busy = _table(out, "after phase 3 (inputs)")
+    assert set(busy) >= {"temp", "weather"} and set(busy.values()) == {"ok"}, busy
+    figures = dict(re.findall(r"^(ml\.performance\.[a-z.]+)\s+([0-9.]+)$", out, re.M))
+    accuracy, estimated, reference = (float(figures[f"ml.performance.{n}"]) for n in ("accuracy", "estimated.accuracy", "reference"))
+    assert accuracy < 0.6 < 0.9 < min(estimated, reference), figures
+    assert re.search(r"^WARN\s+model bike-busy 1\.0\.0: accuracy [0-9.]+ .* is worse than its reference", out, re.M)
     # The offline report of the same window: written where the demo says, holding the drifted features.
     path = Path(re.search(r"^report:\s+(\S+)", out, re.M).group(1))
     page = path.read_text()
