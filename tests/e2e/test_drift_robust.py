@@ -48,7 +48,7 @@ def test_wrong_typed_values_in_5_percent_of_requests_neither_reset_the_window_no
     assert detected.get("age") == 0 and detected.get("device") == 0, detected
 
 
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(540)
 def test_without_baseline_identical_traffic_for_30_windows_raises_no_drift_and_a_shift_is_reported(
     start_collector, tmp_path, monkeypatch
 ):
@@ -69,14 +69,23 @@ def test_without_baseline_identical_traffic_for_30_windows_raises_no_drift_and_a
     path = tmp_path / "no-baseline.yaml"
     path.write_text(config)
     collector = start_collector(path, MLDRIFT_WINDOW="1s", MLDRIFT_SLOT_SIZE="500ms", MLDRIFT_EMIT_INTERVAL="1s")
-    same = [start_replica(tmp_path, collector.http_endpoint, f"same-{i}", None, seed=10 + i, rows=16000,
-                          batch=40, pause=0.1, drift=False) for i in range(2)]
-    for r in same:
-        assert r.wait(timeout=300)["failures"] == 0
+    # Rounds of the same two replicas until 30 windows were evaluated: on a loaded machine a
+    # window can miss its values (an export that slips past the 1 s window), so the number of
+    # windows one round yields is not fixed; the count of evaluations is what the test needs.
+    def evaluated() -> list[dict]:
+        return [p for a, p in metric_points(collector.lines(), "ml.drift.detected") if a.get("ml.feature.name") == "amount"]
+
+    deadline = time.monotonic() + 240
+    rounds = 0
+    while len(evaluated()) < 30 and time.monotonic() < deadline:
+        same = [start_replica(tmp_path, collector.http_endpoint, f"same-{i}", None, seed=10 + i + 2 * rounds,
+                              rows=16000, batch=40, pause=0.1, drift=False) for i in range(2)]
+        for r in same:
+            assert r.wait(timeout=300)["failures"] == 0
+        rounds += 1
     lines = collector.lines()
     stability = latest(lines, "ml.drift.score")
-    evaluated = [p for a, p in metric_points(lines, "ml.drift.detected") if a.get("ml.feature.name") == "amount"]
-    assert len(evaluated) >= 30, f"only {len(evaluated)} evaluations of amount against its frozen reference"
+    assert len(evaluated()) >= 30, f"only {len(evaluated())} evaluations of amount against its frozen reference in {rounds} rounds"
     assert ("amount", "reference_stability_pvalue") in stability
     started = [r for r in drift_records(lines) if r.get("eventName") == "ml.drift.started"]
     assert not started, started
