@@ -76,6 +76,23 @@ def test_each_alert_fires_on_its_condition_and_not_below(promtool, tmp_path):
                  "exp_alerts": [_expect("MLOutcomesUnmatchedHigh", {"ml_model_name": "fraud"})]},
             ],
         },
+        {  # eu's labels far from the baseline's and significant for 40 min -> alert; us: far
+           # but not significant (a small window), apac: significant but close -> quiet
+            "interval": "1m",
+            "input_series": [
+                _series("ml_performance_label_drift_distance_ratio", {**m, "ml_segment": "eu"}, "0.3x50"),
+                _series("ml_performance_label_drift_pvalue_ratio", {**m, "ml_segment": "eu"}, "0.00001x50"),
+                _series("ml_performance_label_drift_distance_ratio", {**m, "ml_segment": "us"}, "0.3x50"),
+                _series("ml_performance_label_drift_pvalue_ratio", {**m, "ml_segment": "us"}, "0.2x50"),
+                _series("ml_performance_label_drift_distance_ratio", {**m, "ml_segment": "apac"}, "0.05x50"),
+                _series("ml_performance_label_drift_pvalue_ratio", {**m, "ml_segment": "apac"}, "0.00001x50"),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "40m", "alertname": "MLLabelDistributionShifted",
+                 "exp_alerts": [_expect("MLLabelDistributionShifted", {**m, "ml_segment": "eu"})]},
+                {"eval_time": "20m", "alertname": "MLLabelDistributionShifted", "exp_alerts": []},
+            ],
+        },
     ]
     tested = {t["alertname"] for c in cases for t in c["alert_rule_test"] if t["exp_alerts"]}
     assert tested == set(_rules())
