@@ -231,6 +231,11 @@ def _count_points(data: MetricsData) -> int:
     )
 
 
+def _count_values(snapshot: Snapshot) -> int:
+    """Feature values in a snapshot's ``ml.feature.value`` points (the accounting unit)."""
+    return sum(p.count for p in snapshot.exponential) + sum(p.count for p in snapshot.explicit)
+
+
 _EXPORTERS: "weakref.WeakSet[SketchExporter]" = weakref.WeakSet()
 
 
@@ -272,6 +277,13 @@ class SketchExporter:
         #: Of ``dropped_values``: those of exports sent but not answered in time (they may
         #: have arrived: a frozen collector reads them later).
         self.unanswered_values = 0
+        #: Of ``dropped_values``, by reason (``export_failed``, ``unanswered``, ``shutdown``).
+        self.dropped_values_by_reason: dict[str, int] = {}
+        # The export in flight (points, values) and whether shutdown gave up on it: once
+        # abandoned, a late answer is ignored, so nothing is counted both dropped and delivered.
+        self._account_lock = threading.Lock()
+        self._in_flight: tuple[int, int] | None = None
+        self._abandoned = False
         self.exports = 0
         self.failed_exports = 0
         self.succeeded_exports = 0
@@ -317,14 +329,19 @@ class SketchExporter:
 
     def _export_once(self, timeout_millis: float) -> bool:
         with self._export_lock:
-            try:
-                snapshot = self._store.collect()
-                data = to_metrics_data(snapshot, resource=self._resource, dropped=self._dropped_unreported)
-            except Exception as exc:  # noqa: BLE001
-                _log.warning("modeltel: building distribution metrics failed: %r", exc)
-                return False
-            if not data.resource_metrics:
-                return True
+            with self._account_lock:
+                if self._abandoned:
+                    return False
+                try:
+                    snapshot = self._store.collect()
+                    data = to_metrics_data(snapshot, resource=self._resource, dropped=self._dropped_unreported)
+                except Exception as exc:  # noqa: BLE001
+                    _log.warning("modeltel: building distribution metrics failed: %r", exc)
+                    return False
+                if not data.resource_metrics:
+                    return True
+                n, values = _count_points(data), _count_values(snapshot)
+                self._in_flight = (n, values)
             # One attempt, never a retry of the same delta: an export that timed out may still
             # have arrived (a frozen collector reads it later), and a second copy would count
             # its values twice. The stock OTLP exporters already retry what certainly did not
@@ -336,27 +353,53 @@ class SketchExporter:
             except Exception as exc:  # noqa: BLE001
                 _log.debug("modeltel: sketch export raised %r", exc)
                 result = MetricExportResult.FAILURE
-            values = sum(p.count for p in snapshot.exponential) + sum(p.count for p in snapshot.explicit)
-            if result is MetricExportResult.SUCCESS:
-                self._dropped_unreported = {}
-                self.succeeded_exports += 1
-                self.delivered_points += _count_points(data)
-                self.delivered_values += values
-                return True
-            self.failed_exports += 1
-            n = _count_points(data)
-            self.dropped_points += n
-            self.dropped_values += values
-            reason = "unanswered" if self._watch.unanswered else "export_failed"
-            if reason == "unanswered":
-                self.unanswered_values += values
-            # the dropped count of this export travels with the next one
-            self._dropped_unreported[reason] = self._dropped_unreported.get(reason, 0) + n
+            with self._account_lock:
+                self._in_flight = None
+                if self._abandoned:  # counted as dropped ("shutdown") by abandon()
+                    return False
+                if result is MetricExportResult.SUCCESS:
+                    self._dropped_unreported = {}
+                    self.succeeded_exports += 1
+                    self.delivered_points += n
+                    self.delivered_values += values
+                    return True
+                self.failed_exports += 1
+                reason = "unanswered" if self._watch.unanswered else "export_failed"
+                self._drop(reason, n, values)
+                # the dropped count of this export travels with the next one
+                self._dropped_unreported[reason] = self._dropped_unreported.get(reason, 0) + n
             _log.warning("modeltel: distribution export failed (%s); dropped %d data points", reason, n)
             return False
 
+    def _drop(self, reason: str, points: int, values: int) -> None:
+        self.dropped_points += points
+        self.dropped_values += values
+        self.dropped_values_by_reason[reason] = self.dropped_values_by_reason.get(reason, 0) + values
+        if reason == "unanswered":
+            self.unanswered_values += values
+
+    def abandon(self) -> int:
+        """Shutdown gave up: the export in flight and what the store still holds are counted as
+        dropped (reason ``shutdown``), and whatever happens to them later is ignored (a late
+        answer is neither delivered nor dropped twice). Returns the data points dropped."""
+        with self._account_lock:
+            if self._abandoned:
+                return 0
+            self._abandoned = True
+            points, values = self._in_flight or (0, 0)
+            self._in_flight = None
+            try:
+                snapshot = self._store.collect()
+                points += _count_points(to_metrics_data(snapshot, resource=self._resource))
+                values += _count_values(snapshot)
+            except Exception as exc:  # noqa: BLE001 - never raise out of modeltel
+                _log.debug("modeltel: collecting the store at shutdown failed: %r", exc)
+            self._drop("shutdown", points, values)
+            return points
+
     def _after_fork_in_child(self) -> None:
         self._export_lock = threading.Lock()
+        self._account_lock = threading.Lock()
         was_running = self._thread is not None and not self._shutdown
         self._thread = None
         if was_running:

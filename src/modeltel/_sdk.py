@@ -306,13 +306,16 @@ def _report_drops(state: _State, finished: bool, elapsed: float) -> None:
     if state.drops is None:
         return
     left = {signal: queued(p) + p.counting_exporter.in_flight for signal, p in state.processors.items()}
+    sketch = state.sketch_exporter
     if not finished:
         for signal, n in left.items():
             state.drops.add(signal, "shutdown", n)
+        if sketch is not None:
+            sketch.abandon()
     parts = [f"{signal} {reason}: {n}" for (signal, reason), n in sorted(state.drops.counts().items())]
-    sketch = state.sketch_exporter
-    if sketch is not None and sketch.dropped_points:
-        parts.append(f"distribution points export_failed: {sketch.dropped_points}")
+    if sketch is not None:
+        by_reason = sorted(sketch.dropped_values_by_reason.items())
+        parts.extend(f"distribution values {reason}: {n}" for reason, n in by_reason if n)
     if not finished:
         _log.warning(
             "modeltel: shutdown gave up after %.1f s (MODELTEL_SHUTDOWN_TIMEOUT); telemetry not yet "

@@ -65,6 +65,7 @@ def main() -> None:
                 "sketch_delivered_values": sketch.delivered_values,
                 "sketch_dropped_values": sketch.dropped_values,
                 "sketch_unanswered_values": sketch.unanswered_values,
+                "sketch_dropped_by_reason": dict(sketch.dropped_values_by_reason),
                 "shutdown_s": shutdown_s,
             }
         ),

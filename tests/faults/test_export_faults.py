@@ -10,9 +10,8 @@ fault outlasts both and drops are certain. Accounting is exact per signal, from 
     confirmed <= accepted by the endpoint <= confirmed + dropped as "unanswered"
 
 and no span arrives twice. ``shutdown()`` must return within MODELTEL_SHUTDOWN_TIMEOUT also
-when the endpoint stops answering just before it (there the spans and logs still queued or in
-flight are counted as dropped on the way out; distribution values of the cut-off export are
-not, so for them only "nothing twice" is checked). The predict p50/p99 of each run are printed
+when the endpoint stops answering just before it (there the spans, logs and distribution
+values still queued or in flight are counted as dropped on the way out). The predict p50/p99 of each run are printed
 (compared with the healthy run by bench-style figures, not asserted).
 """
 
@@ -38,7 +37,7 @@ SECONDS, RATE, LIMIT = 4.0, 200, 2.0
 FAULT_START, FAULT_END = 0.8, 2.8
 
 
-def _run(standin: StandIn, script: list[tuple[float, object]], tmp_path: Path) -> dict:
+def _run(standin: StandIn, script: list[tuple[float, object]], tmp_path: Path, **settings: str) -> dict:
     env = {
         **os.environ,
         "OTEL_EXPORTER_OTLP_ENDPOINT": standin.endpoint,
@@ -55,6 +54,7 @@ def _run(standin: StandIn, script: list[tuple[float, object]], tmp_path: Path) -
         "MODELTEL_SHUTDOWN_TIMEOUT": str(LIMIT),
         "MODELTEL_EXPORTER": "otlp",
         "MODELTEL_LOG_CONSOLE": "false",
+        **settings,
     }
     log = open(tmp_path / "app.err", "w")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -155,6 +155,20 @@ def test_shutdown_is_bounded_when_the_endpoint_stops_answering(standin: StandIn,
     assert standin.logs + _dropped(result, "logs") == produced
     assert any(key.endswith("/shutdown") for key in result["dropped"]), result["dropped"]
     assert standin.values + result["sketch_dropped_values"] <= result["values"]  # never twice
+
+
+def test_distribution_values_in_flight_at_shutdown_are_counted(standin: StandIn, tmp_path: Path) -> None:
+    """The endpoint hangs from 3.5 s on and exports wait 5 s for an answer, but shutdown gives
+    up after 0.5 s: the distribution export in flight and the values still in the store are
+    counted as dropped (``shutdown``), exactly, and the late end of that export counts nothing."""
+    result = _run(
+        standin, [(SECONDS - 0.5, "hang"), (SECONDS + 1, "ok")], tmp_path,
+        OTEL_EXPORTER_OTLP_TIMEOUT="5", MODELTEL_SHUTDOWN_TIMEOUT="0.5",
+    )
+    assert result["shutdown_s"] < 1.0
+    assert result["sketch_dropped_by_reason"].get("shutdown", 0) > 0, result
+    assert result["sketch_delivered_values"] + result["sketch_dropped_values"] == result["values"]
+    assert standin.values == result["sketch_delivered_values"]  # a held request is never accepted
 
 
 def test_a_healthy_run_drops_nothing(standin: StandIn, tmp_path: Path) -> None:
