@@ -6,13 +6,16 @@ Exports where OTEL_EXPORTER_OTLP_ENDPOINT says, with the MODELTEL_* / OTEL_* set
 environment. Each prediction is one span, one log record and one value per feature. The last
 stdout line is JSON: predictions made, predict latencies (p50/p99), the SDK's own accounting
 (delivered and dropped spans/logs, distribution points delivered and dropped, values recorded
-into the distributions) and how long ``modeltel.shutdown()`` took.
+into the distributions) and how long ``modeltel.shutdown()`` took. With
+``TRAFFIC_WINDOW=FROM,TO`` (seconds into the run) also the p50/p99/max of the predictions made
+in that window (bench/bench_faults.py: the fault's own window).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 
@@ -35,12 +38,16 @@ def main() -> None:
         return 0.5
 
     latencies: list[float] = []
+    window: list[float] = []
+    lo, hi = (float(x) for x in os.environ.get("TRAFFIC_WINDOW", "0,0").split(","))
     n = 0
     start = time.monotonic()
     while (now := time.monotonic()) - start < seconds:
         t0 = time.perf_counter()
         predict({"amount": float(n % 97), "age": float(n % 53)})
         latencies.append(time.perf_counter() - t0)
+        if lo <= now - start < hi:
+            window.append(latencies[-1])
         n += 1
         delay = start + n / rate - time.monotonic()
         if delay > 0:
@@ -51,6 +58,9 @@ def main() -> None:
     modeltel.shutdown()
     shutdown_s = time.monotonic() - t0
     latencies.sort()
+    window.sort()
+    in_window = {"window_p50_s": window[len(window) // 2], "window_p99_s": window[int(len(window) * 0.99)],
+                 "window_max_s": window[-1]} if window else {}
     print(
         json.dumps(
             {
@@ -67,6 +77,7 @@ def main() -> None:
                 "sketch_unanswered_values": sketch.unanswered_values,
                 "sketch_dropped_by_reason": dict(sketch.dropped_values_by_reason),
                 "shutdown_s": shutdown_s,
+                **in_window,
             }
         ),
         flush=True,
