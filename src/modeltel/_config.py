@@ -106,9 +106,11 @@ class Config:
     #: and the ML-library hooks (zero-code) that are given none; it also names the model and
     #: version when nothing else does.
     baseline: str | None = _env("MODELTEL_BASELINE", _parse_str, None)
-    #: ``MODELTEL_LOG_CONSOLE`` (default: only when no OpenTelemetry log pipeline is set up and
-    #: the exporter is not ``none``): true also writes each logged prediction as a JSON line
-    #: to stdout (or the application's structlog) beside its OpenTelemetry log record.
+    #: ``MODELTEL_LOG_CONSOLE`` (default: only when no OpenTelemetry log pipeline is set up,
+    #: the exporter is not ``none`` and something is configured; with nothing configured at
+    #: all, one notice instead of a line per call): true also writes each logged prediction
+    #: as a JSON line to stdout (or the application's structlog) beside its OpenTelemetry
+    #: log record; false never does.
     log_console: bool | None = _env("MODELTEL_LOG_CONSOLE", _parse_bool, None)
     #: ``MODELTEL_CAPTURE_RAW`` (default false): opt-in to raw input/output payloads in logs.
     capture_raw: bool = _env("MODELTEL_CAPTURE_RAW", _parse_bool, False)

@@ -93,8 +93,10 @@ class Telemetry:
         """Whether a logged prediction also goes to the JSON sink (one path per destination):
         when asked (``MODELTEL_LOG_CONSOLE=true``/``false`` decides); else when the
         application configured structlog (its own log pipeline is a destination of its
-        own); else only when no OpenTelemetry log pipeline takes the record and the
-        exporter is not ``none``."""
+        own); else only when no OpenTelemetry log pipeline takes the record, the exporter
+        is not ``none`` and something is set up at all: with nothing configured (no
+        ``configure()``, no OpenTelemetry SDK, as in a notebook or a script) modeltel stays
+        quiet and says once where telemetry goes instead of printing a line per call."""
         if self.json_always is not None:
             return self.json_always
         config = default_config()
@@ -102,7 +104,12 @@ class Telemetry:
             return config.log_console
         if structlog.is_configured():
             return True
-        return not otel_logs and config.resolved_exporter() != "none"
+        if otel_logs or config.resolved_exporter() == "none":
+            return False
+        if not _anything_configured():
+            _say_once_where_telemetry_goes()
+            return False
+        return True
 
 
 class RowTotals:
@@ -157,6 +164,30 @@ def is_real_provider(provider: Any) -> bool:
 
 def _global_logs_enabled() -> bool:
     return is_real_provider(_logs.get_logger_provider())
+
+
+def _anything_configured() -> bool:
+    """True once ``configure()`` or the application installed any OpenTelemetry SDK provider."""
+    return (
+        is_real_provider(trace.get_tracer_provider())
+        or is_real_provider(metrics.get_meter_provider())
+        or is_real_provider(_logs.get_logger_provider())
+    )
+
+
+_QUIET_NOTICE = (
+    "modeltel: nothing is configured, so monitored predictions are not exported or printed; "
+    "call modeltel.configure() to export them (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, "
+    "else JSON lines to stdout), set MODELTEL_LOG_CONSOLE=true to print each prediction's "
+    "record, or use modeltel.testing.capture() to look at what would be sent"
+)
+_notices: set[str] = set()
+
+
+def _say_once_where_telemetry_goes() -> None:
+    if "quiet" not in _notices:
+        _notices.add("quiet")
+        internal_log.warning(_QUIET_NOTICE)
 
 
 _model_attributes: dict[tuple[str, str], dict[str, str]] = {}
@@ -408,6 +439,7 @@ def error_type(exc: BaseException) -> str:
 
 def _reset() -> None:
     _reported.clear()
+    _notices.clear()
     _model_attributes.clear()
     _metric_models.clear()
 

@@ -124,6 +124,32 @@ def test_no_console_line_when_the_exporter_is_none_unless_asked(tmp_path):
     assert '"event":"ml.prediction"' in asked.stdout.replace(" ", "")
 
 
+UNCONFIGURED = """
+    import modeltel
+
+    @modeltel.monitor(model="fraud", version="3.1.0")
+    def predict(rows):
+        return [0.25 for _ in rows]
+
+    for i in range(5):
+        assert predict([{"amount": 10.0 + i}]) == [0.25]
+"""
+
+
+def test_nothing_configured_is_quiet_and_says_once_where_telemetry_goes(tmp_path):
+    """A notebook or script that never calls configure(): no line per call on stdout, one
+    notice on stderr naming configure() and MODELTEL_LOG_CONSOLE; asked for, the lines come."""
+    quiet = _run(UNCONFIGURED, {}, tmp_path)
+    assert quiet.stdout == ""
+    notices = [line for line in quiet.stderr.splitlines() if "nothing is configured" in line]
+    assert len(notices) == 1, quiet.stderr
+    assert "modeltel.configure()" in notices[0] and "MODELTEL_LOG_CONSOLE=true" in notices[0]
+    asked = _run(UNCONFIGURED, {"MODELTEL_LOG_CONSOLE": "true"}, tmp_path)
+    lines = [json.loads(line) for line in asked.stdout.splitlines()]
+    assert [line["event"] for line in lines] == ["ml.prediction"] * 5
+    assert "nothing is configured" not in asked.stderr
+
+
 def test_console_exporter_writes_json_lines_to_a_file(tmp_path):
     path = tmp_path / "telemetry.jsonl"
     _run(APP, {"MODELTEL_EXPORTER": "console", "MODELTEL_CONSOLE_PATH": str(path)}, tmp_path)

@@ -351,7 +351,9 @@ print("ok")
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr
-    assert "Traceback" not in result.stderr and "modeltel" not in result.stderr
+    # The process configures nothing, so modeltel's one documented notice is the only line it may write.
+    stderr = "\n".join(line for line in result.stderr.splitlines() if "modeltel: nothing is configured" not in line)
+    assert "Traceback" not in stderr and "modeltel" not in stderr
 
 
 def test_string_classes_of_a_classifier_are_in_clear_and_other_labels_stay_hashed(instrumented):
