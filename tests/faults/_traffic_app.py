@@ -8,7 +8,8 @@ stdout line is JSON: predictions made, predict latencies (p50/p99), the SDK's ow
 (delivered and dropped spans/logs, distribution points delivered and dropped, values recorded
 into the distributions) and how long ``modeltel.shutdown()`` took. With
 ``TRAFFIC_WINDOW=FROM,TO`` (seconds into the run) also the p50/p99/max of the predictions made
-in that window (bench/bench_faults.py: the fault's own window).
+in that window (bench/bench_faults.py: the fault's own window). With ``TRAFFIC_STARTED=PATH``
+the file is created when the traffic starts.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def main() -> None:
     window: list[float] = []
     lo, hi = (float(x) for x in os.environ.get("TRAFFIC_WINDOW", "0,0").split(","))
     n = 0
+    if marker := os.environ.get("TRAFFIC_STARTED"):
+        # The fault scripts count from here, not from the process start (imports and
+        # configure() take a second or more on a loaded machine).
+        open(marker, "w").close()
     start = time.monotonic()
     while (now := time.monotonic()) - start < seconds:
         t0 = time.perf_counter()

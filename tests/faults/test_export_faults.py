@@ -54,15 +54,22 @@ def _run(standin: StandIn, script: list[tuple[float, object]], tmp_path: Path, *
         "MODELTEL_SHUTDOWN_TIMEOUT": str(LIMIT),
         "MODELTEL_EXPORTER": "otlp",
         "MODELTEL_LOG_CONSOLE": "false",
+        "TRAFFIC_STARTED": str(tmp_path / "traffic.started"),
         **settings,
     }
+    marker = Path(env["TRAFFIC_STARTED"])
+    marker.unlink(missing_ok=True)
     log = open(tmp_path / "app.err", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, str(TRAFFIC), str(SECONDS), str(RATE)], env=env, stdout=subprocess.PIPE, stderr=log, text=True
     )
-    started = time.monotonic()
 
     def play() -> None:
+        # The script's times count from the first prediction, not from the process start.
+        deadline = time.monotonic() + 30
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = time.monotonic()
         for at, action in script:
             time.sleep(max(0.0, started + at - time.monotonic()))
             action() if callable(action) else standin.set_mode(str(action))
