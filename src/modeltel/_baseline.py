@@ -543,12 +543,13 @@ class Baseline:
         else:
 
             def factory() -> Iterator[tuple[Any, Any, Any]]:
-                parts = [_chunks(X), _chunks(predictions) if predictions is not None else None,
-                         _chunks(targets) if targets is not None else None]
+                xs = _chunks(X)
+                ps = _chunks(predictions) if predictions is not None else None
+                ts = _chunks(targets) if targets is not None else None
                 while True:
-                    x = next(parts[0], _END)
-                    p = next(parts[1], _END) if parts[1] is not None else None
-                    t = next(parts[2], _END) if parts[2] is not None else None
+                    x = next(xs, _END)
+                    p = next(ps, _END) if ps is not None else None
+                    t = next(ts, _END) if ts is not None else None
                     if x is _END and (p is _END or p is None) and (t is _END or t is None):
                         return
                     if x is _END or p is _END or t is _END:
@@ -870,7 +871,7 @@ class ProductionHistograms:
 
     def add(self, X: Any, *, predictions: Any = None, targets: Any = None) -> None:
         numeric_as_cat = frozenset(n for n, fb in self.baseline.features.items() if fb.kind == "categorical")
-        parts = [(X, "input", None)]
+        parts: list[tuple[Any, str, Callable[[str], str] | None]] = [(X, "input", None)]
         if predictions is not None:
             parts.append((predictions, "output", None))
         if targets is not None:

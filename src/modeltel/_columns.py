@@ -30,7 +30,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from numbers import Real
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 import numpy as np
 
@@ -141,7 +141,7 @@ def _object_column_is_numeric(values: np.ndarray) -> bool:
 
 
 def _none_count(values: np.ndarray) -> int:
-    return int(np.count_nonzero(np.equal(values, None)))
+    return int(np.count_nonzero(np.equal(values, cast(Any, None))))
 
 
 _GENERATED: dict[tuple[str, int], tuple[str, ...]] = {}
@@ -675,8 +675,8 @@ def _to_list(v: Any) -> list[Any]:
 def _from_records(obj: Sequence[Mapping[Any, Any]], config: Config, role: str) -> Columns | Record:
     if len(obj) == 1:
         rec = obj[0]
-        keys = list(rec.keys())
-        names = [f"prediction.{k}" for k in keys] if role == "output" else keys
+        rec_keys = list(rec.keys())
+        names = [f"prediction.{k}" for k in rec_keys] if role == "output" else rec_keys
         return _record(names, list(rec.values()), "records", config)
     keys: dict[Any, None] = {}
     for r in obj:
@@ -885,9 +885,9 @@ def without_feature(cols: Columns | Record, name: str) -> Columns | Record:
     if name not in cols.names:
         return cols
     names = tuple(n for n in cols.names if n != name)
-    categorical = {k: v for k, v in cols.categorical.items() if k != name}
+    categorical: dict[str, Any] = {k: v for k, v in cols.categorical.items() if k != name}
     if name not in cols.numeric_names:
-        return replace(cols, names=names, categorical=categorical)
+        return replace(cast(Any, cols), names=names, categorical=categorical)
     i = cols.numeric_names.index(name)
     numeric_names = cols.numeric_names[:i] + cols.numeric_names[i + 1:]
     if isinstance(cols, Record):

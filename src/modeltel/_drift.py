@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "DatasetDrift",
@@ -84,8 +85,8 @@ class Histogram:
     @classmethod
     def numeric(
         cls,
-        bounds: Sequence[float],
-        counts: Sequence[float],
+        bounds: ArrayLike,
+        counts: ArrayLike,
         min: float | None = None,  # noqa: A002 - mirrors the OTLP field names
         max: float | None = None,  # noqa: A002
         *,
@@ -99,7 +100,7 @@ class Histogram:
         return cls("numeric", c, b, (), min, max, float(nulls), None if outside is None else float(outside))
 
     @classmethod
-    def categorical(cls, categories: Sequence[str], counts: Sequence[float], *, nulls: float = 0.0) -> Histogram:
+    def categorical(cls, categories: Sequence[str], counts: ArrayLike, *, nulls: float = 0.0) -> Histogram:
         c = np.asarray(counts, dtype=np.float64)
         if c.shape != (len(categories) + 1,):
             raise ValueError(
@@ -121,7 +122,7 @@ def _proportions(counts: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- 2.1 / 3 PSI
 
 
-def psi(reference: Sequence[float], production: Sequence[float], epsilon: float = EPSILON) -> float:
+def psi(reference: ArrayLike, production: ArrayLike, epsilon: float = EPSILON) -> float:
     """Population stability index; every proportion floored at ``epsilon`` (2.1)."""
     r = np.maximum(_proportions(np.asarray(reference)), epsilon)
     p = np.maximum(_proportions(np.asarray(production)), epsilon)
@@ -131,7 +132,7 @@ def psi(reference: Sequence[float], production: Sequence[float], epsilon: float 
 # --------------------------------------------------------------------------- 2.6 JS
 
 
-def jensen_shannon(reference: Sequence[float], production: Sequence[float]) -> float:
+def jensen_shannon(reference: ArrayLike, production: ArrayLike) -> float:
     """Jensen-Shannon distance, base 2, no epsilon (2.6)."""
     r = _proportions(np.asarray(reference))
     p = _proportions(np.asarray(production))
@@ -148,7 +149,7 @@ def jensen_shannon(reference: Sequence[float], production: Sequence[float]) -> f
 # --------------------------------------------------------------------------- 3 L-inf
 
 
-def linf(reference: Sequence[float], production: Sequence[float]) -> float:
+def linf(reference: ArrayLike, production: ArrayLike) -> float:
     """Largest absolute difference of proportions (3)."""
     return float(np.max(np.abs(_proportions(np.asarray(production)) - _proportions(np.asarray(reference)))))
 
@@ -156,7 +157,7 @@ def linf(reference: Sequence[float], production: Sequence[float]) -> float:
 # --------------------------------------------------------------------------- 2.4 / 2.5 KS
 
 
-def ks_statistic(reference: Sequence[float], production: Sequence[float]) -> float:
+def ks_statistic(reference: ArrayLike, production: ArrayLike) -> float:
     """KS statistic from cumulative counts at the bucket bounds (2.4)."""
     r = np.asarray(reference, dtype=np.float64)
     p = np.asarray(production, dtype=np.float64)
@@ -192,7 +193,7 @@ def ks_pvalue(d: float, n: float, m: float) -> float:
 
 
 def supports(
-    bounds: Sequence[float], counts: Sequence[float], vmin: float | None, vmax: float | None
+    bounds: ArrayLike, counts: ArrayLike, vmin: float | None, vmax: float | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-bucket support [lo, hi] under the piecewise-uniform model (1.3)."""
     b = np.asarray(bounds, dtype=np.float64)
@@ -212,7 +213,7 @@ def supports(
 
 
 def reference_mean_std(
-    bounds: Sequence[float], counts: Sequence[float], vmin: float | None, vmax: float | None
+    bounds: ArrayLike, counts: ArrayLike, vmin: float | None, vmax: float | None
 ) -> tuple[float, float]:
     """Mean and std of a histogram under the piecewise-uniform model (2.2)."""
     lo, hi = supports(bounds, counts, vmin, vmax)
@@ -343,7 +344,7 @@ def chi2_isf(alpha: float, df: float) -> float:
 # --------------------------------------------------------------------------- 3 chi-squared
 
 
-def chi2_pvalue(reference: Sequence[float], production: Sequence[float], epsilon: float = EPSILON) -> float:
+def chi2_pvalue(reference: ArrayLike, production: ArrayLike, epsilon: float = EPSILON) -> float:
     """Chi-squared goodness-of-fit p-value of production against reference proportions (3)."""
     rc = np.asarray(reference, dtype=np.float64)
     pc = np.asarray(production, dtype=np.float64)
@@ -361,7 +362,7 @@ def chi2_pvalue(reference: Sequence[float], production: Sequence[float], epsilon
 
 
 def collapse(
-    reference: Sequence[float], production: Sequence[float], *, ordered: bool, min_expected: float = 5.0
+    reference: ArrayLike, production: ArrayLike, *, ordered: bool, min_expected: float = 5.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cells merged until each group's expected count reaches ``min_expected`` on both sides (5.1).
 
@@ -399,7 +400,7 @@ def collapse(
 
 
 def chi2_two_sample(
-    reference: Sequence[float], production: Sequence[float], *, ordered: bool, min_expected: float = 5.0
+    reference: ArrayLike, production: ArrayLike, *, ordered: bool, min_expected: float = 5.0
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """Pearson chi-squared test of homogeneity of two samples on collapsed cells (5.1).
 
@@ -417,7 +418,7 @@ def chi2_two_sample(
     return gammaincc(df / 2.0, stat / 2.0), r, p
 
 
-def rank_sum_pvalue(reference: Sequence[float], production: Sequence[float]) -> float:
+def rank_sum_pvalue(reference: ArrayLike, production: ArrayLike) -> float:
     """Two-sided Mann-Whitney (Wilcoxon rank-sum) p-value on ordered buckets (5.1b).
 
     Buckets are ties: midranks, the tie-corrected variance, a continuity correction of 0.5 and
@@ -521,7 +522,7 @@ def cohen_h(p1: float, p2: float) -> float:
     return abs(2.0 * math.asin(math.sqrt(min(max(p1, 0.0), 1.0))) - 2.0 * math.asin(math.sqrt(min(max(p2, 0.0), 1.0))))
 
 
-def max_cohen_h(reference: Sequence[float], production: Sequence[float]) -> float:
+def max_cohen_h(reference: ArrayLike, production: ArrayLike) -> float:
     """The largest Cohen's h over cells (5.3)."""
     r = _proportions(np.asarray(reference))
     p = _proportions(np.asarray(production))
@@ -535,7 +536,7 @@ def effect_floor(n: float, m: float, scale: float) -> float:
     return scale * (n * m / (n + m)) ** -0.25
 
 
-def _adjust(pvalues: Sequence[float], step: Callable[[np.ndarray], np.ndarray]) -> list[float]:
+def _adjust(pvalues: ArrayLike, step: Callable[[np.ndarray], np.ndarray]) -> list[float]:
     """Sort the p-values (stable), adjust them in sorted order with ``step``, return in input order."""
     p = np.asarray(pvalues, dtype=np.float64)
     if p.size == 0:
@@ -546,7 +547,7 @@ def _adjust(pvalues: Sequence[float], step: Callable[[np.ndarray], np.ndarray]) 
     return [float(v) for v in q]
 
 
-def holm(pvalues: Sequence[float]) -> list[float]:
+def holm(pvalues: ArrayLike) -> list[float]:
     """Holm's step-down adjusted p-values, in input order (5.4)."""
     return _adjust(pvalues, lambda s: np.maximum.accumulate(np.minimum(1.0, s * (s.size - np.arange(s.size)))))
 
@@ -554,7 +555,7 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 # --------------------------------------------------------------------------- 4.3 adaptive
 
 
-def _occupied(reference: Sequence[float]) -> int:
+def _occupied(reference: ArrayLike) -> int:
     return int(np.count_nonzero(np.asarray(reference) > 0))
 
 
@@ -575,7 +576,7 @@ def js_critical(n: float, m: float, bins: int, alpha: float) -> float:
 # --------------------------------------------------------------------------- 4.2 BH
 
 
-def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
+def benjamini_hochberg(pvalues: ArrayLike) -> list[float]:
     """Benjamini-Hochberg adjusted p-values, in input order (4.2)."""
     return _adjust(
         pvalues, lambda s: np.minimum.accumulate(np.minimum(1.0, s * s.size / np.arange(1, s.size + 1))[::-1])[::-1]

@@ -73,8 +73,10 @@ def _base(model: str, version: str, role: str, feature: str) -> dict[str, str]:
     }
 
 
-def _finite(v: float) -> float | None:
-    """A min/max/sum, or None (left out of the point) when withheld or undefined."""
+def _finite(v: float) -> Any:
+    """A min/max/sum, or None (left out of the point) when withheld or undefined.
+
+    Typed ``Any``: the SDK's point types say ``float``, and its OTLP encoder leaves a None out."""
     return v if math.isfinite(v) else None
 
 
@@ -190,15 +192,15 @@ def to_metrics_data(
             [_count_point(p, p.start_time_unix_nano, now) for p in snapshot.baseline_categories], _CUMULATIVE,
         ))
     if snapshot.overflow:
-        points = []
+        overflow_points = []
         for o in snapshot.overflow:
             attrs = {"ml.overflow.kind": o.kind}
             if o.model:
                 attrs.update({"ml.model.name": o.model, "ml.model.version": o.version, "ml.feature.role": o.role})
-            points.append(NumberDataPoint(attributes=attrs, start_time_unix_nano=start, time_unix_nano=now, value=o.value))
+            overflow_points.append(NumberDataPoint(attributes=attrs, start_time_unix_nano=start, time_unix_nano=now, value=o.value))
         metrics.append(_counter(
             "ml.sketch.overflow", "Features, strings, columns or streams not tracked because a cap was hit.",
-            "{item}", points, _DELTA,
+            "{item}", overflow_points, _DELTA,
         ))
     if dropped:
         metrics.append(_counter(
@@ -563,7 +565,14 @@ class _Admission:
 
 
 _ADMISSIONS: "weakref.WeakSet[_Admission]" = weakref.WeakSet()
-_registry.register("export.admissions", fork=lambda: [a._after_fork() for a in list(_ADMISSIONS)])
+
+
+def _admissions_after_fork() -> None:
+    for admission in list(_ADMISSIONS):
+        admission._after_fork()
+
+
+_registry.register("export.admissions", fork=_admissions_after_fork)
 
 
 def queued(processor: object) -> int:

@@ -180,7 +180,7 @@ def model_vocabulary(model: Any) -> frozenset[str] | None:
     per model object: the model's own vocabulary is not user data, so its output classes
     are exported in clear while every other string label stays hashed. ``None`` for a model
     without classes (or with more than 1000)."""
-    return _once_per_model(_vocabularies, model, _classes)  # type: ignore[no-any-return]
+    return _once_per_model(_vocabularies, model, _classes)
 
 
 def detected_version(model: Any) -> str | None:
@@ -191,7 +191,7 @@ def detected_version(model: Any) -> str | None:
     objects."""
     if model is None or not callable(getattr(model, "get_params", None)):
         return None
-    return _once_per_model(_detected, model, _fitted_hash)  # type: ignore[no-any-return]
+    return _once_per_model(_detected, model, _fitted_hash)
 
 
 def _fitted_hash(model: Any) -> str | None:

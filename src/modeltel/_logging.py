@@ -13,7 +13,7 @@ and timestamp onto it instead of rendering the fields a second time.
 from __future__ import annotations
 
 import sys
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, MutableMapping, TextIO, cast
 
 import orjson
 import structlog
@@ -51,7 +51,7 @@ def safe_json(value: Any) -> str:
     return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS).decode()
 
 
-def _render(_logger: Any, _method: str, event_dict: dict[str, Any]) -> str:
+def _render(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> str:
     """The private pipeline's renderer: the pre-rendered fields, then the rest of the
     event dict (event, level, timestamp), in the order structlog's JSONRenderer would use."""
     rendered = event_dict.pop(_RENDERED, None)
@@ -63,7 +63,7 @@ def _render(_logger: Any, _method: str, event_dict: dict[str, Any]) -> str:
 
 def _private_pipeline(stream: IO[str] | None) -> Any:
     return structlog.wrap_logger(
-        structlog.PrintLogger(stream if stream is not None else sys.stdout),
+        structlog.PrintLogger(cast(TextIO, stream if stream is not None else sys.stdout)),
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),

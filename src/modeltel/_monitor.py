@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Any, Callable, TypeVar, overload
+from typing import Any, Callable, TypeVar, cast, overload
 
 import wrapt
 from typing_extensions import Unpack
@@ -17,6 +17,7 @@ from typing_extensions import Unpack
 from modeltel import _telemetry
 from modeltel._prediction import (
     MISSING,
+    ObserveArgs,
     OptionArgs,
     Options,
     Prediction,
@@ -152,7 +153,7 @@ def monitor(func: Any = None, /, **options: Any) -> Any:
                 return stream(begin, lambda: wrapped(*args, **kwargs))
             return stream_async(begin, lambda: wrapped(*args, **kwargs))
 
-        return wrapper(function)  # type: ignore[no-any-return]
+        return cast(F, wrapper(function))
 
     if func is None:
         return decorate
@@ -176,7 +177,7 @@ class observe:
 
     __slots__ = ("_options", "_model_object", "_prediction")
 
-    def __init__(self, model: Any = None, version: str | None = None, **options: Unpack[OptionArgs]) -> None:
+    def __init__(self, model: Any = None, version: str | None = None, **options: Unpack[ObserveArgs]) -> None:
         is_name = model is None or isinstance(model, str)
         self._model_object = None if is_name else model
         self._options = Options.create(

@@ -262,7 +262,7 @@ def record_outcomes(
         return 0
     text_keys = labels(key_list)
     if regression:
-        arrays = {ATTR_ACTUAL_VALUES: [float(v) for v in actual_list]}
+        arrays: dict[str, list[Any]] = {ATTR_ACTUAL_VALUES: [float(v) for v in actual_list]}
     else:
         arrays = {ATTR_LABELS: labels(actual_list)}
     timestamp = _time_ns(observed_at)

@@ -26,7 +26,7 @@ import random
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, AsyncIterator, Callable, Generator, Mapping, Sequence
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -50,6 +50,7 @@ from modeltel._telemetry import contained, report_internal_error
 __all__ = [
     "MISSING",
     "NO_OUTPUT",
+    "ObserveArgs",
     "OptionArgs",
     "Options",
     "Prediction",
@@ -74,7 +75,14 @@ _CURRENT: ContextVar["Prediction | None"] = ContextVar("modeltel_prediction", de
 # random.seed() cannot make ids repeat; reseeded in a forked child (gunicorn workers).
 _ids = random.Random()
 _sampler = random.Random()
-_registry.register("prediction.random", fork=lambda: (_ids.seed(), _sampler.seed()))
+
+
+def _reseed() -> None:
+    _ids.seed()
+    _sampler.seed()
+
+
+_registry.register("prediction.random", fork=_reseed)
 
 _MAX_RAW_CHARS = 4096
 
@@ -100,11 +108,9 @@ def current_prediction() -> "Prediction | None":
 # -- options --------------------------------------------------------------------------------
 
 
-class OptionArgs(TypedDict, total=False):
-    """The keyword arguments of ``@monitor(...)`` and ``observe(...)`` (see :class:`Options`)."""
+class ObserveArgs(TypedDict, total=False):
+    """The keyword arguments of ``observe(model, version, ...)`` (see :class:`Options`)."""
 
-    model: Any
-    version: "str | None"
     input_arg: "str | None"
     feature_names: FeatureNames
     baseline: Any
@@ -120,11 +126,18 @@ class OptionArgs(TypedDict, total=False):
     reference: "Mapping[str, float] | None"
 
 
+class OptionArgs(ObserveArgs, total=False):
+    """The keyword arguments of ``@monitor(...)``: the model and version are keywords too."""
+
+    model: Any
+    version: "str | None"
+
+
 @dataclass(frozen=True, slots=True)
 class Options:
     """What one ``@monitor(...)``, ``observe(...)`` or predict route was told.
 
-    A new option is one field here and one key in :class:`OptionArgs`; :meth:`create`
+    A new option is one field here and one key in :class:`ObserveArgs`; :meth:`create`
     checks and normalises the arguments for every entry point.
     """
 
@@ -787,10 +800,10 @@ def _begin_stream(begin: Callable[[], Prediction], parent: Any) -> Prediction:
 
 def stream(
     begin: Callable[[], Prediction],
-    make: Callable[[], Iterator[Any]],
+    make: Callable[[], Generator[Any, Any, Any]],
     output_of: Callable[[Any], Any] | None = None,
     parent: Any = None,
-) -> Iterator[Any]:
+) -> Generator[Any, Any, Any]:
     """A generator as one prediction: ``begin()`` at the first step (in ``parent``, a
     context, when given), each yielded item a streamed output (``output_of(item)`` when
     given; ``NO_OUTPUT`` skips it), the end when the generator is done, fails or is closed.

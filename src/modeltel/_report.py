@@ -501,10 +501,10 @@ def _svg_histogram(fb: FeatureBaseline, ref: _drift.Histogram, prod: _drift.Hist
             text = labels[i] if len(labels[i]) <= 12 else labels[i][:11] + "\u2026"
             parts.append(_text((x0[i] + x1[i]) / 2, axis_y, _e(text)))
     elif fb.discrete:
-        values = fb.edges[1:]
-        step = max(1, math.ceil(len(values) / 12))
-        for i in range(0, len(values), step):
-            parts.append(_text((x0[i + 1] + x1[i + 1]) / 2, axis_y, _e(_edge_label(values[i]))))
+        points = fb.edges[1:]
+        step = max(1, math.ceil(len(points) / 12))
+        for i in range(0, len(points), step):
+            parts.append(_text((x0[i + 1] + x1[i + 1]) / 2, axis_y, _e(_edge_label(points[i]))))
         parts.append(_text(left + plot_w / 2, height - 6, "one bucket per training value (first: below the smallest)", fill="#888"))
     elif real_axis:
         for v in _nice_ticks(float(edges[0]), float(edges[-1])):
@@ -560,7 +560,7 @@ def _svg_timeline(name: str, report: DriftReport) -> str:
         x = left + (i + 0.5) * slot
         verdict = fd.verdict if fd is not None else "insufficient_data"
         psi = fd.scores.get("psi") if fd is not None and fd.scores else None
-        if psi is None:
+        if fd is None or psi is None:
             parts.append(
                 f'<circle class="point" data-period="{_e(start)}" data-verdict="{verdict}" cx="{x:.1f}" '
                 f'cy="{top + plot_h:.1f}" r="3" fill="none" stroke="#999"><title>{_e(start)}: no data</title></circle>'

@@ -98,21 +98,21 @@ def _otlp_exporter(signal: str) -> Any:
     grpc = _protocol(signal) == "grpc"
     if signal == "TRACES":
         if grpc:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-        else:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        return OTLPSpanExporter()
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpans
+            return GrpcSpans()
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpans
+        return HttpSpans()
     if signal == "METRICS":
         if grpc:
-            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-        else:
-            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-        return OTLPMetricExporter()
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetrics
+            return GrpcMetrics()
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetrics
+        return HttpMetrics()
     if grpc:
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-    else:
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-    return OTLPLogExporter()
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogs
+        return GrpcLogs()
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogs
+    return HttpLogs()
 
 
 def _console_metric_exporter(stream: IO[str]) -> Any:
@@ -191,7 +191,7 @@ def _set_up(state: _State, service_name: str | None, attributes: dict[str, Any] 
     if _is_proxy(trace.get_tracer_provider()):
         tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         span_exporter = (
-            ConsoleSpanExporter(out=state.stream, formatter=lambda s: s.to_json(indent=None) + "\n")
+            ConsoleSpanExporter(out=state.stream or sys.stdout, formatter=lambda s: s.to_json(indent=None) + "\n")
             if console
             else _otlp_exporter("TRACES")
         )
@@ -204,7 +204,7 @@ def _set_up(state: _State, service_name: str | None, attributes: dict[str, Any] 
 
     if _is_proxy(metrics.get_meter_provider()):
         reader = PeriodicExportingMetricReader(
-            _console_metric_exporter(state.stream) if console else _otlp_exporter("METRICS")
+            _console_metric_exporter(state.stream or sys.stdout) if console else _otlp_exporter("METRICS")
         )
         meter_provider = MeterProvider(resource=resource, metric_readers=[reader], shutdown_on_exit=False)
         metrics.set_meter_provider(meter_provider)
@@ -225,7 +225,7 @@ def _set_up(state: _State, service_name: str | None, attributes: dict[str, Any] 
             state.using_application.append("logger provider")
 
     state.sketch_exporter = SketchExporter(
-        _console_metric_exporter(state.stream) if console else _otlp_exporter("METRICS"),
+        _console_metric_exporter(state.stream or sys.stdout) if console else _otlp_exporter("METRICS"),
         resource=resource,
         interval=state.config.export_interval,
     )

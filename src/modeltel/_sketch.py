@@ -284,15 +284,15 @@ class _Exp:
             pos = _downscale(*pos, scale - _PRIVATE_SCALE)
             neg = _downscale(*neg, scale - _PRIVATE_SCALE)
             scale = _PRIVATE_SCALE
-        pos_off, pos = _trim(*pos)
-        neg_off, neg = _trim(*neg)
+        pos_off, pos_counts = _trim(*pos)
+        neg_off, neg_counts = _trim(*neg)
         return ExpHistogramPoint(
             model, version, role, feature,
             count=self.count, sum=math.nan if private else self.sum, min=math.nan, max=math.nan,
-            scale=scale if (pos.size or neg.size) else 0,
+            scale=scale if (pos_counts.size or neg_counts.size) else 0,
             zero_count=self.zero,
-            positive_offset=pos_off, positive=tuple(pos.tolist()),
-            negative_offset=neg_off, negative=tuple(neg.tolist()),
+            positive_offset=pos_off, positive=tuple(pos_counts.tolist()),
+            negative_offset=neg_off, negative=tuple(neg_counts.tolist()),
         )
 
 
@@ -305,7 +305,7 @@ def _span_pair(a: tuple[int, np.ndarray], ca: int, b: tuple[int, np.ndarray], cb
         y = (off + c.size - 1) >> ch
         lo = x if lo is None else min(lo, x)
         hi = y if hi is None else max(hi, y)
-    return 0 if lo is None else hi - lo + 1
+    return 0 if lo is None or hi is None else hi - lo + 1
 
 
 class _Explicit:
@@ -352,9 +352,9 @@ def _exp_parts(m: np.ndarray, count: np.ndarray, s: np.ndarray, mn: np.ndarray, 
             logs[(logs < _MIN_NORMAL_LOG2) & ~np.isneginf(logs)] = _MIN_NORMAL_LOG2
             lo_log = np.maximum(lo_log, _MIN_NORMAL_LOG2)
             lo_log[has_zero] = -np.inf
-        for j in np.flatnonzero(has_zero & (count > 0)):
-            col = logs[:, j]
-            lo_log[j] = np.fmin.reduce(np.where(np.isneginf(col), np.inf, col))
+        for z in np.flatnonzero(has_zero & (count > 0)):
+            col = logs[:, z]
+            lo_log[z] = np.fmin.reduce(np.where(np.isneginf(col), np.inf, col))
         hi_log = np.log2(np.maximum(np.abs(mn), np.abs(mx)))
     side = max_size + 2  # one spare slot at each end absorbs a one-ulp log2 difference
     # Per column, 2*side+1 slots: negative buckets reversed, one unused slot, positive buckets.
@@ -683,11 +683,8 @@ class SketchStore:
         missing = np.asarray(st.nulls) + np.asarray(st.nan)
         exp_cols = [j for j, name in enumerate(names) if name not in refs]
         if exp_cols:
-            if len(exp_cols) == len(names):
-                sub, idx = m, slice(None)
-            else:
-                idx = np.asarray(exp_cols)
-                sub = m[:, idx]
+            idx = np.arange(len(names)) if len(exp_cols) == len(names) else np.asarray(exp_cols)
+            sub = m if len(exp_cols) == len(names) else m[:, idx]
             parts = _exp_parts(
                 sub,
                 np.asarray(st.count)[idx], np.asarray(st.sum)[idx], np.asarray(st.min)[idx], np.asarray(st.max)[idx],
@@ -746,17 +743,17 @@ class SketchStore:
         for name, n in batch.missing.items():
             if name in admitted:
                 stream.missing[name] = stream.missing.get(name, 0) + n
-        for name, (bid, ref, counts) in batch.cats.items():
+        for name, (bid, ref, labels) in batch.cats.items():
             if name not in admitted:
                 continue
             if ref is not None:
                 # with a baseline: its categories in clear, every other label is __other__
-                acc = stream.cats.setdefault((name, bid), {})
-                for label, n in counts.items():
+                cell = stream.cats.setdefault((name, bid), {})
+                for label, seen in labels.items():
                     out = label if label in ref.categories else OTHER
-                    acc[out] = acc.get(out, 0) + n
+                    cell[out] = cell.get(out, 0) + seen
             else:
-                self._merge_labels(stream, name, counts, config)
+                self._merge_labels(stream, name, labels, config)
 
     @staticmethod
     def _admit(stream: _Stream, names: list[str], max_features: int) -> set[str]:

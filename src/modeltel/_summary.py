@@ -19,7 +19,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Mapping, Sequence, Union, cast
 
 import numpy as np
 
@@ -365,7 +365,7 @@ def _rename(columns: Columns | Record, policy: Any, config: Config) -> Columns |
         columns,
         names=tuple(mapping[n] for n in columns.names),
         numeric_names=tuple(mapping[n] for n in columns.numeric_names),
-        categorical={mapping[n]: v for n, v in columns.categorical.items()},
+        categorical=cast(Any, {mapping[n]: v for n, v in columns.categorical.items()}),
     )
 
 

@@ -141,7 +141,14 @@ class RowTotals:
 
 # A forked worker starts counting from zero: its parent's rows are the parent's.
 _ROW_TOTALS: "weakref.WeakSet[RowTotals]" = weakref.WeakSet()
-_registry.register("telemetry.rows", fork=lambda: [totals.reset() for totals in list(_ROW_TOTALS)])
+
+
+def _reset_row_totals() -> None:
+    for totals in list(_ROW_TOTALS):
+        totals.reset()
+
+
+_registry.register("telemetry.rows", fork=_reset_row_totals)
 
 _PLACEHOLDER_PROVIDERS = frozenset(
     {

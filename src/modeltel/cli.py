@@ -20,7 +20,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -360,7 +360,7 @@ def drift_report_cmd(
     prediction_col: tuple[str, ...],
     target_col: tuple[str, ...],
     numeric_outputs: bool,
-    mode: str,
+    mode: Literal["calibrated", "fixed", "adaptive"],
     min_samples: int | None,
     time_column: str | None,
     every: str | None,
@@ -462,9 +462,9 @@ def _summary(report: Any, output: Path) -> None:
 
 # Further command groups (e.g. `outcomes`) are added below with @main.group() / @main.command().
 
-from modeltel._outcomes_cli import outcomes as _outcomes_group  # noqa: E402 - needs the helpers above
+from modeltel import _outcomes_cli  # noqa: E402 - needs the helpers above
 
-main.add_command(_outcomes_group)
+main.add_command(_outcomes_cli.outcomes)  # type: ignore[has-type]  # the import is circular: mypy cannot type the group here
 
 
 if __name__ == "__main__":  # pragma: no cover

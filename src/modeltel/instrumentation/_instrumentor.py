@@ -106,7 +106,7 @@ _web_hooks = _WebHooks()
 _provided: list[Any] = []
 
 
-class ModeltelInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class ModeltelInstrumentor(BaseInstrumentor):
     """Auto-instrumentation of ML libraries and model servers.
 
     Zero-code: ``opentelemetry-instrument python app.py`` (or ``opentelemetry-instrument

@@ -173,9 +173,10 @@ def _patch_sklearn(module: Any) -> None:
 
     def all_subclasses(root: type) -> list[type]:
         seen: dict[type, None] = {}
-        stack = [root]
+        stack: list[type] = [root]
         while stack:
-            for sub in stack.pop().__subclasses__():
+            subclasses: list[type] = stack.pop().__subclasses__()
+            for sub in subclasses:
                 if sub not in seen:
                     seen[sub] = None
                     stack.append(sub)
@@ -202,8 +203,8 @@ def _patch_sklearn(module: Any) -> None:
             except Exception as exc:  # noqa: BLE001 - never break a class definition
                 report_internal_error("hooks.sklearn_subclass", exc)
 
-    hook = classmethod(__init_subclass__)
-    BaseEstimator.__init_subclass__ = hook  # type: ignore[assignment,method-assign]
+    hook: Any = classmethod(__init_subclass__)
+    BaseEstimator.__init_subclass__ = hook
     _patches.append((BaseEstimator, "__init_subclass__", previous, hook))
 
 

@@ -58,11 +58,13 @@ class RouteSpec:
 class _PredictRoute(wrapt.FunctionWrapper):
     """A handler wrapped as a predict route; ``_self_spec`` says for which model."""
 
+    _self_spec: RouteSpec
+
 
 def spec_of(handler: Any) -> RouteSpec | None:
     """The :class:`RouteSpec` of a wrapped handler, or ``None``."""
     if type(handler) is _PredictRoute:
-        return handler._self_spec  # type: ignore[no-any-return]
+        return handler._self_spec
     return None
 
 
