@@ -2,9 +2,9 @@
 # mldrift processor (src/mldriftprocessor).
 #
 #   make collector        build _build/otelcol-modeltel/otelcol-modeltel (only when its inputs changed)
-#   make mldrift-test     go test the processor (unit, golden, shared drift vectors, fuzz seeds)
+#   make mldrift-test     go vet and go test the processor (unit, golden, shared drift vectors, fuzz seeds)
 #   make mldrift-bench    the processor's Go benchmarks (points/s, bytes per stream)
-#   make mlperformance-test   go test the mlperformance connector (src/mlperformanceconnector)
+#   make mlperformance-test   go vet and go test the mlperformance connector (src/mlperformanceconnector)
 #   make mlperformance-bench  its Go benchmarks (outcomes/s joined with storage, bytes per pending key)
 
 GO              ?= go
@@ -36,13 +36,13 @@ $(COLLECTOR_STAMP): collector-config/builder.yaml $(MLDRIFT_SOURCES) $(MLPERF_SO
 collector: $(COLLECTOR_STAMP)
 
 mldrift-test:
-	cd $(MLDRIFT_DIR) && $(GO) test -count=1 ./...
+	cd $(MLDRIFT_DIR) && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 mldrift-bench:
 	cd $(MLDRIFT_DIR) && $(GO) test -run '^$$' -bench . -benchmem ./...
 
 mlperformance-test:
-	cd $(MLPERF_DIR) && $(GO) test -count=1 ./...
+	cd $(MLPERF_DIR) && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 mlperformance-bench:
 	cd $(MLPERF_DIR) && MLPERF_MEASURE=1 $(GO) test -run TestBytesPerPending -bench . -benchmem -v . | grep -E 'Benchmark|bytes per'
