@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from modeltel import _drift, _reference
+from modeltel import _drift, _projection, _reference
 from modeltel._columns import OTHER, Columns, Record, to_columns
 from modeltel._config import Config
 from modeltel._identity import number_label
@@ -37,8 +37,9 @@ __all__ = [
     "QUANTILES",
 ]
 
-#: The newest baseline file format this modeltel writes and reads.
-SCHEMA_VERSION = 1
+#: The newest baseline file format this modeltel writes and reads. A baseline is written
+#: with the lowest version that holds it: 2 with multivariate projections, else 1.
+SCHEMA_VERSION = 2
 #: Interior quantiles (20 equal-mass bins) plus the tail edges at 0.1/1/99/99.9%.
 QUANTILES: tuple[float, ...] = tuple(
     sorted({0.001, 0.01, 0.99, 0.999} | {round(i / 20, 2) for i in range(1, 20)})
@@ -498,11 +499,16 @@ class Baseline:
     #: The predictions' validation performance and calibration against the targets
     #: (modeltel._reference), None without both.
     performance: dict[str, Any] | None = None
+    #: Multivariate projections of the numeric inputs (modeltel._projection), None without.
+    projection: _projection.Projection | None = None
     created_at: str = ""
-    schema_version: int = SCHEMA_VERSION
+    #: 0: the lowest version that holds this baseline (2 with a projection, else 1).
+    schema_version: int = 0
     id: str = ""
 
     def __post_init__(self) -> None:
+        if not self.schema_version:
+            self.schema_version = 2 if self.projection is not None else 1
         if not self.created_at:
             self.created_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         if not self.id:
@@ -525,6 +531,7 @@ class Baseline:
         sample_size: int = SAMPLE_SIZE,
         seed: int = 0,
         progress: Callable[[int], None] | None = None,
+        projections: bool | int = True,
     ) -> Baseline:
         """Build a baseline from training data.
 
@@ -536,7 +543,9 @@ class Baseline:
         ``predictions`` and ``targets`` are arrays (or chunk iterables aligned with ``X``);
         1-D ones are named ``prediction``/``target``, 2-D ones ``prediction[i]``/``target[i]``.
         ``categorical`` names numeric columns to treat as categories. ``progress`` is called
-        with the rows of every chunk read.
+        with the rows of every chunk read. ``projections`` (default on; an int caps their
+        number, ``False`` turns them off) learns multivariate projections of the numeric
+        inputs, so that a correlation change is drift too (docs/drift-math.md section 8).
         """
         if predictions is None and targets is None:
             factory: Callable[[], Iterable[tuple[Any, Any, Any]]] = lambda: ((x, None, None) for x in _chunks(X))  # noqa: E731
@@ -568,6 +577,7 @@ class Baseline:
             sample_size=sample_size,
             seed=seed,
             progress=progress,
+            projections=projections,
         )
 
     @classmethod
@@ -584,6 +594,7 @@ class Baseline:
         sample_size: int = SAMPLE_SIZE,
         seed: int = 0,
         progress: Callable[[int], None] | None = None,
+        projections: bool | int = True,
     ) -> Baseline:
         """Build from ``factory()``: an iterable of (X, predictions, targets) chunks.
 
@@ -610,12 +621,16 @@ class Baseline:
 
         rows = 0
         reference = _reference.ReferenceGatherer()
+        max_projections = (_projection.MAX_PROJECTIONS if projections is True else int(projections)) if projections else 0
+        row_sample = _projection.RowSample(_projection.PROJECTION_ROWS, np.random.default_rng(seed + 1))
         for chunk in factory():
             reference.add(chunk[1], chunk[2])
             for key, batch in batches(chunk):
                 sections[key].add(batch)
                 if key == "features":
                     rows += batch.rows
+                    if max_projections:
+                        row_sample.add(batch.numeric, batch.rows)
                     if progress is not None:
                         progress(batch.rows)
         unknown = cats - set(sections["features"].order)
@@ -623,6 +638,9 @@ class Baseline:
             raise BaselineError(f"categorical= names unknown feature(s): {sorted(unknown)}")
         if rows == 0:
             raise BaselineError("no rows: a baseline needs training data")
+        reserved = [n for n in sections["features"].order if _drift.is_projection(n)]
+        if reserved:
+            raise BaselineError(f"feature name(s) {reserved} are reserved for multivariate projections; rename them")
         for section in sections.values():
             section.fix_edges()
         if replayable:
@@ -642,13 +660,15 @@ class Baseline:
             predictions=sections["predictions"].finish(max_categories),
             targets=sections["targets"].finish(max_categories),
             performance=reference.finish(),
+            projection=_fit_projection(row_sample, max_projections, sample_size, seed) if max_projections else None,
         )
 
     # -- views ------------------------------------------------------------------------
 
     def all_features(self) -> dict[str, FeatureBaseline]:
-        """Inputs, predictions and targets in one mapping (names never collide)."""
-        return {**self.features, **self.predictions, **self.targets}
+        """Inputs, predictions, targets and projections in one mapping (names never collide)."""
+        projections = self.projection.features if self.projection is not None else {}
+        return {**self.features, **self.predictions, **self.targets, **projections}
 
     def histograms(self) -> dict[str, _drift.Histogram]:
         return {name: fb.histogram() for name, fb in self.all_features().items()}
@@ -685,6 +705,8 @@ class Baseline:
         }
         if self.performance is not None:  # absent in older files: their ids stay the same
             content["performance"] = self.performance
+        if self.projection is not None:  # schema_version 2
+            content["projection"] = self.projection.to_dict()
         return content
 
     def content_hash(self) -> str:
@@ -744,6 +766,7 @@ class Baseline:
                 schema_version=sv,
                 id=str(d["id"]),
                 performance=_reference.check_performance(d.get("performance"), source),
+                projection=_load_projection(d.get("projection"), source),
                 **sections,
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -796,7 +819,53 @@ class Baseline:
                     shown = ", ".join(fb.categories[:6]) + (", ..." if len(fb.categories) > 6 else "")
                     detail = f"{len(fb.categories)} categories ({shown}); other {fb.counts[-1]}"
                 lines.append(f"  {fb.name:<24} {fb.kind:<11} nulls {fb.null_rate:6.2%}  {detail}")
+        if self.projection is not None:
+            p = self.projection
+            lines.append(
+                f"projections ({len(p.names)}: {p.kinds.count('pc')} principal components, {p.kinds.count('pair')} pairwise axes) "
+                f"of {len(p.columns)} columns ({', '.join(p.columns[:6])}{', ...' if len(p.columns) > 6 else ''}); "
+                f"fitted on {p.fit_rows:,} rows, reference {p.reference_rows:,} rows"
+            )
         return "\n".join(lines)
+
+
+def _fit_projection(sample: _projection.RowSample, max_projections: int, sample_size: int, seed: int) -> _projection.Projection | None:
+    """Fit the projections on half the row sample; reference histograms from the other half."""
+    rng = np.random.default_rng(seed + 2)
+    fitted = _projection.fit(sample, rng, max_projections)
+    if fitted is None:
+        return None
+    proj, ref_rows = fitted
+    values, skipped = proj.project(ref_rows)
+    numeric = {name: values[:, k] for k, name in enumerate(proj.names)}
+    # Skipped rows (a null or infinity in a projected column) are the projections' nulls.
+    numeric = {name: np.concatenate((v, np.full(skipped, np.nan))) for name, v in numeric.items()}
+    batch = _Batch(ref_rows.shape[0], list(proj.names), numeric, {}, dict.fromkeys(proj.names, "projection"))
+    section = _Section(sample_size, rng)
+    section.add(batch)
+    section.fix_edges()
+    section.count(batch)
+    proj.features = section.finish(MAX_CATEGORIES)
+    return proj
+
+
+def _load_projection(d: Any, source: str) -> _projection.Projection | None:
+    if d is None:
+        return None
+    if not isinstance(d, Mapping):
+        raise BaselineError(f"{source}: projection must be an object")
+    try:
+        proj = _projection.Projection.from_dict(d, f"{source}: projection", FeatureBaseline.from_dict)
+    except (KeyError, TypeError) as exc:
+        raise BaselineError(f"{source}: projection: missing or invalid field ({exc!r})") from None
+    except ValueError as exc:
+        if isinstance(exc, BaselineError):
+            raise
+        raise BaselineError(str(exc)) from None
+    for fb in proj.features.values():
+        if fb.kind != "numeric":
+            raise BaselineError(f"{source}: projection {fb.name} must be numeric")
+    return proj
 
 
 _END = object()
@@ -862,10 +931,10 @@ class ProductionHistograms:
         self.nulls: Counter[str] = Counter()
         #: Values strictly below the baseline's min or above its max (the out_of_range check).
         self.outside: Counter[str] = Counter()
-        self._range = {
+        self._range = {  # projections: no raw-value range check (the collector has none either)
             n: (fb.min, fb.max)
             for n, fb in baseline.all_features().items()
-            if fb.kind == "numeric" and fb.min is not None and fb.max is not None
+            if fb.kind == "numeric" and fb.min is not None and fb.max is not None and not _projection.is_projection(n)
         }
         self.seen: set[str] = set()
 
@@ -886,7 +955,25 @@ class ProductionHistograms:
             )
             if i == 0:
                 self.rows += batch.rows
+                self._add_projections(batch)
             self._add_batch(batch)
+
+    def _add_projections(self, batch: _Batch) -> None:
+        """Project the rows as the SDK does; a row with a null in a projected column is a null."""
+        proj = self.baseline.projection
+        if proj is None or batch.rows == 0:
+            return
+        if any(c not in batch.numeric for c in proj.columns):
+            values, skipped = np.empty((0, len(proj.names))), batch.rows
+        else:
+            values, skipped = proj.project(np.column_stack([batch.numeric[c] for c in proj.columns]))
+        for k, name in enumerate(proj.names):
+            self.seen.add(name)
+            self.nulls[name] += skipped
+            self._counts[name] += _bucketize(self._edges[name], values[:, k])
+            if values.shape[0]:
+                self._min[name] = min(self._min.get(name, math.inf), float(values[:, k].min()))
+                self._max[name] = max(self._max.get(name, -math.inf), float(values[:, k].max()))
 
     def _add_batch(self, batch: _Batch) -> None:
         self.seen.update(batch.names)

@@ -18,6 +18,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from modeltel._semconv import PROJECTION_FEATURE_PREFIX
+
 __all__ = [
     "DatasetDrift",
     "DriftConfig",
@@ -40,8 +42,10 @@ __all__ = [
     "kolmogorov_sf",
     "ks_pvalue",
     "ks_statistic",
+    "is_projection",
     "linf",
     "max_cohen_h",
+    "multivariate_verdict",
     "outside_pvalue",
     "psi",
     "psi_critical",
@@ -708,13 +712,19 @@ class FeatureDrift:
 
 @dataclass
 class DatasetDrift:
-    """Per-feature results and the dataset verdict (4.4)."""
+    """Per-feature results, the dataset verdict (4.4) and the multivariate verdict (8.3).
+
+    ``multivariate`` is None when the baseline has no projections, else ``drift`` when any
+    projection feature (role ``projection``) drifts, ``no_drift`` when some were scored and none
+    drifts, ``insufficient_data`` when none was scored.
+    """
 
     features: list[FeatureDrift]
     verdict: Verdict
     drifted: int
     evaluated: int
     config: DriftConfig
+    multivariate: Verdict | None = None
 
     @property
     def share(self) -> float:
@@ -768,7 +778,7 @@ def evaluate(
             n_reference=int(ref.total),
             n_production=int(prod.total),
             scores=scores,
-            role="output" if name in output_names else "input",
+            role="output" if name in output_names else "projection" if is_projection(name) else "input",
         )
         rows = prod.total + prod.nulls
         if cfg.mode == "calibrated":
@@ -783,7 +793,7 @@ def evaluate(
 
     _calibrate(results, config)
     # Benjamini-Hochberg per family (inputs, outputs) over the p-values fixed-mode verdicts use.
-    for role in ("input", "output"):
+    for role in ("input", "output", "projection"):
         family: list[tuple[FeatureDrift, str]] = []
         for fd in results:
             cfg = config.for_feature(fd.name)
@@ -809,7 +819,27 @@ def evaluate(
     else:
         verdict = "drift" if drifted >= config.dataset_drift_share * len(inputs) else "no_drift"
     results.sort(key=lambda fd: (fd.verdict != "drift", fd.verdict == "insufficient_data", -fd.severity()))
-    return DatasetDrift(results, verdict, drifted, len(inputs), config)
+    return DatasetDrift(results, verdict, drifted, len(inputs), config, multivariate_verdict(results))
+
+
+def is_projection(name: str) -> bool:
+    """A multivariate projection feature (``__projection_<i>__``, docs/drift-math.md 8)."""
+    return name.startswith(PROJECTION_FEATURE_PREFIX) and name.endswith("__")
+
+
+def multivariate_verdict(results: Sequence[FeatureDrift]) -> Verdict | None:
+    """The model-level multivariate verdict (8.3): drift when any projection drifts.
+
+    The projections are in the model's one Holm family with every other feature and rule
+    (5.4), so the verdict's false-alarm rate is part of the per-model ``alpha``.
+    """
+    projections = [fd for fd in results if fd.role == "projection"]
+    if not projections:
+        return None
+    scored = [fd for fd in projections if fd.verdict != "insufficient_data"]
+    if not scored:
+        return "insufficient_data"
+    return "drift" if any(fd.drifted for fd in scored) else "no_drift"
 
 
 def calibrated_tests(reference: Histogram, production: Histogram, cfg: DriftConfig) -> list[RuleTest]:

@@ -83,6 +83,11 @@ class DriftReport:
         return self.result.verdict
 
     @property
+    def multivariate(self) -> str | None:
+        """``drift`` when the baseline's multivariate projections drift (None without them)."""
+        return self.result.multivariate
+
+    @property
     def warnings(self) -> list[str]:
         """Things that weaken the verdicts: a small baseline, missing features."""
         out = []
@@ -113,6 +118,7 @@ class DriftReport:
             "verdict": self.result.verdict,
             "drifted": self.result.drifted,
             "evaluated": self.result.evaluated,
+            "multivariate": self.result.multivariate,
             "warnings": self.warnings,
             "missing_features": list(self.missing),
             "features": [_feature_dict(fd) for fd in self.result.features],
@@ -739,6 +745,12 @@ def _section_banner(report: DriftReport) -> str:
     issues = report.quality_issues
     if issues:
         points.append(f"data quality: {len(issues)} feature(s) with issues ({', '.join(issues)}), see below")
+    if res.multivariate is not None:
+        moved = [fd.name for fd in res.features if fd.drifted and fd.role == "projection"]
+        points.append(
+            f"multivariate: {res.multivariate}"
+            + (f" (the features' joint distribution moved: {', '.join(moved)})" if moved else "")
+        )
     insufficient = [fd.name for fd in res.features if fd.verdict == "insufficient_data"]
     if insufficient:
         points.append(f"no verdict (fewer than {cfg.min_samples:,} rows): {', '.join(insufficient)}")
@@ -854,11 +866,48 @@ def _section_ranking(report: DriftReport) -> str:
         '<th class="num">L∞</th><th>test</th><th class="num">p</th>'
         f'<th class="num">q ({"Holm" if report.result.config.mode == "calibrated" else "BH"})</th></tr></thead><tbody>',
     ]
-    for rank, fd in enumerate(report.result.features, 1):
+    features = [fd for fd in report.result.features if fd.role != "projection"]  # their own section
+    for rank, fd in enumerate(features, 1):
         out.append(
             f'<tr data-feature="{_e(fd.name)}" data-verdict="{fd.verdict}"><td>{rank}</td>'
             f'<td><a href="#f-{_e(fd.name)}">{_e(fd.name)}</a></td><td>{fd.role}</td><td>{fd.kind}</td>'
             f"<td>{_badge(fd.verdict)}</td>{_score_cells(fd)}</tr>"
+        )
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _projection_label(report: DriftReport, name: str) -> str:
+    """What a projection is: a principal component, or the minor axis of a pair of columns."""
+    proj = report.baseline.projection
+    if proj is None or name not in proj.features:
+        return ""
+    k = list(proj.features).index(name)
+    if proj.kinds[k] == "pair":
+        w = proj.directions[k]
+        a, b = (j for j, x in enumerate(w) if x != 0.0)
+        return f"{proj.columns[a]} {'+' if w[a] * w[b] > 0 else '−'} {proj.columns[b]} (standardised)"
+    return f"principal component {k + 1} of {len(proj.columns)} standardised columns"
+
+
+def _section_multivariate(report: DriftReport) -> str:
+    res = report.result
+    if res.multivariate is None:
+        return ""
+    rows = [fd for fd in res.features if fd.role == "projection"]
+    out = [
+        '<h3 id="multivariate">Multivariate</h3>',
+        f'<div id="multivariate-verdict" data-verdict="{res.multivariate}">{_badge(res.multivariate)} '
+        "the numeric inputs projected on directions learnt from the training data (a change in how "
+        "features move together shows here while every feature alone looks the same)</div>",
+        '<table id="projections"><thead><tr><th>projection</th><th>direction</th><th>verdict</th>'
+        '<th class="num">PSI</th><th class="num">Jensen-Shannon</th><th class="num">Wasserstein/σ</th>'
+        '<th class="num">L∞</th><th>test</th><th class="num">p</th><th class="num">q</th></tr></thead><tbody>',
+    ]
+    for fd in rows:
+        out.append(
+            f'<tr data-projection="{_e(fd.name)}" data-verdict="{fd.verdict}"><td>{_e(fd.name)}</td>'
+            f"<td>{_e(_projection_label(report, fd.name))}</td><td>{_badge(fd.verdict)}</td>{_score_cells(fd)}</tr>"
         )
     out.append("</tbody></table>")
     return "".join(out)
@@ -882,6 +931,8 @@ def _section_cards(report: DriftReport) -> str:
         '<div class="grid">',
     ]
     for fd in report.result.features:
+        if fd.role == "projection":
+            continue
         fb = fb_all[fd.name]
         ref = report.reference[fd.name]
         prod = report.production.get(fd.name)
@@ -960,6 +1011,7 @@ SECTIONS: list[Callable[[DriftReport], str]] = [
     _section_performance,
     _section_timeline,
     _section_ranking,
+    _section_multivariate,
     _section_cards,
     _section_footer,
 ]

@@ -32,6 +32,8 @@ CHECK_TYPE_MISMATCH: Final = "type_mismatch"
 ROLE_INPUT: Final = "input"
 ROLE_OUTPUT: Final = "output"
 DEFAULT_MODEL_VERSION: Final = "unknown"
+#: Input features named ``__projection_<i>__`` are a baseline's multivariate projections.
+PROJECTION_FEATURE_PREFIX: Final = "__projection_"
 
 # -- written by the SDK only -----------------------------------------------------------------
 METRIC_DURATION: Final = "ml.prediction.duration"

@@ -221,6 +221,7 @@ def baseline() -> None:
 @click.option("--exclude", multiple=True, help="Column(s) to leave out (ids, timestamps; repeat or comma-separate).")
 @click.option("--numeric-outputs", is_flag=True, help="Integer prediction/target columns are values (regression), not class labels.")
 @click.option("--max-categories", type=click.IntRange(min=1), default=32, show_default=True, help="Top categories kept per categorical feature (the rest count as 'other').")
+@click.option("--projections", type=click.IntRange(min=0), default=32, show_default=True, help="Multivariate projections of the numeric inputs (0: none; docs/drift-math.md section 8).")
 @_CHUNK
 @_SEP
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Baseline JSON file to write.")
@@ -234,6 +235,7 @@ def baseline_create(
     exclude: tuple[str, ...],
     numeric_outputs: bool,
     max_categories: int,
+    projections: int,
     chunk_size: int,
     sep: str | None,
     output: Path,
@@ -268,6 +270,7 @@ def baseline_create(
             categorical=_split_list(categorical),
             max_categories=max_categories,
             progress=progress,
+            projections=projections or False,
         )
     except BaselineError as exc:
         raise DataError(str(exc)) from None
@@ -276,7 +279,8 @@ def baseline_create(
     _write_output(output, b.save)
     click.echo(
         f"wrote {output}: baseline {b.id} for {b.model} {b.version}, {b.rows:,} rows, "
-        f"{len(b.features)} features, {len(b.predictions)} prediction(s), {len(b.targets)} target(s)"
+        f"{len(b.features)} features, {len(b.predictions)} prediction(s), {len(b.targets)} target(s), "
+        f"{len(b.projection.names) if b.projection is not None else 0} projection(s)"
     )
     small = small_baseline_warning(b.rows)
     if small:

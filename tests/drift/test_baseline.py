@@ -147,7 +147,7 @@ def test_save_load_round_trip_and_content_hash(frame, tmp_path):
     assert loaded.to_dict() == b.to_dict()
     assert loaded.features["country"].categories == b.features["country"].categories
     doc = json.loads(path.read_text())
-    assert doc["schema_version"] == 1 and doc["id"] == b.id and doc["rows"] == len(frame)
+    assert doc["schema_version"] == 2 and doc["id"] == b.id and doc["rows"] == len(frame)
 
 
 def test_bad_files_give_clear_errors(frame, tmp_path):

@@ -19,7 +19,7 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "docs" / "notebooks" / "drift.i
 def test_notebook_renders_the_report_inline_and_the_scores_as_a_dataframe(tmp_path, monkeypatch):
     """The report cell's output is text/html holding the full report in an iframe (the data-quality
     section names the unseen 'kiosk' channel, 'age' drifts), the to_pandas cell is a DataFrame with
-    one PSI row per feature, and the capture cell shows one 'predict fraud' span of 100 rows."""
+    one PSI row per feature (projections included), and the capture cell shows one 'predict fraud' span of 100 rows."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     # Jupyter's runtime files (the kernel's connection file) and IPython's profile in the test's
     # own directory: nothing depends on HOME or is left behind.
@@ -46,7 +46,9 @@ def test_notebook_renders_the_report_inline_and_the_scores_as_a_dataframe(tmp_pa
     table = result(2)
     assert "text/html" in table and "<table" in table["text/html"]
     rows = table["text/plain"].splitlines()[1:]
-    assert sorted(r.split()[1] for r in rows) == ["age", "amount", "channel"]
+    # the inputs, then the baseline's multivariate projections of age and amount (role projection)
+    assert sorted(r.split()[1] for r in rows if r.split()[2] != "projection") == ["age", "amount", "channel"]
+    assert sorted(r.split()[1] for r in rows if r.split()[2] == "projection") == ["__projection_0__", "__projection_1__"]
     assert all(" psi " in f" {r} " for r in rows)
 
     spans = result(3)["text/plain"]

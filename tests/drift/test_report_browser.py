@@ -168,7 +168,7 @@ def test_time_split_case_has_a_verdict_per_period_and_a_timeline_per_feature(tmp
     jul_weeks = [v for p, v in periods if p >= "2011-06" and rows[p] >= 100]
     assert len(jul_weeks) == 4 and set(jul_weeks) == {"drift"}, periods
     assert all(v == "insufficient_data" for p, v in periods if rows[p] < 100)
-    assert text.count('class="timeline"') == len(report.result.features)
+    assert text.count('class="timeline"') == sum(fd.role != "projection" for fd in report.result.features)
     season = text.split('id="f-season"', 1)[1].split("</section>", 1)[0]
     points = re.findall(r'<circle class="point" data-period="([^"]+)" data-verdict="([a-z_]+)"', season)
     assert [p for p, _ in points] == [p for p, _ in periods]
