@@ -10,9 +10,12 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 __all__ = ["Config", "ConfigError"]
+
+
+N = TypeVar("N", int, float)
 
 
 class ConfigError(ValueError):
@@ -28,34 +31,24 @@ def _parse_bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{name}={raw!r}: expected true/false")
 
 
-def _parse_rate(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: expected a number between 0 and 1") from None
-    if not (0.0 <= value <= 1.0) or math.isnan(value):
-        raise ConfigError(f"{name}={raw!r}: expected a number between 0 and 1")
-    return value
+def _number(convert: Callable[[str], N], accept: Callable[[N], bool], expected: str) -> Callable[[str, str], N]:
+    """A parser of a number that ``accept`` admits; anything else is a ConfigError naming the variable."""
+
+    def parse(name: str, raw: str) -> N:
+        try:
+            value = convert(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r}: expected {expected}") from None
+        if not accept(value):  # NaN fails every comparison, so it is never accepted
+            raise ConfigError(f"{name}={raw!r}: expected {expected}")
+        return value
+
+    return parse
 
 
-def _parse_positive_int(name: str, raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: expected a positive integer") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r}: expected a positive integer")
-    return value
-
-
-def _parse_positive_float(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: expected a positive number") from None
-    if not value > 0 or math.isinf(value):
-        raise ConfigError(f"{name}={raw!r}: expected a positive number")
-    return value
+_parse_rate = _number(float, lambda v: 0.0 <= v <= 1.0, "a number between 0 and 1")
+_parse_positive_int = _number(int, lambda v: v > 0, "a positive integer")
+_parse_positive_float = _number(float, lambda v: v > 0 and not math.isinf(v), "a positive number")
 
 
 def _parse_list(name: str, raw: str) -> tuple[str, ...]:

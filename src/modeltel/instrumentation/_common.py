@@ -48,7 +48,6 @@ __all__ = [
     "register_model",
     "route_model",
     "run_observed",
-    "run_observed_async",
     "run_observed_stream",
     "served_identity",
     "stamp_server_span",
@@ -235,6 +234,7 @@ def run_observed(
     version: str,
     call: Callable[[], Any],
     *,
+    is_async: bool = False,
     inputs: Any = None,
     has_inputs: bool = True,
     attributes: Mapping[str, Any] | None = None,
@@ -244,28 +244,15 @@ def run_observed(
     vocabulary: frozenset[str] | None = None,
 ) -> Any:
     """Run ``call()`` as one prediction of ``model``; its result and exceptions unchanged.
+    With ``is_async``, ``call`` is a coroutine function and this returns the awaitable.
 
     ``inputs`` is summarised before the call (when ``has_inputs``), the result (or
     ``output_of(result)``) after it. Any failure inside modeltel is contained.
     """
     prediction = _prediction(model, version, inputs, has_inputs, attributes, baseline, feature_names, vocabulary)
+    if is_async:
+        return run_async(prediction, call, output_of)
     return run(prediction, call, output_of)
-
-
-async def run_observed_async(
-    model: str,
-    version: str,
-    call: Callable[[], Any],
-    *,
-    inputs: Any = None,
-    has_inputs: bool = True,
-    attributes: Mapping[str, Any] | None = None,
-    output_of: Callable[[Any], Any] | None = None,
-    baseline: Any = None,
-) -> Any:
-    """:func:`run_observed` for a coroutine function ``call``."""
-    prediction = _prediction(model, version, inputs, has_inputs, attributes, baseline)
-    return await run_async(prediction, call, output_of)
 
 
 def flush_all(timeout_millis: int = 10_000) -> None:

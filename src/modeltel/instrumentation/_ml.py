@@ -97,6 +97,23 @@ def _training(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[s
         return wrapped(*args, **kwargs)
 
 
+Described = tuple[str, str, dict[str, Any]]
+
+
+def _observed(
+    site: str, wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any], describe: Callable[[], Described]
+) -> Any:
+    """The library call as one prediction. ``describe()`` gives the model, its version and the
+    rest of :func:`run_observed`'s keyword arguments; when it fails, the failure is counted at
+    ``site`` and the call runs unobserved."""
+    try:
+        model, version, options = describe()
+    except Exception as exc:  # noqa: BLE001 - a hook never breaks the library's call
+        report_internal_error(site, exc)
+        return wrapped(*args, **kwargs)
+    return run_observed(model, version, lambda: wrapped(*args, **kwargs), **options)
+
+
 def _sklearn_name(estimator: Any) -> str:
     # A pipeline is named after the model at its end, not "Pipeline".
     steps = getattr(estimator, "steps", None)
@@ -121,23 +138,22 @@ def _fitted_feature_names(estimator: Any) -> tuple[str, ...] | None:
 
 
 def _sklearn_method(method: str) -> Callable[..., Any]:
+    attributes = {sc.ATTR_MODEL_METHOD: method, sc.ATTR_MODEL_LIBRARY: "sklearn"}
+
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if instance is None or predictions_suppressed():
             return wrapped(*args, **kwargs)
-        try:
+
+        def describe() -> Described:
             model, version = served_identity(instance, default_name=_sklearn_name(instance))
-        except Exception as exc:  # noqa: BLE001
-            report_internal_error("hooks.sklearn_identity", exc)
-            return wrapped(*args, **kwargs)
-        return run_observed(
-            model,
-            version,
-            lambda: wrapped(*args, **kwargs),
-            inputs=_first_arg(args, kwargs, "X"),
-            attributes={sc.ATTR_MODEL_METHOD: method, sc.ATTR_MODEL_LIBRARY: "sklearn"},
-            feature_names=_fitted_feature_names(instance),
-            vocabulary=model_vocabulary(instance),
-        )
+            return model, version, {
+                "inputs": _first_arg(args, kwargs, "X"),
+                "attributes": attributes,
+                "feature_names": _fitted_feature_names(instance),
+                "vocabulary": model_vocabulary(instance),
+            }
+
+        return _observed("hooks.sklearn_identity", wrapped, args, kwargs, describe)
 
     return wrapper
 
@@ -210,31 +226,24 @@ def _patch_sklearn(module: Any) -> None:
 
 def _booster_method(library: str, method: str, input_names: tuple[str, ...]) -> Callable[..., Any]:
     default_name = f"{library}.Booster"
+    site = f"hooks.{library}_identity"
 
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if instance is None or predictions_suppressed():
             return wrapped(*args, **kwargs)
-        try:
+
+        def describe() -> Described:
             model, version = served_identity(instance, default_name=default_name)
             data = _first_arg(args, kwargs, *input_names)
             attributes: dict[str, Any] = {sc.ATTR_MODEL_METHOD: method, sc.ATTR_MODEL_LIBRARY: library}
-            has_inputs = True
-            if type(data).__name__ == "DMatrix":
-                # A DMatrix holds its data in native memory: rows and columns only.
-                attributes[sc.ATTR_INPUT_ROWS] = int(data.num_row())
-                attributes[sc.ATTR_INPUT_FEATURES] = int(data.num_col())
-                has_inputs = False
-        except Exception as exc:  # noqa: BLE001
-            report_internal_error(f"hooks.{library}_identity", exc)
-            return wrapped(*args, **kwargs)
-        return run_observed(
-            model,
-            version,
-            lambda: wrapped(*args, **kwargs),
-            inputs=data,
-            has_inputs=has_inputs,
-            attributes=attributes,
-        )
+            if type(data).__name__ != "DMatrix":
+                return model, version, {"inputs": data, "attributes": attributes}
+            # A DMatrix holds its data in native memory: rows and columns only.
+            attributes[sc.ATTR_INPUT_ROWS] = int(data.num_row())
+            attributes[sc.ATTR_INPUT_FEATURES] = int(data.num_col())
+            return model, version, {"inputs": data, "has_inputs": False, "attributes": attributes}
+
+        return _observed(site, wrapped, args, kwargs, describe)
 
     return wrapper
 
@@ -273,25 +282,25 @@ def _onnx_identity(session: Any) -> tuple[str, str]:
 def _onnx_run(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if instance is None or predictions_suppressed():
         return wrapped(*args, **kwargs)
-    try:
+
+    def describe() -> Described:
         model, version = _onnx_identity(instance)
         feed = args[1] if len(args) > 1 else kwargs.get("input_feed")
         # One input tensor is the model input; several are summarised as named columns
         # only when they are 1-D (else the dict is counted as unsupported input).
         inputs = next(iter(feed.values())) if isinstance(feed, dict) and len(feed) == 1 else feed
-    except Exception as exc:  # noqa: BLE001
-        report_internal_error("hooks.onnxruntime_identity", exc)
-        return wrapped(*args, **kwargs)
-    return run_observed(
-        model,
-        version,
-        lambda: wrapped(*args, **kwargs),
-        inputs=inputs,
-        attributes={sc.ATTR_MODEL_METHOD: "run", sc.ATTR_MODEL_LIBRARY: "onnxruntime"},
-        # run() returns one array per requested output; the first is the prediction
-        # (labels for a classifier; probabilities come second).
-        output_of=lambda outputs: outputs[0] if isinstance(outputs, list) and outputs else outputs,
-    )
+        return model, version, {"inputs": inputs, "attributes": _ONNX_ATTRIBUTES, "output_of": _first_output}
+
+    return _observed("hooks.onnxruntime_identity", wrapped, args, kwargs, describe)
+
+
+_ONNX_ATTRIBUTES = {sc.ATTR_MODEL_METHOD: "run", sc.ATTR_MODEL_LIBRARY: "onnxruntime"}
+
+
+def _first_output(outputs: Any) -> Any:
+    # run() returns one array per requested output; the first is the prediction
+    # (labels for a classifier; probabilities come second).
+    return outputs[0] if isinstance(outputs, list) and outputs else outputs
 
 
 def _patch_onnxruntime(module: Any) -> None:
@@ -315,21 +324,18 @@ def _torch_call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict
     # Hot path: every submodule call comes through here; bail out as early as possible.
     if instance is None or instance.training or predictions_suppressed():
         return wrapped(*args, **kwargs)
-    try:
+
+    def describe() -> Described:
         model, version = served_identity(instance)
         inputs = _tensor_to_numpy(args[0]) if args else None
-    except Exception as exc:  # noqa: BLE001
-        report_internal_error("hooks.torch_identity", exc)
-        return wrapped(*args, **kwargs)
-    return run_observed(
-        model,
-        version,
-        lambda: wrapped(*args, **kwargs),
-        inputs=inputs,
-        has_inputs=bool(args),
-        attributes={sc.ATTR_MODEL_METHOD: "__call__", sc.ATTR_MODEL_LIBRARY: "torch"},
-        output_of=_tensor_to_numpy,
-    )
+        return model, version, {
+            "inputs": inputs, "has_inputs": bool(args), "attributes": _TORCH_ATTRIBUTES, "output_of": _tensor_to_numpy,
+        }
+
+    return _observed("hooks.torch_identity", wrapped, args, kwargs, describe)
+
+
+_TORCH_ATTRIBUTES = {sc.ATTR_MODEL_METHOD: "__call__", sc.ATTR_MODEL_LIBRARY: "torch"}
 
 
 def _patch_torch(module: Any) -> None:

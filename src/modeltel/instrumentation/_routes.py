@@ -28,7 +28,6 @@ from modeltel.instrumentation._common import (
     served_identity,
     current_prediction,
     run_observed,
-    run_observed_async,
     run_observed_stream,
 )
 
@@ -241,8 +240,8 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
             if current_prediction() is not None or not _telemetry.default_config().enabled:
                 return await wrapped(*args, **kwargs)
             model, version, inputs, has_inputs = prepare(args, kwargs)
-            return await run_observed_async(
-                model, version, lambda: wrapped(*args, **kwargs),
+            return await run_observed(
+                model, version, lambda: wrapped(*args, **kwargs), is_async=True,
                 inputs=inputs, has_inputs=has_inputs, output_of=_route_output, baseline=spec.baseline,
             )
 
