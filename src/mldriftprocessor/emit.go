@@ -24,6 +24,7 @@ type output struct {
 	now                                    pcommon.Timestamp
 	score, threshold, detected, samples    pmetric.NumberDataPointSlice
 	datasetDetected, datasetShare, quality pmetric.NumberDataPointSlice
+	multivariate                           pmetric.NumberDataPointSlice
 	logs                                   plog.LogRecordSlice
 }
 
@@ -110,6 +111,7 @@ func (p *driftProcessor) evaluate() (pmetric.Metrics, plog.Logs) {
 		datasetDetected: newGauge(sm, metricDatasetDrift, "1", "1 when at least dataset_drift_share of the model's scored input features drift."),
 		datasetShare:    newGauge(sm, metricDatasetShare, "1", "Share of the model's scored input features that drift."),
 		quality:         newGauge(sm, metricQualityRate, "1", "Share of the window's values that fail a data-quality check."),
+		multivariate:    newGauge(sm, metricMultivariate, "1", "1 when a multivariate projection of the model's inputs drifts (docs/drift-math.md section 8)."),
 		logs:            sl.LogRecords(),
 	}
 	for start := 0; start < len(windows); {
@@ -159,6 +161,7 @@ func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
 			ProductionOutside: w.Violations[checkOutOfRange],
 			OutsideKnown:      outsideKnown(w),
 			Thresholds:        p.cfg.forFeature(model, version, w.Key.Feature).drift(p.cfg.forModel(model, version)),
+			Projection:        w.Key.Role == roleInput && isProjection(w.Key.Feature),
 		})
 		scored = append(scored, i)
 	}
@@ -218,6 +221,7 @@ func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
 		o.intGauge(o.datasetDetected, modelKey, v)
 		o.gauge(o.datasetShare, modelKey, float64(drifted)/float64(evaluated))
 	}
+	p.emitMultivariate(o, modelKey, windows, scored, features, results)
 }
 
 // checkReference tests a self-reference being frozen (no baseline) for drift inside itself:

@@ -48,4 +48,13 @@ const (
 	roleInput                = "input"
 	roleOutput               = "output"
 	defaultModelVersion      = "unknown"
+
+	// projectionFeaturePrefix starts the reserved input feature names __projection_<k>__ of
+	// a baseline's multivariate projections (docs/drift-math.md section 8).
+	projectionFeaturePrefix = "__projection_"
+	// The model-level multivariate verdict: a gauge, and ml.drift.started/ended records
+	// with ml.drift.scope = multivariate.
+	metricMultivariate = "ml.drift.multivariate.detected"
+	attrScope          = "ml.drift.scope"
+	scopeMultivariate  = "multivariate"
 )

@@ -50,7 +50,7 @@ def test_python_semconv_carries_every_name_of_the_go_semconv():
     go_names = dict(re.findall(r"^\s*(\w+)\s*=\s*\"([^\"]+)\"", go, flags=re.M))
     python_values = {v for k, v in vars(_semconv).items() if k.isupper()}
     # The Python module mirrors what the SDK writes and the processor reads.
-    read = [v for k, v in go_names.items() if k.startswith(("attrModel", "attrFeature", "attrCategory", "attrBaseline", "attrCheck", "check", "role", "default"))]
+    read = [v for k, v in go_names.items() if k.startswith(("attrModel", "attrFeature", "attrCategory", "attrBaseline", "attrCheck", "check", "role", "default", "projection"))]
     read += [go_names[k] for k in ("metricFeatureValue", "metricCategoryCount", "metricMissing", "metricBaselineValue", "metricBaselineCategories", "metricViolations")]
     assert len(read) > 15
     assert set(read) - python_values == set()

@@ -2,8 +2,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package baselinefile reads a modeltel baseline file (docs/baseline-format.md,
-// schema_version 1), the same JSON `modeltel.Baseline.save` writes, so that a collector can
-// be given baselines as files instead of (or before) receiving them in-band.
+// schema_version 1 or 2), the same JSON `modeltel.Baseline.save` writes, so that a collector
+// can be given baselines as files instead of (or before) receiving them in-band.
 package baselinefile // import "github.com/modeltel/mldriftprocessor/internal/baselinefile"
 
 import (
@@ -34,7 +34,16 @@ type File struct {
 	Version       string    `json:"version"`
 	Features      []Feature `json:"features"`
 	Predictions   []Feature `json:"predictions"`
+	// Projection (schema_version 2) holds the multivariate projections' reference
+	// histograms; Parse appends them to Features (they are input features named
+	// __projection_<k>__).
+	Projection *struct {
+		Features []Feature `json:"features"`
+	} `json:"projection"`
 }
+
+// SchemaVersion is the newest baseline format this package reads.
+const SchemaVersion = 2
 
 // Other is the catch-all category, last in a categorical feature's counts.
 const Other = "__other__"
@@ -46,8 +55,8 @@ func Parse(data []byte) (*File, error) {
 		return nil, fmt.Errorf("baseline: not valid JSON: %w", err)
 	}
 	switch {
-	case f.SchemaVersion != 1:
-		return nil, fmt.Errorf("baseline: schema_version %d is not supported (want 1)", f.SchemaVersion)
+	case f.SchemaVersion < 1 || f.SchemaVersion > SchemaVersion:
+		return nil, fmt.Errorf("baseline: schema_version %d is not supported (want 1 to %d)", f.SchemaVersion, SchemaVersion)
 	case f.ID == "":
 		return nil, errors.New("baseline: id is missing")
 	case f.Model == "":
@@ -55,6 +64,14 @@ func Parse(data []byte) (*File, error) {
 	}
 	if f.Version == "" {
 		f.Version = "unknown"
+	}
+	if f.Projection != nil {
+		for _, ft := range f.Projection.Features {
+			if ft.Kind != "numeric" {
+				return nil, fmt.Errorf("baseline %s: projection %q must be numeric", f.ID, ft.Name)
+			}
+		}
+		f.Features = append(f.Features, f.Projection.Features...)
 	}
 	for _, group := range [][]Feature{f.Features, f.Predictions} {
 		for i := range group {

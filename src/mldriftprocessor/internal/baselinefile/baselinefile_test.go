@@ -4,6 +4,7 @@
 package baselinefile
 
 import (
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -30,7 +31,8 @@ func TestParseReadsFeaturesAndPredictions(t *testing.T) {
 func TestParseRejectsBrokenFiles(t *testing.T) {
 	for name, doc := range map[string]string{
 		"not json":          `{`,
-		"schema":            `{"schema_version": 2, "id": "a", "model": "m"}`,
+		"schema":            `{"schema_version": 3, "id": "a", "model": "m"}`,
+		"projection kind":   `{"schema_version": 2, "id": "a", "model": "m", "projection": {"features": [{"name": "__projection_0__", "kind": "categorical", "categories": [], "counts": [1]}]}}`,
 		"no id":             `{"schema_version": 1, "model": "m"}`,
 		"counts vs edges":   `{"schema_version": 1, "id": "a", "model": "m", "features": [{"name": "x", "kind": "numeric", "edges": [0, 1], "counts": [1, 2]}]}`,
 		"unsorted edges":    `{"schema_version": 1, "id": "a", "model": "m", "features": [{"name": "x", "kind": "numeric", "edges": [1, 0], "counts": [1, 2, 3]}]}`,
@@ -62,4 +64,25 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseReadsBothFormats checks a schema_version 1 file written by modeltel before
+// projections existed (the Python tests' fixture) and a version 2 file: its projections'
+// reference histograms become input features named __projection_<k>__.
+func TestParseReadsBothFormats(t *testing.T) {
+	data, err := os.ReadFile("../../../../tests/drift/data/baseline_v1.json")
+	require.NoError(t, err)
+	old, err := Parse(data)
+	require.NoError(t, err)
+	require.Equal(t, 1, old.SchemaVersion)
+	require.Len(t, old.Features, 4)
+	v2 := `{"schema_version": 2, "id": "b", "model": "m", "version": "1",
+	 "features": [{"name": "a", "kind": "numeric", "edges": [0], "counts": [1, 1]}],
+	 "projection": {"columns": ["a", "b"], "features": [
+	  {"name": "__projection_0__", "kind": "numeric", "edges": [0, 1], "counts": [3, 4, 5], "null_count": 2}]}}`
+	f, err := Parse([]byte(v2))
+	require.NoError(t, err)
+	require.Len(t, f.Features, 2)
+	require.Equal(t, "__projection_0__", f.Features[1].Name)
+	require.Equal(t, 2.0, *f.Features[1].NullCount)
 }

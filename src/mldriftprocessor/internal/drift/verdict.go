@@ -70,6 +70,9 @@ type Feature struct {
 	ProductionOutside float64
 	OutsideKnown      bool
 	Thresholds        Thresholds
+	// Projection marks a multivariate projection (__projection_<k>__, spec 8): scored like
+	// any input feature, not in the dataset share, aggregated by Multivariate.
+	Projection bool
 }
 
 // Reason is one rule that fired, as reported in a log record.
@@ -124,7 +127,7 @@ func ScoreFeature(f Feature) map[string]float64 {
 // Evaluate scores every feature of one model in one window and applies the verdict rules:
 // calibrated features (spec 5) with Holm over all their rules, one family per model; fixed
 // and adaptive ones (spec 4) with Benjamini-Hochberg across the inputs and, separately, the
-// outputs.
+// outputs and the projections.
 func Evaluate(features []Feature) []Result {
 	results := make([]Result, len(features))
 	for i, f := range features {
@@ -143,12 +146,13 @@ func Evaluate(features []Feature) []Result {
 		results[i] = r
 	}
 	calibrate(features, results)
-	for _, output := range []bool{false, true} {
+	// Fixed and adaptive modes: one BH family each for inputs, outputs and projections.
+	for _, family := range []struct{ output, projection bool }{{false, false}, {true, false}, {false, true}} {
 		var idx []int
 		var keys []string
 		var ps []float64
 		for i, f := range features {
-			if f.Output != output || f.Thresholds.Calibrated || results[i].Verdict == VerdictInsufficientData {
+			if f.Output != family.output || f.Projection != family.projection || f.Thresholds.Calibrated || results[i].Verdict == VerdictInsufficientData {
 				continue
 			}
 			key := ""
@@ -217,10 +221,11 @@ func decide(r *Result, f Feature) {
 	}
 }
 
-// Dataset is the dataset verdict of spec 4.4 over input features with a verdict.
+// Dataset is the dataset verdict of spec 4.4 over input features with a verdict
+// (projections left out).
 func Dataset(features []Feature, results []Result, share float64) (verdict Verdict, drifted, evaluated int) {
 	for i, f := range features {
-		if f.Output || results[i].Verdict == VerdictInsufficientData {
+		if f.Output || f.Projection || results[i].Verdict == VerdictInsufficientData {
 			continue
 		}
 		evaluated++

@@ -1,0 +1,88 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package drift
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// multivariateDir holds the shared multivariate vectors (tests/vectors/generate_multivariate_vectors.py).
+const multivariateDir = "../../../../tests/vectors/multivariate"
+
+func verdictCode(v Verdict) float64 {
+	switch v {
+	case VerdictDrift:
+		return 1
+	case VerdictNoDrift:
+		return 0
+	}
+	return -1
+}
+
+// TestMultivariateVectors checks every shared multivariate vector (scipy-generated): per
+// feature the verdict and Holm q-values, then the dataset verdict (projections left out) and
+// the multivariate verdict, to 1e-9.
+func TestMultivariateVectors(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(multivariateDir, "*.json"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(files), 3)
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		require.NoError(t, err)
+		var v vector
+		require.NoError(t, json.Unmarshal(raw, &v), file)
+		t.Run(v.Name, func(t *testing.T) {
+			var want []float64
+			require.NoError(t, json.Unmarshal(v.Expected, &want))
+			th := DefaultThresholds()
+			th.Alpha, th.FeatureAlpha = v.param("alpha", 0), v.param("feature_alpha", 0)
+			th.EffectFloor, th.MinExpected, th.MinSamples = v.param("effect_floor", 0), v.param("min_expected", 0), v.param("min_samples", 0)
+			var features []Feature
+			for _, raw := range v.Params["features"].([]any) {
+				f := raw.(map[string]any)
+				bounds := floats(f["bounds"])
+				features = append(features, Feature{
+					Projection:      strings.HasPrefix(f["name"].(string), "__projection_"),
+					Reference:       Histogram{Bounds: bounds, Counts: floats(f["reference"]), Min: math.NaN(), Max: math.NaN()},
+					Production:      Histogram{Bounds: bounds, Counts: floats(f["production"]), Min: math.NaN(), Max: math.NaN()},
+					ReferenceNulls:  f["ref_nulls"].(float64),
+					ProductionNulls: f["prod_nulls"].(float64),
+					Thresholds:      th,
+				})
+			}
+			results := Evaluate(features)
+			var got []float64
+			for _, r := range results {
+				got = append(got, verdictCode(r.Verdict))
+				if r.Verdict == VerdictInsufficientData {
+					continue
+				}
+				for _, rt := range r.Tests {
+					got = append(got, rt.QValue)
+				}
+			}
+			dataset, _, _ := Dataset(features, results, 0.5)
+			mv, _, ok := Multivariate(features, results)
+			require.True(t, ok)
+			got = append(got, verdictCode(dataset), verdictCode(mv))
+			require.Len(t, got, len(want))
+			for i := range want {
+				require.LessOrEqualf(t, math.Abs(got[i]-want[i]), 1e-9*math.Max(1, math.Abs(want[i])), "[%d]: got %.17g want %.17g", i, got[i], want[i])
+			}
+		})
+	}
+}
+
+// TestMultivariateWithoutProjections checks that a model without projections has no verdict.
+func TestMultivariateWithoutProjections(t *testing.T) {
+	_, _, ok := Multivariate([]Feature{{}}, []Result{{Verdict: VerdictDrift}})
+	require.False(t, ok)
+}

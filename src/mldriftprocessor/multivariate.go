@@ -1,0 +1,110 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Multivariate: the model-level verdict over a baseline's projection features
+// (__projection_<k>__, docs/drift-math.md section 8), as a gauge and edge-triggered records.
+
+package mldriftprocessor // import "github.com/modeltel/mldriftprocessor"
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/modeltel/mldriftprocessor/internal/drift"
+	"github.com/modeltel/mldriftprocessor/internal/state"
+)
+
+// isProjection reports whether an input feature is one of a baseline's multivariate projections.
+func isProjection(name string) bool {
+	return strings.HasPrefix(name, projectionFeaturePrefix) && strings.HasSuffix(name, "__")
+}
+
+// multivariateState remembers, per model and version, whether it is in multivariate drift.
+type multivariateState struct {
+	mu      sync.Mutex
+	drifted map[[2]string]bool
+}
+
+// transition records the verdict and reports whether it changed (the first verdict of a
+// model is a change only when it is drift).
+func (s *multivariateState) transition(model, version string, drifted bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.drifted == nil {
+		s.drifted = map[[2]string]bool{}
+	}
+	key := [2]string{model, version}
+	was, seen := s.drifted[key]
+	s.drifted[key] = drifted
+	if !seen {
+		return drifted
+	}
+	return was != drifted
+}
+
+// emitMultivariate writes the model's multivariate verdict: ml.drift.multivariate.detected,
+// and one ml.drift.started / ml.drift.ended record (ml.drift.scope = multivariate) when the
+// model enters or leaves multivariate drift. The projections were scored in the model's one
+// Holm family by drift.Evaluate, so the verdict's false alarms are inside the model's alpha.
+func (p *driftProcessor) emitMultivariate(o *output, modelKey state.FeatureKey, windows []state.Window, scored []int, features []drift.Feature, results []drift.Result) {
+	verdict, drifted, ok := drift.Multivariate(features, results)
+	if !ok || verdict == drift.VerdictInsufficientData {
+		return
+	}
+	isDrift := verdict == drift.VerdictDrift
+	v := int64(0)
+	if isDrift {
+		v = 1
+	}
+	o.intGauge(o.multivariate, modelKey, v)
+	if !p.multivariate.transition(modelKey.Model, modelKey.Version, isDrift) {
+		return
+	}
+	names := make([]string, 0, len(drifted))
+	values := 0.0
+	for _, f := range features {
+		if f.Projection {
+			values = max(values, f.Production.Total())
+		}
+	}
+	for _, j := range drifted {
+		names = append(names, windows[scored[j]].Key.Feature)
+	}
+	severity, text, event, verb := plog.SeverityNumberInfo, "INFO", eventDriftEnded, "left multivariate drift: no projection drifts"
+	if isDrift {
+		severity, text, event = plog.SeverityNumberWarn, "WARN", eventDriftStarted
+		verb = "entered multivariate drift: the joint distribution of its numeric inputs moved (" + strings.Join(names, ", ") + ")"
+	}
+	state := "no_drift"
+	if isDrift {
+		state = "drift"
+	}
+	p.telemetry.ProcessorMldriftTransitions.Add(context.Background(), 1, metric.WithAttributes(attribute.String("state", state)))
+	body := fmt.Sprintf("model %s version %s %s over the last %s (%d rows)", modelKey.Model, modelKey.Version, verb, p.cfg.Window, countInt(values))
+	lr := o.logs.AppendEmpty()
+	lr.SetTimestamp(o.now)
+	lr.SetObservedTimestamp(o.now)
+	lr.SetSeverityNumber(severity)
+	lr.SetSeverityText(text)
+	lr.SetEventName(event)
+	lr.Body().SetStr(body)
+	a := lr.Attributes()
+	featureAttrs(a, modelKey)
+	a.PutStr(attrScope, scopeMultivariate)
+	a.PutDouble(attrWindow, p.cfg.Window.Seconds())
+	a.PutInt(attrSampleCount, countInt(values))
+	if len(names) > 0 {
+		a.PutStr(attrReason, strings.Join(names, ","))
+	}
+	if isDrift {
+		p.logger.Warn(body)
+	} else {
+		p.logger.Info(body)
+	}
+}

@@ -1,0 +1,88 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package mldriftprocessor
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// multivariateLogs returns the records of ld with ml.drift.scope = multivariate.
+func multivariateLogs(ld plog.Logs) []plog.LogRecord {
+	var out []plog.LogRecord
+	for i := 0; i < ld.ResourceLogs().Len(); i++ {
+		sls := ld.ResourceLogs().At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				if v, ok := lrs.At(k).Attributes().Get(attrScope); ok && v.Str() == scopeMultivariate {
+					out = append(out, lrs.At(k))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestMultivariateVerdictIsModelLevelAndEdgeTriggered checks that a drifting projection
+// feature (__projection_1__) makes the model's ml.drift.multivariate.detected 1 with one
+// WARN ml.drift.started record (scope multivariate, the projection as the reason) while the
+// other inputs are unchanged and the dataset verdict leaves projections out; the record is
+// not repeated while the drift lasts, and an INFO ml.drift.ended follows once it is gone.
+func TestMultivariateVerdictIsModelLevelAndEdgeTriggered(t *testing.T) {
+	h := newHarness(t, testConfig())
+	features := []string{"a", "b", "__projection_0__", "__projection_1__"}
+	h.consume(t, baselineFor("m", features...))
+	same := []uint64{100, 300, 400, 200}
+	for _, f := range features[:3] {
+		h.consume(t, production("r1", "m", f, same...))
+	}
+	h.consume(t, production("r1", "m", "__projection_1__", 20, 480, 480, 20)) // variance collapsed
+	md, ld := h.p.evaluate()
+	v, ok := find(md, metricMultivariate, map[string]string{attrModelName: "m"})
+	require.True(t, ok)
+	require.Equal(t, 1.0, v)
+	ds, ok := find(md, metricDatasetShare, map[string]string{attrModelName: "m"})
+	require.True(t, ok)
+	require.Zero(t, ds, "projections do not count towards the dataset share")
+	recs := multivariateLogs(ld)
+	require.Len(t, recs, 1)
+	require.Equal(t, eventDriftStarted, recs[0].EventName())
+	require.Equal(t, plog.SeverityNumberWarn, recs[0].SeverityNumber())
+	reason, _ := recs[0].Attributes().Get(attrReason)
+	require.Equal(t, "__projection_1__", reason.Str())
+	_, hasFeature := recs[0].Attributes().Get(attrFeatureName)
+	require.False(t, hasFeature, "a model-level record")
+
+	h.clock.Advance(10 * time.Second)
+	h.consume(t, production("r1", "m", "__projection_1__", 20, 480, 480, 20))
+	_, ld = h.p.evaluate()
+	require.Empty(t, multivariateLogs(ld), "still drifting: no new record")
+
+	h.clock.Advance(time.Minute)
+	h.consume(t, baselineFor("m", features...))
+	for _, f := range features {
+		h.consume(t, production("r1", "m", f, same...))
+	}
+	md, ld = h.p.evaluate()
+	v, _ = find(md, metricMultivariate, map[string]string{attrModelName: "m"})
+	require.Zero(t, v)
+	recs = multivariateLogs(ld)
+	require.Len(t, recs, 1)
+	require.Equal(t, eventDriftEnded, recs[0].EventName())
+}
+
+// TestNoProjectionsNoMultivariateVerdict checks that a model without projection features
+// gets no multivariate gauge.
+func TestNoProjectionsNoMultivariateVerdict(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.consume(t, baselineFor("m", "x"))
+	h.consume(t, production("r1", "m", "x", 400, 300, 200, 100))
+	md, _ := h.p.evaluate()
+	_, ok := find(md, metricMultivariate, map[string]string{attrModelName: "m"})
+	require.False(t, ok)
+}
