@@ -17,6 +17,9 @@ MLDRIFT_DIR     := src/mldriftprocessor
 MLDRIFT_SOURCES := $(shell find $(MLDRIFT_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -not -name '*_test.go' 2>/dev/null)
 MLPERF_DIR      := src/mlperformanceconnector
 MLPERF_SOURCES  := $(shell find $(MLPERF_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -not -name '*_test.go' 2>/dev/null)
+# What both share (a special function, the clock): a module of its own, replaced by path.
+MLCOMMON_DIR    := src/mlcommon
+MLCOMMON_SOURCES := $(shell find $(MLCOMMON_DIR) -type f \( -name '*.go' -o -name 'go.mod' \) -not -name '*_test.go' 2>/dev/null)
 export GOFLAGS  ?= -buildvcs=false
 
 .PHONY: collector mldrift-test mldrift-bench mlperformance-test mlperformance-bench
@@ -28,7 +31,7 @@ $(OCB):
 
 # Rebuilt only when the manifest or the processor's sources change (the stamp), and the
 # Go module and build caches make a rebuild after a processor change take seconds.
-$(COLLECTOR_STAMP): collector-config/builder.yaml $(MLDRIFT_SOURCES) $(MLPERF_SOURCES) | $(OCB)
+$(COLLECTOR_STAMP): collector-config/builder.yaml $(MLDRIFT_SOURCES) $(MLPERF_SOURCES) $(MLCOMMON_SOURCES) | $(OCB)
 	$(OCB) --config collector-config/builder.yaml
 	test -x $(COLLECTOR)
 	touch $@
@@ -36,6 +39,7 @@ $(COLLECTOR_STAMP): collector-config/builder.yaml $(MLDRIFT_SOURCES) $(MLPERF_SO
 collector: $(COLLECTOR_STAMP)
 
 mldrift-test:
+	cd $(MLCOMMON_DIR) && $(GO) vet ./... && $(GO) test -count=1 ./...
 	cd $(MLDRIFT_DIR) && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 mldrift-bench:

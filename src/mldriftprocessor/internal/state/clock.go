@@ -3,42 +3,15 @@
 
 package state // import "github.com/modeltel/mldriftprocessor/internal/state"
 
-import (
-	"sync"
-	"time"
+import "github.com/modeltel/mlcommon/clock"
+
+// The processor's clock is the shared one (github.com/modeltel/mlcommon/clock): the real clock
+// in the collector, a manual one in tests.
+type (
+	Clock       = clock.Clock
+	RealClock   = clock.Real
+	ManualClock = clock.Manual
 )
 
-// Clock tells the time. The processor uses the real clock; tests inject a ManualClock so
-// that windows and expiry are exercised without sleeping.
-type Clock interface {
-	Now() time.Time
-}
-
-// RealClock is the wall clock.
-type RealClock struct{}
-
-// Now returns time.Now().
-func (RealClock) Now() time.Time { return time.Now() }
-
-// ManualClock is a clock that moves only when told to.
-type ManualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
 // NewManualClock returns a clock stopped at t.
-func NewManualClock(t time.Time) *ManualClock { return &ManualClock{now: t} }
-
-// Now returns the clock's current time.
-func (c *ManualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *ManualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+var NewManualClock = clock.NewManual

@@ -1,0 +1,3 @@
+module github.com/modeltel/mlcommon
+
+go 1.26.0
