@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/connector/connectortest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/modeltel/mlperformanceconnector/internal/join"
@@ -106,58 +107,86 @@ func BenchmarkJoin(b *testing.B) {
 	}
 }
 
-// TestBytesPerPending measures the heap and the file_storage bytes per pending prediction
-// (run by `make mlperformance-bench` with MLPERF_MEASURE=1; it prints the figures).
+// TestBytesPerPending measures the heap and the file_storage bytes per pending prediction, for
+// a binary classifier (class and score) and for multiclass ones that keep k class
+// probabilities (run by `make mlperformance-bench` with MLPERF_MEASURE=1; it prints the
+// figures).
 func TestBytesPerPending(t *testing.T) {
 	if os.Getenv("MLPERF_MEASURE") == "" {
 		t.Skip("a measurement, not a test: MLPERF_MEASURE=1")
 	}
-	const n = 200_000
+	for _, k := range []int{0, 3, 10, 16} {
+		heap, disk := bytesPerPending(t, k)
+		what := "binary (class + score)"
+		if k > 0 {
+			what = fmt.Sprintf("multiclass, %d class probabilities", k)
+		}
+		fmt.Printf("bytes per pending prediction, %s: heap %.1f B, file_storage %.1f B (%d pending, 42-char keys)\n",
+			what, heap, disk, pendingMeasured)
+	}
+}
+
+const pendingMeasured = 200_000
+
+// pendingBatch is batch b of benchBatch predictions (keys like the SDK's), binary or with k
+// class probabilities.
+func pendingBatch(b, k int) join.Predictions {
+	p := join.Predictions{Model: "fraud", Version: "3.1.0", Time: t0, Reference: join.Reference{}}
+	for i := 0; i < benchBatch; i++ {
+		// Fresh key strings per batch, as the connector gets them from each OTLP request.
+		p.Keys = append(p.Keys, fmt.Sprintf("%032x:%d", b, i))
+		if k == 0 {
+			p.Classes = append(p.Classes, []string{"0", "1"}[i%2])
+			p.Scores = append(p.Scores, float64(i%100)/100)
+			continue
+		}
+		p.Classes = append(p.Classes, fmt.Sprint(i%k))
+		for c := 0; c < k; c++ {
+			p.Probabilities = append(p.Probabilities, float64((i+c)%k)/float64(k*(k-1)/2))
+		}
+	}
+	for c := 0; c < k; c++ {
+		p.ProbClasses = append(p.ProbClasses, fmt.Sprint(c))
+	}
+	return p
+}
+
+func bytesPerPending(t *testing.T, k int) (heap, disk float64) {
+	n := pendingMeasured
+	limits := join.Limits{DefaultTTL: time.Hour, MaxPending: n, MaxModels: 1, MaxVersions: 1, MaxClasses: 20,
+		MaxSegments: 4, MaxProbabilityClasses: 16, Window: time.Hour, Slots: 60, Bins: perf.DefaultBins}
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	s := join.NewStore(join.Limits{DefaultTTL: time.Hour, MaxPending: n, MaxModels: 1, MaxVersions: 1, MaxClasses: 4,
-		MaxSegments: 4, Window: time.Hour, Slots: 60, Bins: perf.DefaultBins}, join.NewManualClock(t0))
-	for b := 0; b < n; b += benchBatch {
-		// Fresh key strings per batch, as the connector gets them from each OTLP request.
-		keys := make([]string, benchBatch)
-		classes := make([]string, benchBatch)
-		scores := make([]float64, benchBatch)
-		for i := range keys {
-			keys[i] = fmt.Sprintf("%032x:%d", b/benchBatch, i)
-			classes[i] = []string{"0", "1"}[i%2]
-			scores[i] = float64(i%100) / 100
-		}
-		s.AddPredictions(join.Predictions{Model: "fraud", Version: "3.1.0", Time: t0, Keys: keys,
-			Classes: classes, Scores: scores, Reference: join.Reference{}})
+	s := join.NewStore(limits, join.NewManualClock(t0))
+	for b := 0; b < n/benchBatch; b++ {
+		s.AddPredictions(pendingBatch(b, k))
 		_, err := s.Flush(true)
 		require.NoError(t, err)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	require.Equal(t, n, s.Pending())
-	heap := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+	heap = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
 	runtime.KeepAlive(s)
 
 	dir := t.TempDir()
-	j := benchJoiner(t, false)
-	cfg := *j.cfg
-	cfg.Storage = &storageID
-	js, err := newJoiner(connectortest.NewNopSettings(metadata.Type), &cfg, join.NewManualClock(t0))
+	client, err := fileStorage(t, dir).(storage.Extension).GetClient(context.Background(), component.KindConnector, component.MustNewID("mlperformance"), "")
 	require.NoError(t, err)
-	require.NoError(t, js.start(context.Background(), host{map[component.ID]component.Component{storageID: fileStorage(t, dir)}}))
-	preds, _ := batches(n / benchBatch)
-	for _, p := range preds {
-		js.consume(context.Background(), p)
+	s = join.NewStore(limits, join.NewManualClock(t0))
+	for b := 0; b < n/benchBatch; b++ {
+		s.AddPredictions(pendingBatch(b, k))
+		ops, err := s.Flush(true)
+		require.NoError(t, err)
+		require.NoError(t, client.Batch(context.Background(), ops...))
 	}
-	require.NoError(t, js.shutdown(context.Background()))
-	var disk int64
+	require.NoError(t, client.Close(context.Background()))
+	var size int64
 	require.NoError(t, filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() {
-			disk += info.Size()
+			size += info.Size()
 		}
 		return err
 	}))
-	fmt.Printf("bytes per pending prediction: heap %.1f B, file_storage %.1f B (%d pending, 42-char keys)\n",
-		heap, float64(disk)/n, n)
+	return heap, float64(size) / float64(n)
 }

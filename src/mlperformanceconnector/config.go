@@ -57,6 +57,13 @@ type Config struct {
 	MaxClasses  int `mapstructure:"max_classes"`
 	MaxSegments int `mapstructure:"max_segments"`
 
+	// MaxProbabilityClasses bounds the classes whose probabilities a pending multiclass
+	// prediction keeps for its log loss and Brier score (ml.prediction.probabilities): 8 bytes
+	// each per pending prediction (docs/outcomes.md has the bytes per class count).
+	// Predictions with more classes join for accuracy and F1 only and are counted in
+	// ml.performance.unscored (reason too_many_classes). Default 16.
+	MaxProbabilityClasses int `mapstructure:"max_probability_classes"`
+
 	// ScoreBins is the number of score histogram bins, uniform in logit(score) over
 	// [-10, 10]; ROC AUC is computed from them and its largest binning error is emitted
 	// as ml.performance.roc_auc.error_bound. Default 200.
@@ -123,7 +130,7 @@ func createDefaultConfig() *Config {
 	return &Config{
 		TTL: 7 * 24 * time.Hour, Window: time.Hour, Slots: 60, EmitInterval: time.Minute,
 		MaxPending: 1_000_000, MaxModels: 100, MaxVersions: 20, MaxClasses: 50, MaxSegments: 50,
-		ScoreBins:   200,
+		MaxProbabilityClasses: 16, ScoreBins: 200,
 		Degradation: Degradation{Tolerance: 0.05, Confidence: 0.95, MinSamples: 100},
 	}
 }
@@ -143,6 +150,7 @@ func (c *Config) Validate() error {
 		"slots": c.Slots, "max_pending": c.MaxPending, "max_models": c.MaxModels,
 		"max_versions": c.MaxVersions, "max_classes": c.MaxClasses, "max_segments": c.MaxSegments,
 		"score_bins": c.ScoreBins, "degradation.min_samples": c.Degradation.MinSamples,
+		"max_probability_classes": c.MaxProbabilityClasses,
 	} {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %d", name, v))

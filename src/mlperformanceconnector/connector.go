@@ -46,7 +46,8 @@ type joiner struct {
 	done        chan struct{}
 	release     func()
 
-	rejected metric.Int64Counter
+	rejected      metric.Int64Counter
+	stateRejected metric.Int64Counter
 }
 
 func newJoiner(set connector.Settings, cfg *Config, clock join.Clock) (*joiner, error) {
@@ -79,7 +80,8 @@ func newJoiner(set connector.Settings, cfg *Config, clock join.Clock) (*joiner, 
 		store: join.NewStore(join.Limits{
 			DefaultTTL: cfg.TTL, TTLs: ttls, MaxPending: cfg.MaxPending, MaxModels: cfg.MaxModels,
 			MaxVersions: cfg.MaxVersions, MaxClasses: cfg.MaxClasses, MaxSegments: cfg.MaxSegments,
-			Window: cfg.Window, Slots: cfg.Slots, Bins: perf.Bins{Count: cfg.ScoreBins, Limit: perf.DefaultBins.Limit},
+			MaxProbabilityClasses: cfg.MaxProbabilityClasses,
+			Window:                cfg.Window, Slots: cfg.Slots, Bins: perf.Bins{Count: cfg.ScoreBins, Limit: perf.DefaultBins.Limit},
 			Calibrations: calibrations,
 		}, clock),
 	}
@@ -87,6 +89,13 @@ func newJoiner(set connector.Settings, cfg *Config, clock join.Clock) (*joiner, 
 	j.rejected, err = set.MeterProvider.Meter(metadata.ScopeName).Int64Counter(
 		"otelcol_connector_mlperformance_records_rejected",
 		metric.WithDescription("Joinable prediction and outcome log records the connector could not read (no model, no keys, arrays of other lengths)."),
+		metric.WithUnit("{record}"))
+	if err != nil {
+		return nil, err
+	}
+	j.stateRejected, err = set.MeterProvider.Meter(metadata.ScopeName).Int64Counter(
+		"otelcol_connector_mlperformance_state_rejected",
+		metric.WithDescription("Storage records of the join state rejected at start (corrupt, truncated, foreign format version, or inconsistent with their model); what they held starts clean."),
 		metric.WithUnit("{record}"))
 	return j, err
 }
@@ -154,13 +163,16 @@ func (j *joiner) openStorage(ctx context.Context, host component.Host) error {
 		return fmt.Errorf("storage %s cannot list its keys (storage.Walker); use file_storage", j.cfg.Storage)
 	}
 	began := time.Now()
-	skipped, err := j.store.Restore(ctx, walker)
+	rejected, err := j.store.Restore(ctx, walker)
 	if err != nil {
 		_ = client.Close(ctx)
 		return fmt.Errorf("storage %s: restoring the join state: %w", j.cfg.Storage, err)
 	}
-	if skipped > 0 {
-		j.logger.Warn("mlperformance: storage records that could not be read were skipped", zap.Int("records", skipped))
+	if rejected.Records > 0 {
+		// A corrupt, truncated or foreign-version record: what it held starts clean.
+		j.stateRejected.Add(ctx, int64(rejected.Records))
+		j.logger.Warn("mlperformance: stored state that could not be used was rejected; those models start clean",
+			zap.Int("records", rejected.Records), zap.Strings("reasons", rejected.Reasons))
 	}
 	j.logger.Info("mlperformance: join state restored", zap.Int("pending", j.store.Pending()),
 		zap.Int("models", len(j.store.Models())), zap.Duration("took", time.Since(began)))

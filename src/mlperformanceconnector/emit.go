@@ -221,6 +221,11 @@ func (j *joiner) buildModel(b *builder, m *join.Model, bounds []float64) {
 				b.histogram(metricResidual, "1", perf.ResidualBounds, a.Residuals, ident(m, k.Ver, k.Seg, nil))
 			}
 		}
+		if n := a.Scored + a.Probed; n > 0 {
+			b.sumInt(metricLogLossCount, "{row}", n, ident(m, k.Ver, k.Seg, nil))
+			b.sumDouble(metricLogLossSum, true, a.LogLoss, ident(m, k.Ver, k.Seg, nil))
+			b.sumDouble(metricBrierSum, true, a.Brier, ident(m, k.Ver, k.Seg, nil))
+		}
 		if a.Scored > 0 {
 			for _, positive := range []bool{true, false} {
 				counts := a.Neg
@@ -229,27 +234,15 @@ func (j *joiner) buildModel(b *builder, m *join.Model, bounds []float64) {
 				}
 				b.histogram(metricScore, "1", bounds, counts, ident(m, k.Ver, k.Seg, func(at pcommon.Map) { at.PutBool(attrPositive, positive) }))
 			}
-			b.sumDouble(metricLogLossSum, true, a.LogLoss, ident(m, k.Ver, k.Seg, nil))
-			b.sumDouble(metricBrierSum, true, a.Brier, ident(m, k.Ver, k.Seg, nil))
 		}
 	}
-	reasons := make([]join.ReasonKey, 0, len(m.Unmatched))
-	for rk := range m.Unmatched {
-		reasons = append(reasons, rk)
-	}
-	sort.Slice(reasons, func(i, k int) bool {
-		x, y := reasons[i], reasons[k]
-		if x.Reason != y.Reason {
-			return x.Reason < y.Reason
-		}
-		if x.Ver != y.Ver {
-			return x.Ver < y.Ver
-		}
-		return x.Seg < y.Seg
-	})
-	for _, rk := range reasons {
+	for _, rk := range sortedReasons(m.Unmatched) {
 		reason := rk.Reason
 		b.sumInt(metricUnmatched, "{row}", m.Unmatched[rk], ident(m, rk.Ver, rk.Seg, func(at pcommon.Map) { at.PutStr(attrReason, reason) }))
+	}
+	for _, rk := range sortedReasons(m.Unscored) {
+		reason := rk.Reason
+		b.sumInt(metricUnscored, "{row}", m.Unscored[rk], ident(m, rk.Ver, rk.Seg, func(at pcommon.Map) { at.PutStr(attrReason, reason) }))
 	}
 	vers := make([]uint16, 0, len(m.Delay))
 	for v := range m.Delay {
@@ -272,6 +265,24 @@ func (j *joiner) buildModel(b *builder, m *join.Model, bounds []float64) {
 	for _, k := range sortedKeys(window) {
 		j.windowGauges(b, m, k, window[k])
 	}
+}
+
+func sortedReasons(counts map[join.ReasonKey]uint64) []join.ReasonKey {
+	reasons := make([]join.ReasonKey, 0, len(counts))
+	for rk := range counts {
+		reasons = append(reasons, rk)
+	}
+	sort.Slice(reasons, func(i, k int) bool {
+		x, y := reasons[i], reasons[k]
+		if x.Reason != y.Reason {
+			return x.Reason < y.Reason
+		}
+		if x.Ver != y.Ver {
+			return x.Ver < y.Ver
+		}
+		return x.Seg < y.Seg
+	})
+	return reasons
 }
 
 func (j *joiner) windowGauges(b *builder, m *join.Model, k join.AggKey, a *perf.Agg) {

@@ -65,8 +65,11 @@ func (j *joiner) ingest(res pcommon.Map, lr plog.LogRecord, now time.Time) bool 
 	scores, hasScores := floats(attrs, attrPredScores)
 	values, hasValues := floats(attrs, attrPredValues)
 	segments, hasSegments := strs(attrs, attrSegments)
+	probClasses, hasProbs := strs(attrs, attrProbClasses)
+	probs, _ := floats(attrs, attrPredProbs)
 	if !fits(len(classes), hasClasses) || !fits(len(scores), hasScores) || !fits(len(values), hasValues) ||
-		!fits(len(segments), hasSegments) || (!hasClasses && !hasValues) {
+		!fits(len(segments), hasSegments) || (!hasClasses && !hasValues) ||
+		(hasProbs && (!hasClasses || len(probClasses) == 0 || len(probs) != n*len(probClasses))) {
 		return false
 	}
 	ref := join.Reference{Accuracy: math.NaN(), MAE: math.NaN()}
@@ -89,7 +92,7 @@ func (j *joiner) ingest(res pcommon.Map, lr plog.LogRecord, now time.Time) bool 
 	version := str(attrs, res, attrModelVersion)
 	j.store.AddPredictions(join.Predictions{
 		Model: model, Version: version, Time: t, Keys: keys, Classes: classes, Scores: scores,
-		Values: values, Segments: segments, Positive: str(attrs, res, attrPositiveClass), Reference: ref,
+		Values: values, Segments: segments, Probabilities: probs, ProbClasses: probClasses, Positive: str(attrs, res, attrPositiveClass), Reference: ref,
 		Calibration: calibration(attrs), Labels: labelCounts(attrs),
 	})
 	return true

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -87,6 +87,8 @@ def performance_report(
     positive: str = "1",
     task: str | None = None,
     reference_labels: Mapping[str, float] | None = None,
+    probabilities: Any = None,
+    probability_classes: Sequence[Any] | None = None,
 ) -> PerformanceReport:
     """The collector's performance figures for rows in memory.
 
@@ -99,6 +101,10 @@ def performance_report(
             integral are values.
         reference_labels: label -> count of a reference (a baseline's targets): the label
             drift test (``label_drift_pvalue``, ``label_drift_distance``).
+        probabilities: for a multiclass classifier, every class's probability per row (an
+            ``(n, k)`` array, ``predict_proba``'s): log loss and Brier score as scikit-learn's
+            ``log_loss`` / ``brier_score_loss(labels=probability_classes)``.
+        probability_classes: the class of each column (default ``0 .. k-1``, the SDK's).
 
     Example::
 
@@ -141,6 +147,8 @@ def performance_report(
         report.label_drift_pvalue, report.label_drift_distance = label_drift(reference_labels, ya)
     k = len(report.classes)
     report.macro = {m: sum(v[m] for v in report.classes.values()) / k for m in ("precision", "recall", "f1")}
+    if probabilities is not None:
+        report.log_loss, report.brier = _probabilistic(ya, probabilities, probability_classes)
     if scores is not None:
         s = np.asarray(scores, dtype=float)
         pos = ya == positive
@@ -159,6 +167,26 @@ def performance_report(
             report.roc_auc_error_bound = ties / 2 / (hp.sum() * hn.sum())
         report.pr_auc, report.pr_auc_error_bound = average_precision(hp, hn)
     return report
+
+
+def _probabilistic(actual: np.ndarray, probabilities: Any, classes: Sequence[Any] | None) -> tuple[float, float]:
+    """Multiclass log loss and Brier score (Go: perf.AddProbabilities): the actual class's
+    probability clipped to [eps, 1-eps] (0 for a class without a column), squared errors summed
+    over the columns, halved for fewer than three (scikit-learn's ``scale_by_half="auto"``)."""
+    p = np.asarray(probabilities, dtype=float)
+    if p.ndim != 2 or p.shape[0] != actual.size:
+        raise ValueError(f"probabilities must be (rows, classes) for {actual.size} rows, got {p.shape}")
+    names = labels(range(p.shape[1])) if classes is None else labels(list(classes))
+    if len(names) != p.shape[1]:
+        raise ValueError(f"{len(names)} probability_classes for {p.shape[1]} columns")
+    column = {name: i for i, name in enumerate(names)}
+    idx = np.array([column.get(a, -1) for a in actual.tolist()], dtype=np.int64)
+    onehot = (idx[:, None] == np.arange(p.shape[1])[None, :]).astype(float)
+    actual_p = np.where(idx >= 0, p[np.arange(p.shape[0]), np.maximum(idx, 0)], 0.0)
+    log_loss = float(-np.sum(np.log(np.clip(actual_p, LOG_LOSS_EPSILON, 1 - LOG_LOSS_EPSILON))) / p.shape[0])
+    sq = np.sum((p - onehot) ** 2, axis=1) + (idx < 0)
+    brier = float(np.sum(sq) / p.shape[0]) * (0.5 if p.shape[1] < 3 else 1.0)
+    return log_loss, brier
 
 
 def label_drift(reference: Mapping[str, float], actual: np.ndarray) -> tuple[float, float]:

@@ -39,6 +39,8 @@ ATTR_KEYS = sc.ATTR_OUTCOME_KEYS
 ATTR_CLASSES = sc.ATTR_PREDICTION_CLASSES
 ATTR_SCORES = sc.ATTR_PREDICTION_SCORES
 ATTR_VALUES = sc.ATTR_PREDICTION_VALUES
+ATTR_PROBABILITIES = sc.ATTR_PREDICTION_PROBABILITIES
+ATTR_PROBABILITY_CLASSES = sc.ATTR_PREDICTION_PROBABILITY_CLASSES
 ATTR_SEGMENTS = sc.ATTR_OUTCOME_SEGMENTS
 ATTR_PARTITION = sc.ATTR_OUTCOME_PARTITION
 ATTR_LABELS = sc.ATTR_OUTCOME_LABELS
@@ -55,7 +57,7 @@ MAX_ROWS_PER_RECORD = 10_000
 #: makes a 1,000-row record ~60x cheaper to build and encode; the connector also reads plain
 #: OTLP arrays, for other senders.
 SEPARATOR = "\x1f"
-_TEXT = frozenset({ATTR_KEYS, ATTR_CLASSES, ATTR_SEGMENTS, ATTR_LABELS})
+_TEXT = frozenset({ATTR_KEYS, ATTR_CLASSES, ATTR_SEGMENTS, ATTR_LABELS, ATTR_PROBABILITY_CLASSES})
 
 
 def _pack(name: str, values: Any) -> Any:
@@ -298,10 +300,13 @@ def predicted_records(
     segments: list[str] | None = None,
     reference: dict[str, float] | None = None,
     baseline_reference: dict[str, Any] | None = None,
+    probabilities: Any = None,
 ) -> Iterable[tuple[dict[str, Any], int]]:
     """(attributes, rows) of the ``ml.outcome.predicted`` record(s) of one predict call.
 
     ``reference`` (the user's) wins over ``baseline_reference`` (``_reference.wire_attributes``).
+    ``probabilities`` (an ``(n, k)`` array) is every class's probability per row, its columns
+    the classes ``0 .. k-1``: multiclass log loss and Brier score in the connector.
     """
     attributes: dict[str, Any] = {ATTR_MODEL: model, ATTR_VERSION: version, ATTR_PREDICTION_ID: prediction_id}
     if baseline_reference and not reference:
@@ -310,9 +315,12 @@ def predicted_records(
         if reference and reference.get(metric) is not None:
             attributes[attr] = float(reference[metric])
     arrays: dict[str, list[Any]] = {}
-    for name, a in ((ATTR_CLASSES, classes), (ATTR_SCORES, scores), (ATTR_VALUES, values), (ATTR_SEGMENTS, segments)):
+    for name, a in ((ATTR_CLASSES, classes), (ATTR_SCORES, scores), (ATTR_VALUES, values), (ATTR_SEGMENTS, segments),
+                    (ATTR_PROBABILITIES, probabilities)):
         if a is not None:
             arrays[name] = a
+    if probabilities is not None:
+        attributes[ATTR_PROBABILITY_CLASSES] = _pack(ATTR_PROBABILITY_CLASSES, _column_labels(probabilities.shape[1]))
     return _split(attributes, arrays, keys)
 
 
@@ -325,8 +333,10 @@ def emit_predicted(timestamp: int, records: Iterable[tuple[dict[str, Any], int]]
 def output_rows(output: Any, task: str | None = None) -> dict[str, list[Any]]:
     """Per-row classes and scores, or values, of a model output (the joinable part).
 
-    A 2-D float output is class probabilities: the class is the column's index of the largest,
-    and with two columns the score is the second's (the positive class ``1``). A 1-D float
+    A 2-D float output is class probabilities: the class is the column's index of the largest;
+    with two columns the score is the second's (the positive class ``1``), with more every
+    column's probability goes too (``ml.prediction.probabilities``: multiclass log loss and
+    Brier score). A 1-D float
     output with every value in [0, 1] is a binary classifier's positive-class score (class
     ``1`` from 0.5) unless ``task="regression"``; other floats are values; integers, booleans
     and strings are classes.
@@ -347,7 +357,7 @@ def output_rows(output: Any, task: str | None = None) -> dict[str, list[Any]]:
     if arr.ndim == 2 and arr.dtype.kind == "f":
         if arr.shape[1] == 2:  # argmax of two columns, ties to the first
             return {ATTR_CLASSES: np.where(arr[:, 1] > arr[:, 0], "1", "0"), ATTR_SCORES: arr[:, 1]}
-        return {ATTR_CLASSES: labels(np.argmax(arr, axis=1))}
+        return {ATTR_CLASSES: _column_labels(arr.shape[1], np.argmax(arr, axis=1)), ATTR_PROBABILITIES: arr}
     if arr.ndim != 1:
         raise ValueError(f"an output of shape {arr.shape} has no per-row class or value")
     if arr.dtype.kind == "f":
@@ -358,6 +368,17 @@ def output_rows(output: Any, task: str | None = None) -> dict[str, list[Any]]:
             return {ATTR_CLASSES: np.where(arr >= 0.5, "1", "0"), ATTR_SCORES: arr}
         return {ATTR_VALUES: arr}
     return {ATTR_CLASSES: labels(arr)}
+
+
+_COLUMN_LABELS: dict[int, list[str]] = {}
+
+
+def _column_labels(k: int, index: Any = None) -> list[str]:
+    """The class labels of k probability columns ("0" .. "k-1"), or of the columns ``index`` names."""
+    names = _COLUMN_LABELS.get(k)
+    if names is None:
+        names = _COLUMN_LABELS[k] = [str(i) for i in range(k)]
+    return names if index is None else [names[i] for i in index.tolist()]
 
 
 def emit_joinable(
@@ -478,4 +499,5 @@ def joinable_records(
         model=model, version=version, prediction_id=prediction_id, keys=keys,
         classes=rows.get(ATTR_CLASSES), scores=rows.get(ATTR_SCORES), values=rows.get(ATTR_VALUES),
         segments=segments, reference=reference, baseline_reference=baseline_reference,
+        probabilities=rows.get(ATTR_PROBABILITIES),
     ))

@@ -21,7 +21,8 @@ def test_shared_vectors(path):
     v = json.loads(path.read_text())
     rows, want = v["rows"], v["expected"]
     r = modeltel.performance_report(np.array(rows["actual"]), np.array(rows["predicted"]),
-                                    scores=rows.get("score"), task=v["task"], reference_labels=v.get("reference_labels"))
+                                    scores=rows.get("score"), task=v["task"], reference_labels=v.get("reference_labels"),
+                                    probabilities=rows.get("probabilities"), probability_classes=v.get("probability_classes"))
     for name in ("accuracy", "log_loss", "brier", "calibration_error", "mae", "mape", "rmse", "bias", "r2",
                  "label_drift_pvalue", "label_drift_distance"):
         if name in want:
@@ -51,3 +52,27 @@ def test_score_bins_match_the_go_slots():
 def test_bad_shapes_are_a_clear_error():
     with pytest.raises(ValueError, match="1-D of one length"):
         modeltel.performance_report([1, 0], [1])
+
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_multiclass_log_loss_and_brier_equal_scikit_learn(k):
+    """performance_report(probabilities=) gives scikit-learn's log_loss and brier_score_loss over
+    the given columns (Brier halved below three columns, as its scale_by_half="auto"), including
+    probabilities of exactly 0 and 1."""
+    from sklearn import metrics
+
+    rng = np.random.default_rng(k)
+    proba = rng.dirichlet(np.ones(k), 400)
+    proba[:3] = np.eye(k)[0]
+    classes = [f"c{i}" for i in range(k)]
+    actual = np.array(classes)[rng.integers(0, k, 400)]
+    predicted = np.array(classes)[np.argmax(proba, axis=1)]
+    r = modeltel.performance_report(actual, predicted, probabilities=proba, probability_classes=classes)
+    assert r.log_loss == pytest.approx(metrics.log_loss(actual, proba, labels=classes), abs=1e-9)
+    assert r.brier == pytest.approx(metrics.brier_score_loss(actual, proba, labels=classes), abs=1e-9)
+
+
+def test_probabilities_of_the_wrong_shape_are_a_clear_error():
+    with pytest.raises(ValueError, match="probability_classes"):
+        modeltel.performance_report(["a", "b"], ["a", "a"], probabilities=[[0.5, 0.5], [0.4, 0.6]],
+                                    probability_classes=["a", "b", "c"])

@@ -151,7 +151,8 @@ def test_emit_joinable_sends_keys_classes_and_scores_of_a_predict_proba_output()
         (np.array([0.2, 0.9]), None, {"ml.prediction.classes": ["0", "1"], "ml.prediction.scores": [0.2, 0.9]}),
         (np.array([0.2, 0.9]), "regression", {"ml.prediction.values": [0.2, 0.9]}),
         (np.array([2.5, 30.0]), None, {"ml.prediction.values": [2.5, 30.0]}),
-        (np.array([[0.1, 0.2, 0.7], [0.5, 0.3, 0.2]]), None, {"ml.prediction.classes": ["2", "0"]}),
+        (np.array([[0.1, 0.2, 0.7], [0.5, 0.3, 0.2]]), None,
+         {"ml.prediction.classes": ["2", "0"], "ml.prediction.probabilities": [[0.1, 0.2, 0.7], [0.5, 0.3, 0.2]]}),
         (np.array(["cat", "dog"]), None, {"ml.prediction.classes": ["cat", "dog"]}),
         (pd.Series([1, 0]), None, {"ml.prediction.classes": ["1", "0"]}),
         (0.7, None, {"ml.prediction.classes": ["1"], "ml.prediction.scores": [0.7]}),
@@ -159,5 +160,19 @@ def test_emit_joinable_sends_keys_classes_and_scores_of_a_predict_proba_output()
     ],
 )
 def test_output_rows(output, task, expected):
+    """Each output shape gives its joinable per-row values: classes and scores, values, or
+    (more than two probability columns) classes and every column's probability."""
     rows = _outcomes.output_rows(output, task)
     assert {k: list(np.asarray(v).tolist()) for k, v in rows.items()} == expected
+
+
+def test_a_multiclass_output_sends_every_class_probability_packed():
+    """More than two probability columns: the argmax class and each row's k probabilities as
+    little-endian float64 bytes (row-major), with the columns' classes once per record."""
+    proba = np.array([[0.1, 0.2, 0.7], [0.5, 0.3, 0.2], [0.2, 0.6, 0.2]])
+    with capture() as cap:
+        assert _outcomes.emit_joinable(model="mode", version="1", prediction_id="p", output=proba) == 3
+    (rec,) = [r.log_record for r in cap.otel_logs if r.log_record.event_name == "ml.outcome.predicted"]
+    assert _rows(rec, "ml.prediction.classes") == ["2", "0", "1"]
+    assert rec.attributes["ml.prediction.probabilities"] == proba.astype("<f8").tobytes()
+    assert rec.attributes["ml.prediction.probability_classes"] == "0\x1f1\x1f2"

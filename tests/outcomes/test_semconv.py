@@ -20,6 +20,8 @@ SHARED = {
     "ATTR_PREDICTION_CLASSES": "attrPredClasses",
     "ATTR_PREDICTION_SCORES": "attrPredScores",
     "ATTR_PREDICTION_VALUES": "attrPredValues",
+    "ATTR_PREDICTION_PROBABILITIES": "attrPredProbs",
+    "ATTR_PREDICTION_PROBABILITY_CLASSES": "attrProbClasses",
     "ATTR_OUTCOME_SEGMENTS": "attrSegments",
     "ATTR_OUTCOME_POSITIVE_CLASS": "attrPositiveClass",
     "ATTR_OUTCOME_LABELS": "attrLabels",

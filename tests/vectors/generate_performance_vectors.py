@@ -64,6 +64,25 @@ def classification(name: str, y: np.ndarray, score: np.ndarray | None, pred: np.
     write(name, vector)
 
 
+def multiclass_probabilities(name: str, y: np.ndarray, proba: np.ndarray, columns: list[str]) -> None:
+    """A multiclass classifier with every class's probability per row (ml.prediction.probabilities):
+    log loss and Brier by scikit-learn over the given columns, the predicted class the argmax."""
+    pred = np.array(columns)[np.argmax(proba, axis=1)]
+    labels = sorted(set(y.tolist()) | set(pred.tolist()))
+    p, r, f, s = metrics.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+    expected = {
+        "accuracy": metrics.accuracy_score(y, pred),
+        "classes": {c: {"precision": p[i], "recall": r[i], "f1": f[i], "support": int(s[i])} for i, c in enumerate(labels)},
+        "macro": {"precision": float(np.mean(p)), "recall": float(np.mean(r)),
+                  "f1": metrics.f1_score(y, pred, labels=labels, average="macro", zero_division=0)},
+        "log_loss": metrics.log_loss(y, proba, labels=columns),
+        "brier": metrics.brier_score_loss(y, proba, labels=columns),
+    }
+    rows = {"actual": y.tolist(), "predicted": pred.tolist(), "probabilities": proba.tolist()}
+    write(name, {"task": "classification", "positive": "1", "probability_classes": columns, "rows": rows,
+                 "expected": expected})
+
+
 def slots(score: np.ndarray, bins: int = 200, limit: float = 10.0) -> np.ndarray:
     """The connector's histogram slot of each score: 200 bins uniform in logit(score) over
     [-10, 10] plus one below and one above (docs/outcomes.md)."""
@@ -131,6 +150,15 @@ def main() -> None:
     # Regression with a bias.
     y = rng.normal(100, 20, 1000)
     regression("regression", y, y + rng.normal(2, 5, 1000))
+    # Four classes with every class's probability (softmax of noisy logits), columns in
+    # scikit-learn's order; one class almost never predicted, some probabilities exactly 0 and 1.
+    columns = ["bus", "car", "tram", "walk"]
+    logits = rng.normal(0, 1.5, (1500, 4)) + np.array([0.5, 0.3, 0.0, -1.5])
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(4, p=row) for row in proba])
+    proba[:5] = [[1.0, 0.0, 0.0, 0.0]] * 5  # confident rows, two of them wrong (clipped log loss)
+    y[:5] = [0, 0, 0, 1, 3]
+    multiclass_probabilities("multiclass_probabilities", np.array(columns)[y], proba, columns)
 
 
 if __name__ == "__main__":

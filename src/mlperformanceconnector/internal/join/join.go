@@ -32,9 +32,13 @@ const (
 	FlagClass uint8 = 1 << iota
 	FlagScore
 	FlagValue
+	// FlagProbs: a prediction that keeps every class's probability (row Row of the model's
+	// slab of column set Set, probs.go).
+	FlagProbs
 )
 
-// Entry is one held key: 24 bytes plus the map's key string.
+// Entry is one held key: 32 bytes plus the map's key string (and, with FlagProbs, 8 bytes
+// per class in a slab).
 type Entry struct {
 	// T is the prediction time (KindPrediction), the time the outcome was observed
 	// (KindOutcome) or the time the matched key is forgotten (KindMatched), in unix ns.
@@ -49,6 +53,9 @@ type Entry struct {
 	Seg   uint16
 	Kind  Kind
 	Flags uint8
+	// Set and Row locate a prediction's class probabilities (FlagProbs).
+	Set uint16
+	Row uint32
 }
 
 // Reasons an outcome or a prediction did not join.
@@ -59,6 +66,14 @@ const (
 	ReasonDuplicatePrediction = "duplicate_prediction"
 	ReasonMismatched          = "mismatched"
 	ReasonMaxPending          = "max_pending"
+)
+
+// Reasons a classified prediction's class probabilities were not kept (its row still joins
+// for accuracy and F1, not for log loss and Brier): counted in State.Unscored.
+const (
+	ReasonTooManyClasses       = "too_many_classes"
+	ReasonTooManyClassSets     = "too_many_class_sets"
+	ReasonInvalidProbabilities = "invalid_probabilities"
 )
 
 // Limits bound the state and set the TTLs and windows.
@@ -72,6 +87,9 @@ type Limits struct {
 	// MaxModels, MaxVersions, MaxClasses and MaxSegments bound the label tables per
 	// model; labels beyond them count under "__other__".
 	MaxModels, MaxVersions, MaxClasses, MaxSegments int
+	// MaxProbabilityClasses bounds the classes whose probabilities a pending prediction keeps
+	// (8 bytes each); predictions with more are held without them.
+	MaxProbabilityClasses int
 	// Window is the span of prediction time the windowed figures cover, in Slots slots.
 	Window time.Duration
 	Slots  int
@@ -106,6 +124,11 @@ type Model struct {
 	Classes  *Table
 	Versions *Table
 	Segments *Table
+	// Sets are the column sets of class probabilities (ml.prediction.probability_classes,
+	// joined by U+001F); slabs hold the pending rows' probabilities per set.
+	Sets       *Table
+	slabs      map[uint16]*slab
+	setColumns map[uint16][]uint16
 	State
 }
 
@@ -120,6 +143,9 @@ type State struct {
 	Slots map[SlotKey]*perf.Agg
 	// Unmatched counts per version, segment and reason.
 	Unmatched map[ReasonKey]uint64
+	// Unscored counts predictions whose class probabilities were not kept, per version,
+	// segment and reason (ReasonTooManyClasses, ...).
+	Unscored map[ReasonKey]uint64
 	// Delay is the label delay histogram per version (len(DelayBounds)+1 counts).
 	Delay map[uint16][]uint64
 	// Refs are the in-band references per version.
@@ -195,10 +221,11 @@ func (s *Store) newModel(name string) *Model {
 	m := &Model{
 		Name: name, ttl: ttl, entries: map[string]Entry{},
 		Classes: NewTable(s.limits.MaxClasses), Versions: NewTable(s.limits.MaxVersions),
-		Segments: NewTable(s.limits.MaxSegments),
+		Segments: NewTable(s.limits.MaxSegments), Sets: NewTable(s.limits.MaxVersions),
+		slabs: map[uint16]*slab{}, setColumns: map[uint16][]uint16{},
 		State: State{
 			Cum: map[AggKey]*perf.Agg{}, Slots: map[SlotKey]*perf.Agg{},
-			Unmatched: map[ReasonKey]uint64{}, Delay: map[uint16][]uint64{},
+			Unmatched: map[ReasonKey]uint64{}, Unscored: map[ReasonKey]uint64{}, Delay: map[uint16][]uint64{},
 			Refs: map[uint16]Reference{}, Degraded: map[AggKey]bool{},
 			Calibrations: map[uint16]perf.Calibration{}, LabelRefs: map[uint16]map[string]float64{},
 		},
@@ -218,6 +245,10 @@ type Predictions struct {
 	Scores   []float64
 	Values   []float64
 	Segments []string
+	// Probabilities are every class's probability per row, row-major (len(Keys) rows of
+	// len(ProbClasses) values), ProbClasses the class of each column (optional, classifiers).
+	Probabilities []float64
+	ProbClasses   []string
 	// Positive is the class Scores are the probability of ("" = "1").
 	Positive  string
 	Reference Reference
@@ -263,10 +294,36 @@ func (s *Store) AddPredictions(p Predictions) {
 		calibration = m.Calibrations[ver]
 	}
 	t := p.Time.UnixNano()
+	k := len(p.ProbClasses)
+	set, probReason := uint16(0), ""
+	switch {
+	case k == 0 || len(p.Probabilities) != k*len(p.Keys) || len(p.Classes) != len(p.Keys):
+		k = 0
+	case k > s.limits.MaxProbabilityClasses:
+		probReason = ReasonTooManyClasses
+	default:
+		var ok bool
+		if set, ok = m.probSet(p.ProbClasses); !ok {
+			probReason = ReasonTooManyClassSets
+		}
+	}
 	for i, key := range p.Keys {
 		e := Entry{T: t, Ver: ver, Kind: KindPrediction}
 		if i < len(p.Segments) {
 			e.Seg, _ = m.Segments.Intern(p.Segments[i])
+		}
+		var probs []float64
+		if k > 0 {
+			reason := probReason
+			if reason == "" {
+				probs = p.Probabilities[i*k : (i+1)*k]
+				if !perf.ValidProbabilities(probs) {
+					probs, reason = nil, ReasonInvalidProbabilities
+				}
+			}
+			if reason != "" {
+				m.Unscored[ReasonKey{ver, e.Seg, reason}]++
+			}
 		}
 		switch {
 		case i < len(p.Values):
@@ -287,9 +344,17 @@ func (s *Store) AddPredictions(p Predictions) {
 		held, ok := m.entries[key]
 		switch {
 		case !ok:
-			s.hold(m, key, e)
+			if probs != nil {
+				m.holdProbs(&e, set, probs)
+			}
+			if !s.hold(m, key, e) {
+				m.releaseProbs(e)
+			}
 		case held.Kind == KindOutcome:
-			s.join(m, key, e, held, held.T)
+			if probs != nil {
+				e.Set, e.Flags = set, e.Flags|FlagProbs
+			}
+			s.join(m, key, e, held, held.T, probs)
 		default:
 			m.Unmatched[ReasonKey{ver, e.Seg, ReasonDuplicatePrediction}]++
 		}
@@ -322,7 +387,8 @@ func (s *Store) AddOutcomes(o Outcomes) {
 		case !ok:
 			s.hold(m, key, e)
 		case held.Kind == KindPrediction:
-			s.join(m, key, held, e, t)
+			s.join(m, key, held, e, t, m.heldProbs(held))
+			m.releaseProbs(held)
 		default:
 			m.Unmatched[ReasonKey{held.Ver, held.Seg, ReasonDuplicate}]++
 		}
@@ -330,18 +396,20 @@ func (s *Store) AddOutcomes(o Outcomes) {
 	s.journal.touch(m.Name)
 }
 
-func (s *Store) hold(m *Model, key string, e Entry) {
+func (s *Store) hold(m *Model, key string, e Entry) bool {
 	if s.pending >= s.limits.MaxPending {
 		m.Unmatched[ReasonKey{e.Ver, e.Seg, ReasonMaxPending}]++
-		return
+		return false
 	}
 	s.pending++
 	m.entries[key] = e
 	s.journal.set(m.Name, key, e)
+	return true
 }
 
-// join adds the matched pair to the aggregates and keeps the key as matched.
-func (s *Store) join(m *Model, key string, pred, out Entry, observed int64) {
+// join adds the matched pair to the aggregates and keeps the key as matched; probs are the
+// prediction's class probabilities (column set pred.Set), nil when it has none.
+func (s *Store) join(m *Model, key string, pred, out Entry, observed int64, probs []float64) {
 	k := AggKey{pred.Ver, pred.Seg}
 	// An actual sent as a number for a classifier is the class of that name (1.0 -> "1"),
 	// a label for a regressor is its number, so that the sender need not know the task.
@@ -362,6 +430,9 @@ func (s *Store) join(m *Model, key string, pred, out Entry, observed int64) {
 			a.AddClass(out.Class, pred.Class)
 			if pred.Flags&FlagScore != 0 {
 				a.AddScore(s.limits.Bins, pred.V, out.Class == m.Positive)
+			}
+			if probs != nil {
+				a.AddProbabilities(probs, m.column(pred.Set, out.Class))
 			}
 		})
 	default:
@@ -435,6 +506,7 @@ func (s *Store) Sweep() {
 			case KindPrediction:
 				if gone = e.T+ttl < now; gone {
 					m.Unmatched[ReasonKey{e.Ver, e.Seg, ReasonExpired}]++
+					m.releaseProbs(e)
 				}
 			case KindOutcome:
 				if gone = e.T+ttl < now; gone {

@@ -21,7 +21,7 @@ var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
 func limits() Limits {
 	return Limits{DefaultTTL: time.Minute, TTLs: map[string]time.Duration{"slow": time.Hour}, MaxPending: 100,
-		MaxModels: 4, MaxVersions: 4, MaxClasses: 4, MaxSegments: 2, Window: 10 * time.Minute, Slots: 10, Bins: perf.DefaultBins}
+		MaxModels: 4, MaxVersions: 4, MaxClasses: 4, MaxSegments: 2, MaxProbabilityClasses: 16, Window: 10 * time.Minute, Slots: 10, Bins: perf.DefaultBins}
 }
 
 func noRef() Reference { return Reference{Accuracy: math.NaN(), MAE: math.NaN()} }

@@ -75,6 +75,9 @@ type Agg struct {
 	LogLoss  float64
 	Brier    float64
 	ScoreSum []float64
+	// Probed rows carry every class's probability instead of one score (multiclass); their
+	// log loss and Brier terms are in LogLoss and Brier too (AddProbabilities).
+	Probed uint64
 	// Regression sums over rows with a numeric prediction and actual.
 	Reg    uint64
 	AbsErr float64
@@ -153,6 +156,45 @@ func (a *Agg) AddScore(bins Bins, score float64, positive bool) {
 	a.Brier += (score - y) * (score - y)
 }
 
+// AddProbabilities adds the log loss and Brier terms of a classified row with a probability
+// per class (probs, one per column) whose actual class is column actual (-1: a class that
+// has no column, i.e. predicted with probability 0), by scikit-learn's rules: log_loss clips
+// the actual class's probability to [eps, 1-eps]; brier_score_loss sums (p - y)^2 over the
+// columns, halved for fewer than three columns (its scale_by_half="auto").
+func (a *Agg) AddProbabilities(probs []float64, actual int) {
+	a.Probed++
+	p := 0.0
+	if actual >= 0 && actual < len(probs) {
+		p = probs[actual]
+	}
+	a.LogLoss -= math.Log(math.Min(math.Max(p, LogLossEpsilon), 1-LogLossEpsilon))
+	var sq float64
+	for j, q := range probs {
+		if j == actual {
+			q--
+		}
+		sq += q * q
+	}
+	if actual < 0 || actual >= len(probs) {
+		sq++ // the actual class's own (0 - 1)^2
+	}
+	if len(probs) < 3 {
+		sq /= 2
+	}
+	a.Brier += sq
+}
+
+// ValidProbabilities reports whether every probability is in [0, 1] (scikit-learn rejects
+// others).
+func ValidProbabilities(probs []float64) bool {
+	for _, q := range probs {
+		if !(q >= 0 && q <= 1) {
+			return false
+		}
+	}
+	return true
+}
+
 // AddValue adds one regression row.
 func (a *Agg) AddValue(predicted, actual float64) {
 	a.N++
@@ -212,6 +254,7 @@ func (a *Agg) Merge(o *Agg) {
 	}
 	a.LogLoss += o.LogLoss
 	a.Brier += o.Brier
+	a.Probed += o.Probed
 	a.Reg += o.Reg
 	a.AbsErr += o.AbsErr
 	a.SqErr += o.SqErr
@@ -388,9 +431,11 @@ func (a *Agg) Compute() Figures {
 		k := float64(len(classes))
 		f.Macro = ClassScore{Precision: mp / k, Recall: mr / k, F1: mf / k, Support: cls}
 	}
+	if n := a.Scored + a.Probed; n > 0 {
+		f.LogLoss = a.LogLoss / float64(n)
+		f.Brier = a.Brier / float64(n)
+	}
 	if a.Scored > 0 {
-		f.LogLoss = a.LogLoss / float64(a.Scored)
-		f.Brier = a.Brier / float64(a.Scored)
 		f.ROCAUC, f.AUCError = AUC(a.Pos, a.Neg)
 		f.PRAUC, f.PRError = AveragePrecision(a.Pos, a.Neg)
 		if len(a.ScoreSum) == len(a.Pos) {

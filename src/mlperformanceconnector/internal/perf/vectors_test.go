@@ -18,14 +18,17 @@ import (
 
 // vector is one file of tests/vectors/performance (generate_performance_vectors.py).
 type vector struct {
-	Task     string `json:"task"`
-	Positive string `json:"positive"`
+	Task string `json:"task"`
+	// ProbClasses are the columns of Rows.Probabilities (multiclass with every class's probability).
+	ProbClasses []string `json:"probability_classes"`
+	Positive    string   `json:"positive"`
 	// ReferenceLabels are the reference's label counts of the label drift test.
 	ReferenceLabels map[string]float64 `json:"reference_labels"`
-	Rows     struct {
+	Rows            struct {
 		Actual    json.RawMessage `json:"actual"`
 		Predicted json.RawMessage `json:"predicted"`
 		Score     []float64       `json:"score"`
+		Probs     [][]float64     `json:"probabilities"`
 	} `json:"rows"`
 	Expected struct {
 		Accuracy *float64 `json:"accuracy"`
@@ -89,6 +92,15 @@ func TestSharedVectors(t *testing.T) {
 					a.AddClass(idx(y[i]), idx(p[i]))
 					if v.Rows.Score != nil {
 						a.AddScore(DefaultBins, v.Rows.Score[i], y[i] == v.Positive)
+					}
+					if v.Rows.Probs != nil {
+						col := -1
+						for c, name := range v.ProbClasses {
+							if name == y[i] {
+								col = c
+							}
+						}
+						a.AddProbabilities(v.Rows.Probs[i], col)
 					}
 				}
 			}
