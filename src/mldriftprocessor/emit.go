@@ -160,6 +160,7 @@ func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
 			ProductionNulls:   w.Missing,
 			ProductionOutside: w.Violations[checkOutOfRange],
 			OutsideKnown:      outsideKnown(w),
+			Tail:              w.Tail,
 			Thresholds:        p.cfg.forFeature(model, version, w.Key.Feature).drift(p.cfg.forModel(model, version)),
 			Projection:        w.Key.Role == roleInput && isProjection(w.Key.Feature),
 		})

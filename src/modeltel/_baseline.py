@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from modeltel import _drift, _projection, _reference
-from modeltel._columns import OTHER, Columns, Record, to_columns
+from modeltel._columns import OTHER, TAIL_BUCKETS, Columns, Record, tail_key_id, tail_label, tail_labels, to_columns
 from modeltel._config import Config
 from modeltel._identity import number_label
 
@@ -92,6 +92,15 @@ class FeatureBaseline:
     dtype: str = ""
     #: Position in the input (inputs) or output (predictions, targets).
     position: int = 0
+    #: Categorical: the labels beyond ``categories`` (the ``__other__`` count) split into
+    #: hashed tail buckets (sum = ``counts[-1]``); empty when the baseline has none.
+    tail_counts: list[int] = field(default_factory=list)
+    #: Categorical: :func:`modeltel._columns.tail_key_id` of the key the tail was hashed with.
+    tail_key: str = ""
+
+    def tail_usable(self, secret: str | None) -> bool:
+        """Whether a process hashing with ``secret`` puts labels in the same tail buckets."""
+        return bool(self.tail_counts) and self.tail_key == tail_key_id(secret)
 
     @property
     def null_rate(self) -> float:
@@ -102,10 +111,22 @@ class FeatureBaseline:
     def nullable(self) -> bool:
         return self.null_count > 0
 
-    def histogram(self) -> _drift.Histogram:
-        """The reference histogram for the drift math."""
+    def histogram(self, tail: bool | None = None) -> _drift.Histogram:
+        """The reference histogram for the drift math.
+
+        Categorical: with ``tail`` (None: when this process's ``MODELTEL_HASH_KEY`` matches the
+        one the tail was hashed with), the top categories, then the tail buckets, then an
+        empty ``__other__``; else the top categories then ``__other__``.
+        """
         if self.kind == "numeric":
             return _drift.Histogram.numeric(self.edges, self.counts, self.min, self.max, nulls=self.null_count)
+        if tail is None:
+            tail = self.tail_usable(_columns_config().hash_key)
+        if tail and self.tail_counts:
+            return _drift.Histogram.categorical(
+                self.categories + tail_labels(len(self.tail_counts)), self.counts[:-1] + self.tail_counts + [0],
+                nulls=self.null_count, tail=len(self.tail_counts),
+            )
         return _drift.Histogram.categorical(self.categories, self.counts, nulls=self.null_count)
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,6 +153,8 @@ class FeatureBaseline:
             )
         else:
             d.update(categories=list(self.categories), counts=list(self.counts))
+            if self.tail_counts:  # absent in older files: their ids stay the same
+                d["tail"] = {"key_id": self.tail_key, "counts": list(self.tail_counts)}
         return d
 
     @classmethod
@@ -159,6 +182,10 @@ class FeatureBaseline:
                 dtype=str(d.get("dtype", "")),
                 position=int(d.get("position", 0)),
             )
+            tail = d.get("tail")
+            if tail is not None and kind == "categorical":
+                fb.tail_counts = [int(c) for c in tail["counts"]]
+                fb.tail_key = str(tail["key_id"])
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, BaselineError):
                 raise
@@ -168,6 +195,8 @@ class FeatureBaseline:
             raise BaselineError(f"{where}: {len(fb.counts)} counts, expected {expected}")
         if kind == "numeric" and any(b <= a for a, b in zip(fb.edges, fb.edges[1:])):
             raise BaselineError(f"{where}: edges must be strictly increasing")
+        if fb.tail_counts and (sum(fb.tail_counts) != fb.counts[-1] or min(fb.tail_counts) < 0):
+            raise BaselineError(f"{where}: tail counts must be >= 0 and add up to the __other__ count {fb.counts[-1]}")
         return fb
 
 
@@ -368,11 +397,12 @@ class _CategoricalAcc:
         self.counts.update(counts)
         self.nulls += nulls
 
-    def finish(self, name: str, max_categories: int, dtype: str, position: int) -> FeatureBaseline:
+    def finish(self, name: str, max_categories: int, dtype: str, position: int, tail_buckets: int) -> FeatureBaseline:
         # Most frequent first; ties broken by label so the same data gives the same file.
         ranked = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
         top = [label for label, _ in ranked[:max_categories] if label != OTHER]
         other = sum(self.counts.values()) - sum(self.counts[c] for c in top)
+        tail, key = _tail(self.counts, frozenset(top), tail_buckets)
         return FeatureBaseline(
             name=name,
             kind="categorical",
@@ -382,7 +412,23 @@ class _CategoricalAcc:
             null_count=self.nulls,
             dtype=dtype,
             position=position,
+            tail_counts=tail,
+            tail_key=key,
         )
+
+
+def _tail(counts: Counter[str], top: frozenset[str], buckets: int) -> tuple[list[int], str]:
+    """The labels beyond ``top`` counted in ``buckets`` hashed tail buckets, and the key's id
+    (``MODELTEL_HASH_KEY``); none when no label is beyond the top or ``buckets`` is 0."""
+    if buckets <= 0 or len(counts) <= len(top):
+        return [], ""
+    secret = _columns_config().hash_key
+    out = [0] * buckets
+    index = {label: j for j, label in enumerate(tail_labels(buckets))}
+    for label, n in counts.items():
+        if label not in top:
+            out[index[tail_label(label, secret, buckets)]] += n
+    return out, tail_key_id(secret)
 
 
 def _bucketize(edges: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -443,7 +489,7 @@ class _Section:
             counts[-1] += acc.pos_inf
             self.bucket_counts[name] = counts
 
-    def finish(self, max_categories: int) -> dict[str, FeatureBaseline]:
+    def finish(self, max_categories: int, tail_buckets: int = TAIL_BUCKETS) -> dict[str, FeatureBaseline]:
         out: dict[str, FeatureBaseline] = {}
         for pos, name in enumerate(self.order):
             if name in self.numeric:
@@ -471,7 +517,7 @@ class _Section:
                     position=pos,
                 )
             elif name in self.categorical:
-                out[name] = self.categorical[name].finish(name, max_categories, self.dtypes.get(name, ""), pos)
+                out[name] = self.categorical[name].finish(name, max_categories, self.dtypes.get(name, ""), pos, tail_buckets)
         return out
 
 
@@ -532,6 +578,7 @@ class Baseline:
         seed: int = 0,
         progress: Callable[[int], None] | None = None,
         projections: bool | int = True,
+        tail_buckets: int = TAIL_BUCKETS,
     ) -> Baseline:
         """Build a baseline from training data.
 
@@ -546,6 +593,9 @@ class Baseline:
         with the rows of every chunk read. ``projections`` (default on; an int caps their
         number, ``False`` turns them off) learns multivariate projections of the numeric
         inputs, so that a correlation change is drift too (docs/drift-math.md section 8).
+        Labels beyond a feature's ``max_categories`` top ones are also counted in
+        ``tail_buckets`` buckets by their keyed hash (``MODELTEL_HASH_KEY``: build the
+        baseline with the key production uses; 0: none).
         """
         if predictions is None and targets is None:
             factory: Callable[[], Iterable[tuple[Any, Any, Any]]] = lambda: ((x, None, None) for x in _chunks(X))  # noqa: E731
@@ -578,6 +628,7 @@ class Baseline:
             seed=seed,
             progress=progress,
             projections=projections,
+            tail_buckets=tail_buckets,
         )
 
     @classmethod
@@ -595,6 +646,7 @@ class Baseline:
         seed: int = 0,
         progress: Callable[[int], None] | None = None,
         projections: bool | int = True,
+        tail_buckets: int = TAIL_BUCKETS,
     ) -> Baseline:
         """Build from ``factory()``: an iterable of (X, predictions, targets) chunks.
 
@@ -656,9 +708,9 @@ class Baseline:
             model=str(model),
             version=str(version),
             rows=rows,
-            features=sections["features"].finish(max_categories),
-            predictions=sections["predictions"].finish(max_categories),
-            targets=sections["targets"].finish(max_categories),
+            features=sections["features"].finish(max_categories, tail_buckets),
+            predictions=sections["predictions"].finish(max_categories, tail_buckets),
+            targets=sections["targets"].finish(max_categories, tail_buckets),
             performance=reference.finish(),
             projection=_fit_projection(row_sample, max_projections, sample_size, seed) if max_projections else None,
         )
@@ -928,6 +980,19 @@ class ProductionHistograms:
             for n, fb in baseline.all_features().items()
             if fb.kind == "categorical"
         }
+        # Features whose tail buckets this process can fill (same MODELTEL_HASH_KEY): labels
+        # beyond the top categories go to their bucket, after the top categories.
+        self._secret = _columns_config().hash_key
+        self._tail = {
+            n: len(fb.tail_counts)
+            for n, fb in baseline.all_features().items()
+            if fb.kind == "categorical" and fb.tail_usable(self._secret)
+        }
+        for n, buckets in self._tail.items():
+            index = self._index[n]
+            top = len(index)
+            index.update((label, top + j) for j, label in enumerate(tail_labels(buckets)))
+            self._counts[n] = np.zeros(top + buckets + 1, dtype=np.int64)
         self.nulls: Counter[str] = Counter()
         #: Values strictly below the baseline's min or above its max (the out_of_range check).
         self.outside: Counter[str] = Counter()
@@ -995,8 +1060,12 @@ class ProductionHistograms:
                 continue
             self.nulls[name] += nulls
             arr = self._counts[name]
+            buckets = self._tail.get(name, 0)
             for label, n in counts.items():
-                arr[index.get(label, len(arr) - 1)] += n
+                i = index.get(label)
+                if i is None:
+                    i = index[tail_label(label, self._secret, buckets)] if buckets else len(arr) - 1
+                arr[i] += n
 
     def histograms(self) -> dict[str, _drift.Histogram]:
         out: dict[str, _drift.Histogram] = {}
@@ -1009,5 +1078,8 @@ class ProductionHistograms:
                     outside=self.outside[name] if name in self._range else None,
                 )
             else:
-                out[name] = _drift.Histogram.categorical(fb.categories, self._counts[name], nulls=self.nulls[name])
+                buckets = self._tail.get(name, 0)
+                out[name] = _drift.Histogram.categorical(
+                    fb.categories + tail_labels(buckets), self._counts[name], nulls=self.nulls[name], tail=buckets
+                )
         return out

@@ -38,10 +38,15 @@ from modeltel._config import Config
 from modeltel._identity import type_name as _type_name
 from modeltel._identity import value_label as _label
 
-__all__ = ["UnsupportedInput", "Columns", "Record", "CategoryCounts", "to_columns", "hash_label", "label_is_clear", "OTHER"]
+__all__ = [
+    "UnsupportedInput", "Columns", "Record", "CategoryCounts", "to_columns", "hash_label", "label_is_clear", "OTHER",
+    "TAIL_BUCKETS", "tail_label", "tail_labels", "tail_key_id",
+]
 
 #: The label every category beyond the cap (or outside a baseline) is counted under.
 OTHER = "__other__"
+#: Hashed buckets that keep the mass of the labels beyond a feature's top categories visible.
+TAIL_BUCKETS = 16
 
 # Lists up to this long take the pure-Python single-record path.
 _SHORT = 4096
@@ -866,6 +871,36 @@ def hash_label(label: str, secret: str | None = None) -> str:
 
 
 _hashed: dict[tuple[str, str | None], str] = {}
+
+
+def tail_labels(buckets: int) -> list[str]:
+    """The labels of a feature's tail buckets, in bucket order: ``__tail_0__`` ..."""
+    return [f"__tail_{j}__" for j in range(buckets)]
+
+
+def tail_label(label: str, secret: str | None, buckets: int) -> str:
+    """The tail bucket (``__tail_<j>__``) a label beyond the top categories is counted in.
+
+    ``j`` is the label's keyed hash (:func:`hash_label`, ``MODELTEL_HASH_KEY``) modulo
+    ``buckets``: many labels share a bucket, and without the key nobody can tell which
+    labels a bucket holds (docs/privacy.md).
+    """
+    return f"__tail_{int(hash_label(label, secret)[1:], 16) % buckets}__"
+
+
+def tail_key_id(secret: str | None) -> str:
+    """Which key tail buckets were hashed with, without revealing it: 12 hex characters of
+    BLAKE2b keyed with it over a fixed text. A baseline's tail buckets are usable only by a
+    process whose key has the same id."""
+    out = _key_ids.get(secret)
+    if out is None:
+        out = hashlib.blake2b(b"modeltel tail buckets", digest_size=6, key=_hash_key(secret)).hexdigest()
+        if len(_key_ids) < 16:
+            _key_ids[secret] = out
+    return out
+
+
+_key_ids: dict[str | None, str] = {}
 
 
 def label_is_clear(label: str, role: str) -> bool:

@@ -71,7 +71,8 @@ class Histogram:
 
     Numeric: ``bounds`` b[0..k-1], ``counts`` of length k+1, bucket i = (b[i-1], b[i]]
     (OTLP explicit-bucket semantics). Categorical: ``categories`` and ``counts`` of
-    length len(categories)+1, ``__other__`` last.
+    length len(categories)+1, ``__other__`` last; the last ``tail`` categories before it are
+    hashed tail buckets (``__tail_<j>__``: labels beyond the top categories).
     """
 
     kind: Literal["numeric", "categorical"]
@@ -85,6 +86,9 @@ class Histogram:
     #: Numeric production: values strictly below the reference's min or above its max (the
     #: SDK's out_of_range count); None when unknown. The out_of_range rule uses it (5.2).
     outside: float | None = None
+    #: Categorical: how many cells before ``__other__`` are tail buckets (5.2: the unseen rate
+    #: counts them with ``__other__``).
+    tail: int = 0
 
     @classmethod
     def numeric(
@@ -104,14 +108,18 @@ class Histogram:
         return cls("numeric", c, b, (), min, max, float(nulls), None if outside is None else float(outside))
 
     @classmethod
-    def categorical(cls, categories: Sequence[str], counts: ArrayLike, *, nulls: float = 0.0) -> Histogram:
+    def categorical(
+        cls, categories: Sequence[str], counts: ArrayLike, *, nulls: float = 0.0, tail: int = 0
+    ) -> Histogram:
         c = np.asarray(counts, dtype=np.float64)
         if c.shape != (len(categories) + 1,):
             raise ValueError(
                 f"{len(categories)} categories need {len(categories) + 1} counts "
                 f"(the last is __other__), got {c.size}"
             )
-        return cls("categorical", c, np.empty(0), tuple(categories), None, None, float(nulls))
+        if not 0 <= tail <= len(categories):
+            raise ValueError(f"tail must be in [0, {len(categories)}], not {tail}")
+        return cls("categorical", c, np.empty(0), tuple(categories), None, None, float(nulls), None, int(tail))
 
     @property
     def total(self) -> float:
@@ -866,7 +874,9 @@ def calibrated_tests(reference: Histogram, production: Histogram, cfg: DriftConf
             if x > 0:
                 tests.append(RuleTest("out_of_range", outside_pvalue(x, m, n), cohen_h(x / m, 0.0), floor))
         elif not ordered:
-            x, y = float(pc[-1]), float(rc[-1])
+            # labels outside the top categories: the tail buckets and __other__
+            k = reference.tail + 1
+            x, y = float(pc[-k:].sum()), float(rc[-k:].sum())
             if x + y > 0:
                 tests.append(RuleTest("unseen_category", rate_pvalue(x, m, y, n), cohen_h(x / m, y / n), floor))
     x, y = production.nulls, reference.nulls

@@ -5,8 +5,9 @@ numeric feature a base-2 exponential histogram (the OpenTelemetry data model: bu
 at scale ``s`` is ``(2**(i/2**s), 2**((i+1)/2**s)]``, at most ``max_histogram_buckets``
 buckets per sign, downscaled to fit as the OpenTelemetry SDK's aggregation does) or, once a
 baseline is set, counts on the baseline's explicit bucket edges (OTLP upper-inclusive
-buckets ``(b[i-1], b[i]]``); for every categorical feature counts per label (capped, the
-rest under ``__other__``); and per feature the count of missing values.
+buckets ``(b[i-1], b[i]]``); for every categorical feature counts per label (capped: the
+rest in hashed tail buckets ``__tail_<j>__``, or ``__other__`` where a baseline has none);
+and per feature the count of missing values.
 
 Cost model: a batch is binned in one vectorised numpy pass over all its numeric features
 (one ``log2`` and one ``bincount`` over the whole matrix, processed in cache-sized row
@@ -35,7 +36,9 @@ import numpy as np
 
 from modeltel import _registry
 from modeltel._identity import number_label
-from modeltel._columns import OTHER, CategoryCounts, Columns, Record, hash_label, label_is_clear
+from modeltel._columns import (
+    OTHER, TAIL_BUCKETS, CategoryCounts, Columns, Record, hash_label, label_is_clear, tail_key_id, tail_label, tail_labels,
+)
 from modeltel._summary import _batch_stats
 
 __all__ = [
@@ -451,6 +454,9 @@ class _FeatureRef:
     kind: str  # numeric | categorical
     bounds: np.ndarray | None
     categories: frozenset[str]
+    #: Tail buckets of the baseline this process fills (0: none, or hashed with another key).
+    tail: int = 0
+    tail_key: str = ""
 
 
 @dataclass(slots=True)
@@ -483,7 +489,7 @@ def _created_ns(baseline: Any) -> int:
     return time.time_ns()
 
 
-def _baseline_view(model: str, version: str, baseline: Any) -> _BaselineView:
+def _baseline_view(model: str, version: str, baseline: Any, secret: str | None = None) -> _BaselineView:
     bid = str(baseline.id)
     start = _created_ns(baseline)
     features: dict[str, dict[str, _FeatureRef]] = {"input": {}, "output": {}}
@@ -511,8 +517,15 @@ def _baseline_view(model: str, version: str, baseline: Any) -> _BaselineView:
                 )
             else:
                 categories = [str(c) for c in fb.categories]
-                features[role][name] = _FeatureRef("categorical", None, frozenset(categories))
+                tail_counts = [int(c) for c in getattr(fb, "tail_counts", None) or ()]
+                key = str(getattr(fb, "tail_key", ""))
+                if tail_counts and key != tail_key_id(secret):
+                    tail_counts = []  # hashed with another MODELTEL_HASH_KEY: __other__ only
+                features[role][name] = _FeatureRef("categorical", None, frozenset(categories), len(tail_counts), key)
                 labels = categories + [OTHER]
+                if tail_counts:
+                    labels = categories + tail_labels(len(tail_counts)) + [OTHER]
+                    counts = counts[:-1] + tail_counts + [0]
                 for label, n in zip(labels, counts):
                     cats.append(CountPoint(model, version, role, name, n, label, bid, start))
     return _BaselineView(bid, features, hists, cats)
@@ -747,10 +760,15 @@ class SketchStore:
             if name not in admitted:
                 continue
             if ref is not None:
-                # with a baseline: its categories in clear, every other label is __other__
+                # with a baseline: its categories in clear, every other label in its tail
+                # bucket (or __other__ when the baseline has none this process can fill)
                 cell = stream.cats.setdefault((name, bid), {})
+                tail = ref.tail if ref.tail and tail_key_id(config.hash_key) == ref.tail_key else 0
                 for label, seen in labels.items():
-                    out = label if label in ref.categories else OTHER
+                    if label in ref.categories:
+                        out = label
+                    else:
+                        out = tail_label(label, config.hash_key, tail) if tail else OTHER
                     cell[out] = cell.get(out, 0) + seen
             else:
                 self._merge_labels(stream, name, labels, config)
@@ -785,7 +803,8 @@ class SketchStore:
         """The label a raw label is exported as (no baseline); remembered, bounded, per feature."""
         role = stream.key[2]
         if len(mapping) >= config.max_categories:
-            return OTHER  # not remembered: the cap holds
+            # not remembered (the cap holds): its hashed tail bucket keeps its mass visible
+            return tail_label(label, config.hash_key, TAIL_BUCKETS)
         vocabulary = self._vocabularies.get((stream.key[0], stream.key[1]), frozenset()) if role == "output" else ()
         if config.hash_categories and not label_is_clear(label, role) and label not in vocabulary:
             out = hash_label(label, config.hash_key)
@@ -843,10 +862,11 @@ class SketchStore:
 
     # -- baselines ---------------------------------------------------------------------
 
-    def set_baseline(self, model: str, version: str, baseline: Any) -> None:
+    def set_baseline(self, model: str, version: str, baseline: Any, secret: str | None = None) -> None:
         """From now on bin this model's features on the baseline's edges and categories,
-        and export the baseline in-band (``None`` removes it)."""
-        view = None if baseline is None else _baseline_view(model, version, baseline)
+        and export the baseline in-band (``None`` removes it). ``secret`` is the
+        ``MODELTEL_HASH_KEY`` production labels are hashed with (its tail buckets)."""
+        view = None if baseline is None else _baseline_view(model, version, baseline, secret)
         with self._lock:
             if view is None:
                 self._baselines.pop((model, version), None)

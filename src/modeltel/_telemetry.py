@@ -261,8 +261,18 @@ def use_baseline(telemetry: "Telemetry", model: str, version: str, baseline: Any
     seen: set[tuple[str, str, str]] = telemetry.extra.setdefault("baselines", set())
     key = (model, version, baseline.id)
     if key not in seen:
-        telemetry.store.set_baseline(model, version, baseline)
+        secret = default_config().hash_key
+        telemetry.store.set_baseline(model, version, baseline, secret)
         seen.add(key)
+        tables = (getattr(baseline, "features", None) or {}, getattr(baseline, "predictions", None) or {})
+        foreign = [str(name) for table in tables for name, fb in table.items()
+                   if getattr(fb, "tail_counts", None) and not fb.tail_usable(secret)]
+        if foreign:
+            internal_log.warning(
+                "modeltel: baseline %s hashed the rare labels of %s with another MODELTEL_HASH_KEY: "
+                "they are compared as one __other__ cell (build the baseline with the key production uses)",
+                baseline.id, ", ".join(sorted(foreign)[:5]),
+            )
         if (baseline.model, baseline.version) != (model, version):
             internal_log.warning(
                 "modeltel: baseline %s was made for %s %s but monitors %s %s",

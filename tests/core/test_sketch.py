@@ -18,7 +18,7 @@ from opentelemetry.sdk.metrics._internal.exponential_histogram.mapping.logarithm
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 
-from modeltel._columns import OTHER, hash_label
+from modeltel._columns import OTHER, TAIL_BUCKETS, hash_label, tail_label
 from modeltel._config import Config
 from modeltel._sketch import ROW_BUFFER, SketchStore, exp_index
 from modeltel._summary import summarize_input, summarize_output
@@ -219,13 +219,21 @@ def test_categories_with_a_baseline_are_clear_and_the_rest_is_other():
 
 
 def test_categories_without_a_baseline_are_hashed_and_capped():
-    """Without a baseline labels are hashed; beyond max_categories they count as __other__."""
+    """Without a baseline labels are hashed; beyond max_categories they count in their
+    hashed tail bucket (at most TAIL_BUCKETS labels more), never in clear."""
     cfg = Config(max_categories=3)
     store = SketchStore()
     _record(store, pd.DataFrame({"city": ["a", "b", "c", "d", "e", "a"]}), config=cfg)
     _record(store, {"city": "zz"}, config=cfg)
     counts = {p.category: p.value for p in store.collect().categories}
-    assert counts == {hash_label("a"): 2, hash_label("b"): 1, hash_label("c"): 1, OTHER: 3}
+    tail: dict[str, int] = {}
+    for label in ("d", "e", "zz"):
+        tail[tail_label(label, None, TAIL_BUCKETS)] = tail.get(tail_label(label, None, TAIL_BUCKETS), 0) + 1
+    assert counts == {hash_label("a"): 2, hash_label("b"): 1, hash_label("c"): 1, **tail}
+    many = SketchStore()
+    _record(many, pd.DataFrame({"city": [f"c{i}" for i in range(1000)]}), config=cfg)
+    labels = {p.category for p in many.collect().categories}
+    assert len(labels) <= 3 + TAIL_BUCKETS and all(label.startswith(("#", "__tail_")) for label in labels)
     clear = SketchStore()
     _record(clear, pd.DataFrame({"city": ["a", "b"]}), config=Config(hash_categories=False))
     assert {p.category for p in clear.collect().categories} == {"a", "b"}
@@ -514,3 +522,34 @@ def test_a_point_over_too_few_values_has_no_sum_min_max_and_power_of_two_buckets
     _record(store, np.full((CFG.min_aggregate_count, 1), 7002.123456789))
     (q,) = store.collect().exponential
     assert q.scale == 20 and q.sum == pytest.approx(7002.123456789 * CFG.min_aggregate_count)
+
+
+def test_rare_labels_with_a_baseline_go_to_its_tail_buckets_in_band_too():
+    """A baseline with tail buckets: labels beyond its categories leave as their hashed tail
+    bucket (never in clear), the in-band baseline carries the buckets (and an empty
+    __other__); a process with another hash key sends __other__ for both."""
+    from modeltel._baseline import Baseline as RealBaseline
+
+    train = pd.DataFrame({"city": ["paris"] * 50 + ["rome"] * 30 + [f"v{i}" for i in range(40)]})
+    baseline = RealBaseline.from_data(train, model="m", version="1", max_categories=2)
+    fb = baseline.features["city"]
+    assert fb.categories == ["paris", "rome"] and sum(fb.tail_counts) == 40
+    store = SketchStore()
+    store.set_baseline("m", "1", baseline)
+    _record(store, pd.DataFrame({"city": ["paris", "v1", "v2", "brand-new"]}))
+    snap = store.collect()
+    sent = {p.category: p.value for p in snap.categories}
+    expected: dict[str, int] = {"paris": 1}
+    for label in ("v1", "v2", "brand-new"):
+        bucket = tail_label(label, None, TAIL_BUCKETS)
+        expected[bucket] = expected.get(bucket, 0) + 1
+    assert sent == expected
+    inband = {p.category: p.value for p in snap.baseline_categories}
+    assert inband[OTHER] == 0 and inband["paris"] == 50
+    assert [inband[f"__tail_{j}__"] for j in range(TAIL_BUCKETS)] == fb.tail_counts
+    other_key = SketchStore()
+    other_key.set_baseline("m", "1", baseline, secret="another-key")
+    _record(other_key, pd.DataFrame({"city": ["paris", "v1", "v2"]}), config=CFG.replace(hash_key="another-key"))
+    snap = other_key.collect()
+    assert {p.category: p.value for p in snap.categories} == {"paris": 1, OTHER: 2}
+    assert {p.category: p.value for p in snap.baseline_categories} == {"paris": 50, "rome": 30, OTHER: 40}

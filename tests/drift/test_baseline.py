@@ -223,3 +223,76 @@ def test_bad_inputs_give_a_clear_baseline_error_or_a_documented_treatment():
     fb = huge.features["x"]
     assert fb.std is None and fb.min == -1e155 and fb.max == 1e155
     assert Baseline.from_dict(huge.to_dict()).id == huge.id
+
+
+def _zipf_labels(rng, n, move_tail=False):
+    """10,000 labels with Zipf shares; ``move_tail``: the rows beyond the 32 most frequent
+    labels move onto 100 rare labels (the top labels' shares stay as they were)."""
+    labels = np.array([f"l{i}" for i in range(10_000)])
+    p = 1.0 / np.arange(1, 10_001)
+    out = rng.choice(labels, n, p=p / p.sum())
+    if move_tail:
+        tail = ~np.isin(out, labels[:32])
+        out[tail] = rng.choice(labels[5000:5100], int(tail.sum()))
+    return pd.DataFrame({"labels": out})
+
+
+def test_labels_beyond_the_top_categories_are_kept_in_hashed_tail_buckets(tmp_path):
+    """The labels beyond max_categories are counted in 16 keyed-hash buckets (sum = __other__),
+    saved and loaded with the same id; without tail_buckets the file has no tail field."""
+    from modeltel._columns import TAIL_BUCKETS, tail_key_id, tail_label
+
+    rng = np.random.default_rng(3)
+    frame = _zipf_labels(rng, 5000)
+    b = Baseline.from_data(frame, model="m", version="1")
+    fb = b.features["labels"]
+    assert len(fb.categories) == 32 and len(fb.tail_counts) == TAIL_BUCKETS
+    assert sum(fb.tail_counts) == fb.counts[-1] > 0 and fb.tail_key == tail_key_id(None)
+    counts = frame["labels"].value_counts()
+    rare = counts[~counts.index.isin(fb.categories)]
+    expected = [0] * TAIL_BUCKETS
+    for label, n in rare.items():
+        expected[int(tail_label(label, None, TAIL_BUCKETS)[len("__tail_"):-2])] += int(n)
+    assert fb.tail_counts == expected
+    saved = json.loads(b.save(tmp_path / "b.json").read_text())
+    assert saved["features"][0]["tail"] == {"key_id": fb.tail_key, "counts": expected}
+    assert Baseline.load(tmp_path / "b.json").features["labels"].tail_counts == expected
+    old = Baseline.from_data(frame, model="m", version="1", tail_buckets=0)
+    assert "tail" not in old.to_dict()["features"][0] and old.id != b.id
+    # a feature whose labels all fit in the top categories has no tail
+    assert not Baseline.from_data(pd.DataFrame({"c": ["a", "b"] * 10}), model="m", version="1").features["c"].tail_counts
+    broken = saved.copy()
+    broken["features"][0]["tail"]["counts"][0] += 1
+    with pytest.raises(BaselineError, match="tail counts"):
+        Baseline.from_dict(broken)
+
+
+def test_a_move_within_the_rare_labels_is_drift_only_with_the_tail_buckets():
+    """Production moving its rare-label rows onto 100 of the 10,000 labels keeps the
+    __other__ share: one __other__ cell sees nothing, the tail buckets see it; without a
+    move the tail buckets raise no alarm. A baseline hashed with another key falls back to
+    __other__ on both sides."""
+    from modeltel._baseline import ProductionHistograms
+    from modeltel._drift import evaluate
+
+    rng = np.random.default_rng(11)
+    b = Baseline.from_data(_zipf_labels(rng, 5000), model="m", version="1")
+
+    foreign = Baseline.from_dict(b.to_dict())
+    foreign.features["labels"].tail_key = "another-key"  # as if built with another MODELTEL_HASH_KEY
+
+    def flagged(baseline: Baseline, move: bool) -> int:
+        hits = 0
+        for _ in range(10):
+            prod = ProductionHistograms(baseline)
+            prod.add(_zipf_labels(rng, 1000, move))
+            hits += evaluate(baseline.histograms(), prod.histograms()).features[0].drifted
+        return hits
+
+    assert flagged(b, move=True) >= 9
+    assert flagged(b, move=False) <= 1
+    assert flagged(foreign, move=True) <= 2
+    assert foreign.features["labels"].histogram().tail == 0
+    prod = ProductionHistograms(foreign)
+    prod.add(_zipf_labels(rng, 100))
+    assert prod.histograms()["labels"].tail == 0 and prod.histograms()["labels"].counts.size == 33

@@ -86,8 +86,11 @@ def calibrated_model(params: dict) -> list[float]:
                 f["bounds"], f["production"], nulls=f["prod_nulls"], outside=f.get("prod_outside")
             )
         else:
-            ref[f["name"]] = _drift.Histogram.categorical(f["categories"], f["reference"], nulls=f["ref_nulls"])
-            prod[f["name"]] = _drift.Histogram.categorical(f["categories"], f["production"], nulls=f["prod_nulls"])
+            tail = f.get("tail", 0)
+            ref[f["name"]] = _drift.Histogram.categorical(f["categories"], f["reference"], nulls=f["ref_nulls"], tail=tail)
+            prod[f["name"]] = _drift.Histogram.categorical(
+                f["categories"], f["production"], nulls=f["prod_nulls"], tail=tail
+            )
     cfg = _drift.DriftConfig(
         alpha=params["alpha"], feature_alpha=params["feature_alpha"], effect_floor=params["effect_floor"],
         min_expected=params["min_expected"], min_samples=params["min_samples"],

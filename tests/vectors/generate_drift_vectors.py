@@ -305,6 +305,28 @@ MODEL_FEATURES = [
 ]
 
 
+# Categorical features with hashed tail buckets (docs/baseline-format.md): top labels, then
+# `tail` buckets, then __other__.
+TAIL_FEATURES = [
+    {"name": "tail_same", "kind": "categorical", "tail": 4,
+     "categories": ["a", "b", "__tail_0__", "__tail_1__", "__tail_2__", "__tail_3__"],
+     "reference": [2000, 1000, 510, 480, 530, 480, 0], "production": [195, 105, 52, 49, 50, 49, 0],
+     "ref_nulls": 0, "prod_nulls": 0},
+    {"name": "tail_moved", "kind": "categorical", "tail": 4,
+     "categories": ["a", "b", "__tail_0__", "__tail_1__", "__tail_2__", "__tail_3__"],
+     "reference": [2000, 1000, 510, 480, 530, 480, 0], "production": [200, 100, 150, 20, 15, 15, 0],
+     "ref_nulls": 0, "prod_nulls": 0},
+    {"name": "tail_grew", "kind": "categorical", "tail": 4,
+     "categories": ["a", "b", "__tail_0__", "__tail_1__", "__tail_2__", "__tail_3__"],
+     "reference": [2000, 1000, 510, 480, 530, 480, 0], "production": [120, 60, 85, 80, 80, 75, 0],
+     "ref_nulls": 0, "prod_nulls": 0},
+    {"name": "tail_new_label", "kind": "categorical", "tail": 2,
+     "categories": ["x", "y", "__tail_0__", "__tail_1__"],
+     "reference": [3000, 2000, 0, 0, 0], "production": [297, 196, 0, 7, 0],
+     "ref_nulls": 0, "prod_nulls": 0},
+]
+
+
 def model_expected(features, alpha, feature_alpha, floor_scale, min_expected, min_samples):
     tests = []  # (feature index, rule, p, effect, floor)
     evaluated = []
@@ -329,9 +351,11 @@ def model_expected(features, alpha, feature_alpha, floor_scale, min_expected, mi
         elif f["kind"] == "numeric" and r.size >= 3 and r[0] == 0 and r[-1] == 0 and p[0] + p[-1] > 0:
             x = int(p[0] + p[-1])
             own.append(("out_of_range", outside_exact(x, int(m), int(n)), cohen_h_np(x / m, 0.0), floor))
-        if f["kind"] == "categorical" and p[-1] + r[-1] > 0:
-            own.append(("unseen_category", rate_scipy(int(p[-1]), int(m), int(r[-1]), int(n)),
-                        cohen_h_np(p[-1] / m, r[-1] / n), floor))
+        k = f.get("tail", 0) + 1  # tail buckets count with __other__
+        if f["kind"] == "categorical" and p[-k:].sum() + r[-k:].sum() > 0:
+            x, y = p[-k:].sum(), r[-k:].sum()
+            own.append(("unseen_category", rate_scipy(int(x), int(m), int(y), int(n)),
+                        cohen_h_np(x / m, y / n), floor))
         x, y = f["prod_nulls"], f["ref_nulls"]
         if x + y > 0:
             mm, nn = m + x, n + y
@@ -595,6 +619,13 @@ def main() -> None:
                 "per feature: verdict (1 drift, 0 no_drift, -1 insufficient_data) then the Holm q-value of each "
                 "rule in spec order; p-values from scipy.special.kolmogorov, scipy.stats.chi2_contingency, "
                 "scipy.stats.hypergeom and exact sums, Holm written out")
+
+    tail_params = {"features": TAIL_FEATURES, "alpha": 0.05, "feature_alpha": 0.01, "effect_floor": 0.5,
+                   "min_expected": 5.0, "min_samples": 50}
+    scalar_case("calibrated_model_tail_buckets", "calibrated_model", tail_params,
+                model_expected(TAIL_FEATURES, 0.05, 0.01, 0.5, 5.0, 50),
+                "as calibrated_model_verdicts, for categorical features with hashed tail buckets (the last "
+                "`tail` categories before __other__): unseen_category tests the tail and __other__ together")
 
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.json"):

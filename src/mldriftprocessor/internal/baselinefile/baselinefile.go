@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/modeltel/mldriftprocessor/internal/state"
 )
 
 // Feature is one feature's reference distribution.
@@ -24,6 +26,16 @@ type Feature struct {
 	Max        *float64  `json:"max"`
 	// NullCount is the training data's null values (absent in hand-written files).
 	NullCount *float64 `json:"null_count"`
+	// Tail splits a categorical feature's __other__ count into hashed tail buckets
+	// (absent in older files).
+	Tail *Tail `json:"tail"`
+}
+
+// Tail is the labels beyond a feature's top categories, counted in buckets by their keyed
+// hash (the SDK's MODELTEL_HASH_KEY, identified by KeyID).
+type Tail struct {
+	KeyID  string    `json:"key_id"`
+	Counts []float64 `json:"counts"`
 }
 
 // File is a parsed baseline.
@@ -46,7 +58,7 @@ type File struct {
 const SchemaVersion = 2
 
 // Other is the catch-all category, last in a categorical feature's counts.
-const Other = "__other__"
+const Other = state.Other
 
 // Parse reads and checks a baseline file; every error names what is wrong.
 func Parse(data []byte) (*File, error) {
@@ -108,10 +120,22 @@ func (ft *Feature) check() error {
 		}
 		seen := map[string]bool{}
 		for _, c := range ft.Categories {
-			if c == Other || seen[c] {
+			if _, tail := state.TailIndex(c); c == Other || seen[c] || (tail && ft.Tail != nil) {
 				return fmt.Errorf("category %q is repeated or reserved", c)
 			}
 			seen[c] = true
+		}
+		if ft.Tail != nil {
+			total := 0.0
+			for _, c := range ft.Tail.Counts {
+				if !(c >= 0) || math.IsInf(c, 0) {
+					return fmt.Errorf("tail count %v is not a non-negative number", c)
+				}
+				total += c
+			}
+			if len(ft.Tail.Counts) == 0 || total != ft.Counts[len(ft.Counts)-1] {
+				return fmt.Errorf("tail counts must add up to the %s count %v", Other, ft.Counts[len(ft.Counts)-1])
+			}
 		}
 	default:
 		return fmt.Errorf("kind %q is neither numeric nor categorical", ft.Kind)
@@ -119,12 +143,19 @@ func (ft *Feature) check() error {
 	return nil
 }
 
-// Cats returns a categorical feature's counts by label, __other__ included.
+// Cats returns a categorical feature's counts by label, __other__ included; with a tail,
+// its buckets (state.TailLabel) hold what __other__ counts and __other__ is 0.
 func (ft *Feature) Cats() map[string]float64 {
 	out := make(map[string]float64, len(ft.Categories)+1)
 	for i, c := range ft.Categories {
 		out[c] = ft.Counts[i]
 	}
 	out[Other] = ft.Counts[len(ft.Counts)-1]
+	if ft.Tail != nil {
+		for j, c := range ft.Tail.Counts {
+			out[state.TailLabel(j)] = c
+		}
+		out[Other] = 0
+	}
 	return out
 }

@@ -27,6 +27,25 @@ func TestParseReadsFeaturesAndPredictions(t *testing.T) {
 	require.Nil(t, f.Predictions[0].Min)
 }
 
+// TestParseReadsTailBuckets checks that a categorical feature's tail buckets take what its
+// __other__ count holds, and that tail counts that do not add up to it are refused.
+func TestParseReadsTailBuckets(t *testing.T) {
+	doc := `{"schema_version": 1, "id": "abc", "model": "m", "features": [{"name": "city", "kind": "categorical",
+	  "categories": ["paris"], "counts": [5, 4], "tail": {"key_id": "k", "counts": [1, 0, 3]}}]}`
+	f, err := Parse([]byte(doc))
+	require.NoError(t, err)
+	require.Equal(t, map[string]float64{"paris": 5, "__tail_0__": 1, "__tail_1__": 0, "__tail_2__": 3, Other: 0}, f.Features[0].Cats())
+	for name, bad := range map[string]string{
+		"sum":      `"counts": [5, 4], "tail": {"key_id": "k", "counts": [1, 2]}`,
+		"empty":    `"counts": [5, 4], "tail": {"key_id": "k", "counts": []}`,
+		"negative": `"counts": [5, 4], "tail": {"key_id": "k", "counts": [5, -1]}`,
+	} {
+		doc := `{"schema_version": 1, "id": "a", "model": "m", "features": [{"name": "c", "kind": "categorical", "categories": ["x"], ` + bad + `}]}`
+		_, err := Parse([]byte(doc))
+		require.Error(t, err, name)
+	}
+}
+
 // TestParseRejectsBrokenFiles checks that each inconsistency is an error, not a panic.
 func TestParseRejectsBrokenFiles(t *testing.T) {
 	for name, doc := range map[string]string{
@@ -59,8 +78,10 @@ func FuzzParse(f *testing.F) {
 		for _, ft := range append(file.Features, file.Predictions...) {
 			if ft.Kind == "numeric" {
 				require.Len(t, ft.Counts, len(ft.Edges)+1)
-			} else {
+			} else if ft.Tail == nil {
 				require.Len(t, ft.Cats(), len(ft.Categories)+1)
+			} else {
+				require.Len(t, ft.Cats(), len(ft.Categories)+1+len(ft.Tail.Counts))
 			}
 		}
 	})

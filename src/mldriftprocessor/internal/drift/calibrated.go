@@ -256,7 +256,12 @@ func CalibratedTests(f Feature) []RuleTest {
 				tests = append(tests, RuleTest{Rule: RuleOutOfRange, PValue: OutsidePValue(x, m, n), Effect: CohenH(x/m, 0), Floor: floor})
 			}
 		case !ordered:
-			if x, y := pc[k-1], rc[k-1]; x+y > 0 {
+			// labels outside the top categories: the tail buckets and __other__
+			x, y := 0.0, 0.0
+			for i := max(k-1-f.Tail, 0); i < k; i++ {
+				x, y = x+pc[i], y+rc[i]
+			}
+			if x+y > 0 {
 				tests = append(tests, RuleTest{Rule: RuleUnseenCategory, PValue: RatePValue(x, m, y, n), Effect: CohenH(x/m, y/n), Floor: floor})
 			}
 		}

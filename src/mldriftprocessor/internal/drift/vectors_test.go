@@ -136,7 +136,9 @@ func (v vector) calibratedModel() []float64 {
 		f := raw.(map[string]any)
 		bounds := floats(f["bounds"])
 		outside, known := f["prod_outside"].(float64)
+		tail, _ := f["tail"].(float64)
 		features = append(features, Feature{
+			Tail:              int(tail),
 			ProductionOutside: outside,
 			OutsideKnown:      known,
 			Categorical:       f["kind"] == "categorical",

@@ -69,7 +69,10 @@ type Feature struct {
 	// [min, max] (the SDK's out_of_range count), when OutsideKnown (spec 5.2).
 	ProductionOutside float64
 	OutsideKnown      bool
-	Thresholds        Thresholds
+	// Tail is how many categorical cells before __other__ are hashed tail buckets (labels
+	// beyond the top categories): the unseen_category rule counts them with __other__.
+	Tail       int
+	Thresholds Thresholds
 	// Projection marks a multivariate projection (__projection_<k>__, spec 8): scored like
 	// any input feature, not in the dataset share, aggregated by Multivariate.
 	Projection bool

@@ -12,12 +12,83 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
 // Other is the catch-all category label (docs/semantic-conventions.md).
 const Other = "__other__"
+
+// TailLabel is the label of hashed tail bucket j: the labels beyond a feature's top
+// categories, counted by their keyed hash (docs/semantic-conventions.md).
+func TailLabel(j int) string { return "__tail_" + strconv.Itoa(j) + "__" }
+
+// TailIndex returns j for TailLabel(j).
+func TailIndex(label string) (int, bool) {
+	if !strings.HasPrefix(label, "__tail_") || !strings.HasSuffix(label, "__") || len(label) < 10 {
+		return 0, false
+	}
+	j, err := strconv.Atoi(label[len("__tail_") : len(label)-2])
+	return j, err == nil && TailLabel(j) == label
+}
+
+// alignCategories lays a reference's and a window's labels out as cells: the reference's
+// top labels sorted, then its tail buckets in bucket order, then __other__, which also
+// takes every production label the reference does not have; tail is the number of tail
+// cells. With fold, when the window has values in __other__ (a replica that cannot fill
+// the tail: another MODELTEL_HASH_KEY, an older SDK) the tail buckets are folded into
+// __other__ on both sides, so that both sides have the same cells.
+func alignCategories(refCats, cats map[string]float64, fold bool) (ref, prod []float64, tail int) {
+	var top []string
+	var tails []int
+	for c := range refCats {
+		if c == Other {
+			continue
+		}
+		if j, ok := TailIndex(c); ok {
+			tails = append(tails, j)
+		} else {
+			top = append(top, c)
+		}
+	}
+	sort.Strings(top)
+	sort.Ints(tails)
+	pos := make(map[string]int, len(top)+len(tails))
+	for i, c := range top {
+		pos[c] = i
+	}
+	for i, j := range tails {
+		pos[TailLabel(j)] = len(top) + i
+	}
+	k := len(top) + len(tails) + 1
+	ref, prod = make([]float64, k), make([]float64, k)
+	for c, v := range refCats {
+		if i, ok := pos[c]; ok {
+			ref[i] += v
+		} else {
+			ref[k-1] += v
+		}
+	}
+	for c, v := range cats {
+		if i, ok := pos[c]; ok {
+			prod[i] += v
+		} else {
+			prod[k-1] += v
+		}
+	}
+	tail = len(tails)
+	if fold && tail > 0 && prod[k-1] > 0 {
+		for i := len(top); i < k-1; i++ {
+			ref[k-1] += ref[i]
+			prod[k-1] += prod[i]
+		}
+		ref, prod = append(ref[:len(top)], ref[k-1]), append(prod[:len(top)], prod[k-1])
+		tail = 0
+	}
+	return ref, prod, tail
+}
 
 // FeatureKey identifies one feature of one model version. Replicas are merged: the key
 // carries no resource attribute.
@@ -489,7 +560,9 @@ type Window struct {
 	Mismatch bool
 	// BaselineNulls is the reference's null count (NaN when unknown).
 	BaselineNulls float64
-	Drifted       bool // the edge-trigger state before this evaluation
+	// Tail is how many categorical cells before __other__ are hashed tail buckets.
+	Tail    int
+	Drifted bool // the edge-trigger state before this evaluation
 	// ReferenceSince is set when the feature has no baseline and is compared with its own
 	// first full window, frozen at that time.
 	ReferenceSince time.Time
@@ -571,21 +644,8 @@ func (s *Store) Snapshot() (windows []Window, expired int) {
 			w.Production = &Histogram{Bounds: f.bounds, Counts: counts, Min: vmin, Max: vmax}
 			w.BaselineNulls = b.Nulls
 		case f.kind == KindCategorical && b.Categorical():
-			labels := b.Categories()
-			ref := make([]float64, len(labels))
-			prod := make([]float64, len(labels))
-			pos := make(map[string]int, len(labels))
-			for i, l := range labels {
-				pos[l] = i
-				ref[i] = b.Cats[l]
-			}
-			for c, v := range cats {
-				if i, ok := pos[c]; ok {
-					prod[i] += v
-				} else {
-					prod[len(prod)-1] += v
-				}
-			}
+			ref, prod, tail := alignCategories(b.Cats, cats, true)
+			w.Tail = tail
 			w.Baseline = &Histogram{Counts: ref, Min: math.NaN(), Max: math.NaN()}
 			w.Production = &Histogram{Counts: prod, Min: math.NaN(), Max: math.NaN()}
 			w.BaselineNulls = b.Nulls
@@ -641,32 +701,12 @@ func (s *Store) compareWithReference(f *feature, w *Window, counts []float64, ex
 		w.Production = &Histogram{Bounds: edges, Counts: rebin(bounds, prod, edges), Min: vmin, Max: vmax}
 		return
 	}
-	// The reference's labels, then __other__ for every label it never saw (and its own
-	// __other__, if the SDK sent one): the last cell is what the unseen_category rule tests.
-	labels := make([]string, 0, len(f.ref.cats)+1)
-	for c := range f.ref.cats {
-		if c != Other {
-			labels = append(labels, c)
-		}
-	}
-	sort.Strings(labels)
-	labels = append(labels, Other)
-	pos := make(map[string]int, len(labels))
-	for i, c := range labels {
-		pos[c] = i
-	}
-	ref := make([]float64, len(labels))
-	prod := make([]float64, len(labels))
-	for c, v := range f.ref.cats {
-		ref[pos[c]] += v
-	}
-	for c, v := range cats {
-		if i, ok := pos[c]; ok {
-			prod[i] += v
-		} else {
-			prod[len(prod)-1] += v
-		}
-	}
+	// The reference's labels and tail buckets, then __other__ for every label it never saw
+	// (and its own __other__, if the SDK sent one): with the tail buckets, what the
+	// unseen_category rule tests. A label new to the reference is evidence, not a foreign
+	// replica: no folding.
+	ref, prod, tail := alignCategories(f.ref.cats, cats, false)
+	w.Tail = tail
 	w.Baseline = &Histogram{Counts: ref, Min: math.NaN(), Max: math.NaN()}
 	w.Production = &Histogram{Counts: prod, Min: math.NaN(), Max: math.NaN()}
 }

@@ -87,6 +87,34 @@ func TestCategoriesOutsideTheBaselineCountAsOther(t *testing.T) {
 	require.Equal(t, []float64{1, 2, 5}, ws[0].Production.Counts)
 }
 
+// TestTailBucketsAlignAndFoldIntoOther checks the cells of a baseline with tail buckets:
+// top labels, the buckets in bucket order, then __other__ (Tail counts the buckets); a
+// window with values in __other__ (a replica that cannot fill the tail) compares both
+// sides with the buckets folded into __other__.
+func TestTailBucketsAlignAndFoldIntoOther(t *testing.T) {
+	s, _ := newStore(Limits{})
+	key := FeatureKey{"m", "1", "input", "c"}
+	for label, n := range map[string]float64{"DE": 50, "FR": 30, TailLabel(1): 7, TailLabel(0): 9, TailLabel(10): 4, Other: 0} {
+		require.Empty(t, s.AddBaselineCategory(key, "b", label, n))
+	}
+	for label, n := range map[string]float64{"DE": 5, "FR": 2, TailLabel(0): 1, TailLabel(10): 6} {
+		require.Empty(t, s.AddCategory(key, "b", label, n))
+	}
+	ws, _ := s.Snapshot()
+	require.Equal(t, []float64{50, 30, 9, 7, 4, 0}, ws[0].Baseline.Counts)
+	require.Equal(t, []float64{5, 2, 1, 0, 6, 0}, ws[0].Production.Counts)
+	require.Equal(t, 3, ws[0].Tail)
+	require.Empty(t, s.AddCategory(key, "b", Other, 2))
+	ws, _ = s.Snapshot()
+	require.Equal(t, []float64{50, 30, 20}, ws[0].Baseline.Counts)
+	require.Equal(t, []float64{5, 2, 9}, ws[0].Production.Counts)
+	require.Equal(t, 0, ws[0].Tail)
+	for _, bad := range []string{"__tail_x__", "__tail___", "__tail_01__", "tail_1"} {
+		_, ok := TailIndex(bad)
+		require.False(t, ok, bad)
+	}
+}
+
 // TestNewBaselineIDStartsANewWindow checks that a model that switches baselines (new
 // bucket layout) does not mix counts measured on different edges.
 func TestNewBaselineIDStartsANewWindow(t *testing.T) {
