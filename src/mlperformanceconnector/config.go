@@ -71,6 +71,14 @@ type Config struct {
 
 	// Degradation is the rule of ml.performance.degraded / recovered.
 	Degradation Degradation `mapstructure:"degradation"`
+
+	// BaselineFiles are modeltel baseline files (docs/baseline-format.md; the files mldrift's
+	// baseline_files reads) with a performance section: their validation accuracy or MAE, label
+	// counts and calibration are known from the start, for the version they name, instead of
+	// from the first joinable record that carries them in-band (the SDK sends them once every
+	// 30 s). The config's models: reference and calibration win over a file's; an explicit
+	// in-band reference= wins over both. Default none.
+	BaselineFiles []string `mapstructure:"baseline_files"`
 }
 
 // ModelConfig is the per-model part of the config.
@@ -167,6 +175,9 @@ func (c *Config) Validate() error {
 	}
 	if cf := c.Degradation.Confidence; cf <= 0.5 || cf >= 1 {
 		errs = append(errs, fmt.Errorf("degradation.confidence must be in (0.5, 1), got %g", cf))
+	}
+	if _, err := loadBaselines(c.BaselineFiles); err != nil {
+		errs = append(errs, err)
 	}
 	seen := map[string]bool{}
 	for i, m := range c.Models {

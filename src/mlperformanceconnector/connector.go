@@ -46,6 +46,7 @@ type joiner struct {
 	done        chan struct{}
 	release     func()
 
+	baselines     []join.Baseline
 	rejected      metric.Int64Counter
 	stateRejected metric.Int64Counter
 }
@@ -74,8 +75,22 @@ func newJoiner(set connector.Settings, cfg *Config, clock join.Clock) (*joiner, 
 		}
 		refs[m.Name] = r
 	}
+	baselines, err := loadBaselines(cfg.BaselineFiles)
+	if err != nil {
+		return nil, err
+	}
+	for i, b := range baselines { // the config's reference wins over a file's
+		if r, ok := refs[b.Model]; ok {
+			if !math.IsNaN(r.Accuracy) {
+				baselines[i].Reference.Accuracy = r.Accuracy
+			}
+			if !math.IsNaN(r.MAE) {
+				baselines[i].Reference.MAE = r.MAE
+			}
+		}
+	}
 	j := &joiner{
-		cfg: cfg, id: set.ID, logger: set.Logger, clock: clock, instance: instance, refs: refs,
+		cfg: cfg, baselines: baselines, id: set.ID, logger: set.Logger, clock: clock, instance: instance, refs: refs,
 		z: math.Sqrt2 * math.Erfinv(2*cfg.Degradation.Confidence-1),
 		store: join.NewStore(join.Limits{
 			DefaultTTL: cfg.TTL, TTLs: ttls, MaxPending: cfg.MaxPending, MaxModels: cfg.MaxModels,
@@ -85,7 +100,6 @@ func newJoiner(set connector.Settings, cfg *Config, clock join.Clock) (*joiner, 
 			Calibrations: calibrations,
 		}, clock),
 	}
-	var err error
 	j.rejected, err = set.MeterProvider.Meter(metadata.ScopeName).Int64Counter(
 		"otelcol_connector_mlperformance_records_rejected",
 		metric.WithDescription("Joinable prediction and outcome log records the connector could not read (no model, no keys, arrays of other lengths)."),
@@ -124,6 +138,11 @@ func (j *joiner) start(ctx context.Context, host component.Host) error {
 	if j.cfg.Storage != nil {
 		if err := j.openStorage(ctx, host); err != nil {
 			return err
+		}
+	}
+	for _, b := range j.baselines { // after the restore: the files are the explicit config
+		if !j.store.UseBaseline(b) {
+			j.logger.Warn("mlperformance: no room for the model of a baseline file (max_models)", zap.String("model", b.Model))
 		}
 	}
 	tctx, cancel := context.WithCancel(context.Background())

@@ -267,6 +267,48 @@ type Outcomes struct {
 	Values []float64
 }
 
+// Baseline is what a model version's baseline says of its performance on validation data:
+// the reference, the calibration and the label counts, from a baseline file (baseline_files)
+// or in-band on the predictions.
+type Baseline struct {
+	Model, Version string
+	// Positive is the class scores are the probability of ("" = leave as it is).
+	Positive    string
+	Reference   Reference
+	Calibration perf.Calibration
+	Labels      map[string]float64
+}
+
+// UseBaseline makes a version's baseline known before any of its predictions arrive; false
+// when the model finds no room (max_models).
+func (s *Store) UseBaseline(b Baseline) bool {
+	m := s.model(b.Model)
+	if m == nil {
+		return false
+	}
+	ver, _ := m.Versions.Intern(b.Version)
+	m.useBaseline(ver, b)
+	s.journal.touch(m.Name)
+	return true
+}
+
+// useBaseline records what of b is set (NaN references, an empty calibration or no labels
+// leave the version's as they are).
+func (m *Model) useBaseline(ver uint16, b Baseline) {
+	if b.Positive != "" && b.Positive != m.Classes.Names[m.Positive] {
+		m.Positive, _ = m.Classes.Intern(b.Positive)
+	}
+	if !math.IsNaN(b.Reference.Accuracy) || !math.IsNaN(b.Reference.MAE) {
+		m.Refs[ver] = b.Reference
+	}
+	if len(b.Calibration.Scores) > 0 {
+		m.Calibrations[ver] = b.Calibration
+	}
+	if len(b.Labels) > 0 {
+		m.LabelRefs[ver] = b.Labels
+	}
+}
+
 // AddPredictions holds or joins every row; rows whose arrays are shorter than Keys are
 // counted as mismatched.
 func (s *Store) AddPredictions(p Predictions) {
@@ -276,18 +318,7 @@ func (s *Store) AddPredictions(p Predictions) {
 		return
 	}
 	ver, _ := m.Versions.Intern(p.Version)
-	if p.Positive != "" && p.Positive != m.Classes.Names[m.Positive] {
-		m.Positive, _ = m.Classes.Intern(p.Positive)
-	}
-	if !math.IsNaN(p.Reference.Accuracy) || !math.IsNaN(p.Reference.MAE) {
-		m.Refs[ver] = p.Reference
-	}
-	if len(p.Calibration.Scores) > 0 {
-		m.Calibrations[ver] = p.Calibration
-	}
-	if len(p.Labels) > 0 {
-		m.LabelRefs[ver] = p.Labels
-	}
+	m.useBaseline(ver, Baseline{Positive: p.Positive, Reference: p.Reference, Calibration: p.Calibration, Labels: p.Labels})
 	// The config's calibration is explicit and wins; else the version's baseline's.
 	calibration, configured := s.limits.Calibrations[m.Name]
 	if !configured {
