@@ -6,6 +6,10 @@ Measured in the same run, on the same data:
   modeltel numpy        summarize_input(X) + its statistics + SketchStore.record (exponential histograms)
   modeltel pandas       the same from a pandas DataFrame of the same values
   modeltel baseline     the same with a baseline set (explicit buckets on its edges)
+  real baseline +/- projections   Baseline.from_data on 20,000 of the rows, with its 32
+                        multivariate projections (8 principal components, 24 pairwise axes:
+                        every row projected and binned, docs/drift-math.md section 8) and
+                        without (projections=False): the projections' cost per row
   whylogs               why.log(df) on the same frame (in its own virtualenv, _build/whylogs-venv,
                         so its pins never touch ours; skipped with the reason if it is not there)
   1M row-major          1,000,000 x 20 row-major (C-order) array: modeltel against the per-column
@@ -38,6 +42,7 @@ import pandas as pd
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from modeltel._baseline import Baseline
 from modeltel._config import Config
 from modeltel._sketch import SketchStore
 from modeltel._summary import summarize_input
@@ -184,6 +189,20 @@ def main() -> None:
         for j in range(a.shape[1]):
             np.histogram(a[:, j])
 
+    train = pd.DataFrame(x[:20_000], columns=[f"f{j}" for j in range(args.features)])
+    real = {flag: Baseline.from_data(train, model="bench", version="1", projections=flag) for flag in (False, True)}
+    real_stores = {}
+    for flag, b in real.items():
+        real_stores[flag] = SketchStore()
+        real_stores[flag].set_baseline("bench", "1", b)
+    projections = len(real[True].projection.names) if real[True].projection is not None else 0
+
+    def real_baseline(flag: bool) -> Callable[[], None]:
+        def run() -> None:
+            real_stores[flag].record("bench", "1", "input", summarize_input(x, config=cfg))
+            real_stores[flag].collect()  # keep the store's deltas from piling up
+        return run
+
     batch: dict[str, dict[str, float]] = {}
     # interleave the peer and ours so that machine load hits both alike
     for _ in range(2):
@@ -193,6 +212,8 @@ def main() -> None:
             ("modeltel summary only", summary_only),
             ("modeltel pandas (summary + sketch)", modeltel_pandas),
             ("modeltel with baseline (explicit buckets)", modeltel_baseline),
+            ("real baseline, no projections", real_baseline(False)),
+            (f"real baseline + {projections} projections", real_baseline(True)),
         ):
             t = timings(fn, args.repeat)
             prev = batch.get(name)
@@ -234,11 +255,18 @@ def main() -> None:
     def row_np_fn() -> None:
         store.record("bench", "1", "input", summarize_input(row_np, config=cfg))
 
+    def row_real(flag: bool) -> Callable[[], None]:
+        def run() -> None:
+            real_stores[flag].record("bench", "1", "input", summarize_input(row_dict, config=cfg))
+        return run
+
     single = {
         "bare OTel SDK span": per_call_us(bare_span, args.calls, 5),
         "summary + sketch, dict row": per_call_us(row_dict_fn, args.calls, 5),
         "summary + sketch, numpy row": per_call_us(row_np_fn, args.calls, 5),
         "summary only, dict row": per_call_us(lambda: summarize_input(row_dict, config=cfg), args.calls, 5),
+        "dict row, real baseline, no projections": per_call_us(row_real(False), args.calls, 5),
+        f"dict row, real baseline + {projections} projections": per_call_us(row_real(True), args.calls, 5),
         "summary + sketch, one-row DataFrame": per_call_us(
             lambda: store.record("bench", "1", "input", summarize_input(row_frame, config=cfg)), max(2000, args.calls // 10), 5
         ),
@@ -277,6 +305,14 @@ def main() -> None:
             print(f"{name:44} {t['median_s'] * 1e3:10.1f} {t['min_s'] * 1e3:9.1f} {'':10} {t['median_s'] / big_peer:15.2f}")
         ratio = big["modeltel summary + sketch"]["median_s"] / big_peer
         targets.append(("1M rows row-major within 2x of per-column np.histogram", ratio <= 2.0, f"{ratio:.2f}x"))
+    for label, base, with_proj in (
+        ("batch", batch["real baseline, no projections"]["median_s"], batch[f"real baseline + {projections} projections"]["median_s"]),
+    ):
+        print(f"\nprojections ({projections}), {label}: +{(with_proj - base) / args.rows * 1e9:.0f} ns per row "
+              f"({with_proj / base:.2f}x the real baseline without them)")
+    one_base = single["dict row, real baseline, no projections"]["median_us"]
+    one_proj = single[f"dict row, real baseline + {projections} projections"]["median_us"]
+    print(f"projections ({projections}), single dict row: +{one_proj - one_base:.2f} us per call ({one_proj / one_base:.2f}x)")
     frame_ratio = single["summary + sketch, one-row DataFrame"]["median_us"] / single["summary + sketch, dict row"]["median_us"]
     targets.append(("one-row DataFrame within 3x of the dict path", frame_ratio <= 3.0, f"{frame_ratio:.2f}x"))
     print()
@@ -294,6 +330,7 @@ def main() -> None:
         "values_per_s": {k: values / v["median_s"] for k, v in batch.items()},
         "whylogs": whylogs,
         "single_row_us": single,
+        "projections": projections,
         "load_average": os.getloadavg(),
         "python": sys.version.split()[0],
         "numpy": np.__version__,

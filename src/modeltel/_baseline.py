@@ -325,7 +325,8 @@ def _to_batch(
 class _NumericAcc:
     """Exact moments/min/max/nulls plus a uniform bottom-k sample for the quantile edges."""
 
-    def __init__(self, sample_size: int, rng: np.random.Generator) -> None:
+    def __init__(self, sample_size: int, rng: np.random.Generator, quantiles: Sequence[float] = QUANTILES) -> None:
+        self.quantiles = quantiles
         self.n = 0  # finite values
         self.mean = 0.0
         self.m2 = 0.0
@@ -383,7 +384,7 @@ class _NumericAcc:
             values = sorted(self.distinct)
             # Bucket 0 = below the smallest training value; then one bucket per value.
             return [float(np.nextafter(values[0], -np.inf))] + values, True, values[0], values[-1]
-        q = np.quantile(self.sample, QUANTILES)
+        q = np.quantile(self.sample, self.quantiles)
         edges = np.unique(q)
         return [float(e) for e in edges], False, float(q[0]), float(q[-1])
 
@@ -440,7 +441,8 @@ def _bucketize(edges: np.ndarray, x: np.ndarray) -> np.ndarray:
 class _Section:
     """Inputs, predictions or targets: accumulators keyed by feature, in first-seen order."""
 
-    def __init__(self, sample_size: int, rng: np.random.Generator) -> None:
+    def __init__(self, sample_size: int, rng: np.random.Generator, quantiles: Sequence[float] = QUANTILES) -> None:
+        self.quantiles = quantiles
         self.order: list[str] = []
         self.numeric: dict[str, _NumericAcc] = {}
         self.categorical: dict[str, _CategoricalAcc] = {}
@@ -458,7 +460,7 @@ class _Section:
         for name, x in batch.numeric.items():
             if name in self.categorical:
                 raise BaselineError(f"feature {name!r} is categorical in one chunk and numeric in another")
-            self.numeric.setdefault(name, _NumericAcc(self.sample_size, self.rng)).add(x)
+            self.numeric.setdefault(name, _NumericAcc(self.sample_size, self.rng, self.quantiles)).add(x)
         for name, (counts, nulls) in batch.categorical.items():
             if name in self.numeric:
                 raise BaselineError(
@@ -893,7 +895,7 @@ def _fit_projection(sample: _projection.RowSample, max_projections: int, sample_
     # Skipped rows (a null or infinity in a projected column) are the projections' nulls.
     numeric = {name: np.concatenate((v, np.full(skipped, np.nan))) for name, v in numeric.items()}
     batch = _Batch(ref_rows.shape[0], list(proj.names), numeric, {}, dict.fromkeys(proj.names, "projection"))
-    section = _Section(sample_size, rng)
+    section = _Section(sample_size, rng, _projection.QUANTILES)
     section.add(batch)
     section.fix_edges()
     section.count(batch)

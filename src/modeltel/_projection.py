@@ -32,6 +32,7 @@ __all__ = [
     "MAX_PROJECTIONS",
     "PROJECTION_ROWS",
     "Projection",
+    "QUANTILES",
     "RowSample",
     "fit",
     "is_projection",
@@ -48,6 +49,10 @@ MAX_PROJECTIONS = 32
 PC_EACH_END = 4
 #: A column is projected only if at least this share of the sampled rows has a finite value.
 MIN_FINITE_SHARE = 0.5
+#: The projections' reference edges: deciles plus tails (15 edges, 16 buckets). Coarser than a
+#: feature's 23 edges: every row pays for every projection's edges, and a change of spread or
+#: shape (what a projection shows) needs no finer cells once the chi-squared test merges them.
+QUANTILES: tuple[float, ...] = (0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
 
 
 def projection_name(i: int) -> str:
@@ -93,15 +98,24 @@ class Projection:
 
         Returns (values: complete rows x projections, skipped rows).
         """
+        values, skipped = self.project_t(matrix)
+        return values.T, skipped
+
+    def project_t(self, matrix: np.ndarray) -> tuple[np.ndarray, int]:
+        """As :meth:`project`, the values as projections x rows (C-contiguous: one row per
+        projection, the layout its binning reads)."""
         ok = np.isfinite(matrix).all(axis=1)
         skipped = int(matrix.shape[0] - np.count_nonzero(ok))
         if skipped:
             matrix = matrix[ok]
-        return matrix @ self.weights.T - self.offset[None, :], skipped
+        values = self.weights @ matrix.T
+        values -= self.offset[:, None]
+        return values, skipped
 
     def project_columns(self, names: Sequence[str], matrix: np.ndarray) -> tuple[np.ndarray, int] | None:
-        """Project a batch whose numeric columns are ``names``; None when a column is absent
-        (every row is then skipped: the caller counts them)."""
+        """Project a batch whose numeric columns are ``names`` (values as projections x rows,
+        as :meth:`project_t`); None when a column is absent (every row is then skipped: the
+        caller counts them)."""
         index = {n: j for j, n in enumerate(names)}
         try:
             cols = [index[c] for c in self.columns]
@@ -111,7 +125,7 @@ class Projection:
             sub = matrix
         else:
             sub = matrix[:, cols]
-        return self.project(np.asarray(sub, dtype=np.float64))
+        return self.project_t(np.asarray(sub, dtype=np.float64))
 
     def to_dict(self) -> dict[str, Any]:
         return {

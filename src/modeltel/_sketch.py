@@ -465,6 +465,11 @@ class _BaselineView:
     features: dict[str, dict[str, _FeatureRef]]  # role -> feature -> ref
     histograms: list[HistogramPoint]
     categories: list[CountPoint]
+    #: The baseline's multivariate projections (modeltel._projection), binned on ``bounds``
+    #: (projections x edges, padded with +inf; ``widths`` the real edge counts).
+    projection: Any = None
+    bounds: np.ndarray | None = None
+    widths: np.ndarray | None = None
 
 
 def _created_ns(baseline: Any) -> int:
@@ -495,7 +500,12 @@ def _baseline_view(model: str, version: str, baseline: Any, secret: str | None =
     features: dict[str, dict[str, _FeatureRef]] = {"input": {}, "output": {}}
     hists: list[HistogramPoint] = []
     cats: list[CountPoint] = []
-    for role, table in (("input", getattr(baseline, "features", None) or {}), ("output", getattr(baseline, "predictions", None) or {})):
+    projection = getattr(baseline, "projection", None)
+    projections = getattr(projection, "features", None) or {}
+    for role, table in (
+        ("input", {**(getattr(baseline, "features", None) or {}), **projections}),
+        ("output", getattr(baseline, "predictions", None) or {}),
+    ):
         for name, fb in table.items():
             name = str(getattr(fb, "name", name) or name)
             counts = [int(c) for c in fb.counts]
@@ -528,7 +538,43 @@ def _baseline_view(model: str, version: str, baseline: Any, secret: str | None =
                     counts = counts[:-1] + tail_counts + [0]
                 for label, n in zip(labels, counts):
                     cats.append(CountPoint(model, version, role, name, n, label, bid, start))
-    return _BaselineView(bid, features, hists, cats)
+    view = _BaselineView(bid, features, hists, cats)
+    if projections:
+        edges = [np.asarray(fb.edges, dtype=np.float64) for fb in projections.values()]
+        width = max((e.size for e in edges), default=0)
+        view.projection = projection
+        view.bounds = np.full((len(edges), width), np.inf)
+        for k, e in enumerate(edges):
+            view.bounds[k, : e.size] = e
+        view.widths = np.asarray([e.size for e in edges])
+    return view
+
+
+#: From this many rows on, projections are binned by one vectorised compare per edge (SIMD,
+#: no branches); below, one binary search per projection costs fewer numpy calls.
+_PROJECTION_COMPARE_ROWS = 1024
+
+
+def _projection_counts(values: np.ndarray, bounds: np.ndarray, widths: np.ndarray) -> list[np.ndarray]:
+    """OTLP upper-inclusive bucket counts of every projection (a row of ``values``, projections
+    x rows) on its own edges (row ``k`` of ``bounds``, the first ``widths[k]`` entries)."""
+    k, n = values.shape
+    out = []
+    if n < _PROJECTION_COMPARE_ROWS:
+        for j in range(k):
+            w = int(widths[j])
+            out.append(np.bincount(np.searchsorted(bounds[j, :w], values[j], side="left"), minlength=w + 1))
+        return out
+    for j in range(k):
+        w = int(widths[j])
+        col = values[j]
+        cumulative = np.empty(w + 2, dtype=np.int64)
+        cumulative[0] = 0
+        for i, b in enumerate(bounds[j, :w].tolist()):
+            cumulative[i + 1] = np.count_nonzero(col <= b)
+        cumulative[-1] = n
+        out.append(np.diff(cumulative))
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -727,7 +773,34 @@ class SketchStore:
             if cc.nulls:
                 batch.missing[name] = batch.missing.get(name, 0) + cc.nulls
         batch.names = list(cols.names)
+        if key[2] == "input":
+            view = self._baselines.get((key[0], key[1]))
+            if view is not None and view.projection is not None:
+                self._bin_projections(batch, view, cols)
         return batch
+
+    @staticmethod
+    def _bin_projections(batch: _Batch, view: _BaselineView, cols: Columns) -> None:
+        """Project every row on the baseline's directions (docs/drift-math.md section 8) and
+        bin each projection on its reference edges like a numeric input feature. Rows with a
+        null or an infinity in a projected column are skipped and counted as its missing."""
+        proj = view.projection
+        assert view.bounds is not None and view.widths is not None
+        projected = proj.project_columns(cols.numeric_names, cols.numeric)
+        if projected is None:  # a projected column is absent: nothing to project
+            values, skipped = np.empty((len(proj.names), 0)), cols.rows
+        else:
+            values, skipped = projected
+        counts = _projection_counts(values, view.bounds, view.widths)
+        n = values.shape[1]
+        sums = values.sum(axis=1)
+        lows = values.min(axis=1) if n else np.full(len(proj.names), math.inf)
+        highs = values.max(axis=1) if n else np.full(len(proj.names), -math.inf)
+        for k, name in enumerate(proj.names):
+            batch.explicit[(name, view.id)] = (view.bounds[k, : view.widths[k]], counts[k], n, float(sums[k]), float(lows[k]), float(highs[k]))
+            if skipped:
+                batch.missing[name] = skipped
+        batch.names.extend(proj.names)
 
     def _merge(self, stream: _Stream, batch: _Batch) -> None:
         """Under the lock: add a batch's small per-feature arrays to the stream."""

@@ -87,6 +87,20 @@ def case_unseen_category() -> None:
     predict({"city": TEXT, "income": NUMBER})
 
 
+def case_projection() -> None:
+    """A row whose first multivariate projection is the sentinel number (its inputs are not)."""
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"income": rng.normal(50, 10, 400), "age": rng.normal(40, 5, 400), "rate": rng.uniform(0, 1, 400)})
+    baseline = modeltel.Baseline.from_data(train, model="m", version="1")
+    proj = baseline.projection
+    row = np.asarray(proj.mean) + NUMBER * np.asarray(proj.scale) * np.asarray(proj.directions[0])
+    assert abs(proj.project(row[None, :])[0][0, 0] - NUMBER) < 1e-6
+    predict = modeltel.monitor(model="m", version="1", baseline=baseline)(lambda X: np.zeros(len(X)))
+    record = dict(zip(proj.columns, row.tolist()))
+    predict(record)
+    predict(pd.DataFrame([record, {**record, "rate": 0.5}]))
+
+
 def case_internal_error() -> None:
     class Hostile(list):
         def __len__(self) -> int:

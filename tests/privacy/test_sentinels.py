@@ -46,6 +46,7 @@ DEFAULT_CASES = [
     "output_labels",
     "exception",
     "unseen_category",
+    "projection",
     "internal_error",
     "keys_are_data",
 ]
