@@ -313,6 +313,10 @@ func (j *joiner) windowGauges(b *builder, m *join.Model, k join.AggKey, a *perf.
 	b.gauge(metricAUCError, "1", f.AUCError, id)
 	b.gauge(metricPRAUC, "1", f.PRAUC, id)
 	b.gauge(metricPRError, "1", f.PRError, id)
+	if n := a.Scored + a.Probed; n > 0 {
+		// The weight of log loss and Brier when a backend combines instances (docs/outcomes.md).
+		b.gauge(metricLogLossSampleCount, "{row}", float64(n), id)
+	}
 	b.gauge(metricLogLoss, "1", f.LogLoss, id)
 	b.gauge(metricBrier, "1", f.Brier, id)
 	b.gauge(metricCalibrationError, "1", f.CalibrationError, id)

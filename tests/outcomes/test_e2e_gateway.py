@@ -9,13 +9,14 @@ as a backend would, give the figures one collector gives: scikit-learn's on the 
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
 import pytest
 from sklearn import metrics
 
-from e2e._collector import metric_points, number
+from e2e._collector import CONFIGS, free_port, number
 from outcomes.test_e2e_join import TTL_S, last_points, make_plan, run_phase, unmatched_reasons
 
 
@@ -33,14 +34,16 @@ FRAUD = ("ml.model.name", "fraud")
 
 @pytest.mark.e2e
 @pytest.mark.timeout(240)
-def test_two_gateways_sum_to_the_figures_of_one(start_collector, tmp_path, monkeypatch):
+def test_two_gateways_sum_to_the_figures_of_one(start_collector, start_prometheus, tmp_path, monkeypatch):
     plan_path = tmp_path / "plan.json"
     plan = make_plan(plan_path)
+    scrapes = [f"127.0.0.1:{free_port()}" for _ in range(2)]
     gateways = [
         start_collector("gateway.yaml", name=f"gateway-{i}", MLPERF_TTL=f"{TTL_S}s", MLPERF_EMIT_INTERVAL="1s",
-                        MLPERF_INSTANCE=f"gateway-{i}")
+                        MLPERF_INSTANCE=f"gateway-{i}", PROMETHEUS_EXPORTER_ENDPOINT=scrapes[i])
         for i in range(2)
     ]
+    prometheus = start_prometheus(scrape_targets=scrapes)
     agent = start_collector("agent.yaml", name="agent",
                             MLDRIFT_GATEWAY_0=gateways[0].grpc_endpoint, MLDRIFT_GATEWAY_1=gateways[1].grpc_endpoint)
     monkeypatch.setenv("MODELTEL_OUTCOME_PARTITIONS", "8")
@@ -107,3 +110,30 @@ def test_two_gateways_sum_to_the_figures_of_one(start_collector, tmp_path, monke
     print(f"gateways: rows joined {per_gateway_rows}, AUC from summed histograms {auc:.6f} vs exact {exact:.6f} "
           f"(bound {bound:.2e})")
     assert abs(auc - exact) <= bound + 1e-12 and abs(auc - exact) < 0.005
+
+    # The shipped Grafana dashboard's queries combine the two gateways' window gauges into the
+    # figures of all joined rows (a real Prometheus scraping both): weighted by each gateway's rows.
+    dashboard = json.loads((CONFIGS / "dashboards" / "grafana-performance.json").read_text())
+    exprs = {t["legendFormat"]: t["expr"].replace("$model", "fraud").replace("$version", ".*")
+             for panel in dashboard["panels"] for t in panel.get("targets", [])}
+    want = {"realised {{ml_model_version}}": metrics.accuracy_score(y, pred), "log loss": metrics.log_loss(y, score),
+            "Brier": metrics.brier_score_loss(y, score), "joined {{ml_model_version}}": len(joined)}
+    deadline = time.monotonic() + 30
+    while True:
+        got = {}
+        for legend in want:
+            result = prometheus.query(exprs[legend])
+            got[legend] = float(result[0]["value"][1]) if len(result) == 1 else None
+        if got["joined {{ml_model_version}}"] == len(joined) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    for legend, value in want.items():
+        assert got[legend] == pytest.approx(value, abs=1e-9), (legend, got)
+    # The all-time figure from the cumulative sums (docs/outcomes.md's query).
+    names = sorted(n for n in prometheus.metric_names() if n.startswith("ml_performance_log_loss"))
+    assert "ml_performance_log_loss_sum_total" in names and "ml_performance_log_loss_count_total" in names, names
+    (cum,) = prometheus.query('sum(ml_performance_log_loss_sum_total{ml_model_name="fraud"})'
+                              ' / sum(ml_performance_log_loss_count_total{ml_model_name="fraud"})')
+    assert float(cum["value"][1]) == pytest.approx(metrics.log_loss(y, score), abs=1e-9)
+    per_instance = prometheus.query('ml_performance_accuracy_ratio{ml_model_name="fraud", ml_segment=""}')
+    assert len(per_instance) == 2  # each gateway's own share; the dashboard shows their combination
