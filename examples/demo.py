@@ -302,7 +302,7 @@ def print_table(collector: Collector, model: str, title: str) -> None:
     print(f"\n== {title}: drift per feature, as the collector computed it (window {DRIFT_SETTINGS['MLDRIFT_WINDOW']}) ==")
     print(f"{'feature':12s} {'values':>7s} {'PSI':>7s} {'JS':>7s} {'decisive rule':>32s} {'null %':>7s}  verdict")
     for feature in sorted({f for f, _ in samples}):
-        if not feature:
+        if not feature or feature.startswith("__projection_"):  # summed up in the multivariate row
             continue
         psi = scores.get((feature, "psi"))
         js = scores.get((feature, "jensen_shannon"))
@@ -322,6 +322,14 @@ def print_table(collector: Collector, model: str, title: str) -> None:
             f"{psi if psi is not None else float('nan'):7.3f} {js if js is not None else float('nan'):7.3f} "
             f"{rule:>32s} {100 * null if null is not None else 0:6.1f}%  {verdict}"
         )
+    projections = sorted(f for f, _ in samples if f.startswith("__projection_"))
+    if projections:
+        # The baseline's projections of the numeric inputs (docs/drift-math.md section 8): one
+        # model-level verdict, drift when the inputs' joint distribution moved.
+        drifting = sum(detected.get((f, "")) == 1.0 for f in projections)
+        mv = {1.0: "DRIFT", 0.0: "ok"}.get(g.get("ml.drift.multivariate.detected", {}).get(("", "")), "too few values")
+        print(f"{'multivariate':12s} {int(samples[(projections[0], '')]):7d} {'':7s} {'':7s} "
+              f"{f'{drifting} of {len(projections)} projections drift':>32s} {'':7s}  {mv}")
 
 
 def wait_for_window(collector: Collector, model: str, rows: int, timeout: float = 30) -> None:
@@ -444,8 +452,10 @@ def main(argv: list[str] | None = None) -> int:
         print_table(collector, "bike-demand", "after phase 2")
         print("\n== drift log records ==")
         for r in log_records(collector.lines()):
-            if r.get("eventName", "").startswith("ml.drift."):
-                print(f"{r.get('severityText', ''):5s} {r['body'].get('stringValue', '')}")
+            body = r["body"].get("stringValue", "")
+            # the projections' own records are summed up by the model-level multivariate one
+            if r.get("eventName", "").startswith("ml.drift.") and not body.startswith("feature __projection_"):
+                print(f"{r.get('severityText', ''):5s} {body}")
         concept_drift(collector, model, rng)
         window = phase1 + phase2
         write_report(baseline, baseline_path, window, model.predict(window), opts.report)

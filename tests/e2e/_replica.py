@@ -23,10 +23,17 @@ COUNTRIES = ["DE", "FR", "IT", "NL"]
 DEVICES = ["android", "ios", "web"]
 
 
-def make_rows(rng: np.random.Generator, n: int, drift: bool) -> dict[str, np.ndarray]:
-    """amount and country drift when asked; age and device never do."""
-    amount = rng.normal(130.0 if drift else 100.0, 20.0, n)
-    age = rng.normal(40.0, 10.0, n)
+def make_rows(rng: np.random.Generator, n: int, drift: bool, correlation: float = 0.0) -> dict[str, np.ndarray]:
+    """amount and country drift when asked; age and device never do. ``correlation`` couples
+    amount with age (standard-normal scores with that correlation) and leaves both margins as
+    they are: only their joint distribution changes."""
+    if correlation:
+        age_z = rng.normal(0.0, 1.0, n)
+        amount_z = correlation * age_z + np.sqrt(1.0 - correlation**2) * rng.normal(0.0, 1.0, n)
+        amount, age = (130.0 if drift else 100.0) + 20.0 * amount_z, 40.0 + 10.0 * age_z
+    else:
+        amount = rng.normal(130.0 if drift else 100.0, 20.0, n)
+        age = rng.normal(40.0, 10.0, n)
     country_p = [0.15, 0.15, 0.55, 0.15] if drift else [0.4, 0.3, 0.2, 0.1]
     country = rng.choice(COUNTRIES, n, p=country_p)
     device = rng.choice(DEVICES, n, p=[0.5, 0.3, 0.2])
@@ -47,6 +54,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--drift", action="store_true")
+    ap.add_argument("--correlation", type=float, default=0.0, help="couple amount with age (margins unchanged)")
     ap.add_argument("--pause", type=float, default=0.0, help="seconds between batches")
     ap.add_argument("--bad-every", type=int, default=0, help="every Nth batch (from the Nth) sends amount as a string in one row")
     ap.add_argument("--out", required=True)
@@ -59,7 +67,7 @@ def main() -> None:
         return model(np.array([r["age"] for r in X], dtype=float))
 
     rng = np.random.default_rng(args.seed)
-    data = make_rows(rng, args.rows, args.drift)
+    data = make_rows(rng, args.rows, args.drift, args.correlation)
     latencies = []
     failures = 0
     for start in range(0, args.rows, args.batch):

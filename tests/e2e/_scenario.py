@@ -22,14 +22,19 @@ DRIFTING = {"amount", "country"}
 STABLE = {"age", "device"}
 
 
-def make_baseline(path: Path, *, model_name: str = "fraud", version: str = "3.1.0", rows: int = 5000) -> Baseline:
+def make_baseline(
+    path: Path, *, model_name: str = "fraud", version: str = "3.1.0", rows: int = 5000, projections: bool = False
+) -> Baseline:
+    """The scenario's baseline; without multivariate projections unless asked (the tests that
+    use it count and compare the per-feature verdicts; tests/e2e/test_multivariate.py asks)."""
     rng = np.random.default_rng(99)
     data = make_rows(rng, rows, drift=False)
     records = [
         {"amount": float(a), "age": float(g), "country": str(c), "device": str(d)}
         for a, g, c, d in zip(data["amount"], data["age"], data["country"], data["device"])
     ]
-    baseline = Baseline.from_data(records, model=model_name, version=version, predictions=model(data["age"]))
+    baseline = Baseline.from_data(records, model=model_name, version=version, predictions=model(data["age"]),
+                                  projections=projections)
     baseline.save(path)
     return baseline
 
@@ -57,7 +62,7 @@ class Replica:
 def start_replica(
     workdir: Path, endpoint: str, instance: str, baseline: Path | None, *, seed: int, rows: int = 400,
     drift: bool = True, model_name: str = "fraud", batch: int = 20, pause: float = 0.0,
-    export_interval: float = 0.5, bad_every: int = 0,
+    export_interval: float = 0.5, bad_every: int = 0, correlation: float = 0.0,
 ) -> Replica:
     """One SDK process exporting OTLP/HTTP to `endpoint` as service.instance.id=instance."""
     out = workdir / f"{model_name}-{instance}.npz"
@@ -76,7 +81,9 @@ def start_replica(
     argv = [
         sys.executable, str(REPLICA), "--baseline", str(baseline or ""), "--rows", str(rows), "--seed", str(seed),
         "--model", model_name, "--batch", str(batch), "--pause", str(pause), "--out", str(out),
-    ] + (["--drift"] if drift else []) + (["--bad-every", str(bad_every)] if bad_every else [])
+    ] + (["--drift"] if drift else []) + (["--bad-every", str(bad_every)] if bad_every else []) + (
+        ["--correlation", str(correlation)] if correlation else []
+    )
     log = open(out.with_suffix(".log"), "wb")  # noqa: SIM115 - the child holds it
     proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
     log.close()
@@ -105,4 +112,14 @@ def merged_production(baseline: Baseline, replicas: list[dict[str, np.ndarray]])
             for label, n in zip(*np.unique(x.astype(str), return_counts=True)):
                 counts[cats.index(label) if label in cats else len(cats)] += n
             out[name] = _drift.Histogram.categorical(cats, counts)
+    proj = baseline.projection
+    if proj is not None:
+        # The projections written out from the file's fields (docs/baseline-format.md), with
+        # plain numpy: z = (x - mean) / scale, value_k = directions[k] . z.
+        x = np.column_stack([columns[c].astype(float) for c in proj.columns])
+        values = ((x - np.asarray(proj.mean)) / np.asarray(proj.scale)) @ np.asarray(proj.directions).T
+        for k, (name, fb) in enumerate(proj.features.items()):
+            edges = np.asarray(fb.edges, dtype=float)
+            counts = np.bincount(np.searchsorted(edges, values[:, k], side="left"), minlength=edges.size + 1)
+            out[name] = _drift.Histogram.numeric(edges, counts)
     return out
