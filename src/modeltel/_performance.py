@@ -3,8 +3,12 @@
 The figures are :func:`modeltel.performance_report`'s (the mlperformance connector's rules,
 held to scikit-learn by the shared vectors); this module only gathers the rows chunk by chunk
 and decides what the prediction column is. Scores in [0, 1] against 0/1 targets are a binary
-classifier's: labels at 0.5, and the scores give log loss, Brier and ROC AUC. Only one
-prediction and one target column are scored; rows where either is missing are counted, not
+classifier's: labels at 0.5, and the scores give log loss, Brier, ROC AUC and PR AUC. A 2-D
+float prediction is ``predict_proba``'s: with two columns the second is the positive class's
+score, with more the class is the column of the largest and every column's probability gives
+the multiclass log loss and Brier score (columns are the classes ``0 .. k-1``). With the
+baseline's label counts, the label drift of the targets is scored too. Only one prediction
+(or one probability matrix) and one target column are scored; rows where either is missing are counted, not
 scored. The two columns are kept in memory (8 bytes a value for numbers) until the report is
 made.
 """
@@ -28,12 +32,15 @@ FIGURES = {
     "precision": "macro precision",
     "recall": "macro recall",
     "roc_auc": "ROC AUC",
+    "pr_auc": "PR AUC",
     "log_loss": "log loss",
     "brier": "Brier score",
     "mae": "mean absolute error",
     "rmse": "root mean squared error",
     "bias": "bias (mean error)",
     "r2": "R²",
+    "label_drift_distance": "label drift (distance)",
+    "label_drift_pvalue": "label drift (p-value)",
 }
 
 
@@ -42,18 +49,31 @@ class Performance:
     """Predictions and targets gathered over chunks; :meth:`metrics` scores them."""
 
     task: str = ""
+    #: The baseline's label counts (its ``performance.labels``): the label drift test.
+    reference_labels: dict[str, float] | None = None
     rows: int = 0
     missing: int = 0
     #: Why nothing was scored (several prediction columns, ...), else "".
     skipped: str = ""
     _predictions: list[np.ndarray] = field(default_factory=list, repr=False)
     _targets: list[np.ndarray] = field(default_factory=list, repr=False)
+    _probabilities: list[np.ndarray] = field(default_factory=list, repr=False)
     _report: PerformanceReport | None = field(default=None, repr=False)
     _binary_scores: bool = False
 
     def add(self, predictions: Any, targets: Any) -> None:
         p = np.asarray(predictions)
         t = np.asarray(targets)
+        probabilities = None
+        if p.ndim == 2 and p.dtype.kind == "f" and p.shape[1] == 2:
+            p = p[:, 1]  # a binary predict_proba: the positive class's score
+        elif p.ndim == 2 and p.dtype.kind == "f" and p.shape[1] > 2 and t.ndim == 1 and not self._binary_scores:
+            if self.task and not self._probabilities:
+                self.skipped = "chunks of different prediction shapes"
+                return
+            probabilities = p
+            with np.errstate(invalid="ignore"):
+                p = np.where(np.isnan(p).any(axis=1), np.nan, np.argmax(np.nan_to_num(p, nan=-1.0), axis=1).astype(float))
         if p.ndim != 1 or t.ndim != 1:
             self.skipped = "only one prediction and one target column are scored"
             return
@@ -61,10 +81,12 @@ class Performance:
             self.skipped = f"{p.size} predictions but {t.size} targets"
             return
         if not self.task:  # decided by the first chunk: one task per report
-            self._binary_scores = _is_score(p) and _is_binary(t)
-            self.task = "classification" if self._binary_scores else _task(p, t)
+            self._binary_scores = probabilities is None and _is_score(p) and _is_binary(t)
+            self.task = "classification" if self._binary_scores or probabilities is not None else _task(p, t)
         ok = ~(_missing(p) | _missing(t))
-        self._predictions.append(p[ok])
+        if probabilities is not None:
+            self._probabilities.append(probabilities[ok])
+        self._predictions.append(p[ok] if probabilities is None else p[ok].astype(np.int64))
         self._targets.append(t[ok])
         self.rows += int(ok.sum())
         self.missing += int(p.size - ok.sum())
@@ -76,14 +98,18 @@ class Performance:
         if self._report is None:
             p = np.concatenate(self._predictions)
             t = np.concatenate(self._targets)
+            labels = self.reference_labels if self.task == "classification" else None
             if self._binary_scores:
                 scores = p.astype(np.float64)
                 self._report = performance_report(
                     (t.astype(np.float64) >= 0.5).astype(np.int64), (scores >= 0.5).astype(np.int64),
-                    scores=scores, positive="1", task="classification",
+                    scores=scores, positive="1", task="classification", reference_labels=labels,
                 )
+            elif self._probabilities:
+                self._report = performance_report(t, p, task="classification", reference_labels=labels,
+                                                  probabilities=np.concatenate(self._probabilities))
             else:
-                self._report = performance_report(t, p, task=self.task)
+                self._report = performance_report(t, p, task=self.task, reference_labels=labels)
         return self._report
 
     def metrics(self) -> dict[str, float]:
@@ -97,12 +123,15 @@ class Performance:
             "precision": r.macro.get("precision", math.nan),
             "recall": r.macro.get("recall", math.nan),
             "roc_auc": r.roc_auc,
+            "pr_auc": r.pr_auc,
             "log_loss": r.log_loss,
             "brier": r.brier,
             "mae": r.mae,
             "rmse": r.rmse,
             "bias": r.bias,
             "r2": r.r2,
+            "label_drift_distance": r.label_drift_distance,
+            "label_drift_pvalue": r.label_drift_pvalue,
         }
         return {k: float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
 
@@ -114,6 +143,8 @@ class Performance:
             out["classes"] = r.classes
         if r is not None and math.isfinite(r.roc_auc_error_bound):
             out["roc_auc_error_bound"] = float(r.roc_auc_error_bound)
+        if r is not None and math.isfinite(r.pr_auc_error_bound):
+            out["pr_auc_error_bound"] = float(r.pr_auc_error_bound)
         return out
 
 

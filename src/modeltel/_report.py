@@ -246,7 +246,8 @@ class ReportInputs:
             self._step = parse_duration(every)
         self.periods: dict[Any, ProductionHistograms] = {}
         self.period_performance: dict[Any, Performance] = {}
-        self.performance = Performance()
+        self._labels = (getattr(baseline, "performance", None) or {}).get("labels")
+        self.performance = Performance(reference_labels=self._labels)
         self.bad_times = 0
 
     def add(self, frame: Any, predictions: Any = None, targets: Any = None) -> None:
@@ -290,7 +291,7 @@ class ReportInputs:
                 targets=_take(targets, index),
             )
             if both:
-                self.period_performance.setdefault(start, Performance()).add(_take(predictions, index), _take(targets, index))
+                self.period_performance.setdefault(start, Performance(reference_labels=self._labels)).add(_take(predictions, index), _take(targets, index))
 
     def report(self, config: _drift.DriftConfig | None = None, title: str | None = None) -> DriftReport:
         baseline = self.baseline

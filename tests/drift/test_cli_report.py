@@ -403,3 +403,43 @@ def test_performance_of_a_scoring_classifier_uses_the_connectors_figures():
     assert perf["log_loss"] == pytest.approx(log_loss(label, score), rel=1e-9)
     assert perf["brier"] == pytest.approx(brier_score_loss(label, score), rel=1e-9)
     assert abs(perf["roc_auc"] - roc_auc_score(label, score)) <= perf["roc_auc_error_bound"] + 1e-12
+
+
+def test_performance_section_shows_pr_auc_label_drift_and_multiclass_log_loss():
+    """The HTML report's performance table has the performance_report figures beyond accuracy:
+    PR AUC of a scoring classifier, label drift of the targets against the baseline's label
+    counts, and the log loss and Brier score of a multiclass predict_proba, each equal to what
+    performance_report (held to scikit-learn) computes."""
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    from modeltel._outcome_metrics import performance_report
+
+    rng = np.random.default_rng(21)
+    n = 2000
+    train = pd.DataFrame({"a": rng.normal(0, 1, n)})
+    s = rng.random(n)
+    b = Baseline.from_data(train, model="m", version="1", predictions=np.column_stack([1 - s, s]),
+                           targets=(rng.random(n) < s).astype(int))
+    x = rng.normal(0, 1, n)
+    score = 1 / (1 + np.exp(-2 * x))
+    label = (x + rng.normal(0, 1, n) > 0.5).astype(int)  # fewer positives than the baseline's half
+    report = drift_report(b, pd.DataFrame({"a": x}), predictions=np.column_stack([1 - score, score]), targets=label)
+    want = performance_report(label, (score >= 0.5).astype(int), scores=score, reference_labels=b.performance["labels"])
+    perf = report.to_dict()["performance"]
+    assert perf["pr_auc"] == pytest.approx(want.pr_auc, abs=1e-12)
+    assert perf["label_drift_distance"] == pytest.approx(want.label_drift_distance, abs=1e-12) and perf["label_drift_distance"] > 0.05
+    assert perf["label_drift_pvalue"] == pytest.approx(want.label_drift_pvalue, rel=1e-9)
+    html_page = report.to_html()
+    for metric in ("pr_auc", "label_drift_distance", "label_drift_pvalue"):
+        assert f'data-metric="{metric}"' in html_page
+    assert "PR AUC" in html_page and "label drift (distance)" in html_page
+
+    k = 4
+    proba = rng.dirichlet(np.ones(k), n)
+    actual = rng.integers(0, k, n)
+    bm = Baseline.from_data(train, model="m", version="2", predictions=rng.integers(0, k, n), targets=rng.integers(0, k, n))
+    multi = drift_report(bm, pd.DataFrame({"a": x}), predictions=proba, targets=actual)
+    perf = multi.to_dict()["performance"]
+    assert perf["log_loss"] == pytest.approx(log_loss(actual, proba, labels=list(range(k))), abs=1e-9)
+    assert perf["brier"] == pytest.approx(brier_score_loss(actual, proba, labels=list(range(k))), abs=1e-9)
+    assert 'data-metric="log_loss"' in multi.to_html() and 'data-metric="brier"' in multi.to_html()
