@@ -112,6 +112,13 @@ type Thresholds struct {
 	// MinExpected (calibrated) is the expected count each merged cell of the chi-squared
 	// test reaches on both sides. Default 5.
 	MinExpected float64 `mapstructure:"min_expected"`
+	// SequentialARL (calibrated, model level) turns on the sequential rule (docs/drift-math.md
+	// section 9): every emit, the data that arrived since the previous one (completed slots,
+	// at least min_samples rows) is tested against the reference and an e-CUSUM per feature
+	// adds the evidence up across emits, so a change shows before a whole window holds it.
+	// The value is the average run length to a false alarm of the model, in such batches, that
+	// the rule guarantees at the least. 0 turns the rule off. Default 1000.
+	SequentialARL float64 `mapstructure:"sequential_arl"`
 	// AdaptiveAlpha is the per-feature false-alarm target of adaptive mode. Default 0.01.
 	AdaptiveAlpha float64 `mapstructure:"adaptive_alpha"`
 	// Epsilon floors empty proportions in PSI and chi-squared. Default 1e-4.
@@ -135,6 +142,7 @@ type ThresholdOverrides struct {
 	FeatureAlpha         *float64 `mapstructure:"feature_alpha"`
 	EffectFloor          *float64 `mapstructure:"effect_floor"`
 	MinExpected          *float64 `mapstructure:"min_expected"`
+	SequentialARL        *float64 `mapstructure:"sequential_arl"`
 }
 
 // ModelOverride overrides thresholds for one model (all versions, or one).
@@ -167,6 +175,7 @@ func defaultThresholds() Thresholds {
 		FeatureAlpha:         d.FeatureAlpha,
 		EffectFloor:          d.EffectFloor,
 		MinExpected:          d.MinExpected,
+		SequentialARL:        drift.DefaultSequentialARL,
 	}
 }
 
@@ -263,6 +272,9 @@ func (t Thresholds) validate() error {
 	if !(t.DatasetDriftShare > 0 && t.DatasetDriftShare <= 1) {
 		errs = append(errs, fmt.Errorf("dataset_drift_share must be in (0, 1], got %g", t.DatasetDriftShare))
 	}
+	if !(t.SequentialARL == 0 || t.SequentialARL > 1) {
+		errs = append(errs, fmt.Errorf("sequential_arl must be 0 (off) or > 1, got %g", t.SequentialARL))
+	}
 	if !(t.MinExpected > 0) {
 		errs = append(errs, fmt.Errorf("min_expected must be > 0, got %g", t.MinExpected))
 	}
@@ -301,6 +313,7 @@ func (t Thresholds) apply(o ThresholdOverrides) Thresholds {
 	setF(&t.FeatureAlpha, o.FeatureAlpha)
 	setF(&t.EffectFloor, o.EffectFloor)
 	setF(&t.MinExpected, o.MinExpected)
+	setF(&t.SequentialARL, o.SequentialARL)
 	return t
 }
 

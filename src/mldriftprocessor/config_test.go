@@ -36,7 +36,7 @@ func TestDefaultsAreTheDriftMathDefaults(t *testing.T) {
 	require.Equal(t, Thresholds{
 		MinSamples: 0, PSIThreshold: 0.2, KSAlpha: 0.05, WassersteinThreshold: 0.1, Chi2Alpha: 0.05,
 		Chi2MaxRows: 1000, JSThreshold: 0.1, DatasetDriftShare: 0.5, Mode: "calibrated", AdaptiveAlpha: 0.01, Epsilon: 1e-4,
-		Alpha: 0.05, FeatureAlpha: 0.01, EffectFloor: 0.5, MinExpected: 5,
+		Alpha: 0.05, FeatureAlpha: 0.01, EffectFloor: 0.5, MinExpected: 5, SequentialARL: 1000,
 	}, cfg.Thresholds)
 	require.Equal(t, 50, cfg.Thresholds.minSamples(), "calibrated mode gives verdicts from 50 values on")
 	fixed := cfg.Thresholds

@@ -171,6 +171,10 @@ func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
 	for j, i := range scored {
 		byWindow[i] = j
 	}
+	steps := p.sequentialSteps(windows, func(i int) bool {
+		j, ok := byWindow[i]
+		return ok && results[j].Verdict == drift.VerdictDrift
+	})
 	for i, w := range windows {
 		p.emitQuality(o, w, rows)
 		if w.Key.Feature == "" {
@@ -184,6 +188,9 @@ func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
 			continue
 		}
 		r := results[j]
+		if s, ok := steps[i]; ok {
+			applySequential(&r, s)
+		}
 		if !math.IsNaN(w.ReferenceStability) {
 			r.Scores[methodReferenceStability] = w.ReferenceStability
 		}

@@ -232,7 +232,9 @@ func TestReplicasMergeAndScoresMatchTheMath(t *testing.T) {
 // TestDriftLogsAreEdgeTriggered checks one WARN record on entering drift, none while the
 // feature stays drifted, and one INFO record when it leaves drift.
 func TestDriftLogsAreEdgeTriggered(t *testing.T) {
-	h := newHarness(t, testConfig())
+	cfg := testConfig()
+	cfg.Thresholds.SequentialARL = 0 // the window's edges (sequential_test.go has the rule's)
+	h := newHarness(t, cfg)
 	h.consume(t, baselineFor("m", "x"))
 	h.consume(t, production("a", "m", "x", 400, 300, 200, 100))
 	_, ld := h.p.evaluate()

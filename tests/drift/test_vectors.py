@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modeltel import _drift
+from modeltel import _drift, _sequential
 
 VECTOR_DIR = Path(__file__).resolve().parents[1] / "vectors" / "drift"
 VECTORS = sorted(VECTOR_DIR.glob("*.json"))
@@ -41,6 +41,10 @@ def compute(v: dict):
         return _drift.effect_floor(params["n"], params["m"], params["scale"])
     if method == "calibrated_model":
         return calibrated_model(params)
+    if method == "sequential_evalue":
+        return [_sequential.log_evalue(p) for p in params["pvalues"]]
+    if method == "sequential_cusum":
+        return sequential_cusum(params)
     ref, prod = _hist(v, "reference"), _hist(v, "production")
     rc, pc = ref.counts, prod.counts
     if method == "psi":
@@ -105,6 +109,21 @@ def calibrated_model(params: dict) -> list[float]:
     return out
 
 
+def sequential_cusum(params: dict) -> list[float]:
+    """Per step and feature: the e-CUSUM statistic, then its alarm (1/0), from the rules' p-values."""
+    state: dict[int, tuple[float, bool]] = {}
+    out: list[float] = []
+    for step in params["steps"]:
+        threshold = _sequential.sequential_threshold(params["arl"], len(step))
+        for i, feature in enumerate(step):
+            tests = [_drift.RuleTest("r", p, effect, floor) for p, effect, floor in feature["rules"]]
+            stat, alarm = state.get(i, (0.0, False))
+            log_e = _sequential.batch_log_evalue(tests)
+            state[i] = _sequential.cusum_step(stat, alarm, log_e, threshold, bool(feature["window"]))
+            out += [state[i][0], 1.0 if state[i][1] else 0.0]
+    return out
+
+
 def test_there_are_at_least_40_vectors_covering_every_method():
     """The vector set is big enough and exercises every method of docs/drift-math.md."""
     assert len(VECTORS) >= 40
@@ -114,6 +133,7 @@ def test_there_are_at_least_40_vectors_covering_every_method():
         "ks_pvalue", "jensen_shannon", "chi2_pvalue", "linf", "psi_critical", "js_critical",
         "benjamini_hochberg", "chi2_contingency_pvalue", "chi2_contingency_effect", "rate_pvalue",
         "outside_pvalue", "effect_floor", "holm", "calibrated_model", "rank_sum_pvalue",
+        "sequential_evalue", "sequential_cusum",
     }
 
 

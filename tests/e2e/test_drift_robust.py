@@ -59,12 +59,15 @@ def test_without_baseline_identical_traffic_for_30_windows_raises_no_drift_and_a
     alpha is 0.001 here: a run of ~35 evaluations at the default 0.05 would end with a false
     alarm in up to 1 - 0.95^35 = 83% of runs by design (the per-evaluation level bounds the
     rate per window, not over the life of a stream: the expected number of windows to a false
-    alarm is >= 1/alpha, docs/drift-math.md 5.4). The replicas share MODELTEL_HASH_KEY, as
+    alarm is >= 1/alpha, docs/drift-math.md 5.4); sequential_arl 10^6 for the same reason (the
+    sequential rule's ~100 half-second batches against an ARL of 1000 batches would alarm in up
+    to 10% of runs, 9.2). The replicas share MODELTEL_HASH_KEY, as
     replicas must for their hashed labels (every label without a baseline) to be the same."""
     monkeypatch.setenv("MODELTEL_HASH_KEY", "e2e-shared-key")
     config = (CONFIGS / "local.yaml").read_text().replace(
         "      min_samples: ${env:MLDRIFT_MIN_SAMPLES:-0}",
-        "      min_samples: ${env:MLDRIFT_MIN_SAMPLES:-0}\n      alpha: 0.001\n      feature_alpha: 0.0002",
+        "      min_samples: ${env:MLDRIFT_MIN_SAMPLES:-0}\n      alpha: 0.001\n      feature_alpha: 0.0002"
+        "\n      sequential_arl: 1000000",
     )
     path = tmp_path / "no-baseline.yaml"
     path.write_text(config)

@@ -284,6 +284,65 @@ def scalar_case(name, method, params, expected, source):
     add(name, "pvalues", method, [], None, None, expected, source, params)
 
 
+# ----------------------------------------------------------------------------- sequential (9)
+
+
+def log_evalue_quad(p: float) -> float:
+    """ln of the mixture calibrator, integral over k in (0, 1) of k p^(k-1), by quadrature (9.1)."""
+    p = min(max(p, 1e-300), 1.0)
+    a = -math.log(p)
+    if a == 0.0:
+        return math.log(0.5)
+    # k p^(k-1) = k exp(-a k) / p: integrate k exp(-a k), then divide by p in logs.
+    pts = [x / a for x in (1.0, 5.0, 20.0) if x / a < 1.0]
+    val, _ = integrate.quad(lambda k: k * math.exp(-a * k), 0.0, 1.0, points=pts or None, epsabs=0.0,
+                            epsrel=1e-13, limit=400)
+    return math.log(val) + a
+
+
+def sequential_expected(arl: float, steps) -> list[float]:
+    """Per step, per feature: the e-CUSUM statistic then its alarm (1/0), written out (9.2)."""
+    stats: dict[int, list] = {}
+    out: list[float] = []
+    for step in steps:
+        threshold = math.log(arl * max(len(step), 1))
+        for i, feature in enumerate(step):
+            tests = feature["rules"]
+            ps = [t[0] for t in tests]
+            best = ps.index(min(ps))
+            e = log_evalue_quad(min(1.0, len(tests) * ps[best]))
+            if tests[best][1] < tests[best][2]:
+                e = min(e, 0.0)
+            stat, alarm = stats.get(i, [0.0, False])
+            raw = max(stat, 0.0) + e
+            if raw >= threshold:
+                alarm = True
+            elif alarm and e <= 0.0 and not feature["window"]:
+                alarm, raw = False, 0.0
+            stats[i] = [min(raw, threshold), alarm]
+            out += [stats[i][0], 1.0 if alarm else 0.0]
+    return out
+
+
+def sequential_steps(rng: np.random.Generator) -> list:
+    """Three features over 40 batches: no change, a change from batch 10 on (tiny p-values, one
+    batch below the effect floor), then back to no change; the window verdict stays drift until
+    batch 22, so the alarm ends after it."""
+    steps = []
+    for t in range(40):
+        step = []
+        for i in range(3):
+            changed = i == 1 and 10 <= t < 18
+            p = float(10.0 ** -rng.uniform(3, 9)) if changed else float(rng.uniform(0, 1))
+            effect = 0.05 if (changed and t == 12) else float(rng.uniform(0.1, 0.4))
+            rules = [[p, effect, 0.1], [float(rng.uniform(0, 1)), 0.3, 0.1]]
+            if i == 2:
+                rules.append([float(rng.uniform(0, 1)), 0.2, 0.1])
+            step.append({"rules": rules, "window": 1 if (i == 1 and 14 <= t < 22) else 0})
+        steps.append(step)
+    return steps
+
+
 # A model of features for the end-to-end calibrated verdict (5.4): rules per feature in the
 # spec's order, p-values from scipy, Holm by hand.
 MODEL_FEATURES = [
@@ -626,6 +685,14 @@ def main() -> None:
                 model_expected(TAIL_FEATURES, 0.05, 0.01, 0.5, 5.0, 50),
                 "as calibrated_model_verdicts, for categorical features with hashed tail buckets (the last "
                 "`tail` categories before __other__): unseen_category tests the tail and __other__ together")
+    evalue_ps = [1.0, 0.999999, 0.99, math.exp(-0.01), 0.98, 0.9, 0.5, 0.2, 0.05, 0.01, 1e-3, 1e-6, 1e-20,
+                 1e-200, 0.0]
+    scalar_case("sequential_evalue_calibrator", "sequential_evalue", {"pvalues": evalue_ps},
+                [log_evalue_quad(p) for p in evalue_ps], "scipy.integrate.quad of k p^(k-1) over (0, 1), logged")
+    seq_steps = sequential_steps(np.random.default_rng(8))
+    scalar_case("sequential_cusum_stream", "sequential_cusum", {"arl": 100.0, "steps": seq_steps},
+                sequential_expected(100.0, seq_steps),
+                "e-values by scipy.integrate.quad, Bonferroni, floor cap and the e-CUSUM written out")
 
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.json"):

@@ -72,6 +72,8 @@ func (v vector) compute() (got []float64, ok bool) {
 		return []float64{EffectFloor(v.param("n", 0), v.param("m", 0), v.param("scale", 0))}, true
 	case "calibrated_model":
 		return v.calibratedModel(), true
+	case "sequential_evalue", "sequential_cusum":
+		return v.sequential(), true
 	}
 	ref, prod := v.Reference.histogram(v.Bounds), v.Production.histogram(v.Bounds)
 	eps := v.param("epsilon", Epsilon)

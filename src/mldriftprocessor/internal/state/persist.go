@@ -44,6 +44,14 @@ type persistedFeature struct {
 	LastSeen, FirstSeen time.Time
 	Drifted             bool
 	Ref                 *persistedRef
+	// Seq is the sequential state (absent in data saved before it existed: a fresh start).
+	Seq *persistedSeq
+}
+
+type persistedSeq struct {
+	From        int64
+	Stat, Limit float64
+	Alarm       bool
 }
 
 type persisted struct {
@@ -52,9 +60,10 @@ type persisted struct {
 	Features []persistedFeature
 }
 
-// Marshal encodes the feature windows, frozen self-references and edge-trigger states, so
-// that a restarted collector scores again at its first emit. Baselines are not kept: in-band
-// ones are re-sent with every export and files are read at start.
+// Marshal encodes the feature windows, frozen self-references, edge-trigger states and
+// sequential statistics, so that a restarted collector scores again at its first emit.
+// Baselines are not kept: in-band ones are re-sent with every export and files are read
+// at start.
 func (s *Store) Marshal() ([]byte, error) {
 	s.mu.Lock()
 	p := persisted{Version: persistVersion, SlotSize: s.limits.SlotSize}
@@ -69,6 +78,7 @@ func (s *Store) Marshal() ([]byte, error) {
 			pf.Slots = append(pf.Slots, persistedSlot{Index: sl.index, Counts: sl.counts, Cats: sl.cats, Values: sl.values,
 				Missing: sl.missing, Violations: sl.violations, Min: sl.min, Max: sl.max, TypeMismatch: sl.typeMismatch, Exp: sl.exp})
 		}
+		pf.Seq = &persistedSeq{From: f.seq.from, Stat: f.seq.stat, Limit: f.seq.limit, Alarm: f.seq.alarm}
 		if r := f.ref; r != nil {
 			pf.Ref = &persistedRef{Counts: r.counts, Exp: r.exp, Edges: r.edges, Checked: r.checked,
 				Stability: r.stability, Cats: r.cats, Min: r.min, Max: r.max, Missing: r.missing, Since: r.since}
@@ -122,6 +132,9 @@ func (s *Store) Restore(data []byte) (restored int, err error) {
 			if len(r.Halves) == 2 {
 				f.ref.halves = [2]*Histogram{&r.Halves[0], &r.Halves[1]}
 			}
+		}
+		if q := pf.Seq; q != nil {
+			f.seq = sequential{from: q.From, stat: q.Stat, limit: q.Limit, alarm: q.Alarm}
 		}
 		restored++
 	}

@@ -192,6 +192,16 @@ type feature struct {
 	firstSeen  time.Time
 	// ref is the frozen reference of a feature without a baseline: its first full window.
 	ref *reference
+	// seq is the feature's sequential (e-CUSUM) state.
+	seq sequential
+}
+
+// sequential is the e-CUSUM state of one feature (docs/drift-math.md section 9).
+type sequential struct {
+	from  int64   // the first slot index not yet in a batch
+	stat  float64 // ln of the e-detector, capped at the alarm threshold
+	limit float64 // ln of the alarm threshold of the last step
+	alarm bool
 }
 
 type reference struct {
@@ -422,6 +432,7 @@ func (f *feature) clear() {
 		f.slots[i].reset(-1)
 	}
 	f.ref = nil
+	f.seq = sequential{}
 }
 
 // AddExplicit adds explicit-bucket counts (delta) of a numeric feature measured on the
@@ -571,6 +582,23 @@ type Window struct {
 	// (NaN before it, or with a baseline).
 	ReferenceHalves    [2]*Histogram
 	ReferenceStability float64
+	// Batch is the sequential batch: the completed slots not yet tested (Sequential),
+	// on the same cells as Production; nil when there are none or nothing to align them
+	// with. Sequential, SequentialLimit (its last threshold) and SequentialAlarm are the
+	// e-CUSUM state before this evaluation, in logs.
+	Batch                       *Batch
+	Sequential, SequentialLimit float64
+	SequentialAlarm             bool
+}
+
+// Batch is the data of one sequential step of a feature.
+type Batch struct {
+	Production      *Histogram
+	Values, Missing float64
+	Violations      map[string]float64
+	Tail            int // as Window.Tail
+	// End is the slot index the next batch starts at once this one is tested.
+	End int64
 }
 
 // Histogram mirrors drift.Histogram so this package does not depend on the math.
@@ -581,6 +609,8 @@ type Histogram struct {
 
 // Snapshot merges every feature's live slots and returns the windows sorted by key. It
 // also expires stale features, baselines and cumulative streams; expired counts them.
+// A window also carries the feature's sequential batch (Batch): the completed slots not
+// yet in a batch, on the same cells as the window.
 func (s *Store) Snapshot() (windows []Window, expired int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -589,73 +619,88 @@ func (s *Store) Snapshot() (windows []Window, expired int) {
 	cur := s.slotIndex(now)
 	oldest := cur - int64(s.nSlots()) + 1
 	for key, f := range s.features {
-		w := Window{Key: key, Kind: f.kind, BaselineID: f.baselineID, Drifted: f.drifted, BaselineNulls: math.NaN(), ReferenceStability: math.NaN()}
-		var counts []float64
-		var exp *Expo
-		cats := map[string]float64{}
-		vmin, vmax := math.NaN(), math.NaN()
-		for i := range f.slots {
-			sl := &f.slots[i]
-			if sl.index < oldest || sl.index > cur {
-				continue
+		w := s.window(key, f, oldest, cur, now, true)
+		w.Sequential, w.SequentialLimit, w.SequentialAlarm = f.seq.stat, f.seq.limit, f.seq.alarm
+		if lo := max(f.seq.from, oldest); lo < cur {
+			if b := s.window(key, f, lo, cur-1, now, false); b.Production != nil && b.Baseline != nil {
+				w.Batch = &Batch{Production: b.Production, Values: b.Values, Missing: b.Missing,
+					Violations: b.Violations, Tail: b.Tail, End: cur}
 			}
-			w.Values += sl.values
-			w.Missing += sl.missing
-			w.TypeMismatch += sl.typeMismatch
-			for c, v := range sl.violations {
-				if w.Violations == nil {
-					w.Violations = map[string]float64{}
-				}
-				w.Violations[c] += v
-			}
-			if len(sl.counts) > 0 {
-				if counts == nil {
-					counts = make([]float64, len(sl.counts))
-				}
-				for j, c := range sl.counts {
-					counts[j] += c
-				}
-			}
-			for c, v := range sl.cats {
-				cats[c] += v
-			}
-			if sl.exp != nil {
-				if exp == nil {
-					exp = NewExpo(sl.exp.Scale)
-				}
-				exp.Add(sl.exp)
-			}
-			vmin, vmax = nanMin(vmin, sl.min), nanMax(vmax, sl.max)
-		}
-		b := s.baselines[key][f.baselineID]
-		if f.baselineID == "" && f.kind != KindUnknown {
-			s.compareWithReference(f, &w, counts, exp, cats, vmin, vmax, now)
-			windows = append(windows, w)
-			continue
-		}
-		switch {
-		case b == nil || w.Values <= 0:
-		case f.kind == KindExplicit && !b.Categorical():
-			if !slices.Equal(b.Bounds, f.bounds) || len(b.Counts) != len(f.bounds)+1 {
-				w.Mismatch = true
-				break
-			}
-			w.Baseline = &Histogram{Bounds: b.Bounds, Counts: b.Counts, Min: b.Min, Max: b.Max}
-			w.Production = &Histogram{Bounds: f.bounds, Counts: counts, Min: vmin, Max: vmax}
-			w.BaselineNulls = b.Nulls
-		case f.kind == KindCategorical && b.Categorical():
-			ref, prod, tail := alignCategories(b.Cats, cats, true)
-			w.Tail = tail
-			w.Baseline = &Histogram{Counts: ref, Min: math.NaN(), Max: math.NaN()}
-			w.Production = &Histogram{Counts: prod, Min: math.NaN(), Max: math.NaN()}
-			w.BaselineNulls = b.Nulls
-		default:
-			w.Mismatch = true
 		}
 		windows = append(windows, w)
 	}
 	sort.Slice(windows, func(i, j int) bool { return less(windows[i].Key, windows[j].Key) })
 	return windows, expired
+}
+
+// window merges the feature's slots lo..hi (indexes) and aligns them with its baseline or
+// frozen self-reference; freeze lets a full window become the self-reference.
+func (s *Store) window(key FeatureKey, f *feature, lo, hi int64, now time.Time, freeze bool) Window {
+	w := Window{Key: key, Kind: f.kind, BaselineID: f.baselineID, Drifted: f.drifted, BaselineNulls: math.NaN(), ReferenceStability: math.NaN()}
+	var counts []float64
+	var exp *Expo
+	cats := map[string]float64{}
+	vmin, vmax := math.NaN(), math.NaN()
+	for i := range f.slots {
+		sl := &f.slots[i]
+		if sl.index < lo || sl.index > hi {
+			continue
+		}
+		w.Values += sl.values
+		w.Missing += sl.missing
+		w.TypeMismatch += sl.typeMismatch
+		for c, v := range sl.violations {
+			if w.Violations == nil {
+				w.Violations = map[string]float64{}
+			}
+			w.Violations[c] += v
+		}
+		if len(sl.counts) > 0 {
+			if counts == nil {
+				counts = make([]float64, len(sl.counts))
+			}
+			for j, c := range sl.counts {
+				counts[j] += c
+			}
+		}
+		for c, v := range sl.cats {
+			cats[c] += v
+		}
+		if sl.exp != nil {
+			if exp == nil {
+				exp = NewExpo(sl.exp.Scale)
+			}
+			exp.Add(sl.exp)
+		}
+		vmin, vmax = nanMin(vmin, sl.min), nanMax(vmax, sl.max)
+	}
+	b := s.baselines[key][f.baselineID]
+	if f.baselineID == "" && f.kind != KindUnknown {
+		if freeze || f.ref != nil {
+			s.compareWithReference(f, &w, counts, exp, cats, vmin, vmax, now)
+		}
+		return w
+	}
+	switch {
+	case b == nil || w.Values <= 0:
+	case f.kind == KindExplicit && !b.Categorical():
+		if !slices.Equal(b.Bounds, f.bounds) || len(b.Counts) != len(f.bounds)+1 {
+			w.Mismatch = true
+			break
+		}
+		w.Baseline = &Histogram{Bounds: b.Bounds, Counts: b.Counts, Min: b.Min, Max: b.Max}
+		w.Production = &Histogram{Bounds: f.bounds, Counts: counts, Min: vmin, Max: vmax}
+		w.BaselineNulls = b.Nulls
+	case f.kind == KindCategorical && b.Categorical():
+		ref, prod, tail := alignCategories(b.Cats, cats, true)
+		w.Tail = tail
+		w.Baseline = &Histogram{Counts: ref, Min: math.NaN(), Max: math.NaN()}
+		w.Production = &Histogram{Counts: prod, Min: math.NaN(), Max: math.NaN()}
+		w.BaselineNulls = b.Nulls
+	default:
+		w.Mismatch = true
+	}
+	return w
 }
 
 // compareWithReference scores a feature without a baseline against its own first full
@@ -682,6 +727,8 @@ func (s *Store) compareWithReference(f *feature, w *Window, counts []float64, ex
 			f.ref.cats = maps.Clone(cats)
 		}
 		f.ref.halves = s.halves(f, now)
+		// Batches must be disjoint from the reference: they start at the next slot.
+		f.seq = sequential{from: s.slotIndex(now) + 1}
 	}
 	w.ReferenceStability = f.ref.stability
 	if !f.ref.checked {
@@ -861,6 +908,21 @@ func (s *Store) Transition(key FeatureKey, drifted bool) bool {
 	}
 	f.drifted = drifted
 	return true
+}
+
+// Sequential records one sequential step of a feature: its batch up to slot end
+// (exclusive) was tested and step advanced its e-CUSUM (drift.CUSUMStep) against the log
+// threshold limit; the next batch starts at end. It returns the new statistic and alarm.
+func (s *Store) Sequential(key FeatureKey, end int64, limit float64, step func(stat float64, alarm bool) (float64, bool)) (float64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.features[key]
+	if f == nil {
+		return 0, false
+	}
+	f.seq.stat, f.seq.alarm = step(f.seq.stat, f.seq.alarm)
+	f.seq.from, f.seq.limit = end, limit
+	return f.seq.stat, f.seq.alarm
 }
 
 // ReportMismatch returns true the first time a feature's window is found not to match

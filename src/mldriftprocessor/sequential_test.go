@@ -1,0 +1,100 @@
+// Copyright The modeltel Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package mldriftprocessor
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/modeltel/mldriftprocessor/internal/drift"
+)
+
+// sequentialRun feeds one feature 60 in-distribution values a second for 30 s, then 60
+// shifted values a second, emitting every second, and returns the second (after the
+// shift) of the first ml.drift.started record and that record's reasons.
+func sequentialRun(t *testing.T, arl float64) (int, string) {
+	cfg := testConfig()
+	cfg.Thresholds.SequentialARL = arl
+	h := newHarness(t, cfg)
+	h.consume(t, baselineFor("m", "x"))
+	for s := -30; s < 60; s++ {
+		if s < 0 {
+			h.consume(t, production("a", "m", "x", 6, 18, 24, 12))
+		} else {
+			h.consume(t, production("a", "m", "x", 12, 24, 18, 6))
+		}
+		h.clock.Advance(time.Second)
+		_, ld := h.p.evaluate()
+		if ld.LogRecordCount() > 0 {
+			lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+			require.Equal(t, eventDriftStarted, lr.EventName())
+			require.GreaterOrEqual(t, s, 0, "no false alarm on in-distribution data")
+			reason, _ := lr.Attributes().Get(attrReason)
+			return s, reason.Str()
+		}
+	}
+	return -1, ""
+}
+
+// TestSequentialDetectsBeforeTheWindow: on the same stream, the sequential rule reports a
+// shift after a few one-second batches, while the one-minute window needs more of the
+// shifted data before its own rules fire; the record names the sequential rule.
+func TestSequentialDetectsBeforeTheWindow(t *testing.T) {
+	withRule, reason := sequentialRun(t, 1000)
+	windowOnly, windowReason := sequentialRun(t, 0)
+	require.GreaterOrEqual(t, withRule, 0)
+	require.Greater(t, windowOnly, withRule, "window-only detection at %d s", windowOnly)
+	require.Equal(t, drift.RuleSequential, reason)
+	require.NotContains(t, windowReason, drift.RuleSequential)
+	t.Logf("detected after %d s with the sequential rule, %d s with the window alone", withRule, windowOnly)
+}
+
+// TestSequentialStateSurvivesRestart: the e-CUSUM statistic, its alarm and the position of
+// the next batch are saved with the rest of the state; a processor restored from it keeps
+// the alarm (no second ml.drift.started), reports the same statistic and does not test the
+// batches it already tested again.
+func TestSequentialStateSurvivesRestart(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.consume(t, baselineFor("m", "x"))
+	started := false
+	for s := -30; s < 10 && !started; s++ {
+		if s < 0 {
+			h.consume(t, production("a", "m", "x", 6, 18, 24, 12))
+		} else {
+			h.consume(t, production("a", "m", "x", 12, 24, 18, 6))
+		}
+		h.clock.Advance(time.Second)
+		_, ld := h.p.evaluate()
+		started = ld.LogRecordCount() > 0
+	}
+	require.True(t, started)
+	windows, _ := h.p.store.Snapshot()
+	require.True(t, windows[0].SequentialAlarm)
+	before := windows[0].Sequential
+	data, err := h.p.store.Marshal()
+	require.NoError(t, err)
+
+	restarted := newHarness(t, testConfig())
+	restarted.clock.Advance(h.clock.Now().Sub(t0))
+	_, err = restarted.p.store.Restore(data)
+	require.NoError(t, err)
+	restarted.consume(t, baselineFor("m", "x"))
+	windows, _ = restarted.p.store.Snapshot()
+	w := windows[0]
+	require.True(t, w.SequentialAlarm)
+	require.Equal(t, before, w.Sequential)
+	require.Nil(t, w.Batch, "every completed slot was tested before the restart")
+
+	restarted.consume(t, production("a", "m", "x", 12, 24, 18, 6))
+	restarted.clock.Advance(time.Second)
+	md, ld := restarted.p.evaluate()
+	require.Zero(t, ld.LogRecordCount(), "still in drift: no second started record")
+	detected, ok := find(md, metricDetected, map[string]string{attrFeatureName: "x"})
+	require.True(t, ok)
+	require.Equal(t, 1.0, detected)
+	_, ok = find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: drift.RuleSequential})
+	require.True(t, ok)
+}
