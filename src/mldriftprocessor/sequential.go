@@ -15,8 +15,8 @@ import (
 
 // seqStep is one feature's sequential state after this emit.
 type seqStep struct {
-	stat, threshold float64 // ln of the e-detector and of its alarm threshold
-	alarm, stepped  bool    // stepped: a batch was tested in this emit
+	stat, threshold float64 // ln of the e-detector and of its alarm threshold (of the last step)
+	alarm           bool
 }
 
 // sequentialSteps tests the model's ready batches (calibrated features, sequential_arl > 0,
@@ -30,7 +30,7 @@ func (p *driftProcessor) sequentialSteps(windows []state.Window, windowDrift fun
 	var features []drift.Feature
 	var idx []int
 	for i, w := range windows {
-		if w.Sequential != 0 || w.SequentialAlarm {
+		if w.SequentialLimit > 0 { // tested before: the state is reported on every emit
 			out[i] = seqStep{stat: w.Sequential, threshold: w.SequentialLimit, alarm: w.SequentialAlarm}
 		}
 		th := p.cfg.forFeature(model, version, w.Key.Feature).drift(modelTh)
@@ -75,18 +75,16 @@ func (p *driftProcessor) sequentialSteps(windows []state.Window, windowDrift fun
 		stat, alarm := p.store.Sequential(w.Key, w.Batch.End, threshold, func(stat float64, alarm bool) (float64, bool) {
 			return drift.CUSUMStep(stat, alarm, logE, threshold, inDrift)
 		})
-		out[idx[j]] = seqStep{stat: stat, threshold: threshold, alarm: alarm, stepped: true}
+		out[idx[j]] = seqStep{stat: stat, threshold: threshold, alarm: alarm}
 	}
 	return out
 }
 
 // applySequential adds the sequential rule to a feature's window result: its e-detector
-// value and threshold as scores (when a batch was tested), and drift while its alarm is on.
+// value and threshold as scores, and drift while its alarm is on.
 func applySequential(r *drift.Result, s seqStep) {
-	if s.stepped {
-		r.Scores[drift.RuleSequential] = math.Exp(s.stat)
-		r.Limits[drift.RuleSequential] = math.Exp(s.threshold)
-	}
+	r.Scores[drift.RuleSequential] = math.Exp(s.stat)
+	r.Limits[drift.RuleSequential] = math.Exp(s.threshold)
 	if !s.alarm || r.Verdict == drift.VerdictInsufficientData {
 		return
 	}
