@@ -1,7 +1,7 @@
 """Sequential drift detection measured: delay after a change point and run length to a false alarm.
 
     .venv/bin/python bench/drift_sequential.py [--streams 20] [--evidently-streams 5] [--no-evidently]
-                                               [--cells] [--cell-trials 200] [--json PATH]
+        [--rl-streams 10] [--default-batches 1000] [--parts delay,run_length] [--cells] [--cell-trials 200]
 
 Streams of rows are scored the way the collector scores them: every 100 rows (one emit) the
 last 1,000 rows (the window) get the calibrated window verdict, and the 100 new rows (the
@@ -18,7 +18,7 @@ batch) advance the sequential rule (modeltel._sequential, docs/drift-math.md sec
    batches of 100 rows: for the sequential rule at sequential_arl 20 and 100 (where it can be
    measured; the bound says >= 20 and >= 100) with baselines of 100, 1,000 and 5,000 rows, and
    for the window verdict alone (alpha 0.05, evaluated every 100 rows); plus the alarms at the
-   default 1000 in 3,000 batches.
+   default 1000 in ``--default-batches`` batches.
 3. ``--cells``: the no-drift cells of bench/drift_eval.py that were above 5% any-feature false
    alarms at 40 windows (docs/drift-math.md section 7) again with ``--cell-trials`` windows each,
    with a 95% Wilson interval and the rules that fired.
@@ -136,10 +136,10 @@ def attach_evidently_delays(rows: list[dict], results: dict[int, dict]) -> None:
         row["evidently_detected"] = float(np.isfinite(out).mean())
 
 
-def run_lengths(rng: np.random.Generator, streams: int) -> list[dict]:
+def run_lengths(rng: np.random.Generator, streams: int, default_batches: int) -> list[dict]:
     """Batches until the first false alarm of the model on streams without change."""
     rows = []
-    for arl, n_streams, cap in ((20.0, streams, 400), (100.0, max(5, streams // 2), 1500), (DEFAULT_ARL, 1, 3000)):
+    for arl, n_streams, cap in ((20.0, streams, 300), (100.0, max(3, streams // 2), 1000), (DEFAULT_ARL, 1, default_batches)):
         for n in (100, 1000, 5000):
             seq_runs, win_runs, alarms_total, batches_total = [], [], 0, 0
             t0 = time.perf_counter()
@@ -218,6 +218,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--streams", type=int, default=20, help="streams per delay case and per run-length cell (arl 20)")
     ap.add_argument("--evidently-streams", type=int, default=5)
+    ap.add_argument("--rl-streams", type=int, default=10, help="streams per run-length cell at sequential_arl 20 (half at 100)")
+    ap.add_argument("--default-batches", type=int, default=1000, help="batches of the stream at the default sequential_arl")
+    ap.add_argument("--parts", default="delay,run_length", help="comma-separated: delay, run_length")
     ap.add_argument("--no-evidently", action="store_true")
     ap.add_argument("--cells", action="store_true", help="re-run the no-drift cells that were above target")
     ap.add_argument("--cell-trials", type=int, default=200)
@@ -230,10 +233,14 @@ def main() -> None:
     ev = de.Evidently(enabled, 10**6)
     ev.reason = reason or ev.reason
     t0 = time.perf_counter()
-    print("1. detection delay", flush=True)
-    dl = delays(rng, args.streams, args.evidently_streams if enabled else 0, ev)
-    print("2. run length to a false alarm", flush=True)
-    rl = run_lengths(rng, args.streams)
+    parts = set(args.parts.split(","))
+    dl, rl = [], []
+    if "delay" in parts:
+        print("1. detection delay", flush=True)
+        dl = delays(rng, args.streams, args.evidently_streams if enabled else 0, ev)
+    if "run_length" in parts:
+        print("2. run length to a false alarm", flush=True)
+        rl = run_lengths(rng, args.rl_streams, args.default_batches)
     cl = []
     if args.cells:
         print("3. the no-drift cells above target", flush=True)

@@ -98,7 +98,8 @@ class SequentialDrift:
         now: an alarm only ends while its feature's window does not drift.
         """
         result = evaluate(self.reference, batch, self.config, outputs=self.outputs)
-        scored = [fd for fd in result.features if fd.verdict != "insufficient_data"]
+        # Projections feed the model's multivariate verdict, not per-feature alarms (as mldrift).
+        scored = [fd for fd in result.features if fd.verdict != "insufficient_data" and fd.role != "projection"]
         threshold = sequential_threshold(self.arl, len(scored))
         for fd in scored:
             state = self.features.setdefault(fd.name, SequentialFeature())
