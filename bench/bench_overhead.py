@@ -12,10 +12,16 @@ numbers; wall time per call includes the export threads' share of the CPU):
   span           the function inside one bare, sampled OpenTelemetry SDK span (the unit)
   openinference  OpenInference's ``@tracer.chain`` decorator on the same function (the peer:
                  a span with its input and output attributes)
-  monitor@R      @modeltel.monitor at the default settings: span, metrics, summaries,
-                 sketches, and the OpenTelemetry log record for a share R of the calls
-                 (MODELTEL_LOG_SAMPLE_RATE; 1.0 is the default); no console JSON line (OTLP
-                 logs are configured)
+  monitor        @modeltel.monitor at the default settings: span, summaries, sketches, the
+                 duration aggregated in modeltel's store (exported with the distributions by
+                 the sketch exporter, as under configure()), the row counter; by the default
+                 log rule no log record for a successful, sampled prediction (the span is
+                 its record); no console JSON line (OTLP logs are configured)
+  monitor, SDK duration
+                 the same with ml.prediction.duration recorded through the SDK histogram
+                 (what happens when nothing exports the store; the earlier default)
+  monitor@R      the same with MODELTEL_LOG_SAMPLE_RATE=R: the OpenTelemetry log record for a
+                 share R of the calls (1: every one, the earlier default)
   monitor 10%    the same under a 10% parent-based ratio sampler (an unsampled prediction
                  pays only for what is aggregated: distributions, duration, rows)
   monitor, unsampled parent
@@ -25,18 +31,19 @@ numbers; wall time per call includes the export threads' share of the CPU):
 and, to show what part of that no instrumentation library can avoid, the floor:
   floor@R        only the OpenTelemetry SDK calls one monitored prediction makes, none of
                  modeltel's code: the span with the same ml.* attributes, the output
-                 attribute, the ml.prediction.duration record, and for a share R of the calls
-                 the OpenTelemetry log record (same body, same attributes)
+                 attribute, and for a share R of the calls the OpenTelemetry log record (same
+                 body, same attributes); floor@0 is the default's (the duration is no SDK
+                 call any more)
 plus one structlog JSON line for scale. The overhead of a case is its time minus the bare
 function's; ratios are overheads over the bare span's. The cases run in interleaved rounds,
 each sample ending with a flush of the export queues, so that noise from the rest of the
 machine and export backlogs hit every case alike; ratios are taken within each round, then
-the median over rounds. Targets (SDK core v2): monitor@1 <= 2x one bare span and below
-OpenInference; monitor 10% <= 0.5x; disabled about 0.
+the median over rounds. Targets (SDK core v2): monitor (default) <= 2x one bare span and
+below OpenInference; monitor 10% <= 0.5x; disabled about 0.
 Prints a table and writes JSON (bench/results/overhead.json). OpenInference comes from
 bench/requirements-overhead.txt (skipped, and said so, when it is not installed).
 
-    .venv/bin/python bench/bench_overhead.py [--calls 2000] [--rounds 9] [--rates 1 0.1]
+    .venv/bin/python bench/bench_overhead.py [--calls 2000] [--rounds 9] [--rates 1]
 """
 
 from __future__ import annotations
@@ -59,7 +66,9 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExporter, MetricExportResult
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
@@ -67,6 +76,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 import modeltel
 from modeltel import _telemetry
 from modeltel._config import Config
+from modeltel._export import SketchExporter
 from modeltel._logging import json_log_to, safe_json
 from modeltel._prediction import new_prediction_id
 from modeltel._sketch import SketchStore
@@ -78,6 +88,23 @@ class DiscardSpans(SpanExporter):
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
         encode_spans(spans).SerializeToString()
         return SpanExportResult.SUCCESS
+
+
+class DiscardMetrics(MetricExporter):
+    """The sketch exporter's OTLP encoding, then discarded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def export(self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        encode_metrics(metrics_data).SerializeToString()
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        pass
 
 
 class DiscardLogs(LogRecordExporter):
@@ -100,7 +127,7 @@ def _a_logged_body(row: dict[str, float]) -> str:
     def predict(x: dict[str, float]) -> float:
         return sum(x.values())
 
-    with capture() as cap:
+    with capture(log_sample_rate=1.0) as cap:
         predict(row)
     return safe_json({k: v for k, v in cap.logs[0].items() if k not in ("event", "level", "timestamp")})
 
@@ -155,7 +182,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=2000, help="calls per sample")
     parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--rates", type=float, nargs="+", default=[1.0, 0.1], help="log sample rates to measure")
+    parser.add_argument("--rates", type=float, nargs="+", default=[1.0], help="log sample rates to measure beside the default rule")
     args = parser.parse_args()
 
     tracer_provider = TracerProvider()
@@ -165,6 +192,9 @@ def main() -> int:
     logger_provider.add_log_record_processor(BatchLogRecordProcessor(DiscardLogs(), max_queue_size=1 << 16))
     sink = open(os.devnull, "w")
     store = SketchStore()
+    # As under configure(): the store (distributions and ml.prediction.duration) leaves
+    # through the sketch exporter; flushed with the other queues after every sample.
+    sketch_exporter = SketchExporter(DiscardMetrics(), resource=Resource.create({}), store=store, interval=10.0)
     telemetry = _telemetry.build(
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
@@ -237,10 +267,15 @@ def main() -> int:
         if oi_tracer is not None:
             chained = oi_tracer.chain(predict)
             cases[f"{label}: openinference"] = lambda chained=chained: chained(row)
-        for rate in args.rates:
-            monitored = modeltel.monitor(model="bench", version="1", log_sample_rate=rate)(predict)
-            cases[f"{label}: monitor@{rate:g}"] = lambda monitored=monitored: monitored(row)
         monitored = modeltel.monitor(model="bench", version="1")(predict)
+        cases[f"{label}: monitor"] = lambda monitored=monitored: monitored(row)
+        cases[f"{label}: monitor, SDK duration"] = lambda monitored=monitored: monitored(row)
+        settings[f"{label}: monitor, SDK duration"] = Setting(
+            lambda: setattr(store, "exports_durations", False), lambda: setattr(store, "exports_durations", True)
+        )
+        for rate in args.rates:
+            logged = modeltel.monitor(model="bench", version="1", log_sample_rate=rate)(predict)
+            cases[f"{label}: monitor@{rate:g}"] = lambda logged=logged: logged(row)
         cases[f"{label}: monitor 10%"] = lambda monitored=monitored: monitored(row)
         settings[f"{label}: monitor 10%"] = Setting(
             lambda: _telemetry.swap(sampled_telemetry), lambda: _telemetry.swap(telemetry)
@@ -255,10 +290,6 @@ def main() -> int:
         )
 
     # The floor: the OpenTelemetry calls of one monitored prediction, nothing else.
-    floor_meter = meter_provider.get_meter("bench")
-    floor_duration = floor_meter.create_histogram(
-        "bench.floor.duration", unit="s", explicit_bucket_boundaries_advisory=_telemetry.DURATION_BUCKETS
-    )
     floor_logger = logger_provider.get_logger("bench")
     base_attributes = {"ml.model.name": "bench", "ml.model.version": "1"}
     body = _a_logged_body(row)
@@ -270,10 +301,8 @@ def main() -> int:
             attributes={**base_attributes, "ml.prediction.id": new_prediction_id(), "ml.input.rows": 1, "ml.input.features": 20},
         )
         token = otel_context.attach(trace.set_span_in_context(span))
-        start = time.perf_counter()
         y = predict(row)
         span.set_attributes({"ml.output.value.mean": y})
-        floor_duration.record(time.perf_counter() - start, base_attributes)
         if rate >= 1.0 or floor_sampler.random() < rate:
             floor_logger.emit(
                 timestamp=time.time_ns(), context=trace.set_span_in_context(span),
@@ -285,7 +314,7 @@ def main() -> int:
         return y
 
     for label, predict in predicts.items():
-        for rate in args.rates:
+        for rate in [0.0, *args.rates]:
             cases[f"{label}: floor@{rate:g}"] = lambda predict=predict, rate=rate: floor(predict, rate)
 
     log = structlog.wrap_logger(
@@ -298,6 +327,7 @@ def main() -> int:
         tracer_provider.force_flush()
         sampled_provider.force_flush()
         logger_provider.force_flush()
+        sketch_exporter.force_flush()
 
     results: dict[str, Any] = measure(cases, args.calls, args.rounds, flush, settings)
 
@@ -321,19 +351,19 @@ def main() -> int:
         )
     targets = []
     for label in predicts:
-        monitor = results[f"{label}: monitor@1"]["x_bare_span"]
-        targets.append((f"{label}: monitor@1 <= 2x one bare span", monitor <= 2.0, f"{monitor:.2f}x"))
+        monitor = results[f"{label}: monitor"]["x_bare_span"]
+        targets.append((f"{label}: monitor (default) <= 2x one bare span", monitor <= 2.0, f"{monitor:.2f}x"))
         if f"{label}: openinference" in results:
             peer = results[f"{label}: openinference"]["x_bare_span"]
-            targets.append((f"{label}: monitor@1 below OpenInference's @tracer.chain", monitor < peer, f"{monitor:.2f}x vs {peer:.2f}x"))
+            targets.append((f"{label}: monitor (default) below OpenInference's @tracer.chain", monitor < peer, f"{monitor:.2f}x vs {peer:.2f}x"))
         sampled = results[f"{label}: monitor 10%"]["x_bare_span"]
         targets.append((f"{label}: monitor under a 10% parent-based sampler <= 0.5x", sampled <= 0.5, f"{sampled:.2f}x"))
         unsampled = results[f"{label}: monitor, unsampled parent"]["x_bare_span"]
         targets.append((f"{label}: monitor under an unsampled parent <= 0.5x", unsampled <= 0.5, f"{unsampled:.2f}x"))
         disabled = results[f"{label}: disabled"]["overhead_us"]
         targets.append((f"{label}: OTEL_SDK_DISABLED=true about 0 (< 1 us)", disabled < 1.0, f"{disabled:.2f} us"))
-        floor_ratio = results[f"{label}: floor@1"]["x_bare_span"]
-        print(f"floor: {label} at log rate 1, the OpenTelemetry calls alone: {floor_ratio:.2f}x one bare span")
+        floor_ratio = results[f"{label}: floor@0"]["x_bare_span"]
+        print(f"floor: {label} at the default log rule, the OpenTelemetry calls alone: {floor_ratio:.2f}x one bare span")
     for what, met, figure in targets:
         print(f"target: {what} -> {'met' if met else 'NOT met'} ({figure})")
     results["targets"] = [{"target": w, "met": m, "figure": f} for w, m, f in targets]

@@ -92,9 +92,13 @@ class Config:
     exporter: str | None = _env("MODELTEL_EXPORTER", _parse_exporter, None)
     #: ``MODELTEL_CONSOLE_PATH`` (default stdout): a file for the console exporter's JSON lines.
     console_path: str | None = _env("MODELTEL_CONSOLE_PATH", _parse_str, None)
-    #: ``MODELTEL_LOG_SAMPLE_RATE`` (default 1.0): share of successful predictions that get a
-    #: log record; failures are always logged.
-    log_sample_rate: float = _env("MODELTEL_LOG_SAMPLE_RATE", _parse_rate, 1.0)
+    #: ``MODELTEL_LOG_SAMPLE_RATE``: share of successful predictions that get an
+    #: ``ml.prediction`` log record; failed predictions and rejected inputs always do. Default
+    #: (unset): 0 for a prediction whose span is sampled (the exported span is its record;
+    #: its summaries are in the metrics), 1 when no tracing SDK is set up (the log record is
+    #: the only per-prediction record). ``1`` logs every successful prediction (the earlier
+    #: default).
+    log_sample_rate: float | None = _env("MODELTEL_LOG_SAMPLE_RATE", _parse_rate, None)
     #: ``MODELTEL_BASELINE``: the path of a saved baseline for the models of the server routes
     #: and the ML-library hooks (zero-code) that are given none; it also names the model and
     #: version when nothing else does.

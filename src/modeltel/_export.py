@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import weakref
 from typing import Any, Mapping
@@ -46,20 +47,24 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from modeltel import _registry
-from modeltel._telemetry import VERSION
-from modeltel._sketch import STORE, CountPoint, HistogramPoint, SketchStore, Snapshot
+from modeltel import _semconv as sc
+from modeltel._telemetry import DURATION_BUCKETS, SCOPE, VERSION
+from modeltel._sketch import STORE, CountPoint, DurationPoint, HistogramPoint, SketchStore, Snapshot
 
 __all__ = [
     "CountingLogProcessor",
     "CountingSpanProcessor",
     "DropCounter",
     "SketchExporter",
+    "duration_metric",
     "queued",
     "to_metrics_data",
 ]
 
 _log = logging.getLogger("modeltel")
 _SCOPE = InstrumentationScope("modeltel.sketch", VERSION)
+# ml.prediction.duration keeps the scope it had as an SDK instrument (dashboards may filter on it).
+_DURATION_SCOPE = InstrumentationScope(SCOPE, VERSION)
 _DELTA = AggregationTemporality.DELTA
 _CUMULATIVE = AggregationTemporality.CUMULATIVE
 
@@ -80,10 +85,10 @@ def _finite(v: float) -> Any:
     return v if math.isfinite(v) else None
 
 
-def _histogram_point(p: HistogramPoint, start: int, now: int) -> HistogramDataPoint:
-    attrs = _base(p.model, p.version, p.role, p.feature)
-    if p.baseline_id:
-        attrs["ml.baseline.id"] = p.baseline_id
+def _explicit_point(
+    attrs: dict[str, Any], p: HistogramPoint | DurationPoint, bounds: Any, start: int, now: int
+) -> HistogramDataPoint:
+    """An explicit-bucket point; a withheld (NaN) sum, min or max is left out."""
     return HistogramDataPoint(
         attributes=attrs,
         start_time_unix_nano=start,
@@ -91,10 +96,17 @@ def _histogram_point(p: HistogramPoint, start: int, now: int) -> HistogramDataPo
         count=p.count,
         sum=_finite(p.sum),
         bucket_counts=list(p.counts),
-        explicit_bounds=list(p.bounds),
+        explicit_bounds=list(bounds),
         min=_finite(p.min),
         max=_finite(p.max),
     )
+
+
+def _histogram_point(p: HistogramPoint, start: int, now: int) -> HistogramDataPoint:
+    attrs = _base(p.model, p.version, p.role, p.feature)
+    if p.baseline_id:
+        attrs["ml.baseline.id"] = p.baseline_id
+    return _explicit_point(attrs, p, p.bounds, start, now)
 
 
 def _count_point(p: CountPoint, start: int, now: int) -> NumberDataPoint:
@@ -104,6 +116,37 @@ def _count_point(p: CountPoint, start: int, now: int) -> NumberDataPoint:
     if p.baseline_id:
         attrs["ml.baseline.id"] = p.baseline_id
     return NumberDataPoint(attributes=attrs, start_time_unix_nano=start, time_unix_nano=now, value=p.value)
+
+
+def _duration_point(p: DurationPoint, start: int, now: int) -> HistogramDataPoint:
+    if p.model is None:  # the series beyond the cap
+        attrs: dict[str, Any] = {"otel.metric.overflow": True}
+    else:
+        attrs = {sc.ATTR_MODEL_NAME: p.model, sc.ATTR_MODEL_VERSION: p.version}
+        if p.error_type is not None:
+            attrs[sc.ATTR_ERROR_TYPE] = p.error_type
+    return _explicit_point(attrs, p, DURATION_BUCKETS, start, now)
+
+
+def duration_metric(snapshot: Snapshot) -> Metric | None:
+    """``ml.prediction.duration`` of a snapshot: the histogram the SDK instrument made before
+    (same name, unit, attributes and buckets), cumulative unless the snapshot is delta."""
+    if not snapshot.durations:
+        return None
+    delta = snapshot.durations_delta
+    now = snapshot.time_unix_nano
+    return Metric(
+        name=sc.METRIC_DURATION,
+        description="Duration of model predictions.",
+        unit="s",
+        data=Histogram(
+            data_points=[
+                _duration_point(p, snapshot.start_time_unix_nano if delta else p.start_time_unix_nano, now)
+                for p in snapshot.durations
+            ],
+            aggregation_temporality=_DELTA if delta else _CUMULATIVE,
+        ),
+    )
 
 
 def _counter(name: str, description: str, unit: str, points: list[NumberDataPoint], temporality: AggregationTemporality) -> Metric:
@@ -211,17 +254,13 @@ def to_metrics_data(
             ],
             _DELTA,
         ))
-    if not metrics:
+    scopes = [ScopeMetrics(scope=_SCOPE, metrics=metrics, schema_url="")] if metrics else []
+    duration = duration_metric(snapshot)
+    if duration is not None:
+        scopes.append(ScopeMetrics(scope=_DURATION_SCOPE, metrics=[duration], schema_url=""))
+    if not scopes:
         return MetricsData(resource_metrics=[])
-    return MetricsData(
-        resource_metrics=[
-            ResourceMetrics(
-                resource=resource,
-                scope_metrics=[ScopeMetrics(scope=_SCOPE, metrics=metrics, schema_url="")],
-                schema_url="",
-            )
-        ]
-    )
+    return MetricsData(resource_metrics=[ResourceMetrics(resource=resource, scope_metrics=scopes, schema_url="")])
 
 
 def _count_points(data: MetricsData) -> int:
@@ -239,6 +278,13 @@ def _count_values(snapshot: Snapshot) -> int:
 
 
 _EXPORTERS: "weakref.WeakSet[SketchExporter]" = weakref.WeakSet()
+
+
+def _prefers_delta_histograms() -> bool:
+    """``OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE``: ``delta`` and ``lowmemory`` make
+    histograms delta in the stock OTLP exporters; the default is cumulative."""
+    preference = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "cumulative")
+    return preference.strip().lower() in ("delta", "lowmemory")
 
 
 class SketchExporter:
@@ -289,6 +335,11 @@ class SketchExporter:
         self.exports = 0
         self.failed_exports = 0
         self.succeeded_exports = 0
+        # ml.prediction.duration leaves with the distributions, with the temporality the
+        # stock OTLP exporter would have given the SDK histogram (cumulative unless the
+        # standard preference asks for delta).
+        self._durations_delta = _prefers_delta_histograms()
+        store.exports_durations = True
         _EXPORTERS.add(self)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -335,7 +386,7 @@ class SketchExporter:
                 if self._abandoned:
                     return False
                 try:
-                    snapshot = self._store.collect()
+                    snapshot = self._store.collect(durations_delta=self._durations_delta)
                     data = to_metrics_data(snapshot, resource=self._resource, dropped=self._dropped_unreported)
                 except Exception as exc:  # noqa: BLE001
                     _log.warning("modeltel: building distribution metrics failed: %r", exc)

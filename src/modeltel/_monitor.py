@@ -104,8 +104,9 @@ def monitor(func: Any = None, /, **options: Any) -> Any:
             ``MODELTEL_CAPTURE_ERROR_MESSAGES``; by default only the exception type).
         raw_sample_rate: share of predictions whose raw payload is logged.
         redact: field/column names replaced by ``[REDACTED]`` in raw payloads.
-        log_sample_rate: share of sampled, successful predictions that are logged
-            (failures are always logged).
+        log_sample_rate: share of successful predictions with a sampled span that get an
+            ``ml.prediction`` log record (else ``MODELTEL_LOG_SAMPLE_RATE``; by default none:
+            the span is the record; failures are always logged).
         flag_outliers: with a baseline, count the input rows beyond its 0.1%/99.9% tail
             edges on the span (``ml.data_quality.outlier_rows``).
 

@@ -9,9 +9,10 @@ What a prediction does, and what it costs, follows OpenTelemetry's sampling:
 - always (aggregated, complete whatever the sampling): the input and output summaries
   into the sketch store (distributions), data-quality counts, the duration histogram and
   the row counter;
-- only when its span is sampled: span attributes, the recorded exception, and the
-  per-prediction log record (at ``log_sample_rate``); a failed prediction is always logged,
-  and without a tracing SDK (nothing is sampled) the log rate alone decides.
+- only when its span is sampled: span attributes and the recorded exception;
+- the per-prediction log record: every failed prediction; a successful one never when its
+  span is unsampled, else at ``log_sample_rate`` (default: 0 when the span is sampled, as
+  the exported span is the record; 1 without a tracing SDK, as the log is then the only one).
 
 Every modeltel step is contained (fail-open): an exception inside modeltel is counted
 (``ml.sdk.errors``, with a site name unique to the place) and logged once, and the
@@ -555,19 +556,19 @@ class Prediction:
                 output_attributes[sc.ATTR_OUTPUT_ROWS] = self._output_rows
             if output_attributes:
                 span.set_attributes(output_attributes)
+        kind = None
         if error is not None:
             if self._sampled:
                 kind = record_error(span, error, self._error_config())
             else:
                 kind = _telemetry.error_type(error)
-            telemetry.duration.record(duration, {**attributes, sc.ATTR_ERROR_TYPE: kind})
-        else:
-            telemetry.duration.record(duration, attributes)
-            if self._rows:  # rows predicted: a failed call predicted none
-                telemetry.rows.add(self._rows, self.model, self.version)
-        # Unsampled (a sampler decided against the span, and the log record would point to a
-        # trace that is never exported): no log record unless the prediction failed. With no
-        # tracing SDK at all (an invalid span context) there is no sampling to follow.
+        elif self._rows:  # rows predicted: a failed call predicted none
+            telemetry.rows.add(self._rows, self.model, self.version)
+        store = telemetry.store
+        if store.exports_durations:  # aggregated in the store, exported with the distributions
+            store.record_duration(attributes[sc.ATTR_MODEL_NAME], attributes[sc.ATTR_MODEL_VERSION], kind, duration)
+        else:  # nobody exports the store: the application's MeterProvider gets it
+            telemetry.duration.record(duration, attributes if kind is None else {**attributes, sc.ATTR_ERROR_TYPE: kind})
         joinable = None
         if self._options.outcomes and error is None and self._join_output is not MISSING:
             with contained("prediction.outcomes"):
@@ -575,7 +576,7 @@ class Prediction:
         # One record can carry the joinable rows on the prediction's own log record.
         ride = joinable[0][0] if joinable is not None and len(joinable) == 1 else None
         logged = False
-        if error is not None or self._sampled or not span.get_span_context().is_valid:
+        if error is not None or self._logs_success(span):
             logged = self._log(telemetry, duration, error, ride)
         if joinable is not None and not (logged and ride is not None):
             with contained("prediction.outcomes_emit"):
@@ -592,6 +593,30 @@ class Prediction:
             baseline_reference=wire_attributes(options.baseline),
         )
 
+    def _logs_success(self, span: trace.Span) -> bool:
+        """Whether this successful prediction gets a log record (the rule is in the docs:
+        docs/semantic-conventions.md, "Which predictions are logged").
+
+        Unsampled (a sampler decided against the span): never, the record would point to a
+        trace that is never exported. Sampled: at ``log_sample_rate``, by default 0, since the
+        exported span is the prediction's record and its summaries are in the metrics (but a
+        prediction drawn for the opted-in raw capture is logged: the raw payload rides only
+        on log records). No
+        tracing SDK at all (an invalid span context): at ``log_sample_rate``, by default 1,
+        since the log record is then the only per-prediction record.
+        """
+        rate = self._options.log_sample_rate
+        if rate is None:
+            rate = _telemetry.default_config().log_sample_rate
+        if self._sampled:
+            if rate is None:  # a prediction drawn for raw capture (opted in) is logged
+                return self._capture_raw
+        elif span.get_span_context().is_valid:
+            return False
+        elif rate is None:
+            return True
+        return rate >= 1.0 or (rate > 0.0 and _sampler.random() < rate)
+
     def _log(
         self,
         telemetry: _telemetry.Telemetry,
@@ -599,15 +624,11 @@ class Prediction:
         error: BaseException | None,
         joinable: dict[str, Any] | None = None,
     ) -> bool:
-        """The per-prediction log record: every failed prediction; a successful one when its
-        span is sampled and it falls in ``log_sample_rate``. The body carries what the span
-        does not (input and output summaries, the error, opted-in raw payloads); the model,
-        version, id and trace context are the record's attributes and trace fields."""
+        """The per-prediction log record (every failed prediction; a successful one by
+        :meth:`_logs_success`). The body carries what the span does not (input and output
+        summaries, the error, opted-in raw payloads); the model, version, id and trace
+        context are the record's attributes and trace fields."""
         config = _telemetry.default_config()
-        rate = self._options.log_sample_rate
-        rate = config.log_sample_rate if rate is None else rate
-        if error is None and rate < 1.0 and _sampler.random() >= rate:
-            return False
         fields: dict[str, Any] = {sc.ATTR_PREDICTION_ID: self.id}
         if self._input is not None:
             fields["input"] = self._input.log_fields()
@@ -757,15 +778,10 @@ def _redacted(value: Any, names: frozenset[str]) -> Any:
 
 def run(prediction: Prediction, call: Callable[[], Any], output_of: Callable[[Any], Any] | None = None) -> Any:
     """``call()`` as ``prediction``: its result (recorded as the output) and its exceptions
-    unchanged."""
-    prediction.start()
-    try:
+    unchanged (the prediction's ``__exit__`` records an exception and lets it through)."""
+    with prediction:
         result = call()
-    except BaseException as exc:
-        prediction.end(exc)
-        raise
-    prediction.record_result(result, output_of)
-    prediction.end()
+        prediction.record_result(result, output_of)
     return result
 
 
@@ -773,14 +789,9 @@ async def run_async(
     prediction: Prediction, call: Callable[[], Any], output_of: Callable[[Any], Any] | None = None
 ) -> Any:
     """:func:`run` for a coroutine function ``call``."""
-    prediction.start()
-    try:
+    with prediction:
         result = await call()
-    except BaseException as exc:
-        prediction.end(exc)
-        raise
-    prediction.record_result(result, output_of)
-    prediction.end()
+        prediction.record_result(result, output_of)
     return result
 
 
@@ -809,33 +820,47 @@ def stream(
     given; ``NO_OUTPUT`` skips it), the end when the generator is done, fails or is closed.
 
     Each step of the user's generator runs with the prediction's span current; the span is
-    not left attached while the consumer holds the generator. ``send()`` and ``throw()``
-    are forwarded.
+    not left attached while the consumer holds the generator. ``send()``, ``throw()`` and
+    ``close()`` are forwarded (by ``yield from``).
     """
     prediction = _begin_stream(begin, parent)
-    generator = make()
-    step: Callable[[Any], Any] = generator.send
-    value: Any = None
-    try:
-        while True:
-            with prediction.step():
-                try:
-                    item = step(value)
-                except StopIteration as stop:
-                    prediction.end()
-                    return stop.value
-            prediction.record_result(item, output_of)
-            try:
-                value = yield item
-                step = generator.send
-            except GeneratorExit:
-                generator.close()
-                raise
-            except BaseException as thrown:  # noqa: BLE001 - forwarded into the user's generator
-                step, value = generator.throw, thrown
-    except BaseException as exc:
-        prediction.end(exc)
-        raise
+    with prediction:  # started already; its exit ends it (a close is no error)
+        return (yield from _Steps(prediction, make(), output_of))
+
+
+class _Steps:
+    """The user's generator, each step run as one step of ``prediction`` and each item
+    recorded; ``yield from`` forwards ``send``, ``throw`` and ``close`` to it."""
+
+    __slots__ = ("_prediction", "_generator", "_output_of")
+
+    def __init__(self, prediction: Prediction, generator: Any, output_of: Callable[[Any], Any] | None) -> None:
+        self._prediction = prediction
+        self._generator = generator
+        self._output_of = output_of
+
+    def __iter__(self) -> "_Steps":
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    def send(self, value: Any) -> Any:
+        return self._step(self._generator.send, value)
+
+    def throw(self, *exc_info: Any) -> Any:
+        # ``yield from`` passes (type, value, traceback); one argument is the modern form
+        exc = exc_info[1] if len(exc_info) > 1 and exc_info[1] is not None else exc_info[0]
+        return self._step(self._generator.throw, exc)
+
+    def close(self) -> None:
+        self._generator.close()
+
+    def _step(self, step: Callable[..., Any], *args: Any) -> Any:
+        with self._prediction.step():
+            item = step(*args)  # StopIteration ends the ``yield from`` with the return value
+        self._prediction.record_result(item, self._output_of)
+        return item
 
 
 async def stream_async(
@@ -844,18 +869,18 @@ async def stream_async(
     output_of: Callable[[Any], Any] | None = None,
     parent: Any = None,
 ) -> AsyncIterator[Any]:
-    """:func:`stream` for an async generator."""
+    """:func:`stream` for an async generator (no ``yield from`` there: the forwarding of
+    ``asend``, ``athrow`` and ``aclose`` is written out)."""
     prediction = _begin_stream(begin, parent)
     generator: Any = make()
     step: Callable[[Any], Any] = generator.asend
     value: Any = None
-    try:
+    with prediction:  # started already; its exit ends it (a close is no error)
         while True:
             with prediction.step():
                 try:
                     item = await step(value)
                 except StopAsyncIteration:
-                    prediction.end()
                     return
             prediction.record_result(item, output_of)
             try:
@@ -866,6 +891,3 @@ async def stream_async(
                 raise
             except BaseException as thrown:  # noqa: BLE001 - forwarded into the user's generator
                 step, value = generator.athrow, thrown
-    except BaseException as exc:
-        prediction.end(exc)
-        raise

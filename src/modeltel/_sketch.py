@@ -17,7 +17,8 @@ appended to a per-stream buffer (a list append under the lock) and binned as a b
 the buffer fills or at the next :meth:`SketchStore.collect`.
 
 :meth:`SketchStore.collect` returns everything recorded since the previous collect (delta
-temporality) plus the constant in-band baseline points. ``STORE`` is process-global; in a
+temporality) plus the constant in-band baseline points, and the ``ml.prediction.duration``
+histograms of every model (:class:`Durations`, cumulative like the SDK's default). ``STORE`` is process-global; in a
 forked child (gunicorn pre-fork) its data is cleared (the parent exports its own), its
 baselines are kept.
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from bisect import bisect_left
 import threading
 import time
 import weakref
@@ -36,6 +38,7 @@ import numpy as np
 
 from modeltel import _registry
 from modeltel._identity import number_label
+from modeltel._telemetry import DURATION_BUCKETS, default_config
 from modeltel._columns import (
     OTHER, TAIL_BUCKETS, CategoryCounts, Columns, Record, hash_label, label_is_clear, tail_key_id, tail_label, tail_labels,
 )
@@ -48,6 +51,8 @@ __all__ = [
     "ExpHistogramPoint",
     "HistogramPoint",
     "CountPoint",
+    "DurationPoint",
+    "Durations",
     "OverflowPoint",
     "exp_index",
     "MAX_SCALE",
@@ -152,11 +157,31 @@ class Snapshot:
     #: In-band baselines (cumulative, constant), re-sent on every collect.
     baseline_histograms: list[HistogramPoint] = field(default_factory=list)
     baseline_categories: list[CountPoint] = field(default_factory=list)
+    #: ``ml.prediction.duration``, one point per series (cumulative unless ``durations_delta``).
+    durations: list["DurationPoint"] = field(default_factory=list)
+    durations_delta: bool = False
 
     @property
     def is_empty(self) -> bool:
         """True when nothing was recorded since the previous collect (baselines aside)."""
         return not (self.exponential or self.explicit or self.categories or self.missing or self.overflow)
+
+
+@dataclass(frozen=True, slots=True)
+class DurationPoint:
+    """``ml.prediction.duration`` of one (model, version, error type) series on
+    ``_telemetry.DURATION_BUCKETS``; ``model`` None is the series overflow (``otel.metric.overflow``).
+    ``sum``/``min``/``max`` are NaN (withheld) over fewer than ``min_aggregate_count`` calls."""
+
+    model: str | None
+    version: str | None
+    error_type: str | None
+    start_time_unix_nano: int
+    counts: tuple[int, ...]
+    count: int
+    sum: float
+    min: float
+    max: float
 
 
 # --------------------------------------------------------------------------------------
@@ -578,6 +603,80 @@ def _projection_counts(values: np.ndarray, bounds: np.ndarray, widths: np.ndarra
 
 
 # --------------------------------------------------------------------------------------
+# prediction durations
+
+#: Duration series (model, version, error type) kept; later ones share the overflow series
+#: (the OpenTelemetry SDK's default cardinality limit).
+MAX_DURATION_SERIES = 2000
+_DURATION_OVERFLOW = (None, None, None)
+
+
+class _DurationSeries:
+    __slots__ = ("start", "count", "sum", "min", "max", "counts")
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.count = 0
+        self.sum = 0.0
+        self.min = math.inf
+        self.max = -math.inf
+        self.counts = [0] * (len(DURATION_BUCKETS) + 1)
+
+
+class Durations:
+    """``ml.prediction.duration`` aggregated in the store: one bucket search and a few adds
+    under a lock per call (the OpenTelemetry SDK's ``Histogram.record`` costs about as much
+    as half a bare span). Cumulative per series, as the SDK's default temporality."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._series: dict[tuple[Any, Any, Any], _DurationSeries] = {}
+
+    def record(self, model: str, version: str, error_type: str | None, seconds: float) -> None:
+        key = (model, version, error_type)
+        bucket = bisect_left(DURATION_BUCKETS, seconds)
+        with self._lock:
+            series = self._series.get(key)
+            if series is None:
+                series = self._new_series(key)
+            series.count += 1
+            series.sum += seconds
+            if seconds < series.min:
+                series.min = seconds
+            if seconds > series.max:
+                series.max = seconds
+            series.counts[bucket] += 1
+
+    def _new_series(self, key: tuple[Any, Any, Any]) -> _DurationSeries:
+        if len(self._series) >= MAX_DURATION_SERIES:
+            key = _DURATION_OVERFLOW
+            series = self._series.get(key)
+            if series is not None:
+                return series
+        series = self._series[key] = _DurationSeries(time.time_ns())
+        return series
+
+    def points(self, least: int, reset: bool = False) -> list[DurationPoint]:
+        """One point per series; ``reset``: the calls since the previous reset (delta)."""
+        with self._lock:
+            items = list(self._series.items())
+            if reset:
+                self._series = {}
+            out = []
+            for (model, version, error_type), s in items:
+                shown = s.count >= least  # privacy: no sum, min or max of a few calls
+                out.append(DurationPoint(
+                    model, version, error_type, s.start, tuple(s.counts), s.count,
+                    s.sum if shown else math.nan, s.min if shown else math.nan, s.max if shown else math.nan,
+                ))
+        return out
+
+    def clear(self) -> None:
+        self._lock = threading.Lock()
+        self._series = {}
+
+
+# --------------------------------------------------------------------------------------
 # the store
 
 
@@ -651,7 +750,17 @@ class SketchStore:
         self._vocabularies: dict[tuple[str, str], frozenset[str]] = {}
         self._dropped_streams = 0
         self._last_collect = time.time_ns()
+        #: ``ml.prediction.duration`` (see :meth:`record_duration`).
+        self.durations = Durations()
+        #: True once something exports this store (a :class:`~modeltel._export.SketchExporter`,
+        #: ``modeltel.testing.capture``): predictions then record their duration here, else
+        #: through the OpenTelemetry metrics API (nobody would export it from here).
+        self.exports_durations = False
         _STORES.add(self)
+
+    def record_duration(self, model: str, version: str, error_type: str | None, seconds: float) -> None:
+        """One prediction's duration (``error_type``: the failed call's ``error.type``)."""
+        self.durations.record(model, version, error_type, seconds)
 
     # -- recording ---------------------------------------------------------------------
 
@@ -963,8 +1072,9 @@ class SketchStore:
         for key, stream, rows in pending:
             self._flush_rows(key, stream, rows)
 
-    def collect(self) -> Snapshot:
-        """Everything recorded since the previous collect, and the in-band baselines."""
+    def collect(self, durations_delta: bool = False) -> Snapshot:
+        """Everything recorded since the previous collect, the in-band baselines, and the
+        prediction durations (cumulative; ``durations_delta``: since the previous collect)."""
         self.flush()
         now = time.time_ns()
         with self._lock:
@@ -973,7 +1083,10 @@ class SketchStore:
             self._expire_locked()
             views = list(self._baselines.values())
             dropped, self._dropped_streams = self._dropped_streams, 0
-        snap = Snapshot(start_time_unix_nano=start, time_unix_nano=now)
+        snap = Snapshot(
+            start_time_unix_nano=start, time_unix_nano=now, durations_delta=durations_delta,
+            durations=self.durations.points(default_config().min_aggregate_count, reset=durations_delta),
+        )
         for (model, version, role), (exp, explicit, cats, missing, overflow, least) in deltas:
             for name, acc in exp.items():
                 if acc.count:
@@ -1003,6 +1116,13 @@ class SketchStore:
             snap.baseline_categories.extend(view.categories)
         return snap
 
+    def snapshot_durations(self) -> Snapshot:
+        """The prediction durations alone (cumulative), the distributions left uncollected."""
+        return Snapshot(
+            start_time_unix_nano=self._last_collect, time_unix_nano=time.time_ns(),
+            durations=self.durations.points(default_config().min_aggregate_count),
+        )
+
     def _expire_locked(self) -> None:
         """Free the slots of streams nothing was recorded into for ``stream_ttl`` seconds, so
         that after a spike of model names new models get distributions again."""
@@ -1030,6 +1150,7 @@ class SketchStore:
         self._streams = {}
         self._dropped_streams = 0
         self._last_collect = time.time_ns()
+        self.durations.clear()
 
 
 def _reset_stores_in_child() -> None:

@@ -53,7 +53,9 @@ def _package_version() -> str:
 SCOPE = "modeltel"
 VERSION = _package_version()
 
-# Buckets fit for inference latencies, from sub-millisecond tabular models to slow LLM calls.
+#: Upper-inclusive bucket bounds of ``ml.prediction.duration`` (seconds, ``(b[i-1], b[i]]``
+#: as in OpenTelemetry): from sub-millisecond tabular models to slow LLM calls. The store
+#: (``_sketch.Durations``) and the SDK histogram (no sketch exporter) both bin on them.
 DURATION_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075,
     0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,

@@ -9,11 +9,14 @@ Example::
             predict(X)
         (span,) = cap.spans
         assert span.name == "predict fraud"
-        assert cap.logs[0]["event"] == "ml.prediction"
+        assert span.attributes["ml.input.rows"] == len(X)
         assert cap.metric_points("ml.prediction.duration")[0].count == 1
 
 Every logged prediction is in ``cap.logs`` (the console JSON line's fields) whatever the
-exporter. Nothing global is changed: modeltel's own handles are swapped for ones built from
+exporter; by default that is every failed prediction (``capture(log_sample_rate=1.0)`` logs
+every one, as ``MODELTEL_LOG_SAMPLE_RATE=1`` does in production).
+
+Nothing global is changed: modeltel's own handles are swapped for ones built from
 in-memory providers and restored when the block ends. The global OpenTelemetry providers
 and structlog configuration are left as they were.
 """
@@ -34,6 +37,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from modeltel import _registry, _telemetry
 from modeltel._config import Config
+from modeltel._export import duration_metric
+from modeltel._semconv import METRIC_DURATION
 
 __all__ = ["Capture", "capture"]
 
@@ -47,7 +52,8 @@ class Capture:
         self.resource = Resource.create({"service.name": "modeltel-test"})
         self._spans = InMemorySpanExporter()
         self.tracer_provider = tracer_provider or TracerProvider(resource=self.resource)
-        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self._spans))
+        if hasattr(self.tracer_provider, "add_span_processor"):  # not the API's no-op provider
+            self.tracer_provider.add_span_processor(SimpleSpanProcessor(self._spans))
         self._metrics = InMemoryMetricReader()
         self.meter_provider = MeterProvider(resource=self.resource, metric_readers=[self._metrics])
         self._otel_logs = InMemoryLogRecordExporter()
@@ -55,8 +61,10 @@ class Capture:
         self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self._otel_logs))
         #: The JSON log records, as the event dicts structlog would render.
         self.logs: list[dict[str, Any]] = []
-        #: modeltel's sketch store for this block (distributions of inputs and outputs).
+        #: modeltel's sketch store for this block (distributions of inputs and outputs, and
+        #: ``ml.prediction.duration``, as under ``configure()``).
         self.store = SketchStore()
+        self.store.exports_durations = True
 
     def _json_log(self, level: str, event: str, fields: dict[str, Any], rendered: str | None = None) -> None:
         self.logs.append({"event": event, "level": level, **fields})
@@ -72,9 +80,14 @@ class Capture:
         return list(self._otel_logs.get_finished_logs())
 
     def metric_points(self, name: str) -> list[Any]:
-        """Data points of the API metric ``name`` collected so far (cumulative)."""
-        data = self._metrics.get_metrics_data()
+        """Data points of the metric ``name`` collected so far (cumulative): the metrics
+        API's, and ``ml.prediction.duration``, which modeltel aggregates in its store."""
         points: list[Any] = []
+        if name == METRIC_DURATION:
+            metric = duration_metric(self.store.snapshot_durations())
+            if metric is not None:
+                points.extend(metric.data.data_points)
+        data = self._metrics.get_metrics_data()
         if data is None:
             return points
         for resource_metrics in data.resource_metrics:
@@ -99,7 +112,12 @@ def capture(
 
     ``config`` or ``settings`` (any :class:`modeltel.Config` field) replace the
     configuration for the block, e.g. ``capture(log_sample_rate=0.0)``; ``tracer_provider``
-    is a provider of your own (e.g. with a sampler) that the captured spans go through.
+    is a provider of your own (e.g. with a sampler) that the captured spans go through, or
+    the API's ``NoOpTracerProvider()`` to see what happens without a tracing SDK.
+
+    The log rule is the production one: by default a successful prediction whose span is
+    sampled gets no ``ml.prediction`` log record (the span is its record); use
+    ``capture(log_sample_rate=1.0)`` to look at the record every prediction would get.
     """
     cap = Capture(tracer_provider=tracer_provider)
     telemetry = _telemetry.build(
@@ -124,5 +142,6 @@ def capture(
         _telemetry.swap(previous)
         _telemetry.set_default_config(previous_config)
         _registry.reset()
-        cap.tracer_provider.shutdown()
+        if hasattr(cap.tracer_provider, "shutdown"):
+            cap.tracer_provider.shutdown()
         cap.logger_provider.shutdown()

@@ -10,7 +10,7 @@ from modeltel import Config, ConfigError
 
 
 def test_defaults_env_and_overrides_precedence():
-    assert Config.from_env({}).log_sample_rate == 1.0
+    assert Config.from_env({}).log_sample_rate is None  # unset: the rule by sampling (see Config)
     env = {"MODELTEL_LOG_SAMPLE_RATE": "0.25", "MODELTEL_MAX_FEATURES": "12"}
     config = Config.from_env(env)
     assert (config.log_sample_rate, config.max_features) == (0.25, 12)

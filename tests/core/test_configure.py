@@ -66,7 +66,8 @@ def otlp():
 
 
 def test_otlp_export_sends_spans_metrics_distributions_and_logs(otlp, tmp_path):
-    _run(APP, {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint, "MODELTEL_EXPORT_INTERVAL": "0.2"}, tmp_path)
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint, "MODELTEL_EXPORT_INTERVAL": "0.2", "MODELTEL_LOG_SAMPLE_RATE": "1"}
+    _run(APP, env, tmp_path)
     assert not otlp.errors
     spans = [span for _, span in otlp.spans()]
     assert [s.name for s in spans].count("predict fraud") == 3
@@ -87,9 +88,12 @@ def test_otlp_export_sends_spans_metrics_distributions_and_logs(otlp, tmp_path):
 
 
 def test_no_raw_input_value_leaves_the_process_by_default(otlp, tmp_path):
-    """A sentinel string in every input record never appears in any exported payload."""
+    """A sentinel string in every input record never appears in any exported payload (every
+    prediction logged, so that the log records are scanned too)."""
     result = _run(
-        APP, {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint, "MODELTEL_EXPORT_INTERVAL": "0.2"}, tmp_path
+        APP,
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint, "MODELTEL_EXPORT_INTERVAL": "0.2", "MODELTEL_LOG_SAMPLE_RATE": "1"},
+        tmp_path,
     )
     assert otlp.requests, "nothing was exported"
     assert {r.path for r in otlp.requests} == {"/v1/traces", "/v1/metrics", "/v1/logs"}

@@ -99,13 +99,13 @@ def test_unsampled_prediction_has_no_span_work_and_no_log_but_complete_metrics()
     assert "ml.feature.value" in names
 
 
-def test_ratio_sampler_logs_only_the_sampled_share():
+def test_ratio_sampler_at_log_rate_1_logs_only_the_sampled_share():
     @modeltel.monitor(model="m", version="1")
     def predict(X):
         return 1.0
 
     provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.25)))
-    with capture(tracer_provider=provider) as cap:
+    with capture(tracer_provider=provider, log_sample_rate=1.0) as cap:
         for _ in range(400):
             predict([1.0])
     assert 40 < len(cap.spans) < 160
@@ -113,12 +113,50 @@ def test_ratio_sampler_logs_only_the_sampled_share():
     assert logged == {span.attributes["ml.prediction.id"] for span in cap.spans}
 
 
+def test_default_log_rule_the_span_is_the_record_failures_always_logged():
+    """Default (MODELTEL_LOG_SAMPLE_RATE unset): a successful prediction with a sampled span
+    gets no log record (the span is its record), a failed one always does."""
+    @modeltel.monitor(model="m", version="1")
+    def predict(X):
+        if X[0] < 0:
+            raise ValueError("negative")
+        return 1.0
+
+    with capture() as cap:
+        for _ in range(20):
+            predict([1.0])
+        with pytest.raises(ValueError):
+            predict([-1.0])
+    assert len(cap.spans) == 21
+    assert [log["level"] for log in cap.logs] == ["error"]
+    assert len(cap.otel_logs) == 1
+    (failed,) = [s for s in cap.spans if s.status.status_code.name == "ERROR"]
+    assert cap.logs[0]["ml.prediction.id"] == failed.attributes["ml.prediction.id"]
+    assert sum(p.count for p in cap.metric_points("ml.prediction.duration")) == 21
+
+
+def test_default_log_rule_without_a_tracing_sdk_logs_every_prediction():
+    """No tracing SDK (the API's no-op tracer: no span context): the log record is the only
+    per-prediction record, so by default every prediction is logged."""
+    from opentelemetry.trace import NoOpTracerProvider
+
+    @modeltel.monitor(model="m", version="1")
+    def predict(X):
+        return 1.0
+
+    with capture(tracer_provider=NoOpTracerProvider()) as cap:
+        for _ in range(5):
+            predict([1.0])
+    assert cap.spans == []
+    assert len(cap.logs) == len(cap.otel_logs) == 5
+
+
 def test_otel_log_body_does_not_repeat_the_span():
     @modeltel.monitor(model="m", version="1")
     def predict(X):
         return [0.5]
 
-    with capture() as cap:
+    with capture(log_sample_rate=1.0) as cap:
         predict([{"a": 1.0}])
     (record,) = cap.otel_logs
     body = json.loads(record.log_record.body)

@@ -29,7 +29,7 @@ def test_rows_ride_on_the_prediction_record_with_business_keys_and_segments():
         p = np.array([0.9, 0.2, 0.6])
         return np.column_stack([1 - p, p])
 
-    with capture() as cap:
+    with capture(log_sample_rate=1.0) as cap:
         out = predict(FRAME)
     assert out.shape == (3, 2)
     (rec,) = _joinable(cap)
@@ -147,7 +147,7 @@ def test_the_key_column_is_not_summarised_as_a_feature(make):
         return np.array([0.2, 0.9])
 
     X = make()
-    with capture() as cap:
+    with capture(log_sample_rate=1.0) as cap:
         predict(X)
     (span,) = cap.spans
     assert span.attributes["ml.input.features"] == 2

@@ -95,6 +95,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
             # Both log destinations at once (the console line is off beside OTLP by default),
             # so that both are scanned.
             "MODELTEL_LOG_CONSOLE": "true",
+            # Every prediction logged (by default a traced success is not), so that the log
+            # records of successes are scanned too.
+            "MODELTEL_LOG_SAMPLE_RATE": "1",
         }
         for name in ("MODELTEL_CAPTURE_ERROR_MESSAGES", "MODELTEL_CAPTURE_RAW", "MODELTEL_HASH_CATEGORIES"):
             env.pop(name, None)

@@ -31,7 +31,10 @@ def test_batch_scoring_scores_a_csv_in_chunks_one_span_per_chunk(otlp, tmp_path)
     assert sorted(s.attributes["ml.input.rows"] for s in predicts) == [50, 100, 100]
     features = {attrs["ml.feature.name"] for attrs, _ in metric_points(otlp, "ml.feature.value")}
     assert {"sepal_length", "petal_width"} <= features
-    assert len([r for r in log_records(otlp) if r["event_name"] == "ml.prediction"]) == 3
+    # The default log rule: a successful, traced prediction's record is its span (no log record,
+    # no JSON line).
+    assert [r for r in log_records(otlp) if r["event_name"] == "ml.prediction"] == []
+    assert "ml.prediction" not in result.stdout
 
 
 def test_batch_scoring_demo_mode_runs_with_console_export(tmp_path):

@@ -45,7 +45,8 @@ def gunicorn_server(otlp, iris_model_path, tmp_path):
             "--access-logfile", str(access_log), "--access-logformat", "pid=%(p)s tp=%({traceparent}i)s",
             "flask_server:app",
         ],
-        otel_env(otlp, IRIS_MODEL_PATH=str(iris_model_path), IRIS_MODEL_VERSION=VERSION),
+        # every prediction logged: the records of both workers are checked on shutdown too
+        otel_env(otlp, IRIS_MODEL_PATH=str(iris_model_path), IRIS_MODEL_VERSION=VERSION, MODELTEL_LOG_SAMPLE_RATE="1"),
         port,
         tmp_path,
     )

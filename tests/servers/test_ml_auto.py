@@ -203,7 +203,7 @@ def test_onnxruntime_session_run_is_one_span_with_input_and_output(instrumented,
     onx = to_onnx(LogisticRegression().fit(X, y), X[:1], options={"zipmap": False})
     session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
     register_model(session, version="1.0.0")
-    with capture() as cap:
+    with capture(log_sample_rate=1.0) as cap:
         labels, probabilities = session.run(None, {session.get_inputs()[0].name: X[:12]})
     assert labels.shape == (12,) and probabilities.shape == (12, 2)
     (span,) = _predict_spans(cap)
@@ -363,7 +363,7 @@ def test_string_classes_of_a_classifier_are_in_clear_and_other_labels_stay_hashe
 
     X = [[0.0], [1.0], [2.0], [3.0]]
     clf = DecisionTreeClassifier().fit(X, ["setosa", "setosa", "virginica", "virginica"])
-    with capture() as cap:
+    with capture(log_sample_rate=1.0) as cap:
         clf.predict([[0.5], [2.5]])
     (log,) = cap.logs
     assert log["output"]["classes"] == {"setosa": 1, "virginica": 1}
@@ -373,7 +373,7 @@ def test_string_classes_of_a_classifier_are_in_clear_and_other_labels_stay_hashe
 
     import modeltel
 
-    with capture() as cap:
+    with capture(log_sample_rate=1.0) as cap:
         with modeltel.observe("labels", "1") as p:
             p.record_output(["setosa-like free text"])  # no vocabulary here: hashed
     (log,) = cap.logs

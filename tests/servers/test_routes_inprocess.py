@@ -121,7 +121,7 @@ def test_fastapi_raw_generator_handler_is_one_prediction_as_long_as_the_stream()
         for item in range(1, n + 1):
             yield f"{item}\n"
 
-    with capture() as cap:
+    with capture(log_sample_rate=1.0) as cap:
         instrument_fastapi(app, tracer_provider=cap.tracer_provider)
         with TestClient(app) as client:
             r = client.get("/stream", params={"n": 3})
@@ -161,7 +161,7 @@ def test_fastapi_json_lines_generator_route_summarises_the_body_and_every_stream
             for row in rows:
                 yield {"score": row.amount / 100}
 
-    with capture() as cap:
+    with capture(log_sample_rate=1.0) as cap:
         instrument_fastapi(app, tracer_provider=cap.tracer_provider)
         with TestClient(app) as client:
             r = client.post("/score", json=[{"amount": 10.0}, {"amount": 50.0}, {"amount": 90.0}, {"amount": 20.0}])

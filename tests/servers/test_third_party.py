@@ -70,7 +70,8 @@ def test_zero_code_pipeline_is_one_prediction_with_the_request_columns_and_a_det
     model_path, _ = frame_model
     plain, _ = _serve_pipeline(otlp, model_path, tmp_path, instrument=False)
     otlp.requests.clear()
-    bodies, server = _serve_pipeline(otlp, model_path, tmp_path, instrument=True)
+    # every prediction logged (by default a traced success is not), to check the log path
+    bodies, server = _serve_pipeline(otlp, model_path, tmp_path, instrument=True, MODELTEL_LOG_SAMPLE_RATE="1")
     assert bodies == plain  # byte-identical responses
     assert "partially initialized" not in server.stderr()
     predicts = [s for s in spans(otlp) if s.name.startswith("predict ")]
