@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -29,12 +30,15 @@ def _run(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_readme_example_runs_as_written_and_logs_a_prediction(tmp_path):
+def test_readme_example_runs_as_written_and_prints_the_span_of_a_prediction(tmp_path):
+    """Console mode: the predict span is printed; by the default log rule a successful,
+    traced prediction has no log line of its own."""
     (block,) = _python_blocks((ROOT / "README.md").read_text())
     result = _run(block, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert '"event":"ml.prediction"' in result.stdout
-    assert '"ml.model.name":"fraud"' in result.stdout
+    spans = [json.loads(line) for line in result.stdout.splitlines() if '"predict fraud"' in line]
+    assert [span["attributes"]["ml.model.name"] for span in spans] == ["fraud"]
+    assert '"event":"ml.prediction"' not in result.stdout
 
 
 def test_quickstart_examples_run_as_written(tmp_path):

@@ -30,7 +30,8 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from numbers import Real
-from typing import Any, Mapping, Sequence, cast
+from collections.abc import Mapping  # isinstance on it is twice as fast as on typing.Mapping
+from typing import Any, Sequence, cast
 
 import numpy as np
 

@@ -54,6 +54,9 @@ def _run(standin: StandIn, script: list[tuple[float, object]], tmp_path: Path, *
         "MODELTEL_SHUTDOWN_TIMEOUT": str(LIMIT),
         "MODELTEL_EXPORTER": "otlp",
         "MODELTEL_LOG_CONSOLE": "false",
+        # every prediction logged (by default a traced success is not): the log queue is
+        # one of the signals whose losses are counted
+        "MODELTEL_LOG_SAMPLE_RATE": "1",
         "TRAFFIC_STARTED": str(tmp_path / "traffic.started"),
         **settings,
     }
