@@ -21,8 +21,12 @@ cell, the same windows and references ours scored).
    <= 5%.
 2. Power: a 5,000-row synthetic baseline, 1,000-row windows (new category: 500 ... 20,000), one
    change each: mean shift 0.1/0.2/0.5 sigma, variance x1.5, category share +-5/10 points, a new
-   category on 1% of rows, nulls 0 -> 5%, correlation 0 -> 0.8 with unchanged margins, a move onto
-   100 rare labels of a 10k-label feature. Power = windows where the changed feature is flagged.
+   category on 1% of rows, nulls 0 -> 5%, correlation 0 -> 0.8 with unchanged margins (500 and
+   1,000 rows), a move onto 100 rare labels of a 10k-label feature. Power = windows where the
+   changed feature is flagged (the correlation change: a or b, or the multivariate verdict).
+
+Baselines have multivariate projections (the default; ``--no-projections`` turns them off): the
+any-feature false-alarm rate counts a multivariate verdict of drift as a false alarm of the model.
 3. Detection delay: streams of 3,000 rows then 3,000 changed rows, a 1,000-row window sliding by
    100 rows (ours only): rows after the change until the changed feature is first flagged.
 
@@ -57,6 +61,8 @@ BIKE_FEATURES = ["season", "hr", "holiday", "weekday", "workingday", "weathersit
 WINDOWS = (50, 100, 200, 500, 1000, 5000, 20000)
 BASELINES = (100, 1000, 5000)
 MODES = {"calibrated": DriftConfig(), "fixed": DriftConfig(mode="fixed", min_samples=1)}
+#: Baselines with multivariate projections (docs/drift-math.md section 8); --no-projections turns them off.
+PROJECTIONS = True
 
 
 # --------------------------------------------------------------------------- populations
@@ -158,7 +164,7 @@ POWER = [  # (label, change, changed features, windows, target power at 1,000 ro
     ("share -10 points", ("share", -0.10), ["color"], (1000,), 0.95),
     ("new category at 1%", ("new_category", 0.01), ["color"], (500, 1000, 5000, 20000), 0.95),
     ("nulls 0 -> 5%", ("nulls", 0.05), ["x"], (1000,), 0.95),
-    ("correlation 0 -> 0.8", ("correlation", 0.8), ["a", "b"], (1000,), 0.95),
+    ("correlation 0 -> 0.8", ("correlation", 0.8), ["a", "b"], (500, 1000), 0.95),
     ("onto 100 rare labels of 10k", ("rare_labels", 0.0), ["labels"], (1000,), None),
 ]
 
@@ -166,17 +172,20 @@ POWER = [  # (label, change, changed features, windows, target power at 1,000 ro
 # --------------------------------------------------------------------------- scoring
 
 
-def ours(ref: pd.DataFrame, window: pd.DataFrame, cats: list[str]) -> dict[str, list[bool]]:
-    """Per mode, one flag per column of ``window`` (column order)."""
-    baseline = Baseline.from_data(ref, model="m", version="1", categorical=cats)
+def ours(ref: pd.DataFrame, window: pd.DataFrame, cats: list[str]) -> tuple[dict[str, list[bool]], dict[str, bool]]:
+    """Per mode, one flag per column of ``window`` (column order), and the multivariate verdict
+    (drift when a projection drifts; False without projections)."""
+    baseline = Baseline.from_data(ref, model="m", version="1", categorical=cats, projections=PROJECTIONS)
     prod = ProductionHistograms(baseline)
     prod.add(window)
     reference, production = baseline.histograms(), prod.histograms()
-    out = {}
+    out, mv = {}, {}
     for mode, cfg in MODES.items():
-        flagged = {fd.name for fd in evaluate(reference, production, cfg).features if fd.verdict == "drift"}
+        result = evaluate(reference, production, cfg)
+        flagged = {fd.name for fd in result.features if fd.verdict == "drift"}
         out[mode] = [c in flagged for c in window.columns]
-    return out
+        mv[mode] = result.multivariate == "drift"
+    return out, mv
 
 
 class Evidently:
@@ -221,9 +230,14 @@ class Evidently:
         return {item["key"]: item for item in json.loads(res_path.read_text())}
 
 
-def rates(flags: list[list[bool]]) -> tuple[float, float]:
+def rates(flags: list[list[bool]], multivariate: list[bool] | None = None) -> tuple[float, float]:
+    """Per-feature rate over the columns; any-feature rate over the columns and, when given, the
+    multivariate verdict (a projection flagged is a false alarm of the model too)."""
     arr = np.asarray(flags, dtype=bool)
-    return float(arr.mean()), float(arr.any(axis=1).mean())
+    any_flag = arr.any(axis=1)
+    if multivariate is not None:
+        any_flag = any_flag | np.asarray(multivariate, dtype=bool)
+    return float(arr.mean()), float(any_flag.mean())
 
 
 # --------------------------------------------------------------------------- the three parts
@@ -236,19 +250,24 @@ def false_alarms(rng: np.random.Generator, trials: int, ev: Evidently, pops: dic
             for m in windows:
                 key = len(rows)
                 flags = {mode: [] for mode in MODES}
+                mvs = {mode: [] for mode in MODES}
                 t0 = time.perf_counter()
                 for t in range(trials):
                     ref, window = draw(rng, n), draw(rng, m)
-                    for mode, f in ours(ref, window, cats).items():
+                    f_all, mv_all = ours(ref, window, cats)
+                    for mode, f in f_all.items():
                         flags[mode].append(f)
+                        mvs[mode].append(mv_all[mode])
                     ev.add(key, t, ref, window, cats)
                 row = {"part": "false_alarms", "population": pop, "baseline": n, "window": m, "trials": trials,
                        "features": len(flags["calibrated"][0]), "seconds": time.perf_counter() - t0}
                 for mode in MODES:
-                    row[f"{mode}_feature"], row[f"{mode}_any"] = rates(flags[mode])
+                    row[f"{mode}_feature"], row[f"{mode}_any"] = rates(flags[mode], mvs[mode])
+                    row[f"{mode}_multivariate"] = float(np.mean(mvs[mode]))
                 rows.append(row)
                 print(f"  no drift {pop:<13} N={n:<5} M={m:<6} calibrated {row['calibrated_feature']:.4f}/"
-                      f"{row['calibrated_any']:.3f}  fixed {row['fixed_feature']:.4f}/{row['fixed_any']:.3f}", flush=True)
+                      f"{row['calibrated_any']:.3f} (multivariate {row['calibrated_multivariate']:.3f})  "
+                      f"fixed {row['fixed_feature']:.4f}/{row['fixed_any']:.3f}", flush=True)
     return rows
 
 
@@ -262,8 +281,11 @@ def power(rng: np.random.Generator, trials: int, ev: Evidently, offset: int) -> 
             for t in range(trials):
                 ref, window = power_frame(rng, 5000), power_frame(rng, m, change)
                 cols = list(window.columns)
-                for mode, f in ours(ref, window, POWER_CATS).items():
-                    hits[mode].append(any(f[cols.index(c)] for c in changed))
+                f_all, mv_all = ours(ref, window, POWER_CATS)
+                for mode, f in f_all.items():
+                    # A correlation change is seen by the multivariate verdict (the projections).
+                    hit = any(f[cols.index(c)] for c in changed) or (change[0] == "correlation" and mv_all[mode])
+                    hits[mode].append(hit)
                     others[mode].append(any(x for c, x in zip(cols, f) if c not in changed))
                 ev.add(key, t, ref, window, POWER_CATS)
             row = {"part": "power", "change": label, "window": m, "baseline": 5000, "trials": trials,
@@ -286,13 +308,14 @@ def delays(rng: np.random.Generator, streams: int) -> list[dict]:
         for _ in range(streams):
             ref = power_frame(rng, 5000)
             stream = pd.concat([power_frame(rng, 3000), power_frame(rng, 3000, change)], ignore_index=True)
-            baseline = Baseline.from_data(ref, model="m", version="1", categorical=POWER_CATS)
+            baseline = Baseline.from_data(ref, model="m", version="1", categorical=POWER_CATS, projections=PROJECTIONS)
             first = {mode: None for mode in MODES}
             for end in range(1000, 6001, 100):
                 prod = ProductionHistograms(baseline)
                 prod.add(stream.iloc[end - 1000:end])
                 for mode, cfg in MODES.items():
-                    flagged = {fd.name for fd in evaluate(baseline.histograms(), prod.histograms(), cfg).features if fd.drifted}
+                    flagged = {fd.name for fd in evaluate(baseline.histograms(), prod.histograms(), cfg).features
+                               if fd.drifted and fd.role != "projection"}
                     if end <= 3000:
                         early[mode] += bool(flagged & set(changed))
                     elif first[mode] is None and flagged & set(changed):
@@ -354,6 +377,7 @@ def fmt(v: float | None, digits: int = 3) -> str:
 
 
 def main() -> None:
+    global PROJECTIONS, OUT
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=40, help="windows per no-drift and power cell (ours)")
     ap.add_argument("--evidently-trials", type=int, default=3, help="of those, windows Evidently scores too (1.8 s each here)")
@@ -361,8 +385,15 @@ def main() -> None:
     ap.add_argument("--no-evidently", action="store_true")
     ap.add_argument("--quick", action="store_true", help="synthetic population only, fewer cells (a smoke run)")
     ap.add_argument("--seed", type=int, default=20261201)
+    ap.add_argument("--no-projections", action="store_true", help="baselines without multivariate projections")
+    ap.add_argument("--only", choices=("false_alarms", "power", "delay"), action="append",
+                    help="run only these parts (repeat; default all)")
     ap.add_argument("--json", type=Path, default=OUT / "drift_eval.json", help="where to write the figures")
     args = ap.parse_args()
+    PROJECTIONS = not args.no_projections
+    OUT = args.json.parent  # Evidently's job files beside the figures: runs with their own --json do not clash
+    OUT.mkdir(parents=True, exist_ok=True)
+    parts = set(args.only or ("false_alarms", "power", "delay"))
     rng = np.random.default_rng(args.seed)
     OUT.mkdir(parents=True, exist_ok=True)
     enabled, reason = (False, "--no-evidently") if args.no_evidently else ensure_evidently()
@@ -375,26 +406,28 @@ def main() -> None:
         windows, baselines = (50, 1000, 20000), (100, 5000)
     t0 = time.perf_counter()
     print("1. no drift", flush=True)
-    fa = false_alarms(rng, args.trials, ev, pops, windows, baselines)
+    fa = false_alarms(rng, args.trials, ev, pops, windows, baselines) if "false_alarms" in parts else []
     print("2. power", flush=True)
-    pw = power(rng, args.trials, ev, offset=len(fa))
+    pw = power(rng, args.trials, ev, offset=len(fa)) if "power" in parts else []
     print("3. detection delay", flush=True)
-    dl = delays(rng, args.streams) if not args.quick else []
+    dl = delays(rng, args.streams) if not args.quick and "delay" in parts else []
     results = ev.run()
     attach_evidently(fa, results)
     attach_evidently(pw, results, offset=len(fa))
     elapsed = time.perf_counter() - t0
     args.json.write_text(json.dumps(
-        {"seed": args.seed, "trials": args.trials, "evidently_trials": args.evidently_trials if enabled else 0,
+        {"seed": args.seed, "trials": args.trials, "projections": PROJECTIONS, "evidently_trials": args.evidently_trials if enabled else 0,
          "evidently": ev.reason or "ok", "seconds": elapsed, "false_alarms": fa, "power": pw, "delay": dl}, indent=1))
 
     print(f"\nEvidently: {'DataDriftPreset defaults, ' + str(args.evidently_trials) + ' windows per cell' if enabled and not ev.reason else 'not run (' + ev.reason + ')'}")
     print(f"\n### No drift: per-feature / any-feature false-alarm rate ({args.trials} windows per cell; targets for calibrated <= 0.010 / <= 0.050)\n")
-    print("| population | baseline | window | calibrated | fixed (forced) | Evidently | calibrated target |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print(f"(projections {'on' if PROJECTIONS else 'off'}: any-feature counts a multivariate verdict of drift as a false alarm too)\n")
+    print("| population | baseline | window | calibrated | calibrated multivariate | fixed (forced) | Evidently | calibrated target |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for r in fa:
         ok = r["calibrated_feature"] <= 0.01 and r["calibrated_any"] <= 0.05
         print(f"| {r['population']} | {r['baseline']} | {r['window']} | {fmt(r['calibrated_feature'], 4)} / {fmt(r['calibrated_any'])} | "
+              f"{fmt(r['calibrated_multivariate'])} | "
               f"{fmt(r['fixed_feature'], 4)} / {fmt(r['fixed_any'])} | "
               f"{fmt(r.get('evidently_feature'), 4)} / {fmt(r.get('evidently_any'))} | {'met' if ok else 'MISSED'} |")
     print(f"\n### Power: share of windows flagging the changed feature (baseline 5,000 rows; {args.trials} windows per cell)\n")

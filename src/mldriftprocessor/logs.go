@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -35,17 +36,10 @@ func reasonRules(r drift.Result, drifted bool) string {
 }
 
 func (p *driftProcessor) logTransition(o *output, w state.Window, f drift.Feature, r drift.Result, drifted bool) {
-	reason := r.Primary
-	severity, text, event, verb := plog.SeverityNumberInfo, "INFO", eventDriftEnded, "left drift"
+	reason, verb := r.Primary, "left drift"
 	if drifted {
-		reason = r.Reasons[0]
-		severity, text, event, verb = plog.SeverityNumberWarn, "WARN", eventDriftStarted, "entered drift"
+		reason, verb = r.Reasons[0], "entered drift"
 	}
-	state := "no_drift"
-	if drifted {
-		state = "drift"
-	}
-	p.telemetry.ProcessorMldriftTransitions.Add(context.Background(), 1, metric.WithAttributes(attribute.String("state", state)))
 	against := "its baseline " + w.BaselineID
 	if !w.ReferenceSince.IsZero() {
 		against = "its first full window (no baseline; frozen at " + w.ReferenceSince.UTC().Format(time.RFC3339) + ")"
@@ -56,15 +50,7 @@ func (p *driftProcessor) logTransition(o *output, w state.Window, f drift.Featur
 	body := fmt.Sprintf("feature %s (%s) of model %s version %s %s: %s %.4g vs threshold %.4g over the last %s (%d values) against %s",
 		w.Key.Feature, w.Key.Role, w.Key.Model, w.Key.Version, verb, reason.Method, reason.Score, reason.Threshold,
 		p.cfg.Window, countInt(f.Production.Total()), against)
-	lr := o.logs.AppendEmpty()
-	lr.SetTimestamp(o.now)
-	lr.SetObservedTimestamp(o.now)
-	lr.SetSeverityNumber(severity)
-	lr.SetSeverityText(text)
-	lr.SetEventName(event)
-	lr.Body().SetStr(body)
-	a := lr.Attributes()
-	featureAttrs(a, w.Key)
+	a := p.driftRecord(o, w.Key, drifted, body)
 	a.PutStr(attrMethod, reason.Method)
 	a.PutDouble(attrScore, reason.Score)
 	a.PutDouble(attrThreshold, reason.Threshold)
@@ -73,9 +59,30 @@ func (p *driftProcessor) logTransition(o *output, w state.Window, f drift.Featur
 	if rules := reasonRules(r, drifted); rules != "" {
 		a.PutStr(attrReason, rules)
 	}
+}
+
+// driftRecord appends one edge-triggered drift record (ml.drift.started, WARN, when drifted;
+// ml.drift.ended, INFO, otherwise) for key, counts the transition, writes body to the
+// collector's own log and returns the record's attributes for the caller to complete.
+func (p *driftProcessor) driftRecord(o *output, key state.FeatureKey, drifted bool, body string) pcommon.Map {
+	severity, text, event, verdict := plog.SeverityNumberInfo, "INFO", eventDriftEnded, "no_drift"
+	if drifted {
+		severity, text, event, verdict = plog.SeverityNumberWarn, "WARN", eventDriftStarted, "drift"
+	}
+	p.telemetry.ProcessorMldriftTransitions.Add(context.Background(), 1, metric.WithAttributes(attribute.String("state", verdict)))
+	lr := o.logs.AppendEmpty()
+	lr.SetTimestamp(o.now)
+	lr.SetObservedTimestamp(o.now)
+	lr.SetSeverityNumber(severity)
+	lr.SetSeverityText(text)
+	lr.SetEventName(event)
+	lr.Body().SetStr(body)
 	if drifted {
 		p.logger.Warn(body)
 	} else {
 		p.logger.Info(body)
 	}
+	a := lr.Attributes()
+	featureAttrs(a, key)
+	return a
 }

@@ -7,14 +7,9 @@
 package mldriftprocessor // import "github.com/modeltel/mldriftprocessor"
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync"
-
-	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 
 	"github.com/modeltel/mldriftprocessor/internal/drift"
 	"github.com/modeltel/mldriftprocessor/internal/state"
@@ -76,35 +71,16 @@ func (p *driftProcessor) emitMultivariate(o *output, modelKey state.FeatureKey, 
 	for _, j := range drifted {
 		names = append(names, windows[scored[j]].Key.Feature)
 	}
-	severity, text, event, verb := plog.SeverityNumberInfo, "INFO", eventDriftEnded, "left multivariate drift: no projection drifts"
+	verb := "left multivariate drift: no projection drifts"
 	if isDrift {
-		severity, text, event = plog.SeverityNumberWarn, "WARN", eventDriftStarted
 		verb = "entered multivariate drift: the joint distribution of its numeric inputs moved (" + strings.Join(names, ", ") + ")"
 	}
-	state := "no_drift"
-	if isDrift {
-		state = "drift"
-	}
-	p.telemetry.ProcessorMldriftTransitions.Add(context.Background(), 1, metric.WithAttributes(attribute.String("state", state)))
 	body := fmt.Sprintf("model %s version %s %s over the last %s (%d rows)", modelKey.Model, modelKey.Version, verb, p.cfg.Window, countInt(values))
-	lr := o.logs.AppendEmpty()
-	lr.SetTimestamp(o.now)
-	lr.SetObservedTimestamp(o.now)
-	lr.SetSeverityNumber(severity)
-	lr.SetSeverityText(text)
-	lr.SetEventName(event)
-	lr.Body().SetStr(body)
-	a := lr.Attributes()
-	featureAttrs(a, modelKey)
+	a := p.driftRecord(o, modelKey, isDrift, body)
 	a.PutStr(attrScope, scopeMultivariate)
 	a.PutDouble(attrWindow, p.cfg.Window.Seconds())
 	a.PutInt(attrSampleCount, countInt(values))
 	if len(names) > 0 {
 		a.PutStr(attrReason, strings.Join(names, ","))
-	}
-	if isDrift {
-		p.logger.Warn(body)
-	} else {
-		p.logger.Info(body)
 	}
 }
