@@ -65,11 +65,27 @@ func (o *output) intGauge(s pmetric.NumberDataPointSlice, key state.FeatureKey, 
 	return dp
 }
 
-// outsideKnown reports whether the window has the SDK's out_of_range count (values beyond
-// the baseline's training min/max): only with a baseline, and only from the SDK.
-func outsideKnown(w state.Window) bool {
-	_, ok := w.Violations[checkOutOfRange]
-	return ok && w.BaselineID != ""
+// driftFeature is the math's view of a window's data against the window's reference: the
+// window's own production histogram, nulls, violations and tail buckets, or those of its
+// sequential batch. Nulls: the reference's are NaN when the baseline does not say (no
+// null-rate rule then); the SDK's out_of_range count (values beyond the baseline's training
+// min/max) is known only with a baseline, and only from the SDK.
+func (p *driftProcessor) driftFeature(w state.Window, prod *state.Histogram, missing float64, violations map[string]float64, tail int) drift.Feature {
+	model, version := w.Key.Model, w.Key.Version
+	_, outside := violations[checkOutOfRange]
+	return drift.Feature{
+		Categorical:       w.Kind == state.KindCategorical,
+		Output:            w.Key.Role == roleOutput,
+		Reference:         drift.Histogram(*w.Baseline),
+		Production:        drift.Histogram(*prod),
+		ReferenceNulls:    w.BaselineNulls,
+		ProductionNulls:   missing,
+		ProductionOutside: violations[checkOutOfRange],
+		OutsideKnown:      outside && w.BaselineID != "",
+		Tail:              tail,
+		Thresholds:        p.cfg.forFeature(model, version, w.Key.Feature).drift(p.cfg.forModel(model, version)),
+		Projection:        w.Key.Role == roleInput && isProjection(w.Key.Feature),
+	}
 }
 
 // countInt turns a count held as a float64 into an int64, saturating: counts near 2^64
@@ -149,21 +165,7 @@ func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
 		if w.Production == nil || w.Baseline == nil {
 			continue
 		}
-		features = append(features, drift.Feature{
-			Categorical: w.Kind == state.KindCategorical,
-			Output:      w.Key.Role == roleOutput,
-			Reference:   drift.Histogram(*w.Baseline),
-			Production:  drift.Histogram(*w.Production),
-			// Nulls: the window's missing values against the reference's (NaN when the
-			// baseline does not say: no null-rate rule then).
-			ReferenceNulls:    w.BaselineNulls,
-			ProductionNulls:   w.Missing,
-			ProductionOutside: w.Violations[checkOutOfRange],
-			OutsideKnown:      outsideKnown(w),
-			Tail:              w.Tail,
-			Thresholds:        p.cfg.forFeature(model, version, w.Key.Feature).drift(p.cfg.forModel(model, version)),
-			Projection:        w.Key.Role == roleInput && isProjection(w.Key.Feature),
-		})
+		features = append(features, p.driftFeature(w, w.Production, w.Missing, w.Violations, w.Tail))
 		scored = append(scored, i)
 	}
 	results := drift.Evaluate(features)

@@ -33,26 +33,14 @@ func (p *driftProcessor) sequentialSteps(windows []state.Window, windowDrift fun
 		if w.SequentialLimit > 0 { // tested before: the state is reported on every emit
 			out[i] = seqStep{stat: w.Sequential, threshold: w.SequentialLimit, alarm: w.SequentialAlarm}
 		}
-		th := p.cfg.forFeature(model, version, w.Key.Feature).drift(modelTh)
 		// Projections feed the model's multivariate verdict, not per-feature alarms.
 		projection := w.Key.Role == roleInput && isProjection(w.Key.Feature)
-		if w.Batch == nil || w.Baseline == nil || w.Key.Feature == "" || projection || !th.Calibrated || modelTh.SequentialARL <= 0 {
+		calibrated := p.cfg.forFeature(model, version, w.Key.Feature).Mode == "calibrated"
+		if w.Batch == nil || w.Baseline == nil || w.Key.Feature == "" || projection || !calibrated || modelTh.SequentialARL <= 0 {
 			continue
 		}
 		b := w.Batch
-		_, outside := b.Violations[checkOutOfRange]
-		features = append(features, drift.Feature{
-			Categorical:       w.Kind == state.KindCategorical,
-			Output:            w.Key.Role == roleOutput,
-			Reference:         drift.Histogram(*w.Baseline),
-			Production:        drift.Histogram(*b.Production),
-			ReferenceNulls:    w.BaselineNulls,
-			ProductionNulls:   b.Missing,
-			ProductionOutside: b.Violations[checkOutOfRange],
-			OutsideKnown:      outside && w.BaselineID != "",
-			Tail:              b.Tail,
-			Thresholds:        th,
-		})
+		features = append(features, p.driftFeature(w, b.Production, b.Missing, b.Violations, b.Tail))
 		idx = append(idx, i)
 	}
 	if len(features) == 0 {

@@ -12,13 +12,11 @@ import (
 	"github.com/modeltel/mldriftprocessor/internal/drift"
 )
 
-// sequentialRun feeds one feature 60 in-distribution values a second for 30 s, then 60
-// shifted values a second, emitting every second, and returns the second (after the
-// shift) of the first ml.drift.started record and that record's reasons.
-func sequentialRun(t *testing.T, arl float64) (int, string) {
-	cfg := testConfig()
-	cfg.Thresholds.SequentialARL = arl
-	h := newHarness(t, cfg)
+// shiftedStream feeds one feature 60 in-distribution values a second for 30 s, then 60
+// shifted values a second, emitting every second, until the first ml.drift.started record
+// (at most 60 s of shifted data). It returns the second after the shift of that record
+// (-1: none) and its reasons.
+func shiftedStream(t *testing.T, h *harness) (int, string) {
 	h.consume(t, baselineFor("m", "x"))
 	for s := -30; s < 60; s++ {
 		if s < 0 {
@@ -37,6 +35,12 @@ func sequentialRun(t *testing.T, arl float64) (int, string) {
 		}
 	}
 	return -1, ""
+}
+
+func sequentialRun(t *testing.T, arl float64) (int, string) {
+	cfg := testConfig()
+	cfg.Thresholds.SequentialARL = arl
+	return shiftedStream(t, newHarness(t, cfg))
 }
 
 // TestSequentialDetectsBeforeTheWindow: on the same stream, the sequential rule reports a
@@ -58,19 +62,9 @@ func TestSequentialDetectsBeforeTheWindow(t *testing.T) {
 // batches it already tested again.
 func TestSequentialStateSurvivesRestart(t *testing.T) {
 	h := newHarness(t, testConfig())
-	h.consume(t, baselineFor("m", "x"))
-	started := false
-	for s := -30; s < 10 && !started; s++ {
-		if s < 0 {
-			h.consume(t, production("a", "m", "x", 6, 18, 24, 12))
-		} else {
-			h.consume(t, production("a", "m", "x", 12, 24, 18, 6))
-		}
-		h.clock.Advance(time.Second)
-		_, ld := h.p.evaluate()
-		started = ld.LogRecordCount() > 0
-	}
-	require.True(t, started)
+	s, reason := shiftedStream(t, h)
+	require.GreaterOrEqual(t, s, 0)
+	require.Equal(t, drift.RuleSequential, reason)
 	windows, _ := h.p.store.Snapshot()
 	require.True(t, windows[0].SequentialAlarm)
 	before := windows[0].Sequential
