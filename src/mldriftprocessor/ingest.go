@@ -39,7 +39,7 @@ func (p *driftProcessor) ingest(md pmetric.Metrics) {
 				m := ms.At(k)
 				switch m.Name() {
 				case metricFeatureValue, metricCategoryCount, metricMissing, metricBaselineValue,
-					metricBaselineCategories, metricViolations:
+					metricBaselineCategories, metricBaselineMissing, metricViolations:
 					p.ingestMetric(rm.Resource(), sm.Scope(), m)
 				}
 			}
@@ -284,6 +284,12 @@ func (p *driftProcessor) ingestSum(res pcommon.Resource, scope pcommon.Instrumen
 			return dropMalformed
 		}
 		return p.store.AddBaselineCategory(key, id, category, v)
+	case metricBaselineMissing:
+		if id == "" {
+			return dropMalformed
+		}
+		p.store.SetBaselineNulls(key, id, v)
+		return ""
 	case metricCategoryCount:
 		if category == "" {
 			return dropMalformed

@@ -600,3 +600,50 @@ func TestHugeCountsNeverComeOutNegative(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, float64(math.MaxInt64), n)
 }
+
+func addSum(ms pmetric.MetricSlice, name, model, feature string, temporality pmetric.AggregationTemporality, v int64) {
+	m := ms.AppendEmpty()
+	m.SetName(name)
+	s := m.SetEmptySum()
+	s.SetAggregationTemporality(temporality)
+	s.SetIsMonotonic(true)
+	dp := s.DataPoints().AppendEmpty()
+	featureAttrsMap(dp.Attributes(), model, feature)
+	dp.SetIntValue(v)
+	dp.SetStartTimestamp(pcommon.NewTimestampFromTime(t0.Add(-time.Hour)))
+	dp.SetTimestamp(pcommon.NewTimestampFromTime(t0))
+}
+
+// TestInBandBaselineNullCountRunsTheNullRateRule checks that the null count an SDK sends
+// with its in-band baseline (ml.baseline.feature.missing, after the distribution) makes
+// the null_rate rule run: a window with 5% nulls against a baseline with none is drift
+// with reason null_rate, the baseline's re-sent histogram keeps the count, and without
+// the count the rule does not run at all.
+func TestInBandBaselineNullCountRunsTheNullRateRule(t *testing.T) {
+	for _, withCount := range []bool{true, false} {
+		h := newHarness(t, testConfig())
+		for range 2 { // the SDK re-sends its in-band baseline on every export
+			h.consume(t, metricsWith("a", func(ms pmetric.MetricSlice) {
+				addHistogram(ms, metricBaselineValue, "m", "x", pmetric.AggregationTemporalityCumulative, t0.Add(-time.Hour), t0, 1000, 3000, 4000, 2000)
+				if withCount {
+					addSum(ms, metricBaselineMissing, "m", "x", pmetric.AggregationTemporalityCumulative, 0)
+				}
+			}))
+		}
+		h.consume(t, production("a", "m", "x", 100, 300, 400, 200))
+		h.consume(t, metricsWith("a", func(ms pmetric.MetricSlice) {
+			addSum(ms, metricMissing, "m", "x", pmetric.AggregationTemporalityDelta, 53)
+		}))
+		md, _ := h.p.evaluate()
+		p, ok := find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: "null_rate_pvalue"})
+		detected, _ := find(md, metricDetected, map[string]string{attrFeatureName: "x"})
+		if !withCount {
+			require.False(t, ok, "no reference null count: no null_rate rule")
+			require.Equal(t, 0.0, detected)
+			continue
+		}
+		require.True(t, ok)
+		require.Less(t, p, 1e-10)
+		require.Equal(t, 1.0, detected)
+	}
+}

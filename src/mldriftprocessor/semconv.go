@@ -12,6 +12,7 @@ const (
 	metricMissing            = "ml.feature.missing"
 	metricBaselineValue      = "ml.baseline.feature.value"
 	metricBaselineCategories = "ml.baseline.feature.category.count"
+	metricBaselineMissing    = "ml.baseline.feature.missing"
 	metricViolations         = "ml.data_quality.violations"
 
 	attrModelName    = "ml.model.name"

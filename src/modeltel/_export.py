@@ -234,6 +234,11 @@ def to_metrics_data(
             "ml.baseline.feature.category.count", "The baseline (reference) counts per category.", "{value}",
             [_count_point(p, p.start_time_unix_nano, now) for p in snapshot.baseline_categories], _CUMULATIVE,
         ))
+    if snapshot.baseline_missing:  # after the baseline's distributions: the collector attaches it to them
+        metrics.append(_counter(
+            sc.METRIC_BASELINE_MISSING, "The baseline's (reference's) null values per feature.", "{value}",
+            [_count_point(p, p.start_time_unix_nano, now) for p in snapshot.baseline_missing], _CUMULATIVE,
+        ))
     if snapshot.overflow:
         overflow_points = []
         for o in snapshot.overflow:

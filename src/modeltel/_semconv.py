@@ -15,6 +15,7 @@ METRIC_CATEGORY_COUNT: Final = "ml.feature.category.count"
 METRIC_MISSING: Final = "ml.feature.missing"
 METRIC_BASELINE_VALUE: Final = "ml.baseline.feature.value"
 METRIC_BASELINE_CATEGORIES: Final = "ml.baseline.feature.category.count"
+METRIC_BASELINE_MISSING: Final = "ml.baseline.feature.missing"
 METRIC_VIOLATIONS: Final = "ml.data_quality.violations"
 
 ATTR_MODEL_NAME: Final = "ml.model.name"

@@ -160,6 +160,8 @@ class Snapshot:
     #: ``ml.prediction.duration``, one point per series (cumulative unless ``durations_delta``).
     durations: list["DurationPoint"] = field(default_factory=list)
     durations_delta: bool = False
+    #: In-band baselines' null counts per feature (what the collector's null_rate rule needs).
+    baseline_missing: list[CountPoint] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -490,6 +492,7 @@ class _BaselineView:
     features: dict[str, dict[str, _FeatureRef]]  # role -> feature -> ref
     histograms: list[HistogramPoint]
     categories: list[CountPoint]
+    missing: list[CountPoint]
     #: The baseline's multivariate projections (modeltel._projection), binned on ``bounds``
     #: (projections x edges, padded with +inf; ``widths`` the real edge counts).
     projection: Any = None
@@ -519,12 +522,19 @@ def _created_ns(baseline: Any) -> int:
     return time.time_ns()
 
 
-def _baseline_view(model: str, version: str, baseline: Any, secret: str | None = None) -> _BaselineView:
+def _baseline_view(model: str, version: str, baseline: Any, secret: str | None = None, least: int = 10) -> _BaselineView:
+    """The baseline as the store bins with it and exports it in-band.
+
+    Privacy: the in-band points carry the training data's edges, counts, null counts and sum
+    (over ``least`` values or more), never its min/max: those are values of single training
+    rows (docs/privacy.md). A collector that needs the exact range reads the baseline file.
+    """
     bid = str(baseline.id)
     start = _created_ns(baseline)
     features: dict[str, dict[str, _FeatureRef]] = {"input": {}, "output": {}}
     hists: list[HistogramPoint] = []
     cats: list[CountPoint] = []
+    missing: list[CountPoint] = []
     projection = getattr(baseline, "projection", None)
     projections = getattr(projection, "features", None) or {}
     for role, table in (
@@ -534,6 +544,7 @@ def _baseline_view(model: str, version: str, baseline: Any, secret: str | None =
         for name, fb in table.items():
             name = str(getattr(fb, "name", name) or name)
             counts = [int(c) for c in fb.counts]
+            missing.append(CountPoint(model, version, role, name, int(getattr(fb, "null_count", 0) or 0), None, bid, start))
             if fb.kind == "numeric":
                 bounds = np.asarray(fb.edges, dtype=np.float64)
                 features[role][name] = _FeatureRef("numeric", bounds, frozenset())
@@ -544,9 +555,8 @@ def _baseline_view(model: str, version: str, baseline: Any, secret: str | None =
                         model, version, role, name, bid,
                         bounds=tuple(float(b) for b in bounds), counts=tuple(counts),
                         count=total,
-                        sum=float(mean) * total if mean is not None else 0.0,
-                        min=float(fb.min) if getattr(fb, "min", None) is not None else math.nan,
-                        max=float(fb.max) if getattr(fb, "max", None) is not None else math.nan,
+                        sum=float(mean) * total if mean is not None and total >= least else math.nan,
+                        min=math.nan, max=math.nan,
                         start_time_unix_nano=start,
                     )
                 )
@@ -563,7 +573,7 @@ def _baseline_view(model: str, version: str, baseline: Any, secret: str | None =
                     counts = counts[:-1] + tail_counts + [0]
                 for label, n in zip(labels, counts):
                     cats.append(CountPoint(model, version, role, name, n, label, bid, start))
-    view = _BaselineView(bid, features, hists, cats)
+    view = _BaselineView(bid, features, hists, cats, missing)
     if projections:
         edges = [np.asarray(fb.edges, dtype=np.float64) for fb in projections.values()]
         width = max((e.size for e in edges), default=0)
@@ -1044,11 +1054,12 @@ class SketchStore:
 
     # -- baselines ---------------------------------------------------------------------
 
-    def set_baseline(self, model: str, version: str, baseline: Any, secret: str | None = None) -> None:
+    def set_baseline(self, model: str, version: str, baseline: Any, secret: str | None = None, least: int = 10) -> None:
         """From now on bin this model's features on the baseline's edges and categories,
         and export the baseline in-band (``None`` removes it). ``secret`` is the
-        ``MODELTEL_HASH_KEY`` production labels are hashed with (its tail buckets)."""
-        view = None if baseline is None else _baseline_view(model, version, baseline, secret)
+        ``MODELTEL_HASH_KEY`` production labels are hashed with (its tail buckets), ``least``
+        the ``MODELTEL_MIN_AGGREGATE_COUNT`` its sums need."""
+        view = None if baseline is None else _baseline_view(model, version, baseline, secret, least)
         with self._lock:
             if view is None:
                 self._baselines.pop((model, version), None)
@@ -1114,6 +1125,7 @@ class SketchStore:
         for view in views:
             snap.baseline_histograms.extend(view.histograms)
             snap.baseline_categories.extend(view.categories)
+            snap.baseline_missing.extend(view.missing)
         return snap
 
     def snapshot_durations(self) -> Snapshot:

@@ -263,8 +263,9 @@ def use_baseline(telemetry: "Telemetry", model: str, version: str, baseline: Any
     seen: set[tuple[str, str, str]] = telemetry.extra.setdefault("baselines", set())
     key = (model, version, baseline.id)
     if key not in seen:
-        secret = default_config().hash_key
-        telemetry.store.set_baseline(model, version, baseline, secret)
+        config = default_config()
+        secret = config.hash_key
+        telemetry.store.set_baseline(model, version, baseline, secret, int(config.min_aggregate_count))
         seen.add(key)
         tables = (getattr(baseline, "features", None) or {}, getattr(baseline, "predictions", None) or {})
         foreign = [str(name) for table in tables for name, fb in table.items()

@@ -21,6 +21,7 @@ class FeatureBaseline:
     mean: float | None = None
     std: float | None = None
     count: int = 0
+    null_count: int = 0
 
 
 @dataclass

@@ -207,6 +207,29 @@ def test_in_band_baseline_points_are_constant_and_resent_every_collect():
     assert not store.collect().baseline_histograms
 
 
+def test_in_band_baseline_carries_null_counts_and_no_training_min_or_max():
+    """Every in-band baseline feature comes with its null count (the collector's null_rate
+    rule needs it); the training min/max (single training values) never leave, the sum only
+    over at least min_aggregate_count values."""
+    store = SketchStore()
+    baseline = Baseline(
+        "b-8", "m", "1",
+        {
+            "x": FeatureBaseline("x", "numeric", [0.0, 1.0], [3, 4, 5], min=-2.0, max=4.0, mean=0.5, count=12, null_count=3),
+            "few": FeatureBaseline("few", "numeric", [0.0], [2, 3], min=-7.25, max=9.5, mean=1.5, count=5),
+            "color": FeatureBaseline("color", "categorical", counts=[6, 3, 1], categories=["red", "blue"], null_count=2),
+        },
+    )
+    store.set_baseline("m", "1", baseline, least=10)
+    snap = store.collect()
+    assert {(p.feature, p.value, p.baseline_id, p.category) for p in snap.baseline_missing} == {
+        ("x", 3, "b-8", None), ("few", 0, "b-8", None), ("color", 2, "b-8", None),
+    }
+    hists = {p.feature: p for p in snap.baseline_histograms}
+    assert all(math.isnan(p.min) and math.isnan(p.max) for p in hists.values())
+    assert hists["x"].sum == pytest.approx(6.0) and math.isnan(hists["few"].sum)
+
+
 def test_categories_with_a_baseline_are_clear_and_the_rest_is_other():
     """With a baseline, its categories go out in clear, every other label under __other__."""
     store = SketchStore()

@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--correlation", type=float, default=0.0, help="couple amount with age (margins unchanged)")
     ap.add_argument("--pause", type=float, default=0.0, help="seconds between batches")
     ap.add_argument("--bad-every", type=int, default=0, help="every Nth batch (from the Nth) sends amount as a string in one row")
+    ap.add_argument("--null-every", type=int, default=0, help="every Nth row (from the Nth) sends amount as None")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -77,6 +78,10 @@ def main() -> None:
              "country": str(data["country"][i]), "device": str(data["device"][i])}
             for i in range(start, stop)
         ]
+        if args.null_every:
+            for i, row in enumerate(batch):
+                if (start + i + 1) % args.null_every == 0:
+                    row["amount"] = None
         if args.bad_every and (start // args.batch + 1) % args.bad_every == 0:
             batch[0] = {**batch[0], "amount": "n/a"}  # a wrong-typed value, as a bad client sends it
         wall, t = time.time(), time.perf_counter()

@@ -62,7 +62,7 @@ class Replica:
 def start_replica(
     workdir: Path, endpoint: str, instance: str, baseline: Path | None, *, seed: int, rows: int = 400,
     drift: bool = True, model_name: str = "fraud", batch: int = 20, pause: float = 0.0,
-    export_interval: float = 0.5, bad_every: int = 0, correlation: float = 0.0,
+    export_interval: float = 0.5, bad_every: int = 0, correlation: float = 0.0, null_every: int = 0,
 ) -> Replica:
     """One SDK process exporting OTLP/HTTP to `endpoint` as service.instance.id=instance."""
     out = workdir / f"{model_name}-{instance}.npz"
@@ -83,6 +83,8 @@ def start_replica(
         "--model", model_name, "--batch", str(batch), "--pause", str(pause), "--out", str(out),
     ] + (["--drift"] if drift else []) + (["--bad-every", str(bad_every)] if bad_every else []) + (
         ["--correlation", str(correlation)] if correlation else []
+    ) + (
+        ["--null-every", str(null_every)] if null_every else []
     )
     log = open(out.with_suffix(".log"), "wb")  # noqa: SIM115 - the child holds it
     proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)

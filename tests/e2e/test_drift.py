@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -54,8 +55,11 @@ def test_three_replicas_flag_exactly_the_drifted_features_with_the_python_scores
     assert {f for f, v in detected.items() if v == 1} == DRIFTING
     assert {f for f, v in detected.items() if v == 0} == STABLE | {"prediction"}
 
+    # The in-band baseline carries no training min/max (single training values, docs/privacy.md):
+    # the collector's reference is the baseline's histogram without them.
+    reference = {name: dataclasses.replace(h, min=None, max=None) for name, h in baseline.histograms().items()}
     expected = _drift.evaluate(
-        baseline.histograms(),
+        reference,
         merged_production(baseline, [r.rows() for r in replicas]),
         _drift.DriftConfig(min_samples=1000),
         outputs=["prediction"],
@@ -81,3 +85,29 @@ def test_three_replicas_flag_exactly_the_drifted_features_with_the_python_scores
     assert flagged == sorted(DRIFTING), records
     assert all(r.get("eventName") == "ml.drift.started" for r in warn)
     assert not [r for r in records if r.get("severityText") != "WARN"], "no feature left drift"
+
+
+@pytest.mark.timeout(180)
+def test_null_rate_rising_from_0_to_5_percent_is_drift_with_an_in_band_baseline(start_collector, tmp_path):
+    """A baseline without nulls, sent in-band only (no baseline file on the collector); one
+    replica sends amount as None in every 20th row (5%) and nothing else changes: the SDK
+    sends the baseline's null counts (ml.baseline.feature.missing), so the collector's
+    null_rate rule runs and flags amount with reason null_rate, and only amount."""
+    baseline_path = tmp_path / "baseline.json"
+    baseline = make_baseline(baseline_path)
+    assert baseline.features["amount"].null_count == 0
+    collector = start_collector(MLDRIFT_WINDOW="10m", MLDRIFT_SLOT_SIZE="1s", MLDRIFT_EMIT_INTERVAL="1s")
+    replica = start_replica(tmp_path, collector.http_endpoint, "nulls", baseline_path, seed=5, rows=1000, drift=False,
+                            batch=50, null_every=20)
+    assert replica.wait()["failures"] == 0
+    wait_for(lambda: latest(collector.lines(), "ml.drift.sample_count").get(("amount", None)) == 950, 60,
+             "amount's window to hold all 950 values (and 50 nulls)")
+    time.sleep(2.5)
+    lines = collector.lines()
+    scores = latest(lines, "ml.drift.score")
+    assert scores[("amount", "null_rate_pvalue")] < 1e-6
+    detected = {f: v for (f, _), v in latest(lines, "ml.drift.detected").items()}
+    assert detected["amount"] == 1 and detected["age"] == 0 and detected["country"] == 0, detected
+    (record,) = [r for r in drift_records(lines) if r.get("severityText") == "WARN"]
+    reason = next(a["value"]["stringValue"] for a in record["attributes"] if a["key"] == "ml.drift.reason")
+    assert "null_rate" in reason

@@ -101,6 +101,17 @@ def case_projection() -> None:
     predict(pd.DataFrame([record, {**record, "rate": 0.5}]))
 
 
+def case_baseline_extremes() -> None:
+    # the in-band baseline: the sentinel is the training max of income (a min/max would give
+    # it) and a rare training label beyond the 32 top categories (its tail bucket only)
+    rng = np.random.default_rng(0)
+    income = np.append(rng.uniform(0.0, 10.0, 999), NUMBER)
+    city = [f"c{i % 40}" for i in range(999)] + [TEXT]
+    baseline = modeltel.Baseline.from_data(pd.DataFrame({"income": income, "city": city}), model="m", version="1")
+    predict = modeltel.monitor(model="m", version="1", baseline=baseline)(lambda X: np.zeros(len(X)))
+    predict(pd.DataFrame({"city": ["c1", "c2"], "income": [1.0, 2.0]}))
+
+
 def case_internal_error() -> None:
     class Hostile(list):
         def __len__(self) -> int:

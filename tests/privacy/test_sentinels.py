@@ -49,6 +49,7 @@ DEFAULT_CASES = [
     "projection",
     "internal_error",
     "keys_are_data",
+    "baseline_extremes",
 ]
 ALL_CASES = DEFAULT_CASES + ["raw_capture_on"]
 

@@ -135,7 +135,8 @@ type Baseline struct {
 	Counts   []float64          // numeric
 	Min, Max float64            // numeric, NaN when absent
 	Cats     map[string]float64 // categorical
-	// Nulls is the reference's null count; NaN when unknown (in-band baselines carry none).
+	// Nulls is the reference's null count; NaN when unknown (an older SDK's in-band
+	// baseline, a hand-written file).
 	Nulls float64
 	// Pinned baselines (from files) never expire and are never evicted.
 	Pinned bool
@@ -328,6 +329,9 @@ func (s *Store) setBaseline(key FeatureKey, b *Baseline) (reason string) {
 		s.baselines[key] = ids
 	}
 	b.seen = now
+	if old := ids[b.ID]; old != nil && math.IsNaN(b.Nulls) {
+		b.Nulls = old.Nulls // a re-sent in-band histogram keeps the null count sent after it
+	}
 	ids[b.ID] = b
 	const keep = 4 // a few versions of a baseline while a rollout settles
 	for len(ids) > keep {
@@ -346,6 +350,16 @@ func (s *Store) setBaseline(key FeatureKey, b *Baseline) (reason string) {
 		delete(ids, oldest)
 	}
 	return ""
+}
+
+// SetBaselineNulls records the null count of an in-band baseline that has arrived (its
+// distribution comes first in the SDK's export; one that has not is set at the next one).
+func (s *Store) SetBaselineNulls(key FeatureKey, id string, nulls float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b := s.baselines[key][id]; b != nil && !b.Pinned {
+		b.Nulls = nulls
+	}
 }
 
 // AddBaselineCategory adds one category's count to a baseline assembled from its points.
