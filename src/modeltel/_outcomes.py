@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import struct
 import time
 import zlib
 from collections.abc import Iterable, Sequence
@@ -487,6 +488,10 @@ def joinable_records(
 
     Raises ``ValueError`` when the output has no per-row value or keys/segments do not fit it.
     """
+    one = _one_row(output, task)
+    if one is not None and (keys is None or len(keys) == 1) and (segments is None or len(segments) == 1) \
+            and _telemetry.default_config().outcome_partitions <= 1:
+        return [(_one_record(model, version, prediction_id, one, keys, segments, reference, baseline_reference), 1)]
     rows = output_rows(output, task)
     n = len(next(iter(rows.values())))
     if keys is None:
@@ -501,3 +506,52 @@ def joinable_records(
         segments=segments, reference=reference, baseline_reference=baseline_reference,
         probabilities=rows.get(ATTR_PROBABILITIES),
     ))
+
+
+_PACK_DOUBLE = struct.Struct("<d").pack
+
+
+def _one_row(output: Any, task: str | None) -> tuple[str, Any] | None:
+    """The one row of the output shapes a single-row call returns most (a ``(1, 2)`` or ``(1,)``
+    float array, a float), as (attribute, packed value) pairs by :func:`output_rows`' rules,
+    without its numpy calls: the single-row path's budget is a fraction of a span. None for
+    any other output (the general path handles it)."""
+    shape = getattr(output, "shape", None)
+    if shape is None or getattr(output, "dtype", None) is None or output.dtype.kind != "f":
+        if type(output) is float:
+            shape, output = (), output
+        else:
+            return None
+    if shape == (1, 2):
+        first, second = output[0, 0], output[0, 1]
+        return ("1" if second > first else "0"), float(second)
+    if shape in ((1,), (1, 1), ()):
+        v = float(output.flat[0]) if shape else output
+        if task == "classification" or (task is None and 0.0 <= v <= 1.0):
+            return ("1" if v >= 0.5 else "0"), v
+        return None, v
+    return None
+
+
+def _one_record(model: str, version: str, prediction_id: str, row: tuple[str | None, float],
+                keys: list[str] | None, segments: list[str] | None, reference: dict[str, float] | None,
+                baseline_reference: dict[str, Any] | None) -> dict[str, Any]:
+    """The attributes :func:`predicted_records` makes for one row (same names, same packed forms)."""
+    attributes: dict[str, Any] = {ATTR_MODEL: model, ATTR_VERSION: version, ATTR_PREDICTION_ID: prediction_id}
+    if baseline_reference and not reference:
+        attributes.update(baseline_reference)
+    if reference:
+        for metric, attr in (("accuracy", ATTR_REF_ACCURACY), ("mae", ATTR_REF_MAE)):
+            if reference.get(metric) is not None:
+                attributes[attr] = float(reference[metric])
+    key = f"{prediction_id}:0" if keys is None else keys[0]
+    attributes[ATTR_KEYS] = key if SEPARATOR not in key else (key,)
+    cls, value = row
+    if cls is None:
+        attributes[ATTR_VALUES] = _PACK_DOUBLE(value)
+    else:
+        attributes[ATTR_CLASSES] = cls
+        attributes[ATTR_SCORES] = _PACK_DOUBLE(value)
+    if segments is not None:
+        attributes[ATTR_SEGMENTS] = segments[0] if SEPARATOR not in segments[0] else (segments[0],)
+    return attributes

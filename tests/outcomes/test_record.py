@@ -176,3 +176,23 @@ def test_a_multiclass_output_sends_every_class_probability_packed():
     assert _rows(rec, "ml.prediction.classes") == ["2", "0", "1"]
     assert rec.attributes["ml.prediction.probabilities"] == proba.astype("<f8").tobytes()
     assert rec.attributes["ml.prediction.probability_classes"] == "0\x1f1\x1f2"
+
+
+@pytest.mark.parametrize("output", [np.array([[0.3, 0.7]]), np.array([[0.7, 0.3]]), np.array([[0.5, 0.5]]),
+                                    np.array([0.2]), np.array([[0.9]]), np.float64(0.6), 0.4, 12.5, np.array([3.5]),
+                                    np.array([[0.2, 0.8]], dtype=np.float32), np.array([np.nan])])
+@pytest.mark.parametrize("task", [None, "classification", "regression"])
+@pytest.mark.parametrize(("keys", "segments"), [(None, None), (["k1"], ["eu"]), (["a\x1fb"], ["x\x1fy"])])
+def test_the_one_row_fast_path_sends_what_the_general_path_sends(output, task, keys, segments):
+    """A one-row output of the common shapes takes a path without numpy calls (the single-row
+    budget): its attributes equal the general path's, name for name and byte for byte."""
+    baseline = {"ml.performance.reference.accuracy": 0.8}
+    for reference in (None, {"accuracy": 0.9}):
+        fast = _outcomes.joinable_records(model="m", version="1", prediction_id="p", output=output, keys=keys,
+                                          segments=segments, task=task, reference=reference, baseline_reference=baseline)
+        rows = _outcomes.output_rows(output, task)
+        general = list(_outcomes.predicted_records(
+            model="m", version="1", prediction_id="p", keys=keys or ["p:0"], segments=segments, reference=reference,
+            baseline_reference=baseline, classes=rows.get("ml.prediction.classes"), scores=rows.get("ml.prediction.scores"),
+            values=rows.get("ml.prediction.values")))
+        assert fast == general
