@@ -511,7 +511,7 @@ def joinable_records(
 _PACK_DOUBLE = struct.Struct("<d").pack
 
 
-def _one_row(output: Any, task: str | None) -> tuple[str, Any] | None:
+def _one_row(output: Any, task: str | None) -> tuple[str | None, float] | None:
     """The one row of the output shapes a single-row call returns most (a ``(1, 2)`` or ``(1,)``
     float array, a float), as (attribute, packed value) pairs by :func:`output_rows`' rules,
     without its numpy calls: the single-row path's budget is a fraction of a span. None for
