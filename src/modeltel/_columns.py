@@ -51,8 +51,6 @@ TAIL_BUCKETS = 16
 
 # Lists up to this long take the pure-Python single-record path.
 _SHORT = 4096
-# Batches with at least this many rows are laid out column-major (see _from_numpy).
-_COLUMN_MAJOR_ROWS = 256
 
 
 class UnsupportedInput(TypeError):
@@ -455,11 +453,9 @@ def _from_numpy(arr: np.ndarray, feature_names: Sequence[str] | None, config: Co
         names = [_cut(n, limit) for n in names]
         if len(set(names)) == len(names):
             matrix = arr[:, :k]
-            if rows >= _COLUMN_MAJOR_ROWS and not matrix.flags.f_contiguous:
-                # Column-major once (one copy): every per-feature reduction and binning
-                # afterwards reads contiguous memory, several times faster than strided.
-                matrix = np.asfortranarray(matrix, dtype=np.float64)
-            elif matrix.dtype != np.float64:
+            # Kept in its own layout (no column-major copy of a row-major batch): the store
+            # bins row chunks of a cache-sized buffer, which suits either layout.
+            if matrix.dtype != np.float64:
                 matrix = matrix.astype(np.float64)
             return Columns(
                 rows=rows,

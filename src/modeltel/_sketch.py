@@ -372,19 +372,17 @@ def _exp_parts(m: np.ndarray, count: np.ndarray, s: np.ndarray, mn: np.ndarray, 
     parts: list[_ExpPart | None] = [None] * k
     if n == 0 or k == 0:
         return parts
-    logs = np.abs(m)
+    # Row chunks of a cache-sized buffer: no full-size temporary, and a row-major (C-order)
+    # matrix is read in contiguous blocks (no column-major copy of the input is needed).
+    step = max(1, _CHUNK_VALUES // k)
+    buf = np.empty((min(step, n), k))
+    lo_abs, has_zero = _smallest_magnitudes(m, mn, mx, count, step, buf)
     with np.errstate(divide="ignore", invalid="ignore"):
-        np.log2(logs, out=logs)  # zeros -> -inf, NaN -> NaN, inf -> inf
-        lo_log = logs.min(axis=0) if all_finite else np.fmin.reduce(logs, axis=0)
-        has_zero = np.isneginf(lo_log)  # log2(0) = -inf is the minimum of a column with zeros
-        if (lo_log < _MIN_NORMAL_LOG2).any():
+        lo_log = np.log2(lo_abs)  # log2 is monotonic: the extremes give the range
+        subnormal = bool((lo_log < _MIN_NORMAL_LOG2).any())
+        if subnormal:
             # Subnormals go to the lowest normal bucket, as in the OpenTelemetry SDK (rare path).
-            logs[(logs < _MIN_NORMAL_LOG2) & ~np.isneginf(logs)] = _MIN_NORMAL_LOG2
             lo_log = np.maximum(lo_log, _MIN_NORMAL_LOG2)
-            lo_log[has_zero] = -np.inf
-        for z in np.flatnonzero(has_zero & (count > 0)):
-            col = logs[:, z]
-            lo_log[z] = np.fmin.reduce(np.where(np.isneginf(col), np.inf, col))
         hi_log = np.log2(np.maximum(np.abs(mn), np.abs(mx)))
     side = max_size + 2  # one spare slot at each end absorbs a one-ulp log2 difference
     # Per column, 2*side+1 slots: negative buckets reversed, one unused slot, positive buckets.
@@ -409,13 +407,17 @@ def _exp_parts(m: np.ndarray, count: np.ndarray, s: np.ndarray, mn: np.ndarray, 
     special = (not all_finite) or bool(has_zero.any())  # zeros, NaN or inf to divert
     total = np.zeros(dump + 1, dtype=np.int64)
     zero_counts = np.zeros(k, dtype=np.int64)
-    step = max(1, _CHUNK_VALUES // k)
     for start in range(0, n, step):
-        b = logs[start : start + step]
+        chunk = m[start : start + step]
+        b = buf[: chunk.shape[0]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.abs(chunk, out=b)
+            np.log2(b, out=b)  # zeros -> -inf, NaN -> NaN, inf -> inf
+        if subnormal:
+            b[(b < _MIN_NORMAL_LOG2) & ~np.isneginf(b)] = _MIN_NORMAL_LOG2
         np.multiply(b, factor, out=b)
         np.ceil(b, out=b)
         np.add(b, minus_window, out=b)
-        chunk = m[start : start + step]
         if any_neg:
             np.copysign(b, chunk, out=b)
         np.add(b, column_base, out=b)
@@ -442,6 +444,35 @@ def _exp_parts(m: np.ndarray, count: np.ndarray, s: np.ndarray, mn: np.ndarray, 
     return parts
 
 
+def _smallest_magnitudes(
+    m: np.ndarray, mn: np.ndarray, mx: np.ndarray, count: np.ndarray, step: int, buf: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of ``m``: the smallest non-zero |x| (inf when none) and whether it holds a
+    zero. A one-signed column reads them off its min/max; otherwise one pass of row chunks."""
+    k = m.shape[1]
+    with np.errstate(invalid="ignore"):
+        one_signed = (mn > 0) | (mx < 0) | (count == 0)
+        lo_abs = np.where(mn > 0, mn, np.where(mx < 0, -mx, np.inf)).astype(np.float64)
+    has_zero = np.zeros(k, dtype=bool)
+    if one_signed.all():
+        return lo_abs, has_zero
+    lo_abs[:] = np.inf
+    for start in range(0, m.shape[0], step):
+        chunk = m[start : start + step]
+        a = buf[: chunk.shape[0]]
+        np.abs(chunk, out=a)
+        low = np.fmin.reduce(a, axis=0)  # NaN left out
+        zero = low == 0
+        if zero.any():
+            has_zero |= zero
+            for z in np.flatnonzero(zero):
+                col = a[:, z]
+                nonzero = col[col > 0]
+                low[z] = nonzero.min() if nonzero.size else np.inf
+        np.fmin(lo_abs, low, out=lo_abs)
+    return lo_abs, has_zero
+
+
 def _explicit_counts(col: np.ndarray, bounds: np.ndarray, all_finite: bool) -> np.ndarray:
     """Counts on OTLP upper-inclusive buckets: value x goes to the first i with x <= b[i].
 
@@ -458,6 +489,25 @@ def _explicit_counts(col: np.ndarray, bounds: np.ndarray, all_finite: bool) -> n
         cumulative[i + 1] = np.count_nonzero(col <= b)
     cumulative[-1] = col.size
     return np.diff(cumulative)
+
+
+def _explicit_columns(m: np.ndarray, js: list[int], bounds: list[Any], all_finite: bool) -> dict[int, np.ndarray]:
+    """:func:`_explicit_counts` of columns ``js`` of ``m`` on their ``bounds``. A row-major
+    batch is counted in row chunks copied column-major into a cache-sized block (a column of
+    a row-major matrix is strided: every compare would read the whole matrix)."""
+    if not js:
+        return {}
+    n = m.shape[0]
+    if m.flags.f_contiguous or n < ROW_BUFFER:
+        return {j: _explicit_counts(m[:, j], b, all_finite) for j, b in zip(js, bounds)}
+    out = {j: np.zeros(b.size + 1, dtype=np.int64) for j, b in zip(js, bounds)}
+    idx = np.asarray(js)
+    step = max(1, _CHUNK_VALUES // len(js))
+    for start in range(0, n, step):
+        block = np.asfortranarray(m[start : start + step, idx])
+        for i, (j, b) in enumerate(zip(js, bounds)):
+            out[j] += _explicit_counts(block[:, i], b, all_finite)
+    return out
 
 
 def _numeric_labels(col: np.ndarray) -> dict[str, int]:
@@ -871,6 +921,8 @@ class SketchStore:
             for j, part in zip(exp_cols, parts):
                 if part is not None:
                     batch.exp[names[j]] = part
+        explicit = [j for j, name in enumerate(names) if (ref := refs.get(name)) is not None and ref.kind == "numeric"]
+        explicit_counts = _explicit_columns(m, explicit, [refs[names[j]].bounds for j in explicit], bool(st.all_finite))
         for j, name in enumerate(names):
             ref = refs.get(name)
             if ref is not None and ref.kind == "categorical":
@@ -879,7 +931,7 @@ class SketchStore:
                 batch.cats[name] = (bid, ref, _numeric_labels(m[:, j]))
             elif ref is not None and ref.kind == "numeric":
                 assert ref.bounds is not None
-                counts = _explicit_counts(m[:, j], ref.bounds, bool(st.all_finite))
+                counts = explicit_counts[j]
                 batch.explicit[(name, bid or "")] = (ref.bounds, counts, int(st.count[j]), float(st.sum[j]), float(st.min[j]), float(st.max[j]))
             if missing[j]:
                 batch.missing[name] = int(missing[j])
