@@ -20,7 +20,8 @@ import pandas as pd
 import pytest
 
 import modeltel
-from e2e._collector import attrs, log_records, metric_points, number
+from e2e._collector import attrs, log_records
+from outcomes.test_e2e_multiclass import model_points
 
 PREDICT = """
 import sys, numpy as np, pandas as pd, modeltel
@@ -33,11 +34,6 @@ for start in range(0, 300, 50):
 modeltel.record_outcomes([f"k{i}" for i in range(300)], [0] * 300, model="fraud")  # all wrong
 modeltel.shutdown()
 """
-
-
-def model_points(lines: list[dict], name: str) -> list[float]:
-    return [number(p) for a, p in metric_points(lines, name)
-            if a.get("ml.model.name") == "fraud" and "ml.segment" not in a]
 
 
 @pytest.mark.e2e
@@ -64,14 +60,14 @@ def test_reference_and_calibration_from_a_baseline_file(start_collector, tmp_pat
     deadline = time.monotonic() + 30
     while True:
         lines = collector.lines()
-        counts = model_points(lines, "ml.performance.sample_count")
+        counts = model_points(lines, "ml.performance.sample_count", "fraud")
         events = [r for r in log_records(lines) if r.get("eventName") == "ml.performance.degraded"]
         if (counts and counts[-1] == 300 and events) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     assert counts and counts[-1] == 300, counts[-3:]
-    refs = model_points(lines, "ml.performance.reference")
+    refs = model_points(lines, "ml.performance.reference", "fraud")
     assert refs and all(r == pytest.approx(reference, abs=1e-12) for r in refs), refs  # from the first window on
-    assert model_points(lines, "ml.performance.estimated.accuracy")[-1] == pytest.approx(estimated, abs=1e-9)
+    assert model_points(lines, "ml.performance.estimated.accuracy", "fraud")[-1] == pytest.approx(estimated, abs=1e-9)
     assert events, "degraded against the file's reference"
     assert float(attrs(events[0])["ml.performance.reference"]) == pytest.approx(reference, abs=1e-12)

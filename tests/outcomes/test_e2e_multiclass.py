@@ -52,10 +52,10 @@ def run(code: str, endpoint: str, *args: str) -> None:
     subprocess.run([sys.executable, "-c", code, *args], env=env, check=True, stdout=subprocess.DEVNULL, timeout=120)
 
 
-def model_points(lines: list[dict], name: str) -> list[float]:
-    """The values of a metric's points for model mode, version 1, as a whole, in export order."""
+def model_points(lines: list[dict], name: str, model: str = "mode") -> list[float]:
+    """The values of a metric's points for a model as a whole (no ml.segment), in export order."""
     return [number(p) for a, p in metric_points(lines, name)
-            if a.get("ml.model.name") == "mode" and "ml.segment" not in a]
+            if a.get("ml.model.name") == model and "ml.segment" not in a]
 
 
 @pytest.mark.e2e
