@@ -48,6 +48,12 @@ type Config struct {
 	// and version; points of further features are dropped and counted. Default 1000.
 	MaxFeaturesPerModel int `mapstructure:"max_features_per_model"`
 
+	// MaxCategoriesPerFeature bounds the distinct labels a categorical feature's window keeps
+	// per slot; the values of further labels count under __other__ (and are counted as
+	// dropped, reason max_categories). Default 1024 (the SDK sends at most its
+	// MODELTEL_MAX_CATEGORIES plus 16 tail buckets per feature and process).
+	MaxCategoriesPerFeature int `mapstructure:"max_categories_per_feature"`
+
 	// Thresholds are the verdict settings for every feature, unless overridden in Models.
 	Thresholds Thresholds `mapstructure:"thresholds"`
 
@@ -181,13 +187,14 @@ func defaultThresholds() Thresholds {
 
 func createDefaultConfig() *Config {
 	return &Config{
-		Window:              time.Hour,
-		SlotSize:            time.Minute,
-		EmitInterval:        time.Minute,
-		StaleAfter:          2 * time.Hour,
-		MaxStreams:          10000,
-		MaxFeaturesPerModel: 1000,
-		Thresholds:          defaultThresholds(),
+		Window:                  time.Hour,
+		SlotSize:                time.Minute,
+		EmitInterval:            time.Minute,
+		StaleAfter:              2 * time.Hour,
+		MaxStreams:              10000,
+		MaxFeaturesPerModel:     1000,
+		MaxCategoriesPerFeature: 1024,
+		Thresholds:              defaultThresholds(),
 	}
 }
 
@@ -218,6 +225,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxFeaturesPerModel <= 0 {
 		errs = append(errs, errors.New("max_features_per_model must be positive"))
+	}
+	if cfg.MaxCategoriesPerFeature <= 0 {
+		errs = append(errs, errors.New("max_categories_per_feature must be positive"))
 	}
 	for _, path := range cfg.BaselineFiles {
 		if _, err := loadBaselineFile(path); err != nil {

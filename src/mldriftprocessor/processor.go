@@ -55,7 +55,7 @@ func newProcessor(set processor.Settings, cfg *Config, clock state.Clock) (*drif
 		version: set.BuildInfo.Version,
 		store: state.NewStore(state.Limits{
 			Window: cfg.Window, SlotSize: cfg.SlotSize, StaleAfter: cfg.StaleAfter,
-			MaxStreams: cfg.MaxStreams, MaxFeatures: cfg.MaxFeaturesPerModel,
+			MaxStreams: cfg.MaxStreams, MaxFeatures: cfg.MaxFeaturesPerModel, MaxCategories: cfg.MaxCategoriesPerFeature,
 			ReferenceMinSamples: float64(max(cfg.Thresholds.MinSamples, drift.DefaultMinSamplesFixed)),
 		}, clock),
 	}

@@ -117,12 +117,17 @@ const (
 	// for a categorical one) while the window holds values of its own kind; counted as the
 	// window's type_mismatch violations, never mixed into the distribution.
 	DropTypeMismatch = "type_mismatch"
+	// DropMaxCategories: a label beyond a slot's MaxCategories; its values count under
+	// __other__ (kept in the distribution, counted as dropped labels).
+	DropMaxCategories = "max_categories"
 )
 
 // Limits bound the store.
 type Limits struct {
 	Window, SlotSize, StaleAfter time.Duration
 	MaxStreams, MaxFeatures      int
+	// MaxCategories bounds a categorical feature's labels per slot (0: unbounded).
+	MaxCategories int
 	// ReferenceMinSamples: a feature without a baseline freezes its first full window as
 	// its reference once that window holds at least this many values.
 	ReferenceMinSamples float64
@@ -532,6 +537,11 @@ func (s *Store) AddCategory(key FeatureKey, id, category string, count float64) 
 	sl := s.current(f, s.clock.Now())
 	if sl.cats == nil {
 		sl.cats = map[string]float64{}
+	}
+	if _, ok := sl.cats[category]; !ok && s.limits.MaxCategories > 0 && len(sl.cats) >= s.limits.MaxCategories {
+		sl.cats[Other] += count
+		sl.values += count
+		return DropMaxCategories
 	}
 	sl.cats[category] += count
 	sl.values += count

@@ -5,6 +5,7 @@ package state
 
 import (
 	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -213,4 +214,26 @@ func TestMarshalRestoreKeepsWindowsAndReferences(t *testing.T) {
 	require.Equal(t, before[1].ReferenceSince, after[1].ReferenceSince)
 	require.Equal(t, before[0].Values, after[0].Values)
 	require.Equal(t, KindCategorical, after[0].Kind)
+}
+
+// TestCategoriesPerSlotAreBounded checks that a slot keeps at most MaxCategories labels:
+// the values of further labels count under __other__ (reported as max_categories), so a
+// stream of ever new labels cannot grow a window without bound.
+func TestCategoriesPerSlotAreBounded(t *testing.T) {
+	s, _ := newStore(Limits{Window: time.Minute, SlotSize: time.Second, StaleAfter: time.Hour, MaxStreams: 10, MaxFeatures: 10, MaxCategories: 3})
+	key := FeatureKey{"m", "1", "input", "c"}
+	var dropped int
+	for i := range 100 {
+		if s.AddCategory(key, "", "#label"+strconv.Itoa(i), 1) == DropMaxCategories {
+			dropped++
+		}
+	}
+	require.Empty(t, s.AddCategory(key, "", "#label1", 2), "a label the slot holds is still counted as itself")
+	require.Equal(t, 97, dropped)
+	f := s.features[key]
+	sl := s.current(f, s.clock.Now())
+	require.Len(t, sl.cats, 4)
+	require.Equal(t, 97.0, sl.cats[Other])
+	require.Equal(t, 3.0, sl.cats["#label1"])
+	require.Equal(t, 102.0, sl.values)
 }
