@@ -292,6 +292,17 @@ func (j *joiner) windowGauges(b *builder, m *join.Model, k join.AggKey, a *perf.
 		b.gauge(metricSampleCount, "{row}", float64(a.N), id)
 	}
 	b.gauge(metricAccuracy, "1", f.Accuracy, id)
+	if cls := a.N - a.Reg; cls > 0 {
+		// Additive across instances where accuracy is not: a backend whose formulas aggregate
+		// before they divide (Datadog) combines gateways as sum(correct) / sum(sample_count).
+		var correct uint64
+		for pair, c := range a.Confusion {
+			if pair>>16 == pair&0xffff {
+				correct += c
+			}
+		}
+		b.gauge(metricCorrect, "{row}", float64(correct), id)
+	}
 	classes := func(class string, c perf.ClassScore) {
 		withClass := ident(m, k.Ver, k.Seg, func(at pcommon.Map) { at.PutStr(attrClass, class) })
 		b.gauge(metricPrecision, "1", c.Precision, withClass)

@@ -86,6 +86,7 @@ func TestMulticlassLogLossAndBrier(t *testing.T) {
 	md := last(second.metrics)
 	id := "[ml.model.version=1]"
 	assert.InDelta(t, v.Expected.Accuracy, points(md, metricAccuracy)[id], 1e-12)
+	assert.InDelta(t, v.Expected.Accuracy*float64(n), points(md, metricCorrect)[id], 1e-9, "correct rows: sum/sum gives accuracy")
 	assert.InDelta(t, v.Expected.LogLoss, points(md, metricLogLoss)[id], 1e-9)
 	assert.InDelta(t, v.Expected.Brier, points(md, metricBrier)[id], 1e-9)
 	count := points(md, metricLogLossCount)[id]

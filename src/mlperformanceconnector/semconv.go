@@ -50,6 +50,7 @@ const (
 	metricDelay              = "ml.outcome.delay"
 	metricPending            = "ml.outcome.pending"
 	metricAccuracy           = "ml.performance.accuracy"
+	metricCorrect            = "ml.performance.correct"
 	metricPrecision          = "ml.performance.precision"
 	metricRecall             = "ml.performance.recall"
 	metricF1                 = "ml.performance.f1"

@@ -31,7 +31,7 @@ def test_performance_dashboard_is_templated_and_covers_the_issue():
     for q in _queries(dash):
         assert "$model" in q and "$version" in q, q
     metrics = {m for m, _ in _metric_refs(DASHBOARD)}
-    assert {"ml.performance.accuracy", "ml.performance.estimated.accuracy", "ml.performance.reference",
+    assert {"ml.performance.correct", "ml.performance.sample_count", "ml.performance.estimated.accuracy", "ml.performance.reference",
             "ml.outcome.delay", "ml.outcome.unmatched", "ml.performance.verdict"} <= metrics
     assert any("ml.segment" in keys for _, keys in _metric_refs(DASHBOARD))
 

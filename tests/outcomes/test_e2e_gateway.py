@@ -129,6 +129,10 @@ def test_two_gateways_sum_to_the_figures_of_one(start_collector, start_prometheu
         time.sleep(1)
     for legend, value in want.items():
         assert got[legend] == pytest.approx(value, abs=1e-9), (legend, got)
+    # The same accuracy as Datadog's dashboard combines it (sum of correct rows / sum of rows).
+    (summed,) = prometheus.query('sum(ml_performance_correct{ml_model_name="fraud", ml_segment=""})'
+                                 ' / sum(ml_performance_sample_count{ml_model_name="fraud", ml_segment=""})')
+    assert float(summed["value"][1]) == pytest.approx(metrics.accuracy_score(y, pred), abs=1e-9)
     # The all-time figure from the cumulative sums (docs/outcomes.md's query).
     names = sorted(n for n in prometheus.metric_names() if n.startswith("ml_performance_log_loss"))
     assert "ml_performance_log_loss_sum_total" in names and "ml_performance_log_loss_count_total" in names, names
