@@ -398,19 +398,34 @@ class _CategoricalAcc:
         self.counts.update(counts)
         self.nulls += nulls
 
-    def finish(self, name: str, max_categories: int, dtype: str, position: int, tail_buckets: int) -> FeatureBaseline:
+    def finish(
+        self, name: str, max_categories: int, dtype: str, position: int, tail_buckets: int, rng: np.random.Generator
+    ) -> FeatureBaseline:
+        counts, nulls, chooser = self.counts, self.nulls, self.counts
+        if len(counts) > max_categories:
+            # More labels than are kept: top labels chosen on the rows they are counted on have
+            # inflated counts (the labels that came out frequent by chance are the ones chosen),
+            # and every production window would contradict them. So the rows are split at random
+            # (binomial thinning of each label's count): one half chooses the top labels, the
+            # other, independent half is the reference that is counted.
+            labels = sorted(counts)
+            c = np.fromiter((counts[label] for label in labels), dtype=np.int64, count=len(labels))
+            half = rng.binomial(c, 0.5)
+            chooser = Counter(dict(zip(labels, half.tolist())))
+            counts = Counter(dict(zip(labels, (c - half).tolist())))
+            nulls = int(rng.binomial(nulls, 0.5))
         # Most frequent first; ties broken by label so the same data gives the same file.
-        ranked = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        ranked = sorted(chooser.items(), key=lambda kv: (-kv[1], kv[0]))
         top = [label for label, _ in ranked[:max_categories] if label != OTHER]
-        other = sum(self.counts.values()) - sum(self.counts[c] for c in top)
-        tail, key = _tail(self.counts, frozenset(top), tail_buckets)
+        other = sum(counts.values()) - sum(counts[c] for c in top)
+        tail, key = _tail(counts, frozenset(top), tail_buckets)
         return FeatureBaseline(
             name=name,
             kind="categorical",
             categories=top,
-            counts=[self.counts[c] for c in top] + [other],
-            count=sum(self.counts.values()),
-            null_count=self.nulls,
+            counts=[counts[c] for c in top] + [other],
+            count=sum(counts.values()),
+            null_count=nulls,
             dtype=dtype,
             position=position,
             tail_counts=tail,
@@ -519,7 +534,9 @@ class _Section:
                     position=pos,
                 )
             elif name in self.categorical:
-                out[name] = self.categorical[name].finish(name, max_categories, self.dtypes.get(name, ""), pos, tail_buckets)
+                out[name] = self.categorical[name].finish(
+                    name, max_categories, self.dtypes.get(name, ""), pos, tail_buckets, self.rng
+                )
         return out
 
 
