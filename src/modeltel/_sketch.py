@@ -71,6 +71,8 @@ STREAM_TTL = 300.0
 _PRIVATE_SCALE = 0
 #: Values binned per numpy chunk, so that a chunk's temporaries stay in the CPU cache.
 _CHUNK_VALUES = 1 << 16
+#: Values per column-major block when a row-major batch is counted on explicit buckets.
+_BLOCK_VALUES = 1 << 19
 #: log2 of the smallest normal float64.
 _MIN_NORMAL_LOG2 = -1022.0
 
@@ -501,10 +503,12 @@ def _explicit_columns(m: np.ndarray, js: list[int], bounds: list[Any], all_finit
     if m.flags.f_contiguous or n < ROW_BUFFER:
         return {j: _explicit_counts(m[:, j], b, all_finite) for j, b in zip(js, bounds)}
     out = {j: np.zeros(b.size + 1, dtype=np.int64) for j, b in zip(js, bounds)}
-    idx = np.asarray(js)
-    step = max(1, _CHUNK_VALUES // len(js))
+    idx: Any = slice(None) if len(js) == m.shape[1] else np.asarray(js)
+    # large blocks (a few MB, not the batch): each column of a block is one contiguous run,
+    # and the per-edge compares stay few numpy calls per column
+    step = max(1, _BLOCK_VALUES // len(js))
     for start in range(0, n, step):
-        block = np.asfortranarray(m[start : start + step, idx])
+        block = np.asfortranarray(m[start : start + step][:, idx])
         for i, (j, b) in enumerate(zip(js, bounds)):
             out[j] += _explicit_counts(block[:, i], b, all_finite)
     return out
