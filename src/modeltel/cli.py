@@ -456,7 +456,11 @@ def _summary(report: Any, output: Path) -> None:
     if report.periods:
         drifted = sum(p.result.verdict == "drift" for p in report.periods)
         click.echo(f"{len(report.periods)} periods of {report.every}: {drifted} with dataset drift")
-    for fd in res.features[:10]:
+    if res.multivariate is not None:
+        moved = [fd.name for fd in res.features if fd.role == "projection" and fd.drifted]
+        total = sum(fd.role == "projection" for fd in res.features)
+        click.echo(f"multivariate: {res.multivariate}" + (f" ({len(moved)} of {total} projections: {_some(moved)})" if moved else ""))
+    for fd in [fd for fd in res.features if fd.role != "projection"][:10]:
         fired = ", ".join(getattr(fd, "reason_codes", []) or [])
         click.echo(
             f"  {fd.name:<24} {fd.verdict:<18} PSI {fd.scores.get('psi', float('nan')):.3f}"

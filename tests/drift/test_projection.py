@@ -155,3 +155,28 @@ def test_a_user_column_with_a_reserved_projection_name_is_refused():
     X = pd.DataFrame({"__projection_0__": np.arange(10.0), "x": np.arange(10.0)})
     with pytest.raises(BaselineError, match="reserved"):
         modeltel.Baseline.from_data(X, model="m", version="1")
+
+
+def test_the_cli_builds_projections_and_reports_the_multivariate_verdict(tmp_path):
+    """`modeltel baseline create` writes the projections (--projections 0: none) and
+    `modeltel drift report` prints the multivariate verdict for a correlation break."""
+    from click.testing import CliRunner
+
+    from modeltel.cli import main
+
+    rng = np.random.default_rng(8)
+    frame(rng, 3000).to_csv(tmp_path / "train.csv", index=False)
+    frame(rng, 1000, rho=0.8).to_csv(tmp_path / "prod.csv", index=False)
+    runner = CliRunner()
+    made = runner.invoke(main, ["baseline", "create", str(tmp_path / "train.csv"), "--model", "m", "--version", "1",
+                                "-o", str(tmp_path / "b.json")])
+    assert made.exit_code == 0, made.output
+    assert "10 projection(s)" in made.output
+    none = runner.invoke(main, ["baseline", "create", str(tmp_path / "train.csv"), "--model", "m", "--version", "1",
+                                "--projections", "0", "-o", str(tmp_path / "b0.json")])
+    assert none.exit_code == 0 and Baseline.load(tmp_path / "b0.json").projection is None
+    report = runner.invoke(main, ["drift", "report", "--baseline", str(tmp_path / "b.json"), "--data",
+                                  str(tmp_path / "prod.csv"), "-o", str(tmp_path / "r.html")])
+    assert report.exit_code == 0, report.output
+    assert "multivariate: drift (" in report.output
+    assert "__projection_" not in report.output.split("multivariate:")[1].split("\n", 1)[1]
