@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from opentelemetry import _logs, metrics, trace
 
-from modeltel import _telemetry
+from modeltel import _outcomes, _telemetry
 from modeltel._config import Config
 
 __all__ = ["configure", "shutdown", "force_flush"]
@@ -245,7 +245,8 @@ def _set_up(state: _State, service_name: str | None, attributes: dict[str, Any] 
 
 
 def force_flush(timeout_millis: int = 10_000) -> bool:
-    """Export everything buffered now (distributions, spans, metrics, logs)."""
+    """Export everything buffered now (joinable rows, distributions, spans, metrics, logs)."""
+    _outcomes.flush_rows()
     state = _state
     if state is None:
         return True
@@ -287,6 +288,10 @@ def shutdown(timeout: float | None = None) -> None:
 
 def _shutdown_all(state: _State, limit: float) -> None:
     millis = limit * 1000
+    try:
+        _outcomes.flush_rows()  # into the log queue, before the providers shut down
+    except Exception as exc:  # noqa: BLE001
+        _log.warning("modeltel: sending the waiting joinable rows failed: %r", exc)
     if state.sketch_exporter is not None:
         try:
             state.sketch_exporter.shutdown(timeout_millis=millis)

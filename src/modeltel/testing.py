@@ -35,7 +35,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from modeltel import _registry, _telemetry
+from modeltel import _outcomes, _registry, _telemetry
 from modeltel._config import Config
 from modeltel._export import duration_metric
 from modeltel._semconv import METRIC_DURATION
@@ -65,6 +65,8 @@ class Capture:
         #: ``ml.prediction.duration``, as under ``configure()``).
         self.store = SketchStore()
         self.store.exports_durations = True
+        #: The block's telemetry (set by :func:`capture`).
+        self.telemetry: Any = None
 
     def _json_log(self, level: str, event: str, fields: dict[str, Any], rendered: str | None = None) -> None:
         self.logs.append({"event": event, "level": level, **fields})
@@ -76,7 +78,10 @@ class Capture:
 
     @property
     def otel_logs(self) -> list[Any]:
-        """OpenTelemetry log records (``ReadableLogRecord``) emitted through the logs API."""
+        """OpenTelemetry log records (``ReadableLogRecord``) emitted through the logs API
+        (the joinable rows of one-row calls still waiting are sent first)."""
+        if self.telemetry is not None:
+            _outcomes.flush_rows(self.telemetry)
         return list(self._otel_logs.get_finished_logs())
 
     def metric_points(self, name: str) -> list[Any]:
@@ -134,11 +139,13 @@ def capture(
         config = config.replace(**settings)
     # Every test starts from a clean process state (caches, once-only warnings, ...).
     _registry.reset()
+    cap.telemetry = telemetry
     previous = _telemetry.swap(telemetry)
     previous_config = _telemetry.set_default_config(config)
     try:
         yield cap
     finally:
+        _outcomes.flush_rows(telemetry)
         _telemetry.swap(previous)
         _telemetry.set_default_config(previous_config)
         _registry.reset()
