@@ -55,4 +55,3 @@ func LabelDrift(reference, window map[string]float64) (pvalue, distance float64)
 	}
 	return special.GammaIncc(float64(df)/2, stat/2), distance
 }
-
