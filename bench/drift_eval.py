@@ -16,14 +16,17 @@ cell, the same windows and references ours scored).
    every trial (the baseline's own noise counts), at baselines of 100 / 1,000 / 5,000 rows and
    windows of 50 ... 20,000 rows. Populations: a synthetic mix of shapes (8 numeric, 2
    categorical), and bootstrap samples of the UCI bike-sharing data and of scikit-learn's bundled
-   wine, breast-cancer and diabetes sets. Per-feature rate = flagged features / features;
+   wine, breast-cancer and diabetes sets, and high-cardinality categoricals (10,000 / 1,000 /
+   200 labels: their rare labels in the hashed tail buckets). Per-feature rate = flagged features / features;
    any-feature rate = windows with at least one feature flagged. Targets (calibrated): <= 1% and
    <= 5%.
 2. Power: a 5,000-row synthetic baseline, 1,000-row windows (new category: 500 ... 20,000), one
    change each: mean shift 0.1/0.2/0.5 sigma, variance x1.5, category share +-5/10 points, a new
    category on 1% of rows, nulls 0 -> 5%, correlation 0 -> 0.8 with unchanged margins (500 and
-   1,000 rows), a move onto 100 rare labels of a 10k-label feature. Power = windows where the
-   changed feature is flagged (the correlation change: a or b, or the multivariate verdict).
+   1,000 rows), a move onto 100 rare labels of a 10k-label feature, and a move of the rare labels'
+   rows onto 100 of them with the top-32 labels' shares kept (seen only through the hashed tail
+   buckets). Power = windows where the changed feature is flagged (the correlation change: a or b,
+   or the multivariate verdict).
 
 Baselines have multivariate projections (the default; ``--no-projections`` turns them off): the
 any-feature false-alarm rate counts a multivariate verdict of drift as a false alarm of the model.
@@ -63,6 +66,8 @@ BASELINES = (100, 1000, 5000)
 MODES = {"calibrated": DriftConfig(), "fixed": DriftConfig(mode="fixed", min_samples=1)}
 #: Baselines with multivariate projections (docs/drift-math.md section 8); --no-projections turns them off.
 PROJECTIONS = True
+#: Hashed tail buckets per categorical feature beyond its top labels; --tail-buckets 0: one __other__ cell.
+TAIL_BUCKETS = 16
 
 
 # --------------------------------------------------------------------------- populations
@@ -83,6 +88,21 @@ def synthetic(rng: np.random.Generator, n: int) -> pd.DataFrame:
             "poisson": rng.poisson(3, n).astype(float),
             "color": rng.choice(["red", "green", "blue", "black", "white"], n, p=[0.4, 0.25, 0.2, 0.1, 0.05]),
             "segment": rng.choice([f"s{i}" for i in range(12)], n, p=np.arange(12, 0, -1) / 78),
+        }
+    )
+
+
+def high_cardinality(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    """Categorical features with far more labels than the 32 kept in clear (the rest in the
+    hashed tail buckets): Zipf over 10,000 labels, uniform over 1,000, Zipf over 200, and two
+    numeric features."""
+    return pd.DataFrame(
+        {
+            "zipf_10k": rng.choice(LABELS, n, p=LABEL_P),
+            "uniform_1k": rng.choice(LABELS[:1000], n),
+            "zipf_200": rng.choice(LABELS[:200], n, p=ZIPF_200),
+            "normal": rng.normal(0, 1, n),
+            "lognormal": rng.lognormal(0, 0.8, n),
         }
     )
 
@@ -110,6 +130,7 @@ def populations() -> dict[str, tuple[Callable[[np.random.Generator, int], pd.Dat
         "wine": (bootstrap(load_wine(as_frame=True).data), []),
         "breast_cancer": (bootstrap(load_breast_cancer(as_frame=True).data), []),
         "diabetes": (bootstrap(diabetes), ["sex"]),
+        "high_cardinality": (high_cardinality, ["zipf_10k", "uniform_1k", "zipf_200"]),
     }
 
 
@@ -117,6 +138,8 @@ def populations() -> dict[str, tuple[Callable[[np.random.Generator, int], pd.Dat
 LABELS = np.array([f"l{i}" for i in range(10_000)])
 LABEL_P = 1.0 / np.arange(1, 10_001)
 LABEL_P /= LABEL_P.sum()
+ZIPF_200 = 1.0 / np.arange(1, 201)
+ZIPF_200 /= ZIPF_200.sum()
 COLORS = ["red", "green", "blue", "black", "white"]
 COLOR_P = np.array([0.4, 0.25, 0.2, 0.1, 0.05])
 
@@ -141,6 +164,9 @@ def power_frame(rng: np.random.Generator, n: int, change: tuple[str, float] | No
     if kind == "new_category":
         color[rng.random(n) < size] = "purple"
     labels = rng.choice(LABELS[5000:5100], n) if kind == "rare_labels" else rng.choice(LABELS, n, p=LABEL_P)
+    if kind == "tail_move":  # the rows beyond the 32 most frequent labels move onto 100 rare ones
+        rare = ~np.isin(labels, LABELS[:32])
+        labels[rare] = rng.choice(LABELS[5000:5100], int(rare.sum()))
     return pd.DataFrame(
         {
             "x": x, "a": a, "b": b,
@@ -166,6 +192,9 @@ POWER = [  # (label, change, changed features, windows, target power at 1,000 ro
     ("nulls 0 -> 5%", ("nulls", 0.05), ["x"], (1000,), 0.95),
     ("correlation 0 -> 0.8", ("correlation", 0.8), ["a", "b"], (500, 1000), 0.95),
     ("onto 100 rare labels of 10k", ("rare_labels", 0.0), ["labels"], (1000,), None),
+    # the rare labels' rows (58%) move onto 100 of them; the 32 top labels keep their shares:
+    # one __other__ cell cannot see it, the hashed tail buckets can
+    ("rare rows onto 100 rare labels (top-32 shares kept)", ("tail_move", 0.0), ["labels"], (200, 500, 1000, 5000), None),
 ]
 
 
@@ -175,7 +204,8 @@ POWER = [  # (label, change, changed features, windows, target power at 1,000 ro
 def ours(ref: pd.DataFrame, window: pd.DataFrame, cats: list[str]) -> tuple[dict[str, list[bool]], dict[str, bool]]:
     """Per mode, one flag per column of ``window`` (column order), and the multivariate verdict
     (drift when a projection drifts; False without projections)."""
-    baseline = Baseline.from_data(ref, model="m", version="1", categorical=cats, projections=PROJECTIONS)
+    baseline = Baseline.from_data(ref, model="m", version="1", categorical=cats, projections=PROJECTIONS,
+                                  tail_buckets=TAIL_BUCKETS)
     prod = ProductionHistograms(baseline)
     prod.add(window)
     reference, production = baseline.histograms(), prod.histograms()
@@ -308,7 +338,8 @@ def delays(rng: np.random.Generator, streams: int) -> list[dict]:
         for _ in range(streams):
             ref = power_frame(rng, 5000)
             stream = pd.concat([power_frame(rng, 3000), power_frame(rng, 3000, change)], ignore_index=True)
-            baseline = Baseline.from_data(ref, model="m", version="1", categorical=POWER_CATS, projections=PROJECTIONS)
+            baseline = Baseline.from_data(ref, model="m", version="1", categorical=POWER_CATS, projections=PROJECTIONS,
+                                          tail_buckets=TAIL_BUCKETS)
             first = {mode: None for mode in MODES}
             for end in range(1000, 6001, 100):
                 prod = ProductionHistograms(baseline)
@@ -377,7 +408,7 @@ def fmt(v: float | None, digits: int = 3) -> str:
 
 
 def main() -> None:
-    global PROJECTIONS, OUT
+    global PROJECTIONS, OUT, TAIL_BUCKETS
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=40, help="windows per no-drift and power cell (ours)")
     ap.add_argument("--evidently-trials", type=int, default=3, help="of those, windows Evidently scores too (1.8 s each here)")
@@ -388,9 +419,13 @@ def main() -> None:
     ap.add_argument("--no-projections", action="store_true", help="baselines without multivariate projections")
     ap.add_argument("--only", choices=("false_alarms", "power", "delay"), action="append",
                     help="run only these parts (repeat; default all)")
+    ap.add_argument("--tail-buckets", type=int, default=16, help="hashed tail buckets per categorical feature (0: none)")
+    ap.add_argument("--population", action="append", help="no-drift part: only these populations (repeat)")
+    ap.add_argument("--change", action="append", help="power part: only the changes whose label contains this (repeat)")
     ap.add_argument("--json", type=Path, default=OUT / "drift_eval.json", help="where to write the figures")
     args = ap.parse_args()
     PROJECTIONS = not args.no_projections
+    TAIL_BUCKETS = args.tail_buckets
     OUT = args.json.parent  # Evidently's job files beside the figures: runs with their own --json do not clash
     OUT.mkdir(parents=True, exist_ok=True)
     parts = set(args.only or ("false_alarms", "power", "delay"))
@@ -404,6 +439,10 @@ def main() -> None:
     if args.quick:
         pops = {"synthetic": pops["synthetic"]}
         windows, baselines = (50, 1000, 20000), (100, 5000)
+    if args.population:
+        pops = {k: v for k, v in pops.items() if k in args.population}
+    if args.change:
+        POWER[:] = [p for p in POWER if any(c in p[0] for c in args.change)]
     t0 = time.perf_counter()
     print("1. no drift", flush=True)
     fa = false_alarms(rng, args.trials, ev, pops, windows, baselines) if "false_alarms" in parts else []
