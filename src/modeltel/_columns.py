@@ -910,6 +910,20 @@ def label_is_clear(label: str, role: str) -> bool:
     return body.isdigit() and body.isascii()
 
 
+def _record_without(rec: Record, name: str, names: tuple[str, ...]) -> Record:
+    categorical = rec.categorical
+    if name in categorical:
+        categorical = {k: v for k, v in categorical.items() if k != name}
+    numeric_names, numeric, null_idx = rec.numeric_names, rec.numeric, rec.numeric_null_idx
+    if name in numeric_names:
+        i = numeric_names.index(name)
+        numeric_names = numeric_names[:i] + numeric_names[i + 1:]
+        numeric = numeric[:i] + numeric[i + 1:]
+        null_idx = tuple(j - (j > i) for j in null_idx if j != i)
+    return Record(rec.type, names, numeric_names, numeric, null_idx, categorical,
+                  rec.overflow, rec.skipped, rec.truncated, rec.rows)
+
+
 def without_feature(cols: Columns | Record, name: str) -> Columns | Record:
     """The batch without feature ``name`` (e.g. a join key, which is no feature); the same
     object when it has none. Cheaper than dropping the column from the input (a pandas
@@ -917,15 +931,13 @@ def without_feature(cols: Columns | Record, name: str) -> Columns | Record:
     if name not in cols.names:
         return cols
     names = tuple(n for n in cols.names if n != name)
+    if isinstance(cols, Record):  # the single-row path: the constructor, not replace() (~4 us less)
+        return _record_without(cols, name, names)
     categorical: dict[str, Any] = {k: v for k, v in cols.categorical.items() if k != name}
     if name not in cols.numeric_names:
         return replace(cast(Any, cols), names=names, categorical=categorical)
     i = cols.numeric_names.index(name)
     numeric_names = cols.numeric_names[:i] + cols.numeric_names[i + 1:]
-    if isinstance(cols, Record):
-        null_idx = tuple(j - (j > i) for j in cols.numeric_null_idx if j != i)
-        return replace(cols, names=names, numeric_names=numeric_names, categorical=categorical,
-                       numeric=cols.numeric[:i] + cols.numeric[i + 1:], numeric_null_idx=null_idx)
     nulls = None if cols.numeric_nulls is None else np.delete(cols.numeric_nulls, i)
     return replace(cols, names=names, numeric_names=numeric_names, categorical=categorical,
                    numeric=np.delete(cols.numeric, i, axis=1), numeric_nulls=nulls)
