@@ -34,6 +34,12 @@ and, to show what part of that no instrumentation library can avoid, the floor:
                  attribute, and for a share R of the calls the OpenTelemetry log record (same
                  body, same attributes); floor@0 is the default's (the duration is no SDK
                  call any more)
+  floor 10%      the OpenTelemetry calls under the 10% parent-based sampler (the sampler's
+                 decision, the span current around the call, attributes on the sampled 10%)
+  aggregates only
+                 what keeps metrics and distributions complete, without modeltel's lifecycle:
+                 input and output summaries into the store, the duration, the row count
+                 (floor 10% + aggregates only is the floor of "monitor 10%")
 plus one structlog JSON line for scale. The overhead of a case is its time minus the bare
 function's; ratios are overheads over the bare span's. The cases run in interleaved rounds,
 each sample ending with a flush of the export queues, so that noise from the rest of the
@@ -80,6 +86,7 @@ from modeltel._export import SketchExporter
 from modeltel._logging import json_log_to, safe_json
 from modeltel._prediction import new_prediction_id
 from modeltel._sketch import SketchStore
+from modeltel._summary import summarize_input, summarize_output
 
 
 class DiscardSpans(SpanExporter):
@@ -313,9 +320,40 @@ def main() -> int:
         span.end()
         return y
 
+    sampled_tracer = sampled_provider.get_tracer("bench")
+
+    def floor_sampled(predict: Callable[[dict[str, float]], Any]) -> Any:
+        """The OpenTelemetry calls of a prediction under the 10% parent-based sampler: the
+        sampler's decision, the (mostly non-recording) span current around the call."""
+        span = sampled_tracer.start_span("predict bench")
+        if span.is_recording():
+            span.set_attributes({**base_attributes, "ml.prediction.id": new_prediction_id(), "ml.input.rows": 1, "ml.input.features": 20})
+        token = otel_context.attach(trace.set_span_in_context(span))
+        y = predict(row)
+        otel_context.detach(token)
+        span.end()
+        return y
+
+    config = _telemetry.default_config()
+
+    def aggregates(predict: Callable[[dict[str, float]], Any]) -> Any:
+        """What keeps metrics and distributions complete, alone (no span, no context, no
+        options, no containment): the input and output summaries into the store, the
+        duration and the row count."""
+        start = time.perf_counter()
+        summary = summarize_input(row, config=config)
+        store.record("bench-floor", "1", "input", summary)
+        y = predict(row)
+        store.record("bench-floor", "1", "output", summarize_output(y, config=config))
+        store.record_duration("bench-floor", "1", None, time.perf_counter() - start)
+        telemetry.rows.add(summary.rows, "bench-floor", "1")
+        return y
+
     for label, predict in predicts.items():
         for rate in [0.0, *args.rates]:
             cases[f"{label}: floor@{rate:g}"] = lambda predict=predict, rate=rate: floor(predict, rate)
+        cases[f"{label}: floor 10%"] = lambda predict=predict: floor_sampled(predict)
+        cases[f"{label}: aggregates only"] = lambda predict=predict: aggregates(predict)
 
     log = structlog.wrap_logger(
         structlog.PrintLogger(sink),
@@ -364,6 +402,8 @@ def main() -> int:
         targets.append((f"{label}: OTEL_SDK_DISABLED=true about 0 (< 1 us)", disabled < 1.0, f"{disabled:.2f} us"))
         floor_ratio = results[f"{label}: floor@0"]["x_bare_span"]
         print(f"floor: {label} at the default log rule, the OpenTelemetry calls alone: {floor_ratio:.2f}x one bare span")
+        unsampled = results[f"{label}: floor 10%"]["x_bare_span"] + results[f"{label}: aggregates only"]["x_bare_span"]
+        print(f"floor: {label} under the 10% sampler, the OpenTelemetry calls plus the aggregates alone: {unsampled:.2f}x")
     for what, met, figure in targets:
         print(f"target: {what} -> {'met' if met else 'NOT met'} ({figure})")
     results["targets"] = [{"target": w, "met": m, "figure": f} for w, m, f in targets]

@@ -258,7 +258,7 @@ class Prediction:
     """
 
     __slots__ = (
-        "id",
+        "_id",
         "model",
         "version",
         "_options",
@@ -287,7 +287,7 @@ class Prediction:
         inputs: Any = MISSING,
         attributes: Mapping[str, Any] | None = None,
     ) -> None:
-        self.id = new_prediction_id()
+        self._id: str | None = None  # drawn when first read: an unsampled prediction may never need it
         try:
             self.model, self.version = model_identity(
                 model_object, options.model, options.version, options.fallback_name
@@ -313,6 +313,14 @@ class Prediction:
         self._ended = False
         self._join_input: tuple[Any, Any] = (None, None)
         self._join_output: Any = MISSING
+
+    @property
+    def id(self) -> str:
+        """The prediction's id: 32 random hex characters, the same on its span, log record and
+        joinable rows."""
+        if self._id is None:
+            self._id = new_prediction_id()
+        return self._id
 
     def __repr__(self) -> str:
         return f"Prediction(id={self.id!r}, model={self.model!r}, version={self.version!r})"
