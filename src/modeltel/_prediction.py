@@ -403,10 +403,12 @@ class Prediction:
                     summary = self._summarise_input(self._pending_input, None)
             self._pending_input = MISSING
             parent = trace.get_current_span().get_span_context()
-            if parent.is_valid and not parent.trace_flags.sampled:
+            started = not (parent.is_valid and not parent.trace_flags.sampled)
+            if not started:
                 # An unsampled parent (a parent-based sampler decided against the request's
                 # trace): the predict span would not be sampled either; none is started, and
-                # the parent stays the current span for the model's own children.
+                # the parent stays the current span (no context to attach) for the model's
+                # own children.
                 span: trace.Span = trace.NonRecordingSpan(parent)
             else:
                 # No attributes at start: an unsampled span would clean them for nothing
@@ -431,7 +433,7 @@ class Prediction:
                 with contained("prediction.store_input"):
                     self._store_input(summary)
             self._tokens = (
-                otel_context.attach(trace.set_span_in_context(span)),
+                otel_context.attach(trace.set_span_in_context(span)) if started else None,
                 _CURRENT.set(self),
             )
             self._start = time.perf_counter()
@@ -467,7 +469,8 @@ class Prediction:
             return
         try:
             _CURRENT.reset(tokens[1])
-            otel_context.detach(tokens[0])
+            if tokens[0] is not None:
+                otel_context.detach(tokens[0])
         except Exception as exc:  # noqa: BLE001 - e.g. a token from another context
             report_internal_error("prediction.detach", exc)
 

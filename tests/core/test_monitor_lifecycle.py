@@ -233,12 +233,13 @@ def test_under_an_unsampled_parent_no_span_is_started_and_metrics_stay_complete(
 
     @modeltel.monitor(model="m", version="1")
     def predict(X):
-        return modeltel.current_prediction().span.get_span_context()
+        return modeltel.current_prediction().span.get_span_context(), trace.get_current_span().get_span_context()
 
     parent = SpanContext(trace_id=0x1234, span_id=0x99, is_remote=True, trace_flags=TraceFlags(0))
     with capture() as cap:
         with trace.use_span(NonRecordingSpan(parent)):
-            inner = predict([1.0, 2.0])
-    assert inner == parent  # the parent is current: no span of modeltel's own
+            inner, current = predict([1.0, 2.0])
+            after = trace.get_current_span().get_span_context()
+    assert inner == current == after == parent  # the parent stays current: no span of modeltel's own
     assert cap.spans == [] and cap.logs == []
     assert sum(p.count for p in cap.metric_points("ml.prediction.duration")) == 1
