@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
@@ -16,6 +15,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
 	"go.uber.org/zap"
+
+	"github.com/modeltel/mlcommon/lifecycle"
 
 	"github.com/modeltel/mldriftprocessor/internal/drift"
 	"github.com/modeltel/mldriftprocessor/internal/metadata"
@@ -35,8 +36,7 @@ type driftProcessor struct {
 	nextMetrics consumer.Metrics
 	nextLogs    consumer.Logs
 	started     int
-	cancel      context.CancelFunc
-	done        chan struct{}
+	loop        *lifecycle.Loop // the emit loop, while started
 	release     func()
 
 	telemetry *metadata.TelemetryBuilder // the processor's own metrics (metadata.yaml)
@@ -104,21 +104,7 @@ func (p *driftProcessor) start(host component.Host) error {
 			return err
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel, p.done = cancel, make(chan struct{})
-	go func() {
-		defer close(p.done)
-		t := time.NewTicker(p.cfg.EmitInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				p.emit(ctx)
-			}
-		}
-	}()
+	p.loop = lifecycle.StartLoop(p.cfg.EmitInterval, p.emit)
 	return nil
 }
 
@@ -126,17 +112,9 @@ func (p *driftProcessor) start(host component.Host) error {
 const stateKey = "mldrift_state"
 
 func (p *driftProcessor) openStorage(host component.Host) error {
-	ext, ok := host.GetExtensions()[*p.cfg.Storage]
-	if !ok {
-		return fmt.Errorf("storage extension %s not found", p.cfg.Storage)
-	}
-	se, ok := ext.(storage.Extension)
-	if !ok {
-		return fmt.Errorf("extension %s is not a storage extension", p.cfg.Storage)
-	}
-	client, err := se.GetClient(context.Background(), component.KindProcessor, p.id, "")
+	client, err := lifecycle.StorageClient(context.Background(), host, *p.cfg.Storage, component.KindProcessor, p.id)
 	if err != nil {
-		return fmt.Errorf("storage %s: %w", p.cfg.Storage, err)
+		return err
 	}
 	data, err := client.Get(context.Background(), stateKey)
 	if err != nil {
@@ -171,15 +149,15 @@ func (p *driftProcessor) shutdown() {
 	p.mu.Lock()
 	p.started--
 	last := p.started <= 0
-	cancel, done := p.cancel, p.done
+	loop := p.loop
+	if last {
+		p.loop = nil
+	}
 	p.mu.Unlock()
 	if !last {
 		return
 	}
-	if cancel != nil {
-		cancel()
-		<-done
-	}
+	loop.Stop()
 	if p.client != nil {
 		p.save(context.Background())
 		_ = p.client.Close(context.Background())

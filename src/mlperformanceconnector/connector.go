@@ -20,6 +20,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/modeltel/mlcommon/lifecycle"
+
 	"github.com/modeltel/mlperformanceconnector/internal/join"
 	"github.com/modeltel/mlperformanceconnector/internal/metadata"
 	"github.com/modeltel/mlperformanceconnector/internal/perf"
@@ -42,8 +44,7 @@ type joiner struct {
 	nextMetrics consumer.Metrics
 	nextLogs    consumer.Logs
 	started     int
-	cancel      context.CancelFunc
-	done        chan struct{}
+	loop        *lifecycle.Loop // the emit loop, while started
 	release     func()
 
 	baselines     []join.Baseline
@@ -145,36 +146,14 @@ func (j *joiner) start(ctx context.Context, host component.Host) error {
 			j.logger.Warn("mlperformance: no room for the model of a baseline file (max_models)", zap.String("model", b.Model))
 		}
 	}
-	tctx, cancel := context.WithCancel(context.Background())
-	j.cancel, j.done = cancel, make(chan struct{})
-	go func() {
-		defer close(j.done)
-		t := time.NewTicker(j.cfg.EmitInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-tctx.Done():
-				return
-			case <-t.C:
-				j.emit(tctx)
-			}
-		}
-	}()
+	j.loop = lifecycle.StartLoop(j.cfg.EmitInterval, j.emit)
 	return nil
 }
 
 func (j *joiner) openStorage(ctx context.Context, host component.Host) error {
-	ext, ok := host.GetExtensions()[*j.cfg.Storage]
-	if !ok {
-		return fmt.Errorf("storage extension %s not found", j.cfg.Storage)
-	}
-	se, ok := ext.(storage.Extension)
-	if !ok {
-		return fmt.Errorf("extension %s is not a storage extension", j.cfg.Storage)
-	}
-	client, err := se.GetClient(ctx, component.KindConnector, j.id, "")
+	client, err := lifecycle.StorageClient(ctx, host, *j.cfg.Storage, component.KindConnector, j.id)
 	if err != nil {
-		return fmt.Errorf("storage %s: %w", j.cfg.Storage, err)
+		return err
 	}
 	walker, ok := client.(storage.Walker)
 	if !ok {
@@ -207,12 +186,10 @@ func (j *joiner) shutdown(ctx context.Context) error {
 		j.mu.Unlock()
 		return nil
 	}
-	cancel, done := j.cancel, j.done
+	loop := j.loop
+	j.loop = nil
 	j.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
+	loop.Stop()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var err error
