@@ -628,9 +628,9 @@ class Prediction:
         trace that is never exported. Sampled: at ``log_sample_rate``, by default 0, since the
         exported span is the prediction's record and its summaries are in the metrics (but a
         prediction drawn for the opted-in raw capture is logged: the raw payload rides only
-        on log records). No
-        tracing SDK at all (an invalid span context): at ``log_sample_rate``, by default 1,
-        since the log record is then the only per-prediction record.
+        on log records). No tracing SDK at all (an invalid span context): at
+        ``log_sample_rate``, by default 1, since the log record is then the only
+        per-prediction record.
         """
         rate = self._options.log_sample_rate
         if rate is None:
