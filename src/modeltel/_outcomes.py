@@ -487,16 +487,27 @@ def joinable_records(
     segments: list[str] | None,
     task: str | None,
     reference: dict[str, float] | None,
-    baseline_reference: dict[str, Any] | None = None,
+    baseline_reference: dict[str, Any] | Callable[[], dict[str, Any] | None] | None = None,
+    coalesce: bool = False,
 ) -> list[tuple[dict[str, Any], int]]:
     """(attributes, rows) of the ``ml.outcome.predicted`` record(s) of one predict call's output.
 
+    With ``coalesce``, a one-row output's row is queued with other one-row calls' (see
+    :data:`COALESCE_ROWS`) and nothing is returned. ``baseline_reference`` may be a function
+    (called once, only for a row that goes out: it is sent once every so often).
     Raises ``ValueError`` when the output has no per-row value or keys/segments do not fit it.
     """
     one = _one_row(output, task)
-    if one is not None and (keys is None or len(keys) == 1) and (segments is None or len(segments) == 1) \
-            and _telemetry.default_config().outcome_partitions <= 1:
-        return [(_one_record(model, version, prediction_id, one, keys, segments, reference, baseline_reference), 1)]
+    if one is not None and (keys is None or len(keys) == 1) and (segments is None or len(segments) == 1):
+        if coalesce:
+            key = f"{prediction_id}:0" if keys is None else keys[0]
+            _COALESCER.add(model, version, reference, _called(baseline_reference), key, one,
+                           None if segments is None else segments[0])
+            return []
+        if _telemetry.default_config().outcome_partitions <= 1:
+            return [(_one_record(model, version, prediction_id, one, keys, segments, reference,
+                                 _called(baseline_reference)), 1)]
+    sent_reference = _called(baseline_reference)
     rows = output_rows(output, task)
     n = len(next(iter(rows.values())))
     if keys is None:
@@ -508,7 +519,7 @@ def joinable_records(
     return list(predicted_records(
         model=model, version=version, prediction_id=prediction_id, keys=keys,
         classes=rows.get(ATTR_CLASSES), scores=rows.get(ATTR_SCORES), values=rows.get(ATTR_VALUES),
-        segments=segments, reference=reference, baseline_reference=baseline_reference,
+        segments=segments, reference=reference, baseline_reference=sent_reference,
         probabilities=rows.get(ATTR_PROBABILITIES),
     ))
 
@@ -704,30 +715,8 @@ _COALESCER = _Coalescer()
 _registry.register("outcomes.coalesced", fork=_COALESCER._after_fork_in_child, reset=_COALESCER._reset)
 
 
-def coalesce_row(
-    *,
-    model: str,
-    version: str,
-    prediction_id: str,
-    output: Any,
-    keys: list[str] | None,
-    segments: list[str] | None,
-    task: str | None,
-    reference: dict[str, float] | None,
-    baseline_reference: Callable[[], dict[str, Any] | None],
-) -> bool:
-    """Queue a one-row call's joinable row (see :data:`COALESCE_ROWS`); False, and nothing
-    queued, when the output is not one row of a shape the one-row path reads.
-    ``baseline_reference()`` (called only for a queued row: it is sent once every so often)
-    gives the baseline's reference attributes."""
-    if (keys is not None and len(keys) != 1) or (segments is not None and len(segments) != 1):
-        return False
-    row = _one_row(output, task)
-    if row is None:
-        return False
-    key = f"{prediction_id}:0" if keys is None else keys[0]
-    _COALESCER.add(model, version, reference, baseline_reference(), key, row, None if segments is None else segments[0])
-    return True
+def _called(value: Any) -> dict[str, Any] | None:
+    return value() if callable(value) else value
 
 
 def flush_rows(telemetry: Any = None) -> int:

@@ -42,7 +42,7 @@ from modeltel._columns import UnsupportedInput
 from modeltel._identity import model_identity, type_name
 from modeltel._logging import safe_json
 from modeltel._columns import without_feature
-from modeltel._outcomes import coalesce_row, emit_predicted, join_columns, joinable_records, without_column
+from modeltel._outcomes import emit_predicted, join_columns, joinable_records, without_column
 from modeltel._reference import wire_attributes
 from modeltel._privacy import error_message, record_error
 from modeltel._quality import check_columns, outlier_rows
@@ -585,9 +585,8 @@ class Prediction:
         joinable = None
         if self._options.outcomes and error is None and self._join_output is not MISSING:
             with contained("prediction.outcomes"):
-                # A logged call's rows ride on its record; a one-row call's wait for others.
-                if logs or not self._coalesce():
-                    joinable = self._joinable()
+                # A logged call's rows ride on its record; an unlogged one-row call's wait for others.
+                joinable = self._joinable(coalesce=not logs) or None
         # One record can carry the joinable rows on the prediction's own log record.
         ride = joinable[0][0] if joinable is not None and len(joinable) == 1 else None
         logged = False
@@ -597,27 +596,16 @@ class Prediction:
             with contained("prediction.outcomes_emit"):
                 emit_predicted(time.time_ns(), joinable)
 
-    def _joinable(self) -> list[tuple[dict[str, Any], int]]:
-        """The ``ml.outcome.predicted`` attributes of this call's output (``outcomes=True``)."""
+    def _joinable(self, coalesce: bool) -> list[tuple[dict[str, Any], int]]:
+        """The ``ml.outcome.predicted`` attributes of this call's output (``outcomes=True``);
+        none when ``coalesce`` queued a one-row output's row (``_outcomes.joinable_records``)."""
         options = self._options
         keys, segments = self._join_input
         return joinable_records(
             model=self.model, version=self.version, prediction_id=self.id, output=self._join_output,
             keys=keys, segments=segments, task=options.outcomes if isinstance(options.outcomes, str) else None,
             reference=dict(options.reference) if options.reference else None,
-            baseline_reference=wire_attributes(options.baseline),
-        )
-
-    def _coalesce(self) -> bool:
-        """Queue this call's joinable row with other one-row calls' (``_outcomes.coalesce_row``);
-        False when the output is not one row."""
-        options = self._options
-        keys, segments = self._join_input
-        return coalesce_row(
-            model=self.model, version=self.version, prediction_id=self.id, output=self._join_output,
-            keys=keys, segments=segments, task=options.outcomes if isinstance(options.outcomes, str) else None,
-            reference=dict(options.reference) if options.reference else None,
-            baseline_reference=lambda: wire_attributes(options.baseline),
+            baseline_reference=lambda: wire_attributes(options.baseline), coalesce=coalesce,
         )
 
     def _logs_success(self, span: trace.Span) -> bool:
