@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from e2e._collector import CONFIGS, drift_records, latest, metric_points
+from e2e._collector import CONFIGS, drift_records, latest, metric_points, strict_config
 from e2e._scenario import make_baseline, start_replica
 
 WINDOW = {"MLDRIFT_WINDOW": "10m", "MLDRIFT_SLOT_SIZE": "1s", "MLDRIFT_EMIT_INTERVAL": "1s"}
@@ -64,13 +64,7 @@ def test_without_baseline_identical_traffic_for_30_windows_raises_no_drift_and_a
     to 10% of runs, 9.2). The replicas share MODELTEL_HASH_KEY, as
     replicas must for their hashed labels (every label without a baseline) to be the same."""
     monkeypatch.setenv("MODELTEL_HASH_KEY", "e2e-shared-key")
-    config = (CONFIGS / "local.yaml").read_text().replace(
-        "      min_samples: ${env:MLDRIFT_MIN_SAMPLES:-0}",
-        "      min_samples: ${env:MLDRIFT_MIN_SAMPLES:-0}\n      alpha: 0.001\n      feature_alpha: 0.0002"
-        "\n      sequential_arl: 1000000",
-    )
-    path = tmp_path / "no-baseline.yaml"
-    path.write_text(config)
+    path = strict_config(tmp_path / "no-baseline.yaml")
     collector = start_collector(path, MLDRIFT_WINDOW="1s", MLDRIFT_SLOT_SIZE="500ms", MLDRIFT_EMIT_INTERVAL="1s")
     # Rounds of the same two replicas until 30 windows were evaluated: on a loaded machine a
     # window can miss its values (an export that slips past the 1 s window), so the number of

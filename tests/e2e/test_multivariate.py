@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from e2e._collector import CONFIGS, drift_records, latest
+from e2e._collector import drift_records, latest, strict_config
 from e2e._scenario import make_baseline, merged_production, start_replica
 from modeltel import _drift
 
@@ -31,13 +31,7 @@ def test_a_correlation_break_with_unchanged_margins_is_multivariate_drift_and_th
     alpha is 0.001: the verdicts are read after every one-second emit of a growing window, and
     what must not fire may not fire in any of them (docs/drift-math.md 5.4); sequential_arl 10^6
     for the same reason (an average run length of 1,000 batches is not "never", 9.2)."""
-    config = (CONFIGS / "local.yaml").read_text().replace(
-        "      min_samples: ${env:MLDRIFT_MIN_SAMPLES:-0}",
-        "      min_samples: ${env:MLDRIFT_MIN_SAMPLES:-0}\n      alpha: 0.001\n      feature_alpha: 0.0002"
-        "\n      sequential_arl: 1000000",
-    )
-    path = tmp_path / "multivariate.yaml"
-    path.write_text(config)
+    path = strict_config(tmp_path / "multivariate.yaml")
     collector = start_collector(path, **WINDOW)
     baselines, replicas = {}, {}
     for name, rho in (("broken", 0.9), ("same", 0.0)):
