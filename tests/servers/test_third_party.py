@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from modeltel._semconv import PROJECTION_FEATURE_PREFIX
+
 from ._harness import BIN, FLOWER, Server, free_port, log_records, metric_points, otel_env, spans, wait_until
 
 APPS = Path(__file__).resolve().parent / "apps"
@@ -63,7 +65,16 @@ def _serve_pipeline(otlp, model_path, tmp_path, instrument: bool, **extra) -> tu
 
 
 def _feature_names(otlp, role: str, metric: str = "ml.feature.value") -> set[str]:
+    """The model's own features of ``role`` (a baseline's multivariate projections aside)."""
+    return {n for n in _all_feature_names(otlp, role, metric) if not n.startswith(PROJECTION_FEATURE_PREFIX)}
+
+
+def _all_feature_names(otlp, role: str, metric: str = "ml.feature.value") -> set[str]:
     return {a["ml.feature.name"] for a, _ in metric_points(otlp, metric) if a.get("ml.feature.role") == role}
+
+
+def _projections(otlp) -> set[str]:
+    return _all_feature_names(otlp, "input") - _feature_names(otlp, "input")
 
 
 def test_zero_code_pipeline_is_one_prediction_with_the_request_columns_and_a_detected_version(otlp, frame_model, tmp_path):
@@ -99,8 +110,10 @@ def test_modeltel_baseline_names_the_zero_code_model_and_travels_in_band(otlp, f
     assert {(s.attributes["ml.model.name"], s.attributes["ml.model.version"]) for s in predicts} == {("iris-pipeline", "2.0.0")}
     baseline_points = metric_points(otlp, "ml.baseline.feature.value")
     assert {a["ml.model.name"] for a, _ in baseline_points} == {"iris-pipeline"}
-    # Production numeric features go out on the baseline's bin edges (explicit buckets).
+    # Production numeric features go out on the baseline's bin edges (explicit buckets), and
+    # beside them each row's projections on the baseline's directions (multivariate drift).
     assert sorted(_feature_names(otlp, "input")) == FEATURES
+    assert _projections(otlp)
 
 
 def _gunicorn(otlp, model_path, tmp_path, instrument: bool, **extra) -> Server:
@@ -168,6 +181,7 @@ def test_one_call_baseline_names_a_numpy_model_and_rejections_are_counted(otlp, 
     assert [(s.attributes["ml.model.name"], s.attributes["ml.model.version"]) for s in predicts] == [("iris-pipeline", "2.0.0")] * 3
     assert {a["ml.model.name"] for a, _ in metric_points(otlp, "ml.baseline.feature.value")} == {"iris-pipeline"}
     assert sorted(_feature_names(otlp, "input")) == FEATURES
+    assert _projections(otlp)
     (attrs, _) = metric_points(otlp, "ml.input.rejected")[-1]
     assert (attrs["ml.model.name"], attrs["ml.model.version"]) == ("iris-pipeline", "2.0.0")
 
