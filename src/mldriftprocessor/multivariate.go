@@ -9,7 +9,6 @@ package mldriftprocessor // import "github.com/modeltel/mldriftprocessor"
 import (
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/modeltel/mldriftprocessor/internal/drift"
 	"github.com/modeltel/mldriftprocessor/internal/state"
@@ -20,32 +19,11 @@ func isProjection(name string) bool {
 	return strings.HasPrefix(name, projectionFeaturePrefix) && strings.HasSuffix(name, "__")
 }
 
-// multivariateState remembers, per model and version, whether it is in multivariate drift.
-type multivariateState struct {
-	mu      sync.Mutex
-	drifted map[[2]string]bool
-}
-
-// transition records the verdict and reports whether it changed (the first verdict of a
-// model is a change only when it is drift).
-func (s *multivariateState) transition(model, version string, drifted bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.drifted == nil {
-		s.drifted = map[[2]string]bool{}
-	}
-	key := [2]string{model, version}
-	was, seen := s.drifted[key]
-	s.drifted[key] = drifted
-	if !seen {
-		return drifted
-	}
-	return was != drifted
-}
-
 // emitMultivariate writes the model's multivariate verdict: ml.drift.multivariate.detected,
 // and one ml.drift.started / ml.drift.ended record (ml.drift.scope = multivariate) when the
-// model enters or leaves multivariate drift. The projections were scored in the model's one
+// model enters or leaves multivariate drift. The previous verdict is derived from the
+// projections' own edge-trigger states before this evaluation (Window.Drifted: in drift when
+// any was), which the storage extension keeps, so a restart does not log the same start twice. The projections were scored in the model's one
 // Holm family by drift.Evaluate, so the verdict's false alarms are inside the model's alpha.
 func (p *driftProcessor) emitMultivariate(o *output, modelKey state.FeatureKey, windows []state.Window, scored []int, features []drift.Feature, results []drift.Result) {
 	verdict, drifted, ok := drift.Multivariate(features, results)
@@ -58,7 +36,11 @@ func (p *driftProcessor) emitMultivariate(o *output, modelKey state.FeatureKey, 
 		v = 1
 	}
 	o.intGauge(o.multivariate, modelKey, v)
-	if !p.multivariate.transition(modelKey.Model, modelKey.Version, isDrift) {
+	was := false // over the projections scored now: one without data keeps its old state
+	for j, f := range features {
+		was = was || (f.Projection && results[j].Verdict != drift.VerdictInsufficientData && windows[scored[j]].Drifted)
+	}
+	if was == isDrift {
 		return
 	}
 	names := make([]string, 0, len(drifted))

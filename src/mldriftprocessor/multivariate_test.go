@@ -86,3 +86,42 @@ func TestNoProjectionsNoMultivariateVerdict(t *testing.T) {
 	_, ok := find(md, metricMultivariate, map[string]string{attrModelName: "m"})
 	require.False(t, ok)
 }
+
+// TestMultivariateStateSurvivesRestart checks that a processor restored from the saved state
+// of a model in multivariate drift does not log a second ml.drift.started (the verdict's edge
+// state is the projections' own, which the state keeps), and logs ml.drift.ended once the
+// drift is gone.
+func TestMultivariateStateSurvivesRestart(t *testing.T) {
+	h := newHarness(t, testConfig())
+	features := []string{"a", "__projection_0__", "__projection_1__"}
+	same := []uint64{100, 300, 400, 200}
+	h.consume(t, baselineFor("m", features...))
+	h.consume(t, production("r1", "m", "a", same...))
+	h.consume(t, production("r1", "m", "__projection_0__", same...))
+	h.consume(t, production("r1", "m", "__projection_1__", 20, 480, 480, 20))
+	_, ld := h.p.evaluate()
+	require.Len(t, multivariateLogs(ld), 1)
+	data, err := h.p.store.Marshal()
+	require.NoError(t, err)
+
+	restarted := newHarness(t, testConfig())
+	restarted.clock.Advance(h.clock.Now().Sub(t0))
+	_, err = restarted.p.store.Restore(data)
+	require.NoError(t, err)
+	restarted.consume(t, baselineFor("m", features...))
+	md, ld := restarted.p.evaluate()
+	v, ok := find(md, metricMultivariate, map[string]string{attrModelName: "m"})
+	require.True(t, ok)
+	require.Equal(t, 1.0, v)
+	require.Empty(t, multivariateLogs(ld), "still in multivariate drift after the restart: no second record")
+
+	restarted.clock.Advance(time.Minute)
+	restarted.consume(t, baselineFor("m", features...))
+	for _, f := range features {
+		restarted.consume(t, production("r1", "m", f, same...))
+	}
+	_, ld = restarted.p.evaluate()
+	recs := multivariateLogs(ld)
+	require.Len(t, recs, 1)
+	require.Equal(t, eventDriftEnded, recs[0].EventName())
+}

@@ -42,8 +42,6 @@ type driftProcessor struct {
 	telemetry *metadata.TelemetryBuilder // the processor's own metrics (metadata.yaml)
 	id        component.ID
 	client    storage.Client // the storage extension's client, when configured
-
-	multivariate multivariateState // per model: in multivariate drift (edge trigger)
 }
 
 func newProcessor(set processor.Settings, cfg *Config, clock state.Clock) (*driftProcessor, error) {
