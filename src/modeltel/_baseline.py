@@ -121,7 +121,7 @@ class FeatureBaseline:
         if self.kind == "numeric":
             return _drift.Histogram.numeric(self.edges, self.counts, self.min, self.max, nulls=self.null_count)
         if tail is None:
-            tail = self.tail_usable(_columns_config().hash_key)
+            tail = self.tail_usable(_hash_secret())
         if tail and self.tail_counts:
             return _drift.Histogram.categorical(
                 self.categories + tail_labels(len(self.tail_counts)), self.counts[:-1] + self.tail_counts + [0],
@@ -217,6 +217,12 @@ def _columns_config() -> Config:
     if _DEFAULT_CONFIG is None:
         _DEFAULT_CONFIG = Config().replace(max_features=1_000_000)
     return _DEFAULT_CONFIG
+
+
+def _hash_secret() -> str | None:
+    """``MODELTEL_HASH_KEY`` as the SDK reads it: tail buckets must be hashed with the key the
+    production processes use (an invalid environment is the SDK's to report)."""
+    return Config.from_env(errors=[]).hash_key
 
 
 @dataclass
@@ -438,7 +444,7 @@ def _tail(counts: Counter[str], top: frozenset[str], buckets: int) -> tuple[list
     (``MODELTEL_HASH_KEY``); none when no label is beyond the top or ``buckets`` is 0."""
     if buckets <= 0 or len(counts) <= len(top):
         return [], ""
-    secret = _columns_config().hash_key
+    secret = _hash_secret()
     out = [0] * buckets
     index = {label: j for j, label in enumerate(tail_labels(buckets))}
     for label, n in counts.items():
@@ -1001,7 +1007,7 @@ class ProductionHistograms:
         }
         # Features whose tail buckets this process can fill (same MODELTEL_HASH_KEY): labels
         # beyond the top categories go to their bucket, after the top categories.
-        self._secret = _columns_config().hash_key
+        self._secret = _hash_secret()
         self._tail = {
             n: len(fb.tail_counts)
             for n, fb in baseline.all_features().items()

@@ -548,12 +548,13 @@ def test_a_point_over_too_few_values_has_no_sum_min_max_and_power_of_two_buckets
     assert q.scale == 20 and q.sum == pytest.approx(7002.123456789 * CFG.min_aggregate_count)
 
 
-def test_rare_labels_with_a_baseline_go_to_its_tail_buckets_in_band_too():
+def test_rare_labels_with_a_baseline_go_to_its_tail_buckets_in_band_too(monkeypatch):
     """A baseline with tail buckets: labels beyond its categories leave as their hashed tail
     bucket (never in clear), the in-band baseline carries the buckets (and an empty
     __other__); a process with another hash key sends __other__ for both."""
     from modeltel._baseline import Baseline as RealBaseline
 
+    monkeypatch.delenv("MODELTEL_HASH_KEY", raising=False)  # the baseline and CFG: this process's random key
     train = pd.DataFrame({"city": ["paris"] * 50 + ["rome"] * 30 + [f"v{i}" for i in range(40)]})
     baseline = RealBaseline.from_data(train, model="m", version="1", max_categories=2)
     fb = baseline.features["city"]

@@ -244,11 +244,12 @@ def _zipf_labels(rng, n, move_tail=False):
     return pd.DataFrame({"labels": out})
 
 
-def test_labels_beyond_the_top_categories_are_kept_in_hashed_tail_buckets(tmp_path):
+def test_labels_beyond_the_top_categories_are_kept_in_hashed_tail_buckets(tmp_path, monkeypatch):
     """The labels beyond max_categories are counted in 16 keyed-hash buckets (sum = __other__),
     saved and loaded with the same id; without tail_buckets the file has no tail field."""
     from modeltel._columns import TAIL_BUCKETS, tail_key_id, tail_label
 
+    monkeypatch.delenv("MODELTEL_HASH_KEY", raising=False)  # this process's random key
     rng = np.random.default_rng(3)
     frame = _zipf_labels(rng, 5000)
     b = Baseline.from_data(frame, model="m", version="1")
@@ -275,7 +276,7 @@ def test_labels_beyond_the_top_categories_are_kept_in_hashed_tail_buckets(tmp_pa
         Baseline.from_dict(broken)
 
 
-def test_a_move_within_the_rare_labels_is_drift_only_with_the_tail_buckets():
+def test_a_move_within_the_rare_labels_is_drift_only_with_the_tail_buckets(monkeypatch):
     """Production moving its rare-label rows onto 100 of the 10,000 labels keeps the
     __other__ share: one __other__ cell sees nothing, the tail buckets see it; without a
     move the tail buckets raise no alarm. A baseline hashed with another key falls back to
@@ -283,6 +284,7 @@ def test_a_move_within_the_rare_labels_is_drift_only_with_the_tail_buckets():
     from modeltel._baseline import ProductionHistograms
     from modeltel._drift import evaluate
 
+    monkeypatch.setenv("MODELTEL_HASH_KEY", "a deployment's key")  # read when the baseline is built and used
     rng = np.random.default_rng(11)
     b = Baseline.from_data(_zipf_labels(rng, 5000), model="m", version="1")
 

@@ -40,6 +40,19 @@ def make_rows(rng: np.random.Generator, n: int, drift: bool, correlation: float 
     return {"amount": amount, "age": age, "country": country, "device": device}
 
 
+def city_labels(n: int, labels: int, move: bool, seed: int) -> np.ndarray:
+    """A high-cardinality feature: Zipf shares over ``labels`` labels. ``move``: the rows beyond
+    the 32 most frequent labels move onto the 20 rarest (the top labels keep their shares)."""
+    rng = np.random.default_rng(seed + 1000)  # its own stream: the other features stay as they are
+    names = np.array([f"city{i}" for i in range(labels)])
+    p = 1.0 / np.arange(1, labels + 1)
+    out = rng.choice(names, n, p=p / p.sum())
+    if move:
+        rare = ~np.isin(out, names[:32])
+        out[rare] = rng.choice(names[-20:], int(rare.sum()))
+    return out
+
+
 def model(age: np.ndarray) -> np.ndarray:
     """The prediction depends on age only, so it does not drift with amount."""
     return 1.0 / (1.0 + np.exp(-(age - 40.0) / 10.0))
@@ -58,6 +71,8 @@ def main() -> None:
     ap.add_argument("--pause", type=float, default=0.0, help="seconds between batches")
     ap.add_argument("--bad-every", type=int, default=0, help="every Nth batch (from the Nth) sends amount as a string in one row")
     ap.add_argument("--null-every", type=int, default=0, help="every Nth row (from the Nth) sends amount as None")
+    ap.add_argument("--city-labels", type=int, default=0, help="add a city feature with this many labels (0: none)")
+    ap.add_argument("--city-move", action="store_true", help="the city rows beyond its top 32 labels move onto 20 rare ones")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -69,6 +84,8 @@ def main() -> None:
 
     rng = np.random.default_rng(args.seed)
     data = make_rows(rng, args.rows, args.drift, args.correlation)
+    if args.city_labels:
+        data["city"] = city_labels(args.rows, args.city_labels, args.city_move, args.seed)
     latencies = []
     failures = 0
     for start in range(0, args.rows, args.batch):
@@ -78,6 +95,9 @@ def main() -> None:
              "country": str(data["country"][i]), "device": str(data["device"][i])}
             for i in range(start, stop)
         ]
+        if args.city_labels:
+            for i, row in enumerate(batch):
+                row["city"] = str(data["city"][start + i])
         if args.null_every:
             for i, row in enumerate(batch):
                 if (start + i + 1) % args.null_every == 0:

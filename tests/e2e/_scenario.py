@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from e2e._replica import make_rows, model
+from e2e._replica import city_labels, make_rows, model
 from modeltel import _drift
 from modeltel._baseline import Baseline
 
@@ -23,7 +23,8 @@ STABLE = {"age", "device"}
 
 
 def make_baseline(
-    path: Path, *, model_name: str = "fraud", version: str = "3.1.0", rows: int = 5000, projections: bool = False
+    path: Path, *, model_name: str = "fraud", version: str = "3.1.0", rows: int = 5000, projections: bool = False,
+    city: int = 0,
 ) -> Baseline:
     """The scenario's baseline; without multivariate projections unless asked (the tests that
     use it count and compare the per-feature verdicts; tests/e2e/test_multivariate.py asks)."""
@@ -33,6 +34,9 @@ def make_baseline(
         {"amount": float(a), "age": float(g), "country": str(c), "device": str(d)}
         for a, g, c, d in zip(data["amount"], data["age"], data["country"], data["device"])
     ]
+    if city:  # a high-cardinality feature (city_labels), for the tail-bucket test
+        for record, label in zip(records, city_labels(rows, city, False, 99)):
+            record["city"] = str(label)
     baseline = Baseline.from_data(records, model=model_name, version=version, predictions=model(data["age"]),
                                   projections=projections)
     baseline.save(path)
@@ -63,6 +67,7 @@ def start_replica(
     workdir: Path, endpoint: str, instance: str, baseline: Path | None, *, seed: int, rows: int = 400,
     drift: bool = True, model_name: str = "fraud", batch: int = 20, pause: float = 0.0,
     export_interval: float = 0.5, bad_every: int = 0, correlation: float = 0.0, null_every: int = 0,
+    city: int = 0, city_move: bool = False,
 ) -> Replica:
     """One SDK process exporting OTLP/HTTP to `endpoint` as service.instance.id=instance."""
     out = workdir / f"{model_name}-{instance}.npz"
@@ -85,7 +90,7 @@ def start_replica(
         ["--correlation", str(correlation)] if correlation else []
     ) + (
         ["--null-every", str(null_every)] if null_every else []
-    )
+    ) + (["--city-labels", str(city)] if city else []) + (["--city-move"] if city_move else [])
     log = open(out.with_suffix(".log"), "wb")  # noqa: SIM115 - the child holds it
     proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
     log.close()

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from e2e._collector import drift_records, latest
+from e2e._collector import drift_records, latest, metric_points
 from e2e._scenario import DRIFTING, STABLE, make_baseline, merged_production, start_replica
 from modeltel import _drift
 
@@ -111,3 +116,38 @@ def test_null_rate_rising_from_0_to_5_percent_is_drift_with_an_in_band_baseline(
     (record,) = [r for r in drift_records(lines) if r.get("severityText") == "WARN"]
     reason = next(a["value"]["stringValue"] for a in record["attributes"] if a["key"] == "ml.drift.reason")
     assert "null_rate" in reason
+
+
+@pytest.mark.timeout(180)
+def test_a_move_among_rare_labels_is_drift_through_the_hashed_tail_buckets(start_collector, tmp_path, monkeypatch):
+    """A 2,000-label feature (city) whose rows beyond its 32 top labels move onto 20 rare ones,
+    the top labels' shares unchanged: the baseline (built, like the SDK, with the deployment's
+    MODELTEL_HASH_KEY) and the SDK count the rare labels in hashed tail buckets, in-band and in
+    production, never in clear; the collector flags city (chi2_contingency over the buckets)
+    and nothing else."""
+    key = "e2e-tail-buckets-key"
+    monkeypatch.setenv("MODELTEL_HASH_KEY", key)  # the replica inherits it
+    baseline_path = tmp_path / "baseline.json"
+    script = ("import sys; from pathlib import Path; from e2e._scenario import make_baseline; "
+              "make_baseline(Path(sys.argv[1]), city=2000)")
+    subprocess.run([sys.executable, "-c", script, str(baseline_path)], check=True, cwd=Path(__file__).parents[1],
+                   env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    city = json.loads(baseline_path.read_text())["features"][-1]
+    assert city["name"] == "city" and len(city["tail"]["counts"]) == 16
+    collector = start_collector(MLDRIFT_WINDOW="10m", MLDRIFT_SLOT_SIZE="1s", MLDRIFT_EMIT_INTERVAL="1s")
+    replica = start_replica(tmp_path, collector.http_endpoint, "tail", baseline_path, seed=8, rows=2000, drift=False,
+                            batch=100, city=2000, city_move=True)
+    assert replica.wait()["failures"] == 0
+    wait_for(lambda: latest(collector.lines(), "ml.drift.sample_count").get(("city", None)) == 2000, 60,
+             "city's window to hold all 2000 rows")
+    time.sleep(2.5)
+    lines = collector.lines()
+    sent = {a["ml.feature.category"] for a, _ in metric_points(lines, "ml.feature.category.count") if a.get("ml.feature.name") == "city"}
+    inband = {a["ml.feature.category"] for a, _ in metric_points(lines, "ml.baseline.feature.category.count")
+              if a.get("ml.feature.name") == "city"}
+    assert {f"__tail_{j}__" for j in range(16)} <= inband and "__other__" not in sent
+    assert sent and all(c.startswith("__tail_") or c in city["categories"] for c in sent), sent
+    scores = latest(lines, "ml.drift.score")
+    assert scores[("city", "chi2_contingency_pvalue")] < 1e-6
+    detected = {f: v for (f, _), v in latest(lines, "ml.drift.detected").items()}
+    assert detected["city"] == 1 and all(v == 0 for f, v in detected.items() if f != "city"), detected
