@@ -48,6 +48,7 @@ from modeltel._drift import DriftConfig, evaluate  # noqa: E402
 from modeltel._sequential import DEFAULT_ARL, SequentialDrift  # noqa: E402
 
 STEP, WINDOW, PRE, POST = 100, 1000, 3000, 3000
+WINDOW_CAP = 100
 CHANGES = [
     ("mean +0.2 sigma", ("mean", 0.2), ["x"]),
     ("mean +0.5 sigma", ("mean", 0.5), ["x"]),
@@ -78,37 +79,41 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q, method="higher"))
 
 
-def delays(rng: np.random.Generator, streams: int, ev_streams: int, ev: de.Evidently) -> list[dict]:
+def delays(rng: np.random.Generator, streams: int, ev_streams: int, ev: de.Evidently, window: int = WINDOW,
+           changes: set[str] | None = None) -> list[dict]:
     cfg = DriftConfig()
     rows = []
+    pre = max(PRE, window)  # the window is full of unchanged rows at the change
     for label, change, changed in CHANGES:
+        if changes and label not in changes:
+            continue
         window_only, with_seq, early_window, early_seq = [], [], 0, 0
         for s in range(streams):
             ref = de.power_frame(rng, 5000)
-            stream = pd.concat([de.power_frame(rng, PRE), de.power_frame(rng, POST, change)], ignore_index=True)
+            stream = pd.concat([de.power_frame(rng, pre), de.power_frame(rng, POST, change)], ignore_index=True)
             baseline = Baseline.from_data(ref, model="m", version="1", categorical=de.POWER_CATS)
             reference = baseline.histograms()
             seq = SequentialDrift(reference, cfg)
             first_w = first_s = None
-            for end in range(STEP, PRE + POST + 1, STEP):
-                win = flagged(reference, histograms(baseline, stream.iloc[max(0, end - WINDOW):end]), cfg) if end >= WINDOW else set()
+            for end in range(STEP, pre + POST + 1, STEP):
+                win = flagged(reference, histograms(baseline, stream.iloc[max(0, end - window):end]), cfg) if end >= window else set()
                 alarms = seq.update(histograms(baseline, stream.iloc[end - STEP:end]), window_drift=win)
                 hit_w, hit_s = bool(win & set(changed)), bool((win | alarms) & set(changed))
-                if end <= PRE:
+                if end <= pre:
                     early_window += hit_w
                     early_seq += hit_s
                     continue
                 if first_w is None and hit_w:
-                    first_w = end - PRE
+                    first_w = end - pre
                 if first_s is None and hit_s:
-                    first_s = end - PRE
+                    first_s = end - pre
             window_only.append(first_w if first_w is not None else math.inf)
             with_seq.append(first_s if first_s is not None else math.inf)
             if s < ev_streams:
                 for k, end in enumerate(range(PRE + 250, PRE + POST + 1, 250)):
                     ev.add(len(rows), s * 100 + k, ref, stream.iloc[end - WINDOW:end], de.POWER_CATS)
-        checks = streams * (PRE // STEP)
-        row = {"part": "delay", "change": label, "changed": changed, "streams": streams, "window": WINDOW, "step": STEP,
+        checks = streams * (pre // STEP)
+        row = {"part": "delay", "change": label, "changed": changed, "streams": streams, "window": window, "step": STEP,
                "window_median": pct(window_only, 50), "window_p90": pct(window_only, 90),
                "window_detected": float(np.isfinite(window_only).mean()),
                "sequential_median": pct(with_seq, 50), "sequential_p90": pct(with_seq, 90),
@@ -152,7 +157,7 @@ def rl_frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
 def run_lengths(rng: np.random.Generator, streams: int, default_batches: int) -> list[dict]:
     """Batches until the first false alarm of the model on streams without change."""
     rows = []
-    for arl, n_streams, cap in ((20.0, streams, 300), (100.0, max(3, streams // 2), 1000), (DEFAULT_ARL, 1, default_batches)):
+    for arl, n_streams, cap in ((20.0, streams, 200), (100.0, max(2, streams // 2), 600), (DEFAULT_ARL, 1, default_batches)):
         for n in (100, 1000, 5000):
             seq_runs, win_runs, alarms_total, batches_total = [], [], 0, 0
             which: Counter[str] = Counter()
@@ -169,7 +174,9 @@ def run_lengths(rng: np.random.Generator, streams: int, default_batches: int) ->
                     batch = rl_frame(rng, STEP)
                     recent = (recent + [batch])[-WINDOW // STEP:]
                     win = set()
-                    if first_w is None and len(recent) == WINDOW // STEP:
+                    # The window alone is followed for its first WINDOW_CAP batches (each costs a
+                    # 1,000-row evaluation); its run length is censored there.
+                    if first_w is None and WINDOW // STEP <= b <= WINDOW_CAP:
                         win = flagged(reference, histograms(baseline, pd.concat(recent, ignore_index=True)), DriftConfig())
                         if win:
                             first_w = b
@@ -180,7 +187,7 @@ def run_lengths(rng: np.random.Generator, streams: int, default_batches: int) ->
                     alarms_on = now
                     if first_s is None and now:
                         first_s = b
-                    if arl != DEFAULT_ARL and first_s is not None and first_w is not None:
+                    if arl != DEFAULT_ARL and first_s is not None and (first_w is not None or b >= WINDOW_CAP):
                         break
                 batches_total += b
                 seq_runs.append(first_s if first_s is not None else math.inf)
@@ -191,12 +198,14 @@ def run_lengths(rng: np.random.Generator, streams: int, default_batches: int) ->
                    # Censored runs count at the cap: the mean is then a lower bound.
                    "sequential_mean": float(np.mean([min(r, cap) for r in seq_runs])),
                    "sequential_censored": len(seq_runs) - len(finite),
-                   "window_mean": float(np.mean([min(r, cap) for r in win_runs])),
+                   "window_mean": float(np.mean([min(r, WINDOW_CAP) for r in win_runs])),
+                   "window_censored": sum(1 for r in win_runs if not math.isfinite(r)),
                    "alarms": alarms_total, "batches": batches_total, "seconds": time.perf_counter() - t0,
                    "alarmed_features": dict(which), "window_flagged_features": dict(which_window)}
             rows.append(row)
             print(f"  run length arl={arl:<6g} N={n:<5} sequential mean {row['sequential_mean']:.1f} batches "
-                  f"({row['sequential_censored']} of {n_streams} censored at {cap}); window alone {row['window_mean']:.1f}; "
+                  f"({row['sequential_censored']} of {n_streams} censored at {cap}); window alone {row['window_mean']:.1f} "
+                  f"({row['window_censored']} censored at {WINDOW_CAP}); "
                   f"alarms {alarms_total} in {batches_total} batches; alarmed {dict(which)}; window {dict(which_window)}", flush=True)
     return rows
 
@@ -239,6 +248,8 @@ def main() -> None:
     ap.add_argument("--rl-streams", type=int, default=10, help="streams per run-length cell at sequential_arl 20 (half at 100)")
     ap.add_argument("--default-batches", type=int, default=1000, help="batches of the stream at the default sequential_arl")
     ap.add_argument("--parts", default="delay,run_length", help="comma-separated: delay, run_length")
+    ap.add_argument("--window", type=int, default=WINDOW, help="rows of the window in the delay part")
+    ap.add_argument("--changes", default="", help="comma-separated subset of the delay part's changes")
     ap.add_argument("--no-evidently", action="store_true")
     ap.add_argument("--cells", action="store_true", help="re-run the no-drift cells that were above target")
     ap.add_argument("--cell-trials", type=int, default=200)
@@ -255,7 +266,8 @@ def main() -> None:
     dl, rl = [], []
     if "delay" in parts:
         print("1. detection delay", flush=True)
-        dl = delays(rng, args.streams, args.evidently_streams if enabled else 0, ev)
+        dl = delays(rng, args.streams, args.evidently_streams if enabled else 0, ev, args.window,
+                    set(filter(None, args.changes.split(","))))
     if "run_length" in parts:
         print("2. run length to a false alarm", flush=True)
         rl = run_lengths(rng, args.rl_streams, args.default_batches)
@@ -269,7 +281,7 @@ def main() -> None:
                                      "delay": dl, "run_length": rl, "cells": cl}, indent=1, default=str))
 
     print(f"\n### Detection delay: rows after an abrupt change until flagged ({args.streams} streams; emit every {STEP} rows, "
-          f"{WINDOW}-row window; Evidently on {args.evidently_streams if enabled else 0} streams, window sliding by 250)\n")
+          f"{args.window}-row window; Evidently on {args.evidently_streams if enabled else 0} streams, window sliding by 250)\n")
     print("| change | window alone: median / p90 (detected) | window + sequential: median / p90 (detected) | "
           "Evidently: median / p90 | flags before the change (window / +sequential, per emit) | target (median < 1,000) |")
     print("|---|---:|---:|---:|---:|---|")
@@ -278,13 +290,13 @@ def main() -> None:
         print(f"| {r['change']} | {r['window_median']:.0f} / {r['window_p90']:.0f} ({r['window_detected']:.2f}) | "
               f"{r['sequential_median']:.0f} / {r['sequential_p90']:.0f} ({r['sequential_detected']:.2f}) | {ev_cell} | "
               f"{r['window_prechange_flag_rate']:.3f} / {r['sequential_prechange_flag_rate']:.3f} | "
-              f"{'met' if r['sequential_median'] < WINDOW else 'MISSED'} |")
+              f"{'met' if r['sequential_median'] < r['window'] else 'MISSED'} |")
     print("\n### Run length to the first false alarm of the model (batches of 100 rows, no change)\n")
-    print("| sequential_arl | baseline | streams | sequential: mean run (censored) | bound | window alone (alpha 0.05): mean run | sequential alarms / batches |")
+    print("| sequential_arl | baseline | streams | sequential: mean run (censored) | bound | window alone (alpha 0.05): mean run (censored at 100) | sequential alarms / batches |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in rl:
         print(f"| {r['arl']:g} | {r['baseline']} | {r['streams']} | {r['sequential_mean']:.1f} ({r['sequential_censored']}) | "
-              f">= {r['arl']:g} | {r['window_mean']:.1f} | {r['alarms']} / {r['batches']} |")
+              f">= {r['arl']:g} | {r['window_mean']:.1f} ({r['window_censored']}) | {r['alarms']} / {r['batches']} |")
     if cl:
         print(f"\n### No-drift cells above 5% at 40 windows, again at {args.cell_trials} windows\n")
         print("| population | baseline | window | any-feature rate [95% interval] | rules that fired | features flagged most |")

@@ -20,7 +20,8 @@ type seqStep struct {
 }
 
 // sequentialSteps tests the model's ready batches (calibrated features, sequential_arl > 0,
-// at least min_samples rows) as one family and advances each tested feature's e-CUSUM;
+// a reference of at least SequentialMinReference values, batches of at least min_samples
+// rows) as one family and advances each tested feature's e-CUSUM;
 // windowDrift(i) is window i's verdict without this rule. It returns the state of every
 // window with one (by window index).
 func (p *driftProcessor) sequentialSteps(windows []state.Window, windowDrift func(int) bool) map[int]seqStep {
@@ -36,7 +37,8 @@ func (p *driftProcessor) sequentialSteps(windows []state.Window, windowDrift fun
 		// Projections feed the model's multivariate verdict, not per-feature alarms.
 		projection := w.Key.Role == roleInput && isProjection(w.Key.Feature)
 		calibrated := p.cfg.forFeature(model, version, w.Key.Feature).Mode == "calibrated"
-		if w.Batch == nil || w.Baseline == nil || w.Key.Feature == "" || projection || !calibrated || modelTh.SequentialARL <= 0 {
+		if w.Batch == nil || w.Baseline == nil || w.Key.Feature == "" || projection || !calibrated || modelTh.SequentialARL <= 0 ||
+			drift.Histogram(*w.Baseline).Total() < drift.SequentialMinReference {
 			continue
 		}
 		b := w.Batch

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/modeltel/mldriftprocessor/internal/drift"
 )
@@ -91,4 +92,24 @@ func TestSequentialStateSurvivesRestart(t *testing.T) {
 	require.Equal(t, 1.0, detected)
 	_, ok = find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: drift.RuleSequential})
 	require.True(t, ok)
+}
+
+// TestSequentialNeedsAReferenceOf1000Values: against a 100-value baseline the window still
+// decides, but the sequential rule stays out (no score, no reason): a small reference's own
+// sampling error would be found again by every batch (docs/drift-math.md 9.2).
+func TestSequentialNeedsAReferenceOf1000Values(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.consume(t, metricsWith("a", func(ms pmetric.MetricSlice) {
+		addHistogram(ms, metricBaselineValue, "m", "x", pmetric.AggregationTemporalityCumulative, t0.Add(-time.Hour), t0, 10, 30, 40, 20)
+	}))
+	var md pmetric.Metrics
+	for s := 0; s < 5; s++ {
+		h.consume(t, production("a", "m", "x", 12, 24, 18, 6))
+		h.clock.Advance(time.Second)
+		md, _ = h.p.evaluate()
+	}
+	_, ok := find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: "rank_sum_pvalue"})
+	require.True(t, ok, "the window is scored")
+	_, ok = find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: drift.RuleSequential})
+	require.False(t, ok)
 }

@@ -21,6 +21,10 @@ from modeltel._drift import DriftConfig, Histogram, RuleTest, evaluate
 RULE_SEQUENTIAL = "sequential"
 #: Average run length to a false alarm, in batches, when none is given.
 DEFAULT_ARL = 1000.0
+#: The smallest reference (values) a feature's sequential rule runs against (9.2): every batch
+#: is compared with the same reference sample, and a small one's own sampling error is found
+#: again and again as the batches add up. mldrift's SequentialMinReference.
+SEQUENTIAL_MIN_REFERENCE = 1000
 _MIN_PVALUE = 1e-300
 
 
@@ -99,7 +103,10 @@ class SequentialDrift:
         """
         result = evaluate(self.reference, batch, self.config, outputs=self.outputs)
         # Projections feed the model's multivariate verdict, not per-feature alarms (as mldrift).
-        scored = [fd for fd in result.features if fd.verdict != "insufficient_data" and fd.role != "projection"]
+        scored = [
+            fd for fd in result.features
+            if fd.verdict != "insufficient_data" and fd.role != "projection" and fd.n_reference >= SEQUENTIAL_MIN_REFERENCE
+        ]
         threshold = sequential_threshold(self.arl, len(scored))
         for fd in scored:
             state = self.features.setdefault(fd.name, SequentialFeature())

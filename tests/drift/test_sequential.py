@@ -41,3 +41,14 @@ def test_a_shift_raises_the_alarm_of_that_feature_within_a_few_batches_and_the_w
     assert detector.update(_batch(baseline, _frame(rng, 100)), window_drift={"x"}) == {"x"}
     ended = [detector.update(_batch(baseline, _frame(rng, 100))) for _ in range(5)]
     assert set() in ended
+
+
+def test_features_with_a_reference_below_1000_values_take_no_part():
+    """A 500-row baseline: even a +1 sigma shift raises no sequential alarm (the rule needs a
+    reference of SEQUENTIAL_MIN_REFERENCE values), and no feature gets a sequential state."""
+    rng = np.random.default_rng(6)
+    baseline = Baseline.from_data(_frame(rng, 500), model="m", version="1", categorical=["c"])
+    detector = SequentialDrift(baseline.histograms())
+    for _ in range(5):
+        assert detector.update(_batch(baseline, _frame(rng, 100, shift=1.0))) == set()
+    assert detector.features == {}
