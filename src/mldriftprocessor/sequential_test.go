@@ -38,6 +38,18 @@ func shiftedStream(t *testing.T, h *harness) (int, string) {
 	return -1, ""
 }
 
+// restartedHarness is a new processor (default test config) restored from h's saved state at
+// h's time, as after a collector restart.
+func restartedHarness(t *testing.T, h *harness) *harness {
+	data, err := h.p.store.Marshal()
+	require.NoError(t, err)
+	restarted := newHarness(t, testConfig())
+	restarted.clock.Advance(h.clock.Now().Sub(t0))
+	_, err = restarted.p.store.Restore(data)
+	require.NoError(t, err)
+	return restarted
+}
+
 func sequentialRun(t *testing.T, arl float64) (int, string) {
 	cfg := testConfig()
 	cfg.Thresholds.SequentialARL = arl
@@ -69,13 +81,7 @@ func TestSequentialStateSurvivesRestart(t *testing.T) {
 	windows, _ := h.p.store.Snapshot()
 	require.True(t, windows[0].SequentialAlarm)
 	before := windows[0].Sequential
-	data, err := h.p.store.Marshal()
-	require.NoError(t, err)
-
-	restarted := newHarness(t, testConfig())
-	restarted.clock.Advance(h.clock.Now().Sub(t0))
-	_, err = restarted.p.store.Restore(data)
-	require.NoError(t, err)
+	restarted := restartedHarness(t, h)
 	restarted.consume(t, baselineFor("m", "x"))
 	windows, _ = restarted.p.store.Snapshot()
 	w := windows[0]
