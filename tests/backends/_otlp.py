@@ -42,7 +42,7 @@ def trace_request(service: str, trace_id: bytes, first_seq: int, count: int) -> 
             trace_pb2.Span(
                 trace_id=trace_id,
                 span_id=(seq + 1).to_bytes(8, "big"),
-                name=f"predict outage-model",
+                name="predict outage-model",
                 kind=trace_pb2.Span.SPAN_KIND_INTERNAL,
                 start_time_unix_nano=now - 1_000_000,
                 end_time_unix_nano=now,

@@ -294,7 +294,7 @@ def test_fail_open_when_the_tracer_raises():
     def predict(X):
         return 42
 
-    with capture() as cap:
+    with capture():
         telemetry = _telemetry.current()
         original = telemetry.tracer
         telemetry.tracer = BrokenTracer()

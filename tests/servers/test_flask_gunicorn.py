@@ -27,7 +27,6 @@ from ._harness import (
     otel_env,
     spans,
     traceparent,
-    wait_until,
 )
 
 VERSION = "4.0.1"

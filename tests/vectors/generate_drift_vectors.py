@@ -105,7 +105,7 @@ def w1_quad(bounds, ref, prod) -> float:
             z = optimize.brentq(d, ia, ib, xtol=1e-15 * max(1.0, abs(a), abs(b)), rtol=1e-15)
             pieces = [(a, z), (z, b)]
         for lo, hi in pieces:
-            val, _ = integrate.quad(lambda x: abs(d(x)), lo, hi, epsabs=1e-15, epsrel=1e-13, limit=200)
+            val, _ = integrate.quad(lambda x, d=d: abs(d(x)), lo, hi, epsabs=1e-15, epsrel=1e-13, limit=200)
             total += val
     return total
 
