@@ -6,8 +6,6 @@ package drift
 import (
 	"encoding/json"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,20 +29,11 @@ func verdictCode(v Verdict) float64 {
 // feature the verdict and Holm q-values, then the dataset verdict (projections left out) and
 // the multivariate verdict, to 1e-9.
 func TestMultivariateVectors(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(multivariateDir, "*.json"))
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(files), 3)
-	for _, file := range files {
-		raw, err := os.ReadFile(file)
-		require.NoError(t, err)
-		var v vector
-		require.NoError(t, json.Unmarshal(raw, &v), file)
+	for _, v := range loadVectors(t, multivariateDir, 3) {
 		t.Run(v.Name, func(t *testing.T) {
 			var want []float64
 			require.NoError(t, json.Unmarshal(v.Expected, &want))
-			th := DefaultThresholds()
-			th.Alpha, th.FeatureAlpha = v.param("alpha", 0), v.param("feature_alpha", 0)
-			th.EffectFloor, th.MinExpected, th.MinSamples = v.param("effect_floor", 0), v.param("min_expected", 0), v.param("min_samples", 0)
+			th := v.thresholds()
 			var features []Feature
 			for _, raw := range v.Params["features"].([]any) {
 				f := raw.(map[string]any)

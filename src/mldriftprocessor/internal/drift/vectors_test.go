@@ -127,12 +127,19 @@ func floats(x any) []float64 {
 	return out
 }
 
-// calibratedModel evaluates the vector's model: per feature the verdict (1, 0, -1 for
-// insufficient_data), then each rule's Holm q-value.
-func (v vector) calibratedModel() []float64 {
+// thresholds are the defaults with the vector's alpha, feature alpha, effect floor, minimum
+// expected count and minimum samples.
+func (v vector) thresholds() Thresholds {
 	th := DefaultThresholds()
 	th.Alpha, th.FeatureAlpha = v.param("alpha", 0), v.param("feature_alpha", 0)
 	th.EffectFloor, th.MinExpected, th.MinSamples = v.param("effect_floor", 0), v.param("min_expected", 0), v.param("min_samples", 0)
+	return th
+}
+
+// calibratedModel evaluates the vector's model: per feature the verdict (1, 0, -1 for
+// insufficient_data), then each rule's Holm q-value.
+func (v vector) calibratedModel() []float64 {
+	th := v.thresholds()
 	var features []Feature
 	for _, raw := range v.Params["features"].([]any) {
 		f := raw.(map[string]any)
@@ -169,17 +176,27 @@ func (v vector) calibratedModel() []float64 {
 	return out
 }
 
-// TestSharedVectors checks every shared vector (generated with scipy, never with either
-// implementation) against this package with the spec's rule |got-want| <= 1e-9*max(1,|want|).
-func TestSharedVectors(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(vectorsDir, "*.json"))
+// loadVectors reads every shared vector file of dir, at least atLeast of them.
+func loadVectors(t *testing.T, dir string, atLeast int) []vector {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(files), 40, "expected the shared drift vectors in %s", vectorsDir)
+	require.GreaterOrEqual(t, len(files), atLeast, "expected the shared vectors in %s", dir)
+	out := make([]vector, 0, len(files))
 	for _, file := range files {
 		raw, err := os.ReadFile(file)
 		require.NoError(t, err)
 		var v vector
 		require.NoError(t, json.Unmarshal(raw, &v), file)
+		out = append(out, v)
+	}
+	return out
+}
+
+// TestSharedVectors checks every shared vector (generated with scipy, never with either
+// implementation) against this package with the spec's rule |got-want| <= 1e-9*max(1,|want|).
+func TestSharedVectors(t *testing.T) {
+	for _, v := range loadVectors(t, vectorsDir, 40) {
 		t.Run(v.Name, func(t *testing.T) {
 			var want []float64
 			var one float64
