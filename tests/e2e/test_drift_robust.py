@@ -85,7 +85,7 @@ def test_without_baseline_identical_traffic_for_30_windows_raises_no_drift_and_a
     assert len(evaluated()) >= 30, f"only {len(evaluated())} evaluations of amount against its frozen reference in {rounds} rounds"
     assert ("amount", "reference_stability_pvalue") in stability
     started = [r for r in drift_records(lines) if r.get("eventName") == "ml.drift.started"]
-    assert not started, started
+    assert not started, [(r.get("attributes"), r.get("body")) for r in started]
 
     shifted = [start_replica(tmp_path, collector.http_endpoint, f"shifted-{i}", None, seed=20 + i, rows=4000,
                              batch=40, pause=0.1, drift=True) for i in range(2)]
