@@ -374,13 +374,7 @@ class _NumericAcc:
             self.distinct.update(np.unique(x).tolist())
             if len(self.distinct) > DISCRETE_MAX:
                 self.distinct = None
-        keys = self.rng.random(x.size)
-        sample = np.concatenate((self.sample, x))
-        keys = np.concatenate((self.keys, keys))
-        if sample.size > self.sample_size:
-            keep = np.argpartition(keys, self.sample_size)[: self.sample_size]
-            sample, keys = sample[keep], keys[keep]
-        self.sample, self.keys = sample, keys
+        self.sample, self.keys = _projection.keep_sample(self.sample, self.keys, x, self.rng, self.sample_size)
 
     def edges(self) -> tuple[list[float], bool, float | None, float | None]:
         """(edges, discrete, outlier_low, outlier_high)."""

@@ -183,13 +183,20 @@ class RowSample:
             col = numeric.get(name)
             if col is not None and col.shape == (n,):
                 block[:, j] = col
-        keys = self.rng.random(n)
-        rows = np.concatenate((self.rows, block))
-        keys = np.concatenate((self.keys, keys))
-        if keys.size > self.size:
-            keep = np.argpartition(keys, self.size)[: self.size]
-            rows, keys = rows[keep], keys[keep]
-        self.rows, self.keys = rows, keys
+        self.rows, self.keys = keep_sample(self.rows, self.keys, block, self.rng, self.size)
+
+
+def keep_sample(
+    kept: np.ndarray, keys: np.ndarray, new: np.ndarray, rng: np.random.Generator, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A uniform sample of at most ``size`` rows of everything seen: each row (of ``kept`` and
+    then ``new``, along the first axis) keeps a random key, the smallest ``size`` keys stay."""
+    rows = np.concatenate((kept, new))
+    keys = np.concatenate((keys, rng.random(len(new))))
+    if keys.size > size:
+        keep = np.argpartition(keys, size)[:size]
+        rows, keys = rows[keep], keys[keep]
+    return rows, keys
 
 
 def fit(sample: RowSample, rng: np.random.Generator, max_projections: int = MAX_PROJECTIONS) -> tuple[Projection, np.ndarray] | None:
