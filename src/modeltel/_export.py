@@ -71,10 +71,10 @@ _CUMULATIVE = AggregationTemporality.CUMULATIVE
 
 def _base(model: str, version: str, role: str, feature: str) -> dict[str, str]:
     return {
-        "ml.model.name": model,
-        "ml.model.version": version,
-        "ml.feature.name": feature,
-        "ml.feature.role": role,
+        sc.ATTR_MODEL_NAME: model,
+        sc.ATTR_MODEL_VERSION: version,
+        sc.ATTR_FEATURE_NAME: feature,
+        sc.ATTR_FEATURE_ROLE: role,
     }
 
 
@@ -105,16 +105,16 @@ def _explicit_point(
 def _histogram_point(p: HistogramPoint, start: int, now: int) -> HistogramDataPoint:
     attrs = _base(p.model, p.version, p.role, p.feature)
     if p.baseline_id:
-        attrs["ml.baseline.id"] = p.baseline_id
+        attrs[sc.ATTR_BASELINE_ID] = p.baseline_id
     return _explicit_point(attrs, p, p.bounds, start, now)
 
 
 def _count_point(p: CountPoint, start: int, now: int) -> NumberDataPoint:
     attrs = _base(p.model, p.version, p.role, p.feature)
     if p.category is not None:
-        attrs["ml.feature.category"] = p.category
+        attrs[sc.ATTR_CATEGORY] = p.category
     if p.baseline_id:
-        attrs["ml.baseline.id"] = p.baseline_id
+        attrs[sc.ATTR_BASELINE_ID] = p.baseline_id
     return NumberDataPoint(attributes=attrs, start_time_unix_nano=start, time_unix_nano=now, value=p.value)
 
 
@@ -189,7 +189,7 @@ def to_metrics_data(
         ]
         metrics.append(
             Metric(
-                name="ml.feature.value",
+                name=sc.METRIC_FEATURE_VALUE,
                 description="Distribution of a numeric feature's finite values (no baseline).",
                 unit="1",
                 data=ExponentialHistogram(data_points=points, aggregation_temporality=_DELTA),
@@ -198,7 +198,7 @@ def to_metrics_data(
     if snapshot.explicit:
         metrics.append(
             Metric(
-                name="ml.feature.value",
+                name=sc.METRIC_FEATURE_VALUE,
                 description="Distribution of a numeric feature's finite values on the baseline's edges.",
                 unit="1",
                 data=Histogram(
@@ -209,18 +209,18 @@ def to_metrics_data(
         )
     if snapshot.categories:
         metrics.append(_counter(
-            "ml.feature.category.count", "Values per category of a categorical feature.", "{value}",
+            sc.METRIC_CATEGORY_COUNT, "Values per category of a categorical feature.", "{value}",
             [_count_point(p, start, now) for p in snapshot.categories], _DELTA,
         ))
     if snapshot.missing:
         metrics.append(_counter(
-            "ml.feature.missing", "Values that were None/NaN.", "{value}",
+            sc.METRIC_MISSING, "Values that were None/NaN.", "{value}",
             [_count_point(p, start, now) for p in snapshot.missing], _DELTA,
         ))
     if snapshot.baseline_histograms:
         metrics.append(
             Metric(
-                name="ml.baseline.feature.value",
+                name=sc.METRIC_BASELINE_VALUE,
                 description="The baseline (reference) distribution of a numeric feature or output.",
                 unit="1",
                 data=Histogram(
@@ -231,7 +231,7 @@ def to_metrics_data(
         )
     if snapshot.baseline_categories:
         metrics.append(_counter(
-            "ml.baseline.feature.category.count", "The baseline (reference) counts per category.", "{value}",
+            sc.METRIC_BASELINE_CATEGORIES, "The baseline (reference) counts per category.", "{value}",
             [_count_point(p, p.start_time_unix_nano, now) for p in snapshot.baseline_categories], _CUMULATIVE,
         ))
     if snapshot.baseline_missing:  # after the baseline's distributions: the collector attaches it to them
@@ -242,19 +242,19 @@ def to_metrics_data(
     if snapshot.overflow:
         overflow_points = []
         for o in snapshot.overflow:
-            attrs = {"ml.overflow.kind": o.kind}
+            attrs = {sc.ATTR_OVERFLOW_KIND: o.kind}
             if o.model:
-                attrs.update({"ml.model.name": o.model, "ml.model.version": o.version, "ml.feature.role": o.role})
+                attrs.update({sc.ATTR_MODEL_NAME: o.model, sc.ATTR_MODEL_VERSION: o.version, sc.ATTR_FEATURE_ROLE: o.role})
             overflow_points.append(NumberDataPoint(attributes=attrs, start_time_unix_nano=start, time_unix_nano=now, value=o.value))
         metrics.append(_counter(
-            "ml.sketch.overflow", "Features, strings, columns or streams not tracked because a cap was hit.",
+            sc.METRIC_SKETCH_OVERFLOW, "Features, strings, columns or streams not tracked because a cap was hit.",
             "{item}", overflow_points, _DELTA,
         ))
     if dropped:
         metrics.append(_counter(
-            "ml.sketch.dropped", "Distribution data points dropped after a failed export.", "{point}",
+            sc.METRIC_SKETCH_DROPPED, "Distribution data points dropped after a failed export.", "{point}",
             [
-                NumberDataPoint(attributes={"ml.sdk.drop.reason": reason}, start_time_unix_nano=start, time_unix_nano=now, value=n)
+                NumberDataPoint(attributes={sc.ATTR_SDK_DROP_REASON: reason}, start_time_unix_nano=start, time_unix_nano=now, value=n)
                 for reason, n in sorted(dropped.items())
             ],
             _DELTA,
@@ -510,7 +510,7 @@ class DropCounter:
         from opentelemetry.metrics import Observation
 
         return [
-            Observation(n, {"ml.sdk.signal": signal, "ml.sdk.drop.reason": reason})
+            Observation(n, {sc.ATTR_SDK_SIGNAL: signal, sc.ATTR_SDK_DROP_REASON: reason})
             for (signal, reason), n in self.counts().items()
         ]
 

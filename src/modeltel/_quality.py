@@ -27,16 +27,17 @@ from typing import Any
 
 import numpy as np
 
+from modeltel import _semconv as sc
 from modeltel._columns import Columns, Record
 from modeltel._identity import number_label
 
 __all__ = ["CHECKS", "CHECK_ATTRIBUTE", "METRIC", "OUTLIER_ROWS_ATTRIBUTE", "check_columns", "outlier_rows"]
 
 #: The counter the SDK adds check_columns() results to, and its check attribute.
-METRIC = "ml.data_quality.violations"
-CHECK_ATTRIBUTE = "ml.data_quality.check"
+METRIC = sc.METRIC_VIOLATIONS
+CHECK_ATTRIBUTE = sc.ATTR_CHECK
 #: Span attribute for the optional per-row outlier flag: rows flagged in the batch.
-OUTLIER_ROWS_ATTRIBUTE = "ml.data_quality.outlier_rows"
+OUTLIER_ROWS_ATTRIBUTE = sc.ATTR_OUTLIER_ROWS
 
 CHECKS = (
     "missing_feature",

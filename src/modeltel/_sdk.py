@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from opentelemetry import _logs, metrics, trace
 
+from modeltel import _semconv as sc
 from modeltel import _outcomes, _telemetry
 from modeltel._config import Config
 
@@ -74,7 +75,7 @@ def _library_versions() -> list[str]:
 def _resource(service_name: str | None, attributes: dict[str, Any] | None) -> Any:
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
-    values: dict[str, Any] = {"ml.library.versions": _library_versions()}
+    values: dict[str, Any] = {sc.ATTR_LIBRARY_VERSIONS: _library_versions()}
     values.update(attributes or {})
     if service_name:
         values[SERVICE_NAME] = service_name
@@ -231,7 +232,7 @@ def _set_up(state: _State, service_name: str | None, attributes: dict[str, Any] 
     )
     state.sketch_exporter.start()
     metrics.get_meter("modeltel.sdk").create_observable_counter(
-        "ml.sdk.dropped",
+        sc.METRIC_SDK_DROPPED,
         callbacks=[state.drops.observe],
         unit="{item}",
         description="Spans and log records given up by the export queues (full, failed, shut down).",

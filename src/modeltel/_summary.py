@@ -24,6 +24,7 @@ from typing import Any, Sequence, Union, cast
 
 import numpy as np
 
+from modeltel import _semconv as sc
 from modeltel._columns import (
     Columns,
     Record,
@@ -221,8 +222,8 @@ class InputSummary(_Summary):
     def span_attributes(self) -> dict[str, Any]:
         c = self.columns
         return {
-            "ml.input.rows": c.rows,
-            "ml.input.features": len(c.names) + c.overflow,
+            sc.ATTR_INPUT_ROWS: c.rows,
+            sc.ATTR_INPUT_FEATURES: len(c.names) + c.overflow,
         }
 
     def log_fields(self) -> dict[str, Any]:
@@ -298,7 +299,7 @@ class OutputSummary(_Summary):
         st = self.stats()
         least = self.config.min_aggregate_count
         means = [float(s / n) if n >= least else math.nan for s, n in zip(st.sum, st.count)]
-        return {"ml.output.value.mean": means[0] if len(means) == 1 else means}
+        return {sc.ATTR_OUTPUT_MEAN: means[0] if len(means) == 1 else means}
 
     def log_fields(self) -> dict[str, Any]:
         c = self.columns
