@@ -616,64 +616,11 @@ class Baseline:
         ``tail_buckets`` buckets by their keyed hash (``MODELTEL_HASH_KEY``: build the
         baseline with the key production uses; 0: none).
         """
-        if predictions is None and targets is None:
-            factory: Callable[[], Iterable[tuple[Any, Any, Any]]] = lambda: ((x, None, None) for x in _chunks(X))  # noqa: E731
-        else:
-
-            def factory() -> Iterator[tuple[Any, Any, Any]]:
-                xs = _chunks(X)
-                ps = _chunks(predictions) if predictions is not None else None
-                ts = _chunks(targets) if targets is not None else None
-                while True:
-                    x = next(xs, _END)
-                    p = next(ps, _END) if ps is not None else None
-                    t = next(ts, _END) if ts is not None else None
-                    if x is _END and (p is _END or p is None) and (t is _END or t is None):
-                        return
-                    if x is _END or p is _END or t is _END:
-                        raise BaselineError("X, predictions and targets must have the same number of chunks")
-                    yield x, p, t
-
-        replay = _replayable(X) and _replayable(predictions) and _replayable(targets)
-        return cls._from_source(
-            factory,
-            replayable=replay,
-            model=model,
-            version=version,
-            feature_names=feature_names,
-            categorical=categorical,
-            max_categories=max_categories,
-            sample_size=sample_size,
-            seed=seed,
-            progress=progress,
-            projections=projections,
-            tail_buckets=tail_buckets,
-        )
-
-    @classmethod
-    def _from_source(
-        cls,
-        factory: Callable[[], Iterable[tuple[Any, Any, Any]]],
-        *,
-        replayable: bool,
-        model: str,
-        version: str,
-        feature_names: Sequence[str] | None = None,
-        categorical: Iterable[str] = (),
-        max_categories: int = MAX_CATEGORIES,
-        sample_size: int = SAMPLE_SIZE,
-        seed: int = 0,
-        progress: Callable[[int], None] | None = None,
-        projections: bool | int = True,
-        tail_buckets: int = TAIL_BUCKETS,
-    ) -> Baseline:
-        """Build from ``factory()``: an iterable of (X, predictions, targets) chunks.
-
-        Called once (then bucket counts come from the sample) or, when ``replayable``, twice
-        (the second pass counts exactly on the edges fixed by the first).
-        """
         if not model or not version:
             raise BaselineError("a baseline needs model= and version=")
+        # Read once (then bucket counts come from the sample) or, when replayable, twice (the
+        # second pass counts exactly on the edges fixed by the first).
+        factory, replayable = _triples(X, predictions, targets)
         cats = frozenset(str(c) for c in categorical)
         rng = np.random.default_rng(seed)
         keys = ("features", "predictions", "targets")
@@ -940,6 +887,43 @@ def _load_projection(d: Any, source: str) -> _projection.Projection | None:
 
 
 _END = object()
+
+
+@dataclass(frozen=True)
+class ChunkSource:
+    """Training data as (X, predictions, targets) chunks of one source, for
+    :meth:`Baseline.from_data` (as ``X``): ``factory()`` returns a fresh iterable of them, read
+    a second time for exact bucket counts when ``replayable``. The CLI reads a file this way,
+    once per pass, instead of once per role."""
+
+    factory: Callable[[], Iterable[tuple[Any, Any, Any]]]
+    replayable: bool = True
+
+
+def _triples(X: Any, predictions: Any, targets: Any) -> tuple[Callable[[], Iterable[tuple[Any, Any, Any]]], bool]:
+    """The (X, predictions, targets) chunks of ``from_data``'s arguments, and whether they can be read twice."""
+    if isinstance(X, ChunkSource):
+        if predictions is not None or targets is not None:
+            raise BaselineError("a ChunkSource carries its own predictions and targets")
+        return X.factory, X.replayable
+    if predictions is None and targets is None:
+        return (lambda: ((x, None, None) for x in _chunks(X))), _replayable(X)
+
+    def factory() -> Iterator[tuple[Any, Any, Any]]:
+        xs = _chunks(X)
+        ps = _chunks(predictions) if predictions is not None else None
+        ts = _chunks(targets) if targets is not None else None
+        while True:
+            x = next(xs, _END)
+            p = next(ps, _END) if ps is not None else None
+            t = next(ts, _END) if ts is not None else None
+            if x is _END and (p is _END or p is None) and (t is _END or t is None):
+                return
+            if x is _END or p is _END or t is _END:
+                raise BaselineError("X, predictions and targets must have the same number of chunks")
+            yield x, p, t
+
+    return factory, _replayable(X) and _replayable(predictions) and _replayable(targets)
 
 
 def _chunks(obj: Any) -> Iterator[Any]:

@@ -31,7 +31,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from numbers import Real
 from collections.abc import Mapping  # isinstance on it is twice as fast as on typing.Mapping
-from typing import Any, Sequence, cast
+from typing import Any, Iterator, Sequence, TypeVar, cast
 
 import numpy as np
 
@@ -51,6 +51,8 @@ TAIL_BUCKETS = 16
 
 # Lists up to this long take the pure-Python single-record path.
 _SHORT = 4096
+
+_T = TypeVar("_T")
 
 
 class UnsupportedInput(TypeError):
@@ -181,6 +183,22 @@ def _default_names(n: int, feature_names: Sequence[str] | None, prefix: str) -> 
     return names[:n]
 
 
+def _frame_type(obj: Any, *classes: type) -> str:
+    """``package.Class`` of a frame or series of one of ``classes`` (``pandas.DataFrame``), else
+    :class:`UnsupportedInput`."""
+    for cls in classes:
+        if isinstance(obj, cls):
+            return f"{cls.__module__.split('.', 1)[0]}.{cls.__name__}"
+    raise UnsupportedInput(_type_name(obj))
+
+
+def _frame_names(columns: Sequence[Any], feature_names: Sequence[str] | None, output: bool) -> Sequence[str]:
+    """A frame's feature names: ``feature_names`` (inputs only) else its own column names."""
+    if feature_names is not None and not output:
+        return _default_names(len(columns), feature_names, "f")
+    return [str(c) for c in columns]
+
+
 class _Builder:
     """Accumulates columns in input order, applying the caps."""
 
@@ -211,6 +229,14 @@ class _Builder:
 
     def full(self) -> bool:
         return len(self.names) >= self.config.max_features
+
+    def take(self, items: Sequence[_T]) -> Iterator[_T]:
+        """``items`` (one per column) until the feature cap is reached; the rest count as overflow."""
+        for pos, item in enumerate(items):
+            if self.full():
+                self.overflow += len(items) - pos
+                return
+            yield item
 
     def numeric(self, name: Any, values: np.ndarray, nulls: int = 0) -> None:
         key = self._admit(name)
@@ -478,26 +504,20 @@ def _from_numpy(arr: np.ndarray, feature_names: Sequence[str] | None, config: Co
 def _from_pandas(obj: Any, feature_names: Sequence[str] | None, config: Config, role: str) -> Columns | Record:
     pd = sys.modules["pandas"]
     output = role == "output"
+    type_name = _frame_type(obj, pd.Series, pd.DataFrame)
     if isinstance(obj, pd.Series):
         frame = obj.to_frame(name="prediction" if output or obj.name is None else obj.name)
-        type_name = "pandas.Series"
-    elif isinstance(obj, pd.DataFrame):
+    else:
         frame = obj
-        type_name = "pandas.DataFrame"
         if len(frame) == 1 and not output and feature_names is None:
             # One row (a server building a DataFrame from one request): a single record, as
             # a dict is, instead of twenty one-value columns (about 15 us instead of 800).
             return _record(frame.columns.tolist(), frame.to_numpy(dtype=object)[0].tolist(), type_name, config)
-    else:
-        raise UnsupportedInput(_type_name(obj))
     rows = len(frame)
     limit = config.max_string_length
     b = _Builder(config)
     columns = list(frame.columns)
-    if feature_names is not None and not output:
-        columns_names = _default_names(len(columns), feature_names, "f")
-    else:
-        columns_names = [str(c) for c in columns]
+    columns_names = _frame_names(columns, feature_names, output)
     # All-float frames (the common case) convert in one call to a (rows, k) matrix.
     dtypes = frame.dtypes
     if len(columns) and all(getattr(dt, "kind", "O") == "f" for dt in dtypes) and not output:
@@ -506,10 +526,7 @@ def _from_pandas(obj: Any, feature_names: Sequence[str] | None, config: Config, 
         if len(set(names)) == k:
             matrix = frame.iloc[:, :k].to_numpy(dtype=np.float64, copy=False)
             return Columns(rows, type_name, tuple(names), tuple(names), matrix, None, {}, len(columns) - k)
-    for pos, name in enumerate(columns_names):
-        if b.full():
-            b.overflow += len(columns_names) - pos
-            break
+    for pos, name in b.take(list(enumerate(columns_names))):
         col = frame.iloc[:, pos]
         dt = col.dtype
         kind = getattr(dt, "kind", "O")
@@ -542,23 +559,13 @@ def _from_pandas(obj: Any, feature_names: Sequence[str] | None, config: Config, 
 def _from_polars(obj: Any, feature_names: Sequence[str] | None, config: Config, role: str) -> Columns:
     pl = sys.modules["polars"]
     output = role == "output"
-    if isinstance(obj, pl.Series):
-        type_name = "polars.Series"
-        frame = obj.to_frame("prediction" if output or not obj.name else obj.name)
-    elif isinstance(obj, pl.DataFrame):
-        type_name = "polars.DataFrame"
-        frame = obj
-    else:
-        raise UnsupportedInput(_type_name(obj))
+    type_name = _frame_type(obj, pl.Series, pl.DataFrame)
+    frame = obj.to_frame("prediction" if output or not obj.name else obj.name) if isinstance(obj, pl.Series) else obj
     rows = frame.height
     limit = config.max_string_length
     columns = frame.columns
-    names = _default_names(len(columns), feature_names, "f") if (feature_names is not None and not output) else columns
     b = _Builder(config)
-    for pos, (col_name, name) in enumerate(zip(columns, names)):
-        if b.full():
-            b.overflow += len(columns) - pos
-            break
+    for col_name, name in b.take(list(zip(columns, _frame_names(columns, feature_names, output)))):
         s = frame.get_column(col_name)
         dt = s.dtype
         if dt.is_numeric() and not (output and dt.is_integer()):
@@ -580,21 +587,12 @@ def _from_arrow(obj: Any, feature_names: Sequence[str] | None, config: Config, r
     import pyarrow.compute as pc  # pyarrow is already loaded: the object exists
 
     output = role == "output"
-    if isinstance(obj, pa.Table):
-        type_name = "pyarrow.Table"
-    elif isinstance(obj, pa.RecordBatch):
-        type_name = "pyarrow.RecordBatch"
-    else:
-        raise UnsupportedInput(_type_name(obj))
+    type_name = _frame_type(obj, pa.Table, pa.RecordBatch)
     rows = obj.num_rows
     limit = config.max_string_length
     columns = obj.column_names
-    names = _default_names(len(columns), feature_names, "f") if (feature_names is not None and not output) else columns
     b = _Builder(config)
-    for pos, name in enumerate(names):
-        if b.full():
-            b.overflow += len(columns) - pos
-            break
+    for pos, name in b.take(list(enumerate(_frame_names(columns, feature_names, output)))):
         col = obj.column(pos)
         t = col.type
         if (pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t)) and not (
@@ -633,10 +631,7 @@ def _from_mapping(obj: Mapping[Any, Any], feature_names: Sequence[str] | None, c
         return _record(names, values, "dict", config)
     b = _Builder(config)
     rows = None
-    for pos, (name, v) in enumerate(zip(names, values)):
-        if b.full():
-            b.overflow += len(names) - pos
-            break
+    for name, v in b.take(list(zip(names, values))):
         if not _is_column(v):
             b.skipped += 1
             continue
@@ -686,10 +681,7 @@ def _from_records(obj: Sequence[Mapping[Any, Any]], config: Config, role: str) -
             keys.setdefault(k, None)
     b = _Builder(config)
     key_list = list(keys)
-    for pos, k in enumerate(key_list):
-        if b.full():
-            b.overflow += len(key_list) - pos
-            break
+    for k in b.take(key_list):
         column = np.empty(len(obj), dtype=object)
         column[:] = [r.get(k) for r in obj]
         b.array(f"prediction.{k}" if role == "output" else k, column)

@@ -638,13 +638,23 @@ def queued(processor: object) -> int:
     return len(queue) if queue is not None else 0
 
 
-class CountingSpanProcessor(BatchSpanProcessor):
+class _Counting:
+    """What both counting processors add to the SDK's batch processor (the next class in their
+    MRO): the exporter wrapped in a :class:`CountingExporter` and an :class:`_Admission` to the
+    queue, both counting for ``signal``."""
+
+    signal: str
+
+    def __init__(self, exporter: SpanExporter | LogRecordExporter, counter: DropCounter) -> None:
+        self.counting_exporter = CountingExporter(exporter, self.signal, counter)
+        super().__init__(self.counting_exporter)  # type: ignore[call-arg]
+        self._admission = _Admission(self, self.signal, counter)
+
+
+class CountingSpanProcessor(_Counting, BatchSpanProcessor):
     """A BatchSpanProcessor whose dropped spans are counted (queue full, failed export, shut)."""
 
-    def __init__(self, exporter: SpanExporter, counter: DropCounter) -> None:
-        self.counting_exporter = CountingExporter(exporter, "spans", counter)
-        super().__init__(self.counting_exporter)  # type: ignore[arg-type]
-        self._admission = _Admission(self, "spans", counter)
+    signal = "spans"
 
     def on_end(self, span: ReadableSpan) -> None:
         if span.context is None or not span.context.trace_flags.sampled:
@@ -652,13 +662,10 @@ class CountingSpanProcessor(BatchSpanProcessor):
         self._admission.admit(super().on_end, span)
 
 
-class CountingLogProcessor(BatchLogRecordProcessor):
+class CountingLogProcessor(_Counting, BatchLogRecordProcessor):
     """A BatchLogRecordProcessor whose dropped records are counted (queue full, failed export, shut)."""
 
-    def __init__(self, exporter: LogRecordExporter, counter: DropCounter) -> None:
-        self.counting_exporter = CountingExporter(exporter, "logs", counter)
-        super().__init__(self.counting_exporter)  # type: ignore[arg-type]
-        self._admission = _Admission(self, "logs", counter)
+    signal = "logs"
 
     def on_emit(self, log_record: Any) -> None:
         self._admission.admit(super().on_emit, log_record)

@@ -82,13 +82,25 @@ _MIN_NORMAL_LOG2 = -1022.0
 
 
 @dataclass(frozen=True, slots=True)
-class ExpHistogramPoint:
-    """A base-2 exponential histogram of one feature's finite values (delta)."""
+class _StreamPoint:
+    """The stream every snapshot point belongs to: its first fields."""
 
     model: str
     version: str
     role: str
+
+
+@dataclass(frozen=True, slots=True)
+class _FeaturePoint(_StreamPoint):
+    """A point of one feature (input column or output) of a stream."""
+
     feature: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpHistogramPoint(_FeaturePoint):
+    """A base-2 exponential histogram of one feature's finite values (delta)."""
+
     count: int
     sum: float
     min: float
@@ -102,13 +114,9 @@ class ExpHistogramPoint:
 
 
 @dataclass(frozen=True, slots=True)
-class HistogramPoint:
+class HistogramPoint(_FeaturePoint):
     """An explicit-bucket histogram: production values on a baseline's edges, or the baseline."""
 
-    model: str
-    version: str
-    role: str
-    feature: str
     baseline_id: str
     bounds: tuple[float, ...]
     counts: tuple[int, ...]
@@ -121,13 +129,9 @@ class HistogramPoint:
 
 
 @dataclass(frozen=True, slots=True)
-class CountPoint:
+class CountPoint(_FeaturePoint):
     """A count: per category (``category`` set) or of missing values (``category`` None)."""
 
-    model: str
-    version: str
-    role: str
-    feature: str
     value: int
     category: str | None = None
     baseline_id: str | None = None
@@ -135,12 +139,9 @@ class CountPoint:
 
 
 @dataclass(frozen=True, slots=True)
-class OverflowPoint:
+class OverflowPoint(_StreamPoint):
     """Things not tracked because a cap was hit (``kind``: feature, string, column, stream)."""
 
-    model: str
-    version: str
-    role: str
     kind: str
     value: int
 

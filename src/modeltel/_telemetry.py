@@ -63,6 +63,14 @@ DURATION_BUCKETS = (
 
 internal_log = logging.getLogger("modeltel")
 
+#: The counters of :class:`Telemetry`, by field: metric name, unit, description (created in :func:`build`).
+_COUNTERS: dict[str, tuple[str, str, str]] = {
+    "unsupported": (sc.METRIC_UNSUPPORTED, "{input}", "Model inputs modeltel could not summarise; the prediction went on."),
+    "internal_errors": (sc.METRIC_SDK_ERRORS, "{error}", "Errors inside modeltel that were contained (fail-open)."),
+    "overflow": (sc.METRIC_SDK_OVERFLOW, "{item}", "Metric series not created because a cap was hit (kind model: beyond MODELTEL_MAX_MODELS)."),
+    "quality": (sc.METRIC_VIOLATIONS, "{value}", "Input and output values that broke a check against the model's baseline."),
+}
+
 
 @dataclass
 class Telemetry:
@@ -319,36 +327,22 @@ def build(
         unit="{row}",
         description="Rows predicted.",
     )
+    duration = meter.create_histogram(
+        sc.METRIC_DURATION,
+        unit="s",
+        description="Duration of model predictions.",
+        explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+    )
+    counters: dict[str, Any] = {
+        name: meter.create_counter(metric, unit=unit, description=description)
+        for name, (metric, unit, description) in _COUNTERS.items()
+    }
     return Telemetry(
         tracer=tracer,
         meter=meter,
-        duration=meter.create_histogram(
-            sc.METRIC_DURATION,
-            unit="s",
-            description="Duration of model predictions.",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-        ),
+        duration=duration,
         rows=rows,
-        unsupported=meter.create_counter(
-            sc.METRIC_UNSUPPORTED,
-            unit="{input}",
-            description="Model inputs modeltel could not summarise; the prediction went on.",
-        ),
-        internal_errors=meter.create_counter(
-            sc.METRIC_SDK_ERRORS,
-            unit="{error}",
-            description="Errors inside modeltel that were contained (fail-open).",
-        ),
-        overflow=meter.create_counter(
-            sc.METRIC_SDK_OVERFLOW,
-            unit="{item}",
-            description="Metric series not created because a cap was hit (kind model: beyond MODELTEL_MAX_MODELS).",
-        ),
-        quality=meter.create_counter(
-            sc.METRIC_VIOLATIONS,
-            unit="{value}",
-            description="Input and output values that broke a check against the model's baseline.",
-        ),
+        **counters,
         otel_logger=otel_logger,
         otel_logs_enabled=logs_enabled,
         json_log=json_log or _logging.default_json_log(),

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import click
 
-from modeltel._baseline import Baseline, BaselineError
+from modeltel._baseline import Baseline, BaselineError, ChunkSource
 from modeltel._dataquality import small_baseline_warning
 from modeltel._drift import DriftConfig
 
@@ -262,9 +262,8 @@ def baseline_create(
 
     progress = _Progress(data, 2 * _count_rows(data, fmt) if data.stat().st_size >= PROGRESS_BYTES else 0, "baseline")
     try:
-        b = Baseline._from_source(
-            source,
-            replayable=True,
+        b = Baseline.from_data(
+            ChunkSource(source),
             model=model,
             version=model_version,
             categorical=_split_list(categorical),
