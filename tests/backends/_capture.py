@@ -192,39 +192,32 @@ class OtlpCapture:
         with self._lock:
             return [r for r in self.requests if r.path == path]
 
+    def _items(self, path: str, resources: str, scopes: str, items: str) -> list[tuple[dict[str, Any], Any]]:
+        """(resource attributes, item) for every item of one signal's resource -> scope -> item lists."""
+        out = []
+        for req in self.by_path(path):
+            for r in getattr(req.message, resources):
+                res = attributes(r.resource.attributes)
+                for scope in getattr(r, scopes):
+                    out.extend((res, item) for item in getattr(scope, items))
+        return out
+
     def spans(self) -> list[tuple[dict[str, Any], Any]]:
         """(resource attributes, span) for every span received."""
-        out = []
-        for req in self.by_path("/v1/traces"):
-            for rs in req.message.resource_spans:
-                res = attributes(rs.resource.attributes)
-                for ss in rs.scope_spans:
-                    out.extend((res, span) for span in ss.spans)
-        return out
+        return self._items("/v1/traces", "resource_spans", "scope_spans", "spans")
 
     def metric_points(self) -> list[tuple[dict[str, Any], str, Any]]:
         """(resource attributes, metric name, data point) for every point received."""
         out = []
-        for req in self.by_path("/v1/metrics"):
-            for rm in req.message.resource_metrics:
-                res = attributes(rm.resource.attributes)
-                for sm in rm.scope_metrics:
-                    for metric in sm.metrics:
-                        kind = metric.WhichOneof("data")
-                        if kind is None:
-                            continue
-                        for point in getattr(metric, kind).data_points:
-                            out.append((res, metric.name, point))
+        for res, metric in self._items("/v1/metrics", "resource_metrics", "scope_metrics", "metrics"):
+            kind = metric.WhichOneof("data")
+            if kind is not None:
+                out.extend((res, metric.name, point) for point in getattr(metric, kind).data_points)
         return out
 
     def log_records(self) -> list[tuple[dict[str, Any], Any]]:
-        out = []
-        for req in self.by_path("/v1/logs"):
-            for rl in req.message.resource_logs:
-                res = attributes(rl.resource.attributes)
-                for sl in rl.scope_logs:
-                    out.extend((res, rec) for rec in sl.log_records)
-        return out
+        """(resource attributes, log record) for every record received."""
+        return self._items("/v1/logs", "resource_logs", "scope_logs", "log_records")
 
 
 def any_value(v: Any) -> Any:

@@ -127,3 +127,22 @@ class Proc:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+
+class Started:
+    """The processes one factory fixture started: ``with Started() as started:`` around its
+    ``yield``, ``started.start(proc)`` for each; all stopped, newest first, when it ends."""
+
+    def __init__(self) -> None:
+        self.procs: list[Proc] = []
+
+    def __enter__(self) -> "Started":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for p in reversed(self.procs):
+            p.stop()
+
+    def start(self, proc: Proc, timeout: float = 60) -> Proc:
+        self.procs.append(proc)  # before starting: one that fails to get ready is stopped too
+        return proc.start(timeout=timeout)

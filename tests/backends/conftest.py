@@ -21,7 +21,7 @@ import requests
 import yaml
 
 from ._capture import OtlpCapture
-from ._procs import BUILD, REPO, Proc, free_port, wait_until
+from ._procs import BUILD, REPO, Proc, Started, free_port, wait_until
 
 CONFIGS = REPO / "collector-config"
 HERE = Path(__file__).resolve().parent
@@ -112,7 +112,7 @@ def collector_env(tmp: Path, **extra: str) -> dict[str, str]:
 @pytest.fixture
 def start_collector(collector_bin: Path, tmp_path: Path) -> Iterator[Any]:
     """Factory: start_collector(["jaeger.yaml"], **env) -> Collector, stopped at teardown."""
-    started: list[Proc] = []
+    started = Started()
 
     def start(configs: list[str | Path], env: dict[str, str] | None = None, name: str = "collector",
               binary: Path | None = None) -> Collector:
@@ -121,19 +121,14 @@ def start_collector(collector_bin: Path, tmp_path: Path) -> Iterator[Any]:
         for c in configs:
             path = Path(c) if Path(c).is_absolute() else CONFIGS / c
             argv += ["--config", str(path)]
-        proc = Proc(
+        proc = started.start(Proc(
             name, argv, tmp_path, env=env,
             ready_url=f"http://{env['OTELCOL_HEALTH_ENDPOINT']}/",
-        )
-        started.append(proc)
-        proc.start(timeout=60)
+        ))
         return Collector(proc, env, Path(env["OTELCOL_STORAGE_DIR"]))
 
-    try:
+    with started:
         yield start
-    finally:
-        for p in reversed(started):
-            p.stop()
 
 
 # --- Jaeger ----------------------------------------------------------------------------------
@@ -219,7 +214,7 @@ def start_prometheus(prometheus_bin: Path, tmp_path: Path) -> Iterator[Any]:
     a temporary config and TSDB, scraping every second and evaluating rules every second; the
     remote-write receiver is on so that the remote-write pipeline can push into it.
     """
-    started: list[Proc] = []
+    started = Started()
 
     def start(scrape_targets: list[str] = (), rule_files: list[Path] = ()) -> Prometheus:  # type: ignore[assignment]
         address = f"127.0.0.1:{free_port()}"
@@ -233,25 +228,20 @@ def start_prometheus(prometheus_bin: Path, tmp_path: Path) -> Iterator[Any]:
                 {"job_name": "otelcol-modeltel", "honor_labels": True,
                  "static_configs": [{"targets": list(scrape_targets)}]}
             )
-        n = len(started)
+        n = len(started.procs)
         config_path = tmp_path / f"prometheus-{n}.yml"
         config_path.write_text(yaml.safe_dump(config))
-        proc = Proc(
+        proc = started.start(Proc(
             f"prometheus-{n}",
             [prometheus_bin, f"--config.file={config_path}", f"--storage.tsdb.path={tmp_path / f'tsdb-{n}'}",
              f"--web.listen-address={address}", "--web.enable-remote-write-receiver",
              "--web.enable-lifecycle"],
             tmp_path, ready_url=f"http://{address}/-/ready",
-        )
-        started.append(proc)
-        proc.start(timeout=60)
+        ))
         return Prometheus(proc, address, config_path)
 
-    try:
+    with started:
         yield start
-    finally:
-        for p in reversed(started):
-            p.stop()
 
 
 # --- the instrumented model ------------------------------------------------------------------
@@ -274,7 +264,7 @@ class ModelApp:
 @pytest.fixture
 def start_model_app(tmp_path: Path) -> Iterator[Any]:
     """Factory: start_model_app(collector) -> ModelApp sending OTLP/HTTP to that collector."""
-    started: list[Proc] = []
+    started = Started()
 
     def start(collector: "Collector", **env: str) -> ModelApp:
         port = free_port()
@@ -289,21 +279,16 @@ def start_model_app(tmp_path: Path) -> Iterator[Any]:
             "MODELTEL_LOG_SAMPLE_RATE": "1",
             **env,
         }
-        proc = Proc(
-            f"model-app-{len(started)}",
+        proc = started.start(Proc(
+            f"model-app-{len(started.procs)}",
             [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "model_app:app",
              "--host", "127.0.0.1", "--port", str(port)],
             tmp_path, env=app_env, ready_url=f"http://127.0.0.1:{port}/health",
-        )
-        started.append(proc)
-        proc.start(timeout=90)
+        ), timeout=90)
         return ModelApp(proc, f"http://127.0.0.1:{port}")
 
-    try:
+    with started:
         yield start
-    finally:
-        for p in reversed(started):
-            p.stop()
 
 
 # --- capture servers -------------------------------------------------------------------------

@@ -6,7 +6,6 @@ The capture server (tests/backends/_capture.py) listens on 127.0.0.1 and decodes
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -27,6 +26,7 @@ from modeltel._config import Config
 from modeltel._export import SketchExporter, to_metrics_data
 from modeltel._sketch import SketchStore
 from modeltel._summary import summarize_input, summarize_output
+from _fork import in_child
 from _baseline_standin import Baseline, FeatureBaseline
 from backends._capture import OtlpCapture
 
@@ -287,23 +287,17 @@ def test_the_exporter_thread_restarts_in_a_forked_child(capture):
     exporter = _exporter(capture, store, interval=0.1)
     exporter.start()
     try:
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                alive = exporter._thread is not None and exporter._thread.is_alive()
-                done = exporter.succeeded_exports
-                store.record("child-model", "1", "input", summarize_input(np.ones((3, 1)), config=CFG))
-                deadline = time.monotonic() + 20
-                while time.monotonic() < deadline and exporter.succeeded_exports == done:
-                    time.sleep(0.05)  # until the child's own thread has exported successfully
-                os.write(write, json.dumps({"thread_alive": alive}).encode())
-            finally:
-                os._exit(0)
-        os.close(write)
-        with os.fdopen(read) as f:
-            report = json.loads(f.read())
-        os.waitpid(pid, 0)
+
+        def child() -> dict:
+            alive = exporter._thread is not None and exporter._thread.is_alive()
+            done = exporter.succeeded_exports
+            store.record("child-model", "1", "input", summarize_input(np.ones((3, 1)), config=CFG))
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and exporter.succeeded_exports == done:
+                time.sleep(0.05)  # until the child's own thread has exported successfully
+            return {"thread_alive": alive}
+
+        report = in_child(child)
         assert report == {"thread_alive": True}
 
         def child_data_arrived() -> bool:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-
-import json
 import os
 import threading
 from collections import Counter
@@ -24,6 +22,7 @@ from modeltel._config import Config
 from modeltel._sketch import ROW_BUFFER, SketchStore, exp_index
 from modeltel._summary import summarize_input, summarize_output
 from _baseline_standin import Baseline, FeatureBaseline
+from _fork import in_child
 
 CFG = Config()
 
@@ -405,25 +404,18 @@ def test_forked_child_starts_empty_and_keeps_baselines():
     store = SketchStore()
     store.set_baseline("m", "1", Baseline("b", "m", "1", {"x": FeatureBaseline("x", "numeric", [0.0], [1, 1], count=2)}))
     _record(store, np.ones((5, 1)))
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: report what it sees, then record and collect its own data
-        try:
-            before = store.collect()
-            _record(store, np.full((2, 1), 3.0))
-            after = store.collect()
-            report = {
-                "before_empty": before.is_empty,
-                "baselines": len(before.baseline_histograms),
-                "after_counts": [p.count for p in after.exponential],
-            }
-            os.write(write, json.dumps(report).encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as f:
-        report = json.loads(f.read())
-    os.waitpid(pid, 0)
+
+    def child() -> dict:  # what the child sees, then it records and collects its own data
+        before = store.collect()
+        _record(store, np.full((2, 1), 3.0))
+        after = store.collect()
+        return {
+            "before_empty": before.is_empty,
+            "baselines": len(before.baseline_histograms),
+            "after_counts": [p.count for p in after.exponential],
+        }
+
+    report = in_child(child)
     assert report == {"before_empty": True, "baselines": 1, "after_counts": [2]}
     (p,) = store.collect().exponential  # the parent still has its own data
     assert p.count == 5

@@ -26,19 +26,28 @@ def _hist(v: dict, side: str) -> _drift.Histogram:
     return _drift.Histogram.numeric(v["bounds"], h["counts"], h["min"], h["max"])
 
 
+#: The vectors' methods by what they are called with: named params; the two histograms'
+#: counts; the counts and the vector's epsilon; the two histograms; the critical values' totals,
+#: occupied reference bins and alpha.
+_ON_PARAMS = {
+    "benjamini_hochberg": (_drift.benjamini_hochberg, ("pvalues",)),
+    "holm": (_drift.holm, ("pvalues",)),
+    "rate_pvalue": (_drift.rate_pvalue, ("x", "m", "y", "n")),
+    "outside_pvalue": (_drift.outside_pvalue, ("x", "m", "n")),
+    "effect_floor": (_drift.effect_floor, ("n", "m", "scale")),
+}
+_ON_COUNTS = {f.__name__: f for f in (_drift.jensen_shannon, _drift.ks_statistic, _drift.linf, _drift.rank_sum_pvalue)}
+_ON_COUNTS_EPSILON = {f.__name__: f for f in (_drift.psi, _drift.chi2_pvalue)}
+_ON_HISTOGRAMS = {f.__name__: f for f in (_drift.wasserstein, _drift.wasserstein_normalized)}
+_CRITICAL = {f.__name__: f for f in (_drift.psi_critical, _drift.js_critical)}
+
+
 def compute(v: dict):
     method = v["method"]
     params = v["params"]
-    if method == "benjamini_hochberg":
-        return _drift.benjamini_hochberg(params["pvalues"])
-    if method == "holm":
-        return _drift.holm(params["pvalues"])
-    if method == "rate_pvalue":
-        return _drift.rate_pvalue(params["x"], params["m"], params["y"], params["n"])
-    if method == "outside_pvalue":
-        return _drift.outside_pvalue(params["x"], params["m"], params["n"])
-    if method == "effect_floor":
-        return _drift.effect_floor(params["n"], params["m"], params["scale"])
+    if method in _ON_PARAMS:
+        f, names = _ON_PARAMS[method]
+        return f(*(params[name] for name in names))
     if method == "calibrated_model":
         return calibrated_model(params)
     if method == "sequential_evalue":
@@ -47,36 +56,23 @@ def compute(v: dict):
         return sequential_cusum(params)
     ref, prod = _hist(v, "reference"), _hist(v, "production")
     rc, pc = ref.counts, prod.counts
-    if method == "psi":
-        return _drift.psi(rc, pc, params["epsilon"])
-    if method == "jensen_shannon":
-        return _drift.jensen_shannon(rc, pc)
-    if method == "ks_statistic":
-        return _drift.ks_statistic(rc, pc)
+    if method in _ON_COUNTS:
+        return _ON_COUNTS[method](rc, pc)
+    if method in _ON_COUNTS_EPSILON:
+        return _ON_COUNTS_EPSILON[method](rc, pc, params["epsilon"])
+    if method in _ON_HISTOGRAMS:
+        return _ON_HISTOGRAMS[method](ref, prod)
+    if method in _CRITICAL:
+        return _CRITICAL[method](rc.sum(), pc.sum(), int(np.count_nonzero(rc > 0)), params["alpha"])
     if method == "ks_pvalue":
         return _drift.ks_pvalue(_drift.ks_statistic(rc, pc), rc.sum(), pc.sum())
-    if method == "wasserstein":
-        return _drift.wasserstein(ref, prod)
-    if method == "wasserstein_normalized":
-        return _drift.wasserstein_normalized(ref, prod)
     if method == "reference_std":
         return _drift.reference_mean_std(ref.bounds, rc, ref.min, ref.max)[1]
-    if method == "chi2_pvalue":
-        return _drift.chi2_pvalue(rc, pc, params["epsilon"])
-    if method == "linf":
-        return _drift.linf(rc, pc)
-    if method == "rank_sum_pvalue":
-        return _drift.rank_sum_pvalue(rc, pc)
     if method in ("chi2_contingency_pvalue", "chi2_contingency_effect"):
         p, rg, pg = _drift.chi2_two_sample(rc, pc, ordered=params["ordered"], min_expected=params["min_expected"])
         if method.endswith("pvalue"):
             return p
         return _drift.max_cohen_h(rg, pg) if rg.size > 1 else 0.0
-    bins = int(np.count_nonzero(rc > 0))
-    if method == "psi_critical":
-        return _drift.psi_critical(rc.sum(), pc.sum(), bins, params["alpha"])
-    if method == "js_critical":
-        return _drift.js_critical(rc.sum(), pc.sum(), bins, params["alpha"])
     raise AssertionError(f"unknown method {method}")
 
 
