@@ -159,6 +159,16 @@ def _counter(name: str, description: str, unit: str, points: list[NumberDataPoin
     )
 
 
+def _histogram(name: str, description: str, points: list[HistogramDataPoint], temporality: AggregationTemporality) -> Metric:
+    """An explicit-bucket histogram of values (unit 1): on a baseline's edges, or the baseline itself."""
+    return Metric(
+        name=name,
+        description=description,
+        unit="1",
+        data=Histogram(data_points=points, aggregation_temporality=temporality),
+    )
+
+
 def to_metrics_data(
     snapshot: Snapshot,
     *,
@@ -196,17 +206,10 @@ def to_metrics_data(
             )
         )
     if snapshot.explicit:
-        metrics.append(
-            Metric(
-                name=sc.METRIC_FEATURE_VALUE,
-                description="Distribution of a numeric feature's finite values on the baseline's edges.",
-                unit="1",
-                data=Histogram(
-                    data_points=[_histogram_point(p, start, now) for p in snapshot.explicit],
-                    aggregation_temporality=_DELTA,
-                ),
-            )
-        )
+        metrics.append(_histogram(
+            sc.METRIC_FEATURE_VALUE, "Distribution of a numeric feature's finite values on the baseline's edges.",
+            [_histogram_point(p, start, now) for p in snapshot.explicit], _DELTA,
+        ))
     if snapshot.categories:
         metrics.append(_counter(
             sc.METRIC_CATEGORY_COUNT, "Values per category of a categorical feature.", "{value}",
@@ -218,17 +221,10 @@ def to_metrics_data(
             [_count_point(p, start, now) for p in snapshot.missing], _DELTA,
         ))
     if snapshot.baseline_histograms:
-        metrics.append(
-            Metric(
-                name=sc.METRIC_BASELINE_VALUE,
-                description="The baseline (reference) distribution of a numeric feature or output.",
-                unit="1",
-                data=Histogram(
-                    data_points=[_histogram_point(p, p.start_time_unix_nano, now) for p in snapshot.baseline_histograms],
-                    aggregation_temporality=_CUMULATIVE,
-                ),
-            )
-        )
+        metrics.append(_histogram(
+            sc.METRIC_BASELINE_VALUE, "The baseline (reference) distribution of a numeric feature or output.",
+            [_histogram_point(p, p.start_time_unix_nano, now) for p in snapshot.baseline_histograms], _CUMULATIVE,
+        ))
     if snapshot.baseline_categories:
         metrics.append(_counter(
             sc.METRIC_BASELINE_CATEGORIES, "The baseline (reference) counts per category.", "{value}",
