@@ -135,6 +135,12 @@ class OtlpCapture:
         self._server.start()
         return self
 
+    def __enter__(self) -> "OtlpCapture":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self.hold is not None:
             self.hold.set()  # release held requests, or shutdown would wait for them

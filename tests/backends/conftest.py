@@ -296,11 +296,8 @@ def start_model_app(tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def otlp_capture() -> Iterator[OtlpCapture]:
-    cap = OtlpCapture(free_port()).start()
-    try:
+    with OtlpCapture(free_port()) as cap:
         yield cap
-    finally:
-        cap.stop()
 
 
 __all__ = ["Collector", "Jaeger", "Prometheus", "collector_env", "wait_until", "time", "os"]

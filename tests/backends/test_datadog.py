@@ -70,6 +70,14 @@ def check_query_alerts(path, count: int) -> str:
     return " ".join(m["name"] for m in monitors).lower()
 
 
+def check_templated(path) -> None:
+    """The dashboard's template variables are model and version, and every query uses both."""
+    dash = json.loads(path.read_text())
+    assert {v["prefix"] for v in dash["template_variables"]} == {"ml.model.name", "ml.model.version"}
+    for q in _queries(dash):
+        assert "$model" in q and "$version" in q, q
+
+
 def test_datadog_monitors_are_complete_query_alerts():
     """Each monitor: a query alert whose threshold matches options, a runbook, a name with the model."""
     topics = check_query_alerts(MONITORS, 10)
@@ -78,10 +86,7 @@ def test_datadog_monitors_are_complete_query_alerts():
 
 
 def test_datadog_dashboard_is_templated_on_model_and_version():
-    dash = json.loads(DASHBOARD.read_text())
-    assert {v["prefix"] for v in dash["template_variables"]} == {"ml.model.name", "ml.model.version"}
-    for q in _queries(dash):
-        assert "$model" in q and "$version" in q, q
+    check_templated(DASHBOARD)
 
 
 @pytest.mark.timeout(240)

@@ -16,16 +16,9 @@ from pathlib import Path
 import pytest
 
 from backends._capture import OtlpCapture
+from backends._procs import free_port
 
 SENTINEL = "SENTINEL-7f3a9c"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run(code: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -60,9 +53,8 @@ APP = f"""
 
 @pytest.fixture
 def otlp():
-    capture = OtlpCapture(_free_port()).start()
-    yield capture
-    capture.stop()
+    with OtlpCapture(free_port()) as capture:
+        yield capture
 
 
 def test_otlp_export_sends_spans_metrics_distributions_and_logs(otlp, tmp_path):

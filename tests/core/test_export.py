@@ -7,7 +7,6 @@ The capture server (tests/backends/_capture.py) listens on 127.0.0.1 and decodes
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections import Counter
@@ -29,6 +28,7 @@ from modeltel._summary import summarize_input, summarize_output
 from _fork import in_child
 from _baseline_standin import Baseline, FeatureBaseline
 from backends._capture import OtlpCapture
+from backends._procs import free_port
 
 CFG = Config()
 DELTA, CUMULATIVE = 1, 2  # AggregationTemporality in the protobuf
@@ -55,19 +55,10 @@ class Capture(OtlpCapture):
         return out
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def capture() -> Iterator[Capture]:
-    cap = Capture(_free_port()).start()
-    try:
+    with Capture(free_port()) as cap:
         yield cap
-    finally:
-        cap.stop()
 
 
 def attrs(point) -> dict[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from backends.test_datadog import _metric_refs, _queries, check_query_alerts
+from backends.test_datadog import _metric_refs, check_query_alerts, check_templated
 from e2e._collector import CONFIGS
 
 DASHBOARD = CONFIGS / "dashboards" / "datadog-performance-dashboard.json"
@@ -26,10 +26,7 @@ def test_performance_monitors_are_complete_query_alerts():
 
 def test_performance_dashboard_is_templated_and_covers_the_issue():
     """Templated on model and version; realised vs estimated, per segment, label delay, unmatched."""
-    dash = json.loads(DASHBOARD.read_text())
-    assert {v["prefix"] for v in dash["template_variables"]} == {"ml.model.name", "ml.model.version"}
-    for q in _queries(dash):
-        assert "$model" in q and "$version" in q, q
+    check_templated(DASHBOARD)
     metrics = {m for m, _ in _metric_refs(DASHBOARD)}
     assert {"ml.performance.correct", "ml.performance.sample_count", "ml.performance.estimated.accuracy", "ml.performance.reference",
             "ml.outcome.delay", "ml.outcome.unmatched", "ml.performance.verdict"} <= metrics
