@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mldriftprocessor/internal/metadata"
 	"github.com/modeltel/mldriftprocessor/internal/state"
 )
@@ -127,11 +128,11 @@ func BenchmarkBytesPerStream(b *testing.B) {
 		cfg := createDefaultConfig()
 		cfg.MaxStreams = 2 * streams
 		cfg.MaxFeaturesPerModel = streams
-		clock := state.NewManualClock(t0)
+		clk := clock.NewManual(t0)
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, clock)
+		p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, clk)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -142,7 +143,7 @@ func BenchmarkBytesPerStream(b *testing.B) {
 				p.store.AddExplicit(key, bid, benchBounds, counts, 0, 1)
 				p.store.AddMissing(key, 1)
 			}
-			clock.Advance(time.Minute)
+			clk.Advance(time.Minute)
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)

@@ -11,8 +11,8 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 
+	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mldriftprocessor/internal/metadata"
-	"github.com/modeltel/mldriftprocessor/internal/state"
 )
 
 // NewFactory returns the factory of the mldrift processor.
@@ -41,7 +41,7 @@ func shared(set processor.Settings, cfg *Config) (*driftProcessor, error) {
 	if p, ok := instances.byID[set.ID]; ok {
 		return p, nil
 	}
-	p, err := newProcessor(set, cfg, state.RealClock{})
+	p, err := newProcessor(set, cfg, clock.Real{})
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/modeltel/mlcommon/walk"
 	"github.com/modeltel/mldriftprocessor/internal/state"
 )
 
@@ -28,21 +29,11 @@ func (p *driftProcessor) drop(reason string, n int) {
 
 // ingest reads the distribution metrics of md into the state; md itself is not changed.
 func (p *driftProcessor) ingest(md pmetric.Metrics) {
-	rms := md.ResourceMetrics()
-	for i := 0; i < rms.Len(); i++ {
-		rm := rms.At(i)
-		sms := rm.ScopeMetrics()
-		for j := 0; j < sms.Len(); j++ {
-			sm := sms.At(j)
-			ms := sm.Metrics()
-			for k := 0; k < ms.Len(); k++ {
-				m := ms.At(k)
-				switch m.Name() {
-				case metricFeatureValue, metricCategoryCount, metricMissing, metricBaselineValue,
-					metricBaselineCategories, metricBaselineMissing, metricViolations:
-					p.ingestMetric(rm.Resource(), sm.Scope(), m)
-				}
-			}
+	for origin, m := range walk.Metrics(md) {
+		switch m.Name() {
+		case metricFeatureValue, metricCategoryCount, metricMissing, metricBaselineValue,
+			metricBaselineCategories, metricBaselineMissing, metricViolations:
+			p.ingestMetric(origin.Resource, origin.Scope, m)
 		}
 	}
 }

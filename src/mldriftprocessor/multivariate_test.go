@@ -9,23 +9,34 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/modeltel/mlcommon/walk"
 )
 
 // multivariateLogs returns the records of ld with ml.drift.scope = multivariate.
 func multivariateLogs(ld plog.Logs) []plog.LogRecord {
 	var out []plog.LogRecord
-	for i := 0; i < ld.ResourceLogs().Len(); i++ {
-		sls := ld.ResourceLogs().At(i).ScopeLogs()
-		for j := 0; j < sls.Len(); j++ {
-			lrs := sls.At(j).LogRecords()
-			for k := 0; k < lrs.Len(); k++ {
-				if v, ok := lrs.At(k).Attributes().Get(attrScope); ok && v.Str() == scopeMultivariate {
-					out = append(out, lrs.At(k))
-				}
-			}
+	for _, lr := range walk.LogRecords(ld) {
+		if v, ok := lr.Attributes().Get(attrScope); ok && v.Str() == scopeMultivariate {
+			out = append(out, lr)
 		}
 	}
 	return out
+}
+
+// sendModel sends the baseline of model m's features, then a production window of each
+// with the baseline's counts, except for the feature drifting (none when ""), whose
+// variance collapsed.
+func (h *harness) sendModel(t *testing.T, features []string, drifting string) {
+	t.Helper()
+	h.consume(t, baselineFor("m", features...))
+	for _, f := range features {
+		counts := []uint64{100, 300, 400, 200} // baselineFor's
+		if f == drifting {
+			counts = []uint64{20, 480, 480, 20}
+		}
+		h.consume(t, production("r1", "m", f, counts...))
+	}
 }
 
 // TestMultivariateVerdictIsModelLevelAndEdgeTriggered checks that a drifting projection
@@ -36,12 +47,7 @@ func multivariateLogs(ld plog.Logs) []plog.LogRecord {
 func TestMultivariateVerdictIsModelLevelAndEdgeTriggered(t *testing.T) {
 	h := newHarness(t, testConfig())
 	features := []string{"a", "b", "__projection_0__", "__projection_1__"}
-	h.consume(t, baselineFor("m", features...))
-	same := []uint64{100, 300, 400, 200}
-	for _, f := range features[:3] {
-		h.consume(t, production("r1", "m", f, same...))
-	}
-	h.consume(t, production("r1", "m", "__projection_1__", 20, 480, 480, 20)) // variance collapsed
+	h.sendModel(t, features, "__projection_1__")
 	md, ld := h.p.evaluate()
 	v, ok := find(md, metricMultivariate, map[string]string{attrModelName: "m"})
 	require.True(t, ok)
@@ -64,10 +70,7 @@ func TestMultivariateVerdictIsModelLevelAndEdgeTriggered(t *testing.T) {
 	require.Empty(t, multivariateLogs(ld), "still drifting: no new record")
 
 	h.clock.Advance(time.Minute)
-	h.consume(t, baselineFor("m", features...))
-	for _, f := range features {
-		h.consume(t, production("r1", "m", f, same...))
-	}
+	h.sendModel(t, features, "")
 	md, ld = h.p.evaluate()
 	v, _ = find(md, metricMultivariate, map[string]string{attrModelName: "m"})
 	require.Zero(t, v)
@@ -94,11 +97,7 @@ func TestNoProjectionsNoMultivariateVerdict(t *testing.T) {
 func TestMultivariateStateSurvivesRestart(t *testing.T) {
 	h := newHarness(t, testConfig())
 	features := []string{"a", "__projection_0__", "__projection_1__"}
-	same := []uint64{100, 300, 400, 200}
-	h.consume(t, baselineFor("m", features...))
-	h.consume(t, production("r1", "m", "a", same...))
-	h.consume(t, production("r1", "m", "__projection_0__", same...))
-	h.consume(t, production("r1", "m", "__projection_1__", 20, 480, 480, 20))
+	h.sendModel(t, features, "__projection_1__")
 	_, ld := h.p.evaluate()
 	require.Len(t, multivariateLogs(ld), 1)
 	restarted := restartedHarness(t, h)
@@ -110,10 +109,7 @@ func TestMultivariateStateSurvivesRestart(t *testing.T) {
 	require.Empty(t, multivariateLogs(ld), "still in multivariate drift after the restart: no second record")
 
 	restarted.clock.Advance(time.Minute)
-	restarted.consume(t, baselineFor("m", features...))
-	for _, f := range features {
-		restarted.consume(t, production("r1", "m", f, same...))
-	}
+	restarted.sendModel(t, features, "")
 	_, ld = restarted.p.evaluate()
 	recs := multivariateLogs(ld)
 	require.Len(t, recs, 1)

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.uber.org/zap"
 
+	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mlcommon/lifecycle"
 
 	"github.com/modeltel/mldriftprocessor/internal/drift"
@@ -28,7 +29,7 @@ import (
 type driftProcessor struct {
 	cfg     *Config
 	logger  *zap.Logger
-	clock   state.Clock
+	clock   clock.Clock
 	store   *state.Store
 	version string
 
@@ -44,18 +45,18 @@ type driftProcessor struct {
 	client    storage.Client // the storage extension's client, when configured
 }
 
-func newProcessor(set processor.Settings, cfg *Config, clock state.Clock) (*driftProcessor, error) {
+func newProcessor(set processor.Settings, cfg *Config, clk clock.Clock) (*driftProcessor, error) {
 	p := &driftProcessor{
 		id:      set.ID,
 		cfg:     cfg,
 		logger:  set.Logger,
-		clock:   clock,
+		clock:   clk,
 		version: set.BuildInfo.Version,
 		store: state.NewStore(state.Limits{
 			Window: cfg.Window, SlotSize: cfg.SlotSize, StaleAfter: cfg.StaleAfter,
 			MaxStreams: cfg.MaxStreams, MaxFeatures: cfg.MaxFeaturesPerModel, MaxCategories: cfg.MaxCategoriesPerFeature,
 			ReferenceMinSamples: float64(max(cfg.Thresholds.MinSamples, drift.DefaultMinSamplesFixed)),
-		}, clock),
+		}, clk),
 	}
 	for _, path := range cfg.BaselineFiles {
 		f, err := loadBaselineFile(path)

@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mldriftprocessor/internal/drift"
 	"github.com/modeltel/mldriftprocessor/internal/metadata"
 	"github.com/modeltel/mldriftprocessor/internal/state"
@@ -40,7 +41,7 @@ var t0 = time.Unix(0, 1_700_000_000_000_000_000)
 type harness struct {
 	p     *driftProcessor
 	mp    *metricsProcessor
-	clock *state.ManualClock
+	clock *clock.Manual
 	sink  *consumertest.MetricsSink
 	logs  *consumertest.LogsSink
 }
@@ -48,10 +49,10 @@ type harness struct {
 func newHarness(t testing.TB, cfg *Config) *harness {
 	t.Helper()
 	require.NoError(t, cfg.Validate())
-	clock := state.NewManualClock(t0)
-	p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, clock)
+	clk := clock.NewManual(t0)
+	p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, clk)
 	require.NoError(t, err)
-	h := &harness{p: p, mp: &metricsProcessor{p}, clock: clock, sink: new(consumertest.MetricsSink), logs: new(consumertest.LogsSink)}
+	h := &harness{p: p, mp: &metricsProcessor{p}, clock: clk, sink: new(consumertest.MetricsSink), logs: new(consumertest.LogsSink)}
 	p.setMetrics(h.sink)
 	p.setLogs(h.logs)
 	return h
@@ -308,7 +309,7 @@ func TestMaxStreamsAndFeaturesAreBounded(t *testing.T) {
 	cfg.MaxStreams, cfg.MaxFeaturesPerModel = 3, 2
 	set := processortest.NewNopSettings(metadata.Type)
 	set.TelemetrySettings = tel.NewTelemetrySettings()
-	p, err := newProcessor(set, cfg, state.NewManualClock(t0))
+	p, err := newProcessor(set, cfg, clock.NewManual(t0))
 	require.NoError(t, err)
 	p.setMetrics(consumertest.NewNop())
 	mp := &metricsProcessor{p}
@@ -442,6 +443,23 @@ func TestConcurrentConsumeAndEmit(t *testing.T) {
 	require.Equal(t, 4*100*4.0, n)
 }
 
+// selfReferenced sends first, a feature's points without ml.baseline.id, and checks that its
+// first full window is scored against itself (PSI 0); then it sends later, once that window
+// has become the reference, and returns that emit.
+func selfReferenced(t *testing.T, feature string, first, later pmetric.Metrics) (pmetric.Metrics, plog.Logs) {
+	t.Helper()
+	h := newHarness(t, testConfig())
+	h.consume(t, first)
+	h.clock.Advance(59 * time.Second)
+	md, _ := h.p.evaluate()
+	psi, scored := find(md, metricScore, map[string]string{attrFeatureName: feature, attrMethod: "psi"})
+	require.True(t, scored)
+	require.Zero(t, psi)
+	h.clock.Advance(2 * time.Second)
+	h.consume(t, later)
+	return h.p.evaluate()
+}
+
 // TestCategoricalWithoutBaselineUsesItsFirstWindow checks that category counts without
 // ml.baseline.id are compared with the feature's own first full window, labels that
 // appear later included.
@@ -463,16 +481,7 @@ func TestCategoricalWithoutBaselineUsesItsFirstWindow(t *testing.T) {
 			}
 		})
 	}
-	h := newHarness(t, testConfig())
-	h.consume(t, counts(map[string]int64{"a": 400, "b": 200}))
-	h.clock.Advance(59 * time.Second)
-	md, _ := h.p.evaluate()
-	psi, scored := find(md, metricScore, map[string]string{attrFeatureName: "c", attrMethod: "psi"})
-	require.True(t, scored)
-	require.Zero(t, psi)
-	h.clock.Advance(2 * time.Second)
-	h.consume(t, counts(map[string]int64{"a": 100, "b": 200, "new": 300}))
-	md, ld := h.p.evaluate()
+	md, ld := selfReferenced(t, "c", counts(map[string]int64{"a": 400, "b": 200}), counts(map[string]int64{"a": 100, "b": 200, "new": 300}))
 	detected, _ := find(md, metricDetected, map[string]string{attrFeatureName: "c"})
 	require.Equal(t, 1.0, detected)
 	require.Equal(t, 1, ld.LogRecordCount())
@@ -492,16 +501,7 @@ func TestExplicitWithoutBaselineIDUsesItsFirstWindow(t *testing.T) {
 		dp.Attributes().Remove(attrBaselineID)
 		return md
 	}
-	h := newHarness(t, testConfig())
-	h.consume(t, unlabelled(100, 300, 400, 200))
-	h.clock.Advance(59 * time.Second)
-	md, _ := h.p.evaluate()
-	psi, scored := find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: "psi"})
-	require.True(t, scored)
-	require.Zero(t, psi)
-	h.clock.Advance(2 * time.Second)
-	h.consume(t, unlabelled(400, 300, 200, 100))
-	md, ld := h.p.evaluate()
+	md, ld := selfReferenced(t, "x", unlabelled(100, 300, 400, 200), unlabelled(400, 300, 200, 100))
 	got, _ := find(md, metricScore, map[string]string{attrFeatureName: "x", attrMethod: "psi"})
 	require.InDelta(t, drift.PSI([]float64{100, 300, 400, 200}, []float64{400, 300, 200, 100}, drift.Epsilon), got, 1e-12)
 	require.Equal(t, 1, ld.LogRecordCount())

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 
-	"github.com/modeltel/mlperformanceconnector/internal/join"
+	"github.com/modeltel/mlcommon/clock"
 )
 
 // testdata/baseline_fraud.json is modeltel.Baseline.save's file of a miscalibrated binary
@@ -31,7 +31,7 @@ func TestBaselineFilesFromTheFirstRecord(t *testing.T) {
 	cfg := createDefaultConfig()
 	cfg.BaselineFiles = []string{baselinePath}
 	require.NoError(t, cfg.Validate())
-	r := newRig(t, cfg, join.NewManualClock(t0), &memStore{data: map[string][]byte{}})
+	r := newRig(t, cfg, clock.NewManual(t0), &memStore{data: map[string][]byte{}})
 	var keys, classes, scores, labels []any
 	var estimated float64
 	for i := 0; i < 300; i++ {
@@ -58,7 +58,7 @@ func TestBaselineFilesPrecedence(t *testing.T) {
 	cfg := createDefaultConfig()
 	cfg.BaselineFiles = []string{baselinePath}
 	cfg.Models = []ModelConfig{{Name: "fraud", Accuracy: 0.5}}
-	r := newRig(t, cfg, join.NewManualClock(t0), &memStore{data: map[string][]byte{}})
+	r := newRig(t, cfg, clock.NewManual(t0), &memStore{data: map[string][]byte{}})
 	ld := plog.NewLogs()
 	record(ld, eventPredicted, t0, map[string]any{attrModelName: "fraud", attrModelVersion: "3.1.0", attrKeys: "a",
 		attrPredClasses: "1", attrPredScores: []any{0.7}})

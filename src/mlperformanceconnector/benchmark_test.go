@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mlperformanceconnector/internal/join"
 	"github.com/modeltel/mlperformanceconnector/internal/metadata"
 	"github.com/modeltel/mlperformanceconnector/internal/perf"
@@ -68,7 +69,7 @@ func fileStorage(b testing.TB, dir string) component.Component {
 func benchJoiner(b testing.TB, withStorage bool) *joiner {
 	cfg := createDefaultConfig()
 	cfg.MaxPending = 10_000_000
-	j, err := newJoiner(connectortest.NewNopSettings(metadata.Type), cfg, join.RealClock{})
+	j, err := newJoiner(connectortest.NewNopSettings(metadata.Type), cfg, clock.Real{})
 	require.NoError(b, err)
 	j.setMetrics(consumertest.NewNop())
 	h := host{map[component.ID]component.Component{}}
@@ -158,7 +159,7 @@ func bytesPerPending(t *testing.T, k int) (heap, disk float64) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	s := join.NewStore(limits, join.NewManualClock(t0))
+	s := join.NewStore(limits, clock.NewManual(t0))
 	for b := 0; b < n/benchBatch; b++ {
 		s.AddPredictions(pendingBatch(b, k))
 		_, err := s.Flush(true)
@@ -173,7 +174,7 @@ func bytesPerPending(t *testing.T, k int) (heap, disk float64) {
 	dir := t.TempDir()
 	client, err := fileStorage(t, dir).(storage.Extension).GetClient(context.Background(), component.KindConnector, component.MustNewID("mlperformance"), "")
 	require.NoError(t, err)
-	s = join.NewStore(limits, join.NewManualClock(t0))
+	s = join.NewStore(limits, clock.NewManual(t0))
 	for b := 0; b < n/benchBatch; b++ {
 		s.AddPredictions(pendingBatch(b, k))
 		ops, err := s.Flush(true)

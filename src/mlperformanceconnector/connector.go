@@ -20,7 +20,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mlcommon/lifecycle"
+	"github.com/modeltel/mlcommon/walk"
 
 	"github.com/modeltel/mlperformanceconnector/internal/join"
 	"github.com/modeltel/mlperformanceconnector/internal/metadata"
@@ -33,7 +35,7 @@ type joiner struct {
 	cfg      *Config
 	id       component.ID
 	logger   *zap.Logger
-	clock    join.Clock
+	clock    clock.Clock
 	instance string
 	z        float64
 	refs     map[string]join.Reference
@@ -52,7 +54,7 @@ type joiner struct {
 	stateRejected metric.Int64Counter
 }
 
-func newJoiner(set connector.Settings, cfg *Config, clock join.Clock) (*joiner, error) {
+func newJoiner(set connector.Settings, cfg *Config, clk clock.Clock) (*joiner, error) {
 	instance := cfg.Instance
 	if instance == "" {
 		instance, _ = os.Hostname()
@@ -91,7 +93,7 @@ func newJoiner(set connector.Settings, cfg *Config, clock join.Clock) (*joiner, 
 		}
 	}
 	j := &joiner{
-		cfg: cfg, baselines: baselines, id: set.ID, logger: set.Logger, clock: clock, instance: instance, refs: refs,
+		cfg: cfg, baselines: baselines, id: set.ID, logger: set.Logger, clock: clk, instance: instance, refs: refs,
 		z: math.Sqrt2 * math.Erfinv(2*cfg.Degradation.Confidence-1),
 		store: join.NewStore(join.Limits{
 			DefaultTTL: cfg.TTL, TTLs: ttls, MaxPending: cfg.MaxPending, MaxModels: cfg.MaxModels,
@@ -99,7 +101,7 @@ func newJoiner(set connector.Settings, cfg *Config, clock join.Clock) (*joiner, 
 			MaxProbabilityClasses: cfg.MaxProbabilityClasses,
 			Window:                cfg.Window, Slots: cfg.Slots, Bins: perf.Bins{Count: cfg.ScoreBins, Limit: perf.DefaultBins.Limit},
 			Calibrations: calibrations,
-		}, clock),
+		}, clk),
 	}
 	j.rejected, err = set.MeterProvider.Meter(metadata.ScopeName).Int64Counter(
 		"otelcol_connector_mlperformance_records_rejected",
@@ -219,17 +221,9 @@ func (j *joiner) consume(ctx context.Context, ld plog.Logs) {
 	defer j.mu.Unlock()
 	rejected := 0
 	now := j.clock.Now()
-	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
-		rl := rls.At(i)
-		sls := rl.ScopeLogs()
-		for k := 0; k < sls.Len(); k++ {
-			lrs := sls.At(k).LogRecords()
-			for l := 0; l < lrs.Len(); l++ {
-				if !j.ingest(rl.Resource().Attributes(), lrs.At(l), now) {
-					rejected++
-				}
-			}
+	for origin, lr := range walk.LogRecords(ld) {
+		if !j.ingest(origin.Resource.Attributes(), lr, now) {
+			rejected++
 		}
 	}
 	if rejected > 0 {

@@ -25,7 +25,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
-	"github.com/modeltel/mlperformanceconnector/internal/join"
+	"github.com/modeltel/mlcommon/clock"
+	"github.com/modeltel/mlcommon/walk"
 	"github.com/modeltel/mlperformanceconnector/internal/metadata"
 )
 
@@ -93,9 +94,9 @@ type rig struct {
 	logs    *consumertest.LogsSink
 }
 
-func newRig(t *testing.T, cfg *Config, clock join.Clock, disk *memStore) rig {
+func newRig(t *testing.T, cfg *Config, clk clock.Clock, disk *memStore) rig {
 	set := connectortest.NewNopSettings(metadata.Type)
-	j, err := newJoiner(set, cfg, clock)
+	j, err := newJoiner(set, cfg, clk)
 	require.NoError(t, err)
 	r := rig{j: j, metrics: &consumertest.MetricsSink{}, logs: &consumertest.LogsSink{}}
 	j.setMetrics(r.metrics)
@@ -109,48 +110,37 @@ func newRig(t *testing.T, cfg *Config, clock join.Clock, disk *memStore) rig {
 // points returns the last emit's points of one metric as "attr=value,..." -> value.
 func points(md pmetric.Metrics, name string) map[string]float64 {
 	out := map[string]float64{}
-	rms := md.ResourceMetrics()
-	for i := 0; i < rms.Len(); i++ {
-		sms := rms.At(i).ScopeMetrics()
-		for k := 0; k < sms.Len(); k++ {
-			ms := sms.At(k).Metrics()
-			for l := 0; l < ms.Len(); l++ {
-				m := ms.At(l)
-				if m.Name() != name {
-					continue
+	add := func(a pcommon.Map, v float64) {
+		keys := []string{}
+		a.Range(func(k string, v pcommon.Value) bool {
+			if k != attrModelName {
+				keys = append(keys, k+"="+v.AsString())
+			}
+			return true
+		})
+		sort.Strings(keys)
+		out[fmt.Sprint(keys)] = v
+	}
+	for _, m := range walk.Metrics(md) {
+		if m.Name() != name {
+			continue
+		}
+		switch m.Type() {
+		case pmetric.MetricTypeGauge:
+			for _, dp := range m.Gauge().DataPoints().All() {
+				add(dp.Attributes(), dp.DoubleValue())
+			}
+		case pmetric.MetricTypeSum:
+			for _, dp := range m.Sum().DataPoints().All() {
+				v := dp.DoubleValue()
+				if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
+					v = float64(dp.IntValue())
 				}
-				add := func(a pcommon.Map, v float64) {
-					keys := []string{}
-					a.Range(func(k string, v pcommon.Value) bool {
-						if k != attrModelName {
-							keys = append(keys, k+"="+v.AsString())
-						}
-						return true
-					})
-					sort.Strings(keys)
-					out[fmt.Sprint(keys)] = v
-				}
-				switch m.Type() {
-				case pmetric.MetricTypeGauge:
-					for p := 0; p < m.Gauge().DataPoints().Len(); p++ {
-						dp := m.Gauge().DataPoints().At(p)
-						add(dp.Attributes(), dp.DoubleValue())
-					}
-				case pmetric.MetricTypeSum:
-					for p := 0; p < m.Sum().DataPoints().Len(); p++ {
-						dp := m.Sum().DataPoints().At(p)
-						v := dp.DoubleValue()
-						if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
-							v = float64(dp.IntValue())
-						}
-						add(dp.Attributes(), v)
-					}
-				case pmetric.MetricTypeHistogram:
-					for p := 0; p < m.Histogram().DataPoints().Len(); p++ {
-						dp := m.Histogram().DataPoints().At(p)
-						add(dp.Attributes(), float64(dp.Count()))
-					}
-				}
+				add(dp.Attributes(), v)
+			}
+		case pmetric.MetricTypeHistogram:
+			for _, dp := range m.Histogram().DataPoints().All() {
+				add(dp.Attributes(), float64(dp.Count()))
 			}
 		}
 	}
@@ -161,7 +151,7 @@ func points(md pmetric.Metrics, name string) map[string]float64 {
 func eventsBy(r rig, attr string) []string {
 	var out []string
 	for _, ld := range r.logs.AllLogs() {
-		for _, lr := range eventRecords(ld) {
+		for _, lr := range walk.LogRecords(ld) {
 			value := ""
 			if v, ok := lr.Attributes().Get(attr); ok {
 				value = v.Str()
@@ -180,11 +170,11 @@ func last(s *consumertest.MetricsSink) pmetric.Metrics {
 // TestJoinAcrossRestart checks the metrics of joined rows, the unmatched counts, and that
 // a connector restarted on the same storage goes on from where the first one stopped.
 func TestJoinAcrossRestart(t *testing.T) {
-	clock := join.NewManualClock(t0)
+	clk := clock.NewManual(t0)
 	disk := &memStore{data: map[string][]byte{}}
 	cfg := createDefaultConfig()
 	cfg.TTL = time.Minute
-	first := newRig(t, cfg, clock, disk)
+	first := newRig(t, cfg, clk, disk)
 	ld := plog.NewLogs()
 	record(ld, eventPredicted, t0, map[string]any{
 		attrModelName: "fraud", attrModelVersion: "3", attrKeys: []any{"a", "b", "c", "d"},
@@ -208,13 +198,13 @@ func TestJoinAcrossRestart(t *testing.T) {
 	assert.Equal(t, 2.0, points(md, metricPending)["[ml.outcome.state=prediction]"])
 	require.NoError(t, first.j.shutdown(context.Background()))
 
-	second := newRig(t, cfg, clock, disk)
+	second := newRig(t, cfg, clk, disk)
 	ld = plog.NewLogs()
 	record(ld, eventObserved, t0.Add(10*time.Second), map[string]any{
 		attrModelName: "fraud", attrKeys: []any{"c", "b"}, attrLabels: []any{"1", "1"},
 	})
 	second.j.consume(context.Background(), ld)
-	clock.Advance(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	second.j.emit(context.Background())
 	md = last(second.metrics)
 	assert.Equal(t, map[string]float64{
@@ -232,9 +222,9 @@ func TestJoinAcrossRestart(t *testing.T) {
 // reference fires ml.performance.degraded once (edge-triggered), a healthy one does not,
 // and recovery fires ml.performance.recovered.
 func TestDegradedPerSegment(t *testing.T) {
-	clock := join.NewManualClock(t0)
+	clk := clock.NewManual(t0)
 	cfg := createDefaultConfig()
-	r := newRig(t, cfg, clock, &memStore{data: map[string][]byte{}})
+	r := newRig(t, cfg, clk, &memStore{data: map[string][]byte{}})
 	send := func(prefix string, wrongEU bool) {
 		ld := plog.NewLogs()
 		var keys, classes, segs, labels []any
@@ -249,9 +239,9 @@ func TestDegradedPerSegment(t *testing.T) {
 			}
 			labels = append(labels, label)
 		}
-		record(ld, eventPredicted, clock.Now(), map[string]any{attrModelName: "m", attrKeys: keys, attrPredClasses: classes,
+		record(ld, eventPredicted, clk.Now(), map[string]any{attrModelName: "m", attrKeys: keys, attrPredClasses: classes,
 			attrSegments: segs, attrRefAccuracy: 0.95})
-		record(ld, eventObserved, clock.Now(), map[string]any{attrModelName: "m", attrKeys: keys, attrLabels: labels})
+		record(ld, eventObserved, clk.Now(), map[string]any{attrModelName: "m", attrKeys: keys, attrLabels: labels})
 		r.j.consume(context.Background(), ld)
 		r.j.emit(context.Background())
 	}
@@ -263,7 +253,7 @@ func TestDegradedPerSegment(t *testing.T) {
 	assert.Equal(t, 0.0, verdicts["[ml.performance.metric=accuracy ml.segment=us]"])
 	send("b", true)
 	assert.Len(t, events(), 2, "edge-triggered")
-	clock.Advance(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	send("c", false)
 	assert.Equal(t, []string{eventDegraded + " eu", eventDegraded + " ", eventRecovered + " eu", eventRecovered + " "}, events())
 }
@@ -321,8 +311,8 @@ func TestFactory(t *testing.T) {
 // TestPackedForm checks that the SDK's packed per-row attributes (texts joined by U+001F,
 // little-endian float64 bytes) read like plain arrays.
 func TestPackedForm(t *testing.T) {
-	clock := join.NewManualClock(t0)
-	r := newRig(t, createDefaultConfig(), clock, &memStore{data: map[string][]byte{}})
+	clk := clock.NewManual(t0)
+	r := newRig(t, createDefaultConfig(), clk, &memStore{data: map[string][]byte{}})
 	scores := make([]byte, 16)
 	binary.LittleEndian.PutUint64(scores, math.Float64bits(0.75))
 	binary.LittleEndian.PutUint64(scores[8:], math.Float64bits(0.25))
@@ -346,10 +336,10 @@ func TestPackedForm(t *testing.T) {
 // TestRegressionDegradedAgainstConfiguredMAE checks the regression rule: a window whose MAE
 // is above the configured reference (with confidence) fires degraded; back under, recovered.
 func TestRegressionDegradedAgainstConfiguredMAE(t *testing.T) {
-	clock := join.NewManualClock(t0)
+	clk := clock.NewManual(t0)
 	cfg := createDefaultConfig()
 	cfg.Models = []ModelConfig{{Name: "price", MAE: 1.0}}
-	r := newRig(t, cfg, clock, &memStore{data: map[string][]byte{}})
+	r := newRig(t, cfg, clk, &memStore{data: map[string][]byte{}})
 	send := func(prefix string, errSize float64) {
 		var keys, preds, actuals []any
 		for i := 0; i < 300; i++ {
@@ -358,8 +348,8 @@ func TestRegressionDegradedAgainstConfiguredMAE(t *testing.T) {
 			actuals = append(actuals, 100.0)
 		}
 		ld := plog.NewLogs()
-		record(ld, eventPredicted, clock.Now(), map[string]any{attrModelName: "price", attrKeys: keys, attrPredValues: preds})
-		record(ld, eventObserved, clock.Now(), map[string]any{attrModelName: "price", attrKeys: keys, attrValues: actuals})
+		record(ld, eventPredicted, clk.Now(), map[string]any{attrModelName: "price", attrKeys: keys, attrPredValues: preds})
+		record(ld, eventObserved, clk.Now(), map[string]any{attrModelName: "price", attrKeys: keys, attrValues: actuals})
 		r.j.consume(context.Background(), ld)
 		r.j.emit(context.Background())
 	}
@@ -368,10 +358,10 @@ func TestRegressionDegradedAgainstConfiguredMAE(t *testing.T) {
 	assert.Empty(t, names())
 	assert.InDelta(t, 0.9, points(last(r.metrics), metricMAE)["[]"], 1e-12)
 	assert.Equal(t, 300.0, points(last(r.metrics), metricResidual)["[]"], "every residual counted")
-	clock.Advance(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	send("b", 2.0) // MAE 2: degraded
 	assert.Equal(t, []string{eventDegraded + " mae"}, names())
-	clock.Advance(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	send("c", 0.5)
 	assert.Equal(t, []string{eventDegraded + " mae", eventRecovered + " mae"}, names())
 }
@@ -405,11 +395,11 @@ func TestBaselineReferenceAndCalibration(t *testing.T) {
 		r.j.consume(context.Background(), ld)
 		r.j.emit(context.Background())
 	}
-	clock := join.NewManualClock(t0)
+	clk := clock.NewManual(t0)
 	disk := &memStore{data: map[string][]byte{}}
 	cfg := createDefaultConfig()
 	cfg.Models = []ModelConfig{{Name: "configured", Accuracy: 0.5, Calibration: Calibration{Scores: []float64{0, 1}, Probabilities: []float64{1, 1}}}}
-	r := newRig(t, cfg, clock, disk)
+	r := newRig(t, cfg, clk, disk)
 	send(r, "fraud", "a", "1") // accuracy 1.0: not degraded against 0.9
 	send(r, "configured", "a", "1")
 	md := last(r.metrics)
@@ -421,7 +411,7 @@ func TestBaselineReferenceAndCalibration(t *testing.T) {
 	assert.Empty(t, eventsBy(r, attrModelName))
 	require.NoError(t, r.j.shutdown(context.Background()))
 
-	second := newRig(t, cfg, clock, disk)
+	second := newRig(t, cfg, clk, disk)
 	ld := plog.NewLogs() // predictions without in-band calibration: the restored one applies
 	record(ld, eventPredicted, t0, map[string]any{attrModelName: "fraud", attrModelVersion: "1", attrKeys: []any{"z"},
 		attrPredClasses: []any{"1"}, attrPredScores: []any{0.8}})

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
 
+	"github.com/modeltel/mlcommon/walk"
 	"github.com/modeltel/mlperformanceconnector/internal/join"
 	"github.com/modeltel/mlperformanceconnector/internal/metadata"
 	"github.com/modeltel/mlperformanceconnector/internal/perf"
@@ -36,7 +37,7 @@ func (j *joiner) emit(ctx context.Context) {
 		}
 	}
 	if events.LogRecordCount() > 0 {
-		for _, lr := range eventRecords(events) {
+		for _, lr := range walk.LogRecords(events) {
 			j.logger.Info("mlperformance: "+lr.Body().Str(), zap.String("event", lr.EventName()))
 		}
 		if nextLogs != nil {
@@ -45,21 +46,6 @@ func (j *joiner) emit(ctx context.Context) {
 			}
 		}
 	}
-}
-
-func eventRecords(ld plog.Logs) []plog.LogRecord {
-	var out []plog.LogRecord
-	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
-		sls := rls.At(i).ScopeLogs()
-		for k := 0; k < sls.Len(); k++ {
-			lrs := sls.At(k).LogRecords()
-			for l := 0; l < lrs.Len(); l++ {
-				out = append(out, lrs.At(l))
-			}
-		}
-	}
-	return out
 }
 
 // builder appends the points of one emit.

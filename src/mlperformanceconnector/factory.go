@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/consumer"
 
-	"github.com/modeltel/mlperformanceconnector/internal/join"
+	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mlperformanceconnector/internal/metadata"
 )
 
@@ -42,7 +42,7 @@ func shared(set connector.Settings, cfg *Config) (*joiner, error) {
 	if j, ok := instances.byID[set.ID]; ok {
 		return j, nil
 	}
-	j, err := newJoiner(set, cfg, join.RealClock{})
+	j, err := newJoiner(set, cfg, clock.Real{})
 	if err != nil {
 		return nil, err
 	}

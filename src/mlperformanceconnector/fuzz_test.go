@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/collector/connector/connectortest"
 	"go.opentelemetry.io/collector/pdata/plog"
 
-	"github.com/modeltel/mlperformanceconnector/internal/join"
+	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mlperformanceconnector/internal/metadata"
 )
 
@@ -24,7 +24,7 @@ func FuzzIngest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, keys, classes string, scores []byte, outKeys, labels string) {
 		cfg := createDefaultConfig()
 		cfg.MaxPending = 64
-		j, err := newJoiner(connectortest.NewNopSettings(metadata.Type), cfg, join.NewManualClock(t0))
+		j, err := newJoiner(connectortest.NewNopSettings(metadata.Type), cfg, clock.NewManual(t0))
 		require.NoError(t, err)
 		ld := plog.NewLogs()
 		record(ld, eventPredicted, t0, map[string]any{attrModelName: "m", attrKeys: keys, attrPredClasses: classes, attrPredScores: scores})

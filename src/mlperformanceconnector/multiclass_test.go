@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 
-	"github.com/modeltel/mlperformanceconnector/internal/join"
+	"github.com/modeltel/mlcommon/clock"
 )
 
 // multiclassVector is tests/vectors/performance/multiclass_probabilities.json (scikit-learn).
@@ -61,11 +61,11 @@ func TestMulticlassLogLossAndBrier(t *testing.T) {
 	for i := range keys {
 		keys[i] = fmt.Sprintf("%032x:%d", i/100, i%100)
 	}
-	clock := join.NewManualClock(t0)
+	clk := clock.NewManual(t0)
 	disk := &memStore{data: map[string][]byte{}}
 	cfg := createDefaultConfig()
 	cfg.TTL = time.Hour
-	first := newRig(t, cfg, clock, disk)
+	first := newRig(t, cfg, clk, disk)
 	early := n / 3
 	ld := plog.NewLogs()
 	record(ld, eventObserved, t0, map[string]any{attrModelName: "mode", attrKeys: strings.Join(keys[:early], "\x1f"),
@@ -77,7 +77,7 @@ func TestMulticlassLogLossAndBrier(t *testing.T) {
 	require.Equal(t, n, first.j.store.Pending())
 	require.NoError(t, first.j.shutdown(context.Background()))
 
-	second := newRig(t, cfg, clock, disk)
+	second := newRig(t, cfg, clk, disk)
 	ld = plog.NewLogs()
 	record(ld, eventObserved, t0.Add(time.Minute), map[string]any{attrModelName: "mode",
 		attrKeys: strings.Join(keys[early:], "\x1f"), attrLabels: strings.Join(v.Rows.Actual[early:], "\x1f")})
@@ -102,7 +102,7 @@ func TestMulticlassLogLossAndBrier(t *testing.T) {
 func TestProbabilitiesBeyondTheCap(t *testing.T) {
 	cfg := createDefaultConfig()
 	cfg.MaxProbabilityClasses = 3
-	r := newRig(t, cfg, join.NewManualClock(t0), &memStore{data: map[string][]byte{}})
+	r := newRig(t, cfg, clock.NewManual(t0), &memStore{data: map[string][]byte{}})
 	ld := plog.NewLogs()
 	record(ld, eventPredicted, t0, map[string]any{attrModelName: "wide", attrKeys: "a\x1fb", attrPredClasses: "0\x1f3",
 		attrPredProbs: packFloats([][]float64{{0.7, 0.1, 0.1, 0.1}, {0.1, 0.1, 0.1, 0.7}}), attrProbClasses: "0\x1f1\x1f2\x1f3"})

@@ -19,7 +19,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/modeltel/mlperformanceconnector/internal/join"
+	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mlperformanceconnector/internal/metadata"
 )
 
@@ -32,7 +32,7 @@ func TestCorruptStateInFileStorage(t *testing.T) {
 	h := host{map[component.ID]component.Component{storageID: ext}}
 	cfg := createDefaultConfig()
 	cfg.Storage = &storageID
-	first, err := newJoiner(connectortest.NewNopSettings(metadata.Type), cfg, join.NewManualClock(t0))
+	first, err := newJoiner(connectortest.NewNopSettings(metadata.Type), cfg, clock.NewManual(t0))
 	require.NoError(t, err)
 	require.NoError(t, first.start(context.Background(), h))
 	ld := plog.NewLogs()
@@ -57,7 +57,7 @@ func TestCorruptStateInFileStorage(t *testing.T) {
 	set.Logger = zap.New(core)
 	reader := sdkmetric.NewManualReader()
 	set.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	second, err := newJoiner(set, cfg, join.NewManualClock(t0))
+	second, err := newJoiner(set, cfg, clock.NewManual(t0))
 	require.NoError(t, err)
 	began := time.Now()
 	require.NoError(t, second.start(context.Background(), h))

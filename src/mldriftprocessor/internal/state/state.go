@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/modeltel/mlcommon/clock"
 )
 
 // Other is the catch-all category label (docs/semantic-conventions.md).
@@ -238,7 +240,7 @@ type cumulative struct {
 type Store struct {
 	mu        sync.Mutex
 	limits    Limits
-	clock     Clock
+	clock     clock.Clock
 	startedAt uint64
 	features  map[FeatureKey]*feature
 	perModel  map[[2]string]int
@@ -248,11 +250,11 @@ type Store struct {
 
 // NewStore returns an empty store; cumulative streams that started before now are
 // differenced from their first point on, those that start later are counted in full.
-func NewStore(limits Limits, clock Clock) *Store {
+func NewStore(limits Limits, clk clock.Clock) *Store {
 	return &Store{
 		limits:    limits,
-		clock:     clock,
-		startedAt: uint64(clock.Now().UnixNano()),
+		clock:     clk,
+		startedAt: uint64(clk.Now().UnixNano()),
 		features:  map[FeatureKey]*feature{},
 		perModel:  map[[2]string]int{},
 		baselines: map[FeatureKey]map[string]*Baseline{},
@@ -458,123 +460,109 @@ func (f *feature) clear() {
 // bounds of baseline id. A feature whose baseline id changes starts a new window (the
 // bucket layout changed); the same id with other bounds is a malformed point.
 func (s *Store) AddExplicit(key FeatureKey, id string, bounds, counts []float64, vmin, vmax float64) (reason string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, reason := s.featureFor(key)
-	if f == nil {
-		return reason
-	}
-	if s.mismatched(key, f, KindExplicit, sum(counts), s.clock.Now()) {
-		return DropTypeMismatch
-	}
-	if f.kind != KindUnknown && (f.kind != KindExplicit || f.baselineID != id) {
-		f.clear()
-	}
-	if f.kind != KindExplicit || f.baselineID != id {
-		f.kind, f.baselineID, f.bounds = KindExplicit, id, slices.Clone(bounds)
-	} else if !slices.Equal(f.bounds, bounds) {
-		return DropBoundMismatch
-	}
-	sl := s.current(f, s.clock.Now())
-	if len(sl.counts) == 0 {
-		sl.counts = append(sl.counts, make([]float64, len(counts))...)
-	}
-	for i, c := range counts {
-		sl.counts[i] += c
-		sl.values += c
-	}
-	sl.min, sl.max = nanMin(sl.min, vmin), nanMax(sl.max, vmax)
-	return ""
+	return s.addTyped(key, KindExplicit, id, sum(counts), func(f *feature, fresh bool) string {
+		if fresh {
+			f.bounds = slices.Clone(bounds)
+		} else if !slices.Equal(f.bounds, bounds) {
+			return DropBoundMismatch
+		}
+		sl := s.current(f, s.clock.Now())
+		if len(sl.counts) == 0 {
+			sl.counts = append(sl.counts, make([]float64, len(counts))...)
+		}
+		for i, c := range counts {
+			sl.counts[i] += c
+			sl.values += c
+		}
+		sl.min, sl.max = widen(sl.min, sl.max, vmin, vmax)
+		return ""
+	})
 }
 
 // AddExponential adds an exponential histogram (delta) of a numeric feature without a
 // baseline; h is nil when only its count is known (a cumulative stream).
 func (s *Store) AddExponential(key FeatureKey, h *Expo, count, vmin, vmax float64) (reason string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, reason := s.featureFor(key)
-	if f == nil {
-		return reason
-	}
-	if s.mismatched(key, f, KindExponential, count, s.clock.Now()) {
-		return DropTypeMismatch
-	}
-	if f.kind != KindExponential {
-		if f.kind != KindUnknown {
-			f.clear()
+	return s.addTyped(key, KindExponential, "", count, func(f *feature, _ bool) string {
+		sl := s.current(f, s.clock.Now())
+		sl.values += count
+		sl.min, sl.max = widen(sl.min, sl.max, vmin, vmax)
+		if h != nil {
+			if sl.exp == nil {
+				sl.exp = NewExpo(h.Scale)
+			}
+			sl.exp.Add(h)
 		}
-		f.kind, f.baselineID, f.bounds = KindExponential, "", nil
-	}
-	sl := s.current(f, s.clock.Now())
-	sl.values += count
-	sl.min, sl.max = nanMin(sl.min, vmin), nanMax(sl.max, vmax)
-	if h != nil {
-		if sl.exp == nil {
-			sl.exp = NewExpo(h.Scale)
-		}
-		sl.exp.Add(h)
-	}
-	return ""
+		return ""
+	})
 }
 
 // AddCategory adds the (delta) count of one category of a categorical feature.
 func (s *Store) AddCategory(key FeatureKey, id, category string, count float64) (reason string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, reason := s.featureFor(key)
-	if f == nil {
-		return reason
-	}
-	if s.mismatched(key, f, KindCategorical, count, s.clock.Now()) {
-		return DropTypeMismatch
-	}
-	if f.kind != KindUnknown && (f.kind != KindCategorical || f.baselineID != id) {
-		f.clear()
-	}
-	if f.kind != KindCategorical || f.baselineID != id {
-		f.kind, f.baselineID, f.bounds = KindCategorical, id, nil
-	}
-	sl := s.current(f, s.clock.Now())
-	if sl.cats == nil {
-		sl.cats = map[string]float64{}
-	}
-	if _, ok := sl.cats[category]; !ok && s.limits.MaxCategories > 0 && len(sl.cats) >= s.limits.MaxCategories {
-		sl.cats[Other] += count
+	return s.addTyped(key, KindCategorical, id, count, func(f *feature, _ bool) string {
+		sl := s.current(f, s.clock.Now())
+		if sl.cats == nil {
+			sl.cats = map[string]float64{}
+		}
 		sl.values += count
-		return DropMaxCategories
-	}
-	sl.cats[category] += count
-	sl.values += count
-	return ""
+		if _, ok := sl.cats[category]; !ok && s.limits.MaxCategories > 0 && len(sl.cats) >= s.limits.MaxCategories {
+			sl.cats[Other] += count
+			return DropMaxCategories
+		}
+		sl.cats[category] += count
+		return ""
+	})
 }
 
 // AddMissing adds the (delta) count of missing values of a feature.
 func (s *Store) AddMissing(key FeatureKey, count float64) (reason string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, reason := s.featureFor(key)
-	if f == nil {
-		return reason
-	}
-	s.current(f, s.clock.Now()).missing += count
-	return ""
+	return s.add(key, func(f *feature) string {
+		s.current(f, s.clock.Now()).missing += count
+		return ""
+	})
 }
 
 // AddViolations adds the (delta) count of a data-quality check's violations. An empty
 // key.Feature is a model-level check.
 func (s *Store) AddViolations(key FeatureKey, check string, count float64) (reason string) {
+	return s.add(key, func(f *feature) string {
+		sl := s.current(f, s.clock.Now())
+		if sl.violations == nil {
+			sl.violations = map[string]float64{}
+		}
+		sl.violations[check] += count
+		return ""
+	})
+}
+
+// add calls fn with the feature of key under the lock, creating it within the limits; it
+// returns fn's reason to drop the point, or why there is no room for the feature.
+func (s *Store) add(key FeatureKey, fn func(*feature) string) (reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, reason := s.featureFor(key)
 	if f == nil {
 		return reason
 	}
-	sl := s.current(f, s.clock.Now())
-	if sl.violations == nil {
-		sl.violations = map[string]float64{}
-	}
-	sl.violations[check] += count
-	return ""
+	return fn(f)
+}
+
+// addTyped is add for a point of kind k on baseline id ("" for none) holding count values:
+// a point of the other type than the feature's is dropped (mismatched), and a feature whose
+// kind or baseline id changes starts a new window, fresh for fn.
+func (s *Store) addTyped(key FeatureKey, k Kind, id string, count float64, fn func(f *feature, fresh bool) string) (reason string) {
+	return s.add(key, func(f *feature) string {
+		if s.mismatched(key, f, k, count, s.clock.Now()) {
+			return DropTypeMismatch
+		}
+		fresh := f.kind != k || f.baselineID != id
+		if fresh {
+			if f.kind != KindUnknown {
+				f.clear()
+			}
+			f.kind, f.baselineID, f.bounds = k, id, nil
+		}
+		return fn(f, fresh)
+	})
 }
 
 // Window is one feature's merged window at emit time.
@@ -696,7 +684,7 @@ func (s *Store) window(key FeatureKey, f *feature, lo, hi int64, now time.Time, 
 			}
 			exp.Add(sl.exp)
 		}
-		vmin, vmax = nanMin(vmin, sl.min), nanMax(vmax, sl.max)
+		vmin, vmax = widen(vmin, vmax, sl.min, sl.max)
 	}
 	b := s.baselines[key][f.baselineID]
 	if f.baselineID == "" && f.kind != KindUnknown {
@@ -924,41 +912,46 @@ func less(a, b FeatureKey) bool {
 // Transition records a feature's verdict and reports whether it changed (entered or left
 // drift) since the last call.
 func (s *Store) Transition(key FeatureKey, drifted bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.features[key]
-	if f == nil || f.drifted == drifted {
-		return false
-	}
-	f.drifted = drifted
-	return true
+	return withFeature(s, key, func(f *feature) bool { return changed(&f.drifted, drifted) })
 }
 
 // Sequential records one sequential step of a feature: its batch up to slot end
 // (exclusive) was tested and step advanced its e-CUSUM (drift.CUSUMStep) against the log
 // threshold limit; the next batch starts at end. It returns the new statistic and alarm.
 func (s *Store) Sequential(key FeatureKey, end int64, limit float64, step func(stat float64, alarm bool) (float64, bool)) (float64, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.features[key]
-	if f == nil {
-		return 0, false
-	}
-	f.seq.stat, f.seq.alarm = step(f.seq.stat, f.seq.alarm)
-	f.seq.from, f.seq.limit = end, limit
-	return f.seq.stat, f.seq.alarm
+	seq := withFeature(s, key, func(f *feature) sequential {
+		f.seq.stat, f.seq.alarm = step(f.seq.stat, f.seq.alarm)
+		f.seq.from, f.seq.limit = end, limit
+		return f.seq
+	})
+	return seq.stat, seq.alarm
 }
 
 // ReportMismatch returns true the first time a feature's window is found not to match
 // its baseline id's bounds, so that it is reported once rather than every interval.
 func (s *Store) ReportMismatch(key FeatureKey, id string) bool {
+	return withFeature(s, key, func(f *feature) bool { return changed(&f.mismatch, id) })
+}
+
+// withFeature returns fn of the feature of key, under the lock; the zero value when the
+// feature is not tracked.
+func withFeature[R any](s *Store, key FeatureKey, fn func(*feature) R) R {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.features[key]
-	if f == nil || f.mismatch == id {
+	if f == nil {
+		var zero R
+		return zero
+	}
+	return fn(f)
+}
+
+// changed sets *field to v and reports whether that changed it.
+func changed[T comparable](field *T, v T) bool {
+	if *field == v {
 		return false
 	}
-	f.mismatch = id
+	*field = v
 	return true
 }
 
@@ -994,24 +987,20 @@ func (s *Store) expire(now time.Time) int {
 	return n
 }
 
-func nanMin(a, b float64) float64 {
-	if math.IsNaN(a) {
-		return b
+// widen returns the range [lo, hi] widened to take in [vmin, vmax]; NaN is an unknown bound
+// (none yet, or not sent), which the other side's bound replaces.
+func widen(lo, hi, vmin, vmax float64) (float64, float64) {
+	switch {
+	case math.IsNaN(vmin): // nothing to take in on this side
+	case math.IsNaN(lo) || vmin < lo:
+		lo = vmin
 	}
-	if math.IsNaN(b) {
-		return a
+	switch {
+	case math.IsNaN(vmax):
+	case math.IsNaN(hi) || vmax > hi:
+		hi = vmax
 	}
-	return math.Min(a, b)
-}
-
-func nanMax(a, b float64) float64 {
-	if math.IsNaN(a) {
-		return b
-	}
-	if math.IsNaN(b) {
-		return a
-	}
-	return math.Max(a, b)
+	return lo, hi
 }
 
 func sum(xs []float64) float64 {

@@ -10,15 +10,17 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/modeltel/mlcommon/clock"
 )
 
 var t0 = time.Unix(1_700_000_000, 0)
 
-func newStore(limits Limits) (*Store, *ManualClock) {
+func newStore(limits Limits) (*Store, *clock.Manual) {
 	if limits.Window == 0 {
 		limits = Limits{Window: time.Minute, SlotSize: time.Second, StaleAfter: time.Hour, MaxStreams: 100, MaxFeatures: 100}
 	}
-	c := NewManualClock(t0)
+	c := clock.NewManual(t0)
 	return NewStore(limits, c), c
 }
 
@@ -190,7 +192,7 @@ func TestWrongTypedValuesNeverChangeTheKindOrResetTheWindow(t *testing.T) {
 // gives the same windows (counts, kinds, the frozen self-reference) as the original.
 func TestMarshalRestoreKeepsWindowsAndReferences(t *testing.T) {
 	limits := Limits{Window: time.Minute, SlotSize: time.Second, StaleAfter: time.Hour, MaxStreams: 100, MaxFeatures: 100, ReferenceMinSamples: 10}
-	c := NewManualClock(t0)
+	c := clock.NewManual(t0)
 	s := NewStore(limits, c)
 	x := FeatureKey{"m", "1", "input", "x"}
 	e := NewExpo(3)
@@ -236,4 +238,27 @@ func TestCategoriesPerSlotAreBounded(t *testing.T) {
 	require.Equal(t, 97.0, sl.cats[Other])
 	require.Equal(t, 3.0, sl.cats["#label1"])
 	require.Equal(t, 102.0, sl.values)
+}
+
+// TestWidenTakesInKnownBounds checks that a range takes in the known bounds of another and
+// that NaN (an unknown bound) never replaces a known one.
+func TestWidenTakesInKnownBounds(t *testing.T) {
+	nan := math.NaN()
+	for _, c := range []struct{ lo, hi, vmin, vmax, wantLo, wantHi float64 }{
+		{nan, nan, 1, 2, 1, 2},
+		{1, 2, nan, nan, 1, 2},
+		{1, 2, 0, 3, 0, 3},
+		{0, 3, 1, 2, 0, 3},
+		{1, 2, -1, nan, -1, 2},
+		{nan, nan, nan, nan, nan, nan},
+	} {
+		lo, hi := widen(c.lo, c.hi, c.vmin, c.vmax)
+		for _, got := range [][2]float64{{lo, c.wantLo}, {hi, c.wantHi}} {
+			if math.IsNaN(got[1]) {
+				require.True(t, math.IsNaN(got[0]), "%+v", c)
+			} else {
+				require.Equal(t, got[1], got[0], "%+v", c)
+			}
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mlperformanceconnector/internal/perf"
 )
 
@@ -178,7 +179,7 @@ type ReasonKey struct {
 // connector guards it with one mutex.
 type Store struct {
 	limits  Limits
-	clock   Clock
+	clock   clock.Clock
 	models  map[string]*Model
 	pending int
 	journal journal
@@ -189,8 +190,8 @@ type Store struct {
 }
 
 // NewStore returns an empty store.
-func NewStore(l Limits, clock Clock) *Store {
-	return &Store{limits: l, clock: clock, models: map[string]*Model{}, journal: newJournal()}
+func NewStore(l Limits, clk clock.Clock) *Store {
+	return &Store{limits: l, clock: clk, models: map[string]*Model{}, journal: newJournal()}
 }
 
 // Pending is the number of held keys.
@@ -356,21 +357,14 @@ func (s *Store) AddPredictions(p Predictions) {
 				m.Unscored[ReasonKey{ver, e.Seg, reason}]++
 			}
 		}
-		switch {
-		case i < len(p.Values):
-			e.V, e.Flags = p.Values[i], FlagValue
-		case i < len(p.Classes):
-			e.Class, _ = m.Classes.Intern(p.Classes[i])
-			e.Flags = FlagClass
-			if i < len(p.Scores) {
-				e.V, e.Flags = p.Scores[i], e.Flags|FlagScore
-				score, positive := e.V, e.Class == m.Positive
-				prob := calibration.Apply(score)
-				s.aggs(m, AggKey{ver, e.Seg}, t, func(a *perf.Agg) { a.AddEstimate(s.limits.Bins, score, prob, positive) })
-			}
-		default:
-			m.Unmatched[ReasonKey{ver, e.Seg, ReasonMismatched}]++
+		if !m.read(&e, i, p.Values, p.Classes) {
 			continue
+		}
+		if e.Flags == FlagClass && i < len(p.Scores) {
+			e.V, e.Flags = p.Scores[i], e.Flags|FlagScore
+			score, positive := e.V, e.Class == m.Positive
+			prob := calibration.Apply(score)
+			s.aggs(m, AggKey{ver, e.Seg}, t, func(a *perf.Agg) { a.AddEstimate(s.limits.Bins, score, prob, positive) })
 		}
 		held, ok := m.entries[key]
 		switch {
@@ -403,14 +397,7 @@ func (s *Store) AddOutcomes(o Outcomes) {
 	t := o.Time.UnixNano()
 	for i, key := range o.Keys {
 		e := Entry{T: t, Kind: KindOutcome}
-		switch {
-		case i < len(o.Values):
-			e.V, e.Flags = o.Values[i], FlagValue
-		case i < len(o.Labels):
-			e.Class, _ = m.Classes.Intern(o.Labels[i])
-			e.Flags = FlagClass
-		default:
-			m.Unmatched[ReasonKey{0, 0, ReasonMismatched}]++
+		if !m.read(&e, i, o.Values, o.Labels) {
 			continue
 		}
 		held, ok := m.entries[key]
@@ -425,6 +412,22 @@ func (s *Store) AddOutcomes(o Outcomes) {
 		}
 	}
 	s.journal.touch(m.Name)
+}
+
+// read sets row i's number (values) or else its class (labels) on e; a row that has neither
+// (its arrays are shorter than the keys) is counted as mismatched and read is false.
+func (m *Model) read(e *Entry, i int, values []float64, labels []string) bool {
+	switch {
+	case i < len(values):
+		e.V, e.Flags = values[i], FlagValue
+	case i < len(labels):
+		e.Class, _ = m.Classes.Intern(labels[i])
+		e.Flags = FlagClass
+	default:
+		m.Unmatched[ReasonKey{e.Ver, e.Seg, ReasonMismatched}]++
+		return false
+	}
+	return true
 }
 
 func (s *Store) hold(m *Model, key string, e Entry) bool {

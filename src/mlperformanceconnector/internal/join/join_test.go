@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 
+	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mlperformanceconnector/internal/perf"
 )
 
@@ -38,11 +39,11 @@ func unmatched(m *Model) map[string]uint64 {
 // duplicate outcome, a duplicate prediction, a prediction that expires and an outcome
 // whose prediction never comes.
 func TestJoin(t *testing.T) {
-	clock := NewManualClock(t0)
-	s := NewStore(limits(), clock)
+	clk := clock.NewManual(t0)
+	s := NewStore(limits(), clk)
 	s.AddPredictions(Predictions{Model: "m", Version: "1", Time: t0, Keys: []string{"a", "b", "c"},
 		Classes: []string{"1", "0", "1"}, Scores: []float64{0.9, 0.2, 0.7}, Reference: noRef()})
-	clock.Advance(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	s.AddOutcomes(Outcomes{Model: "m", Time: t0.Add(time.Second), Keys: []string{"a", "z", "a"}, Labels: []string{"1", "0", "1"}})
 	s.AddOutcomes(Outcomes{Model: "m", Time: t0.Add(2 * time.Second), Keys: []string{"e"}, Labels: []string{"0"}})
 	s.AddPredictions(Predictions{Model: "m", Version: "1", Time: t0.Add(3 * time.Second), Keys: []string{"e", "b"},
@@ -58,11 +59,11 @@ func TestJoin(t *testing.T) {
 	assert.Equal(t, 0.5, f.Accuracy) // a right (1/1), e wrong (actual 0, predicted 1)
 	assert.InDelta(t, (-math.Log(0.9)-math.Log(0.4))/2, f.LogLoss, 1e-12)
 
-	clock.Advance(32 * time.Second) // predictions of t0 and the outcome of t0+1s are older than the TTL
+	clk.Advance(32 * time.Second) // predictions of t0 and the outcome of t0+1s are older than the TTL
 	s.Sweep()
 	assert.Equal(t, map[string]uint64{ReasonDuplicate: 1, ReasonDuplicatePrediction: 1, ReasonExpired: 2, ReasonUnknownKey: 1}, unmatched(m))
 	assert.Equal(t, map[Kind]int{KindMatched: 2}, m.Counts(), "matched keys stay a TTL after their match")
-	clock.Advance(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	s.Sweep()
 	assert.Equal(t, 0, s.Pending())
 }
@@ -70,7 +71,7 @@ func TestJoin(t *testing.T) {
 // TestRegressionAndSegments checks regression rows and per-segment aggregates, with
 // segments beyond the cap counted under __other__.
 func TestRegressionAndSegments(t *testing.T) {
-	s := NewStore(limits(), NewManualClock(t0))
+	s := NewStore(limits(), clock.NewManual(t0))
 	s.AddPredictions(Predictions{Model: "r", Time: t0, Keys: []string{"1", "2", "3", "4"},
 		Values: []float64{10, 20, 30, 40}, Segments: []string{"eu", "us", "apac", "latam"}, Reference: noRef()})
 	s.AddOutcomes(Outcomes{Model: "r", Time: t0, Keys: []string{"1", "2", "3", "4"}, Values: []float64{11, 18, 30, 44}})
@@ -87,14 +88,14 @@ func TestRegressionAndSegments(t *testing.T) {
 // TestWindowByPredictionTime checks that the window follows the prediction's time: a
 // label arriving late for an old prediction counts in the cumulative figures only.
 func TestWindowByPredictionTime(t *testing.T) {
-	clock := NewManualClock(t0)
+	clk := clock.NewManual(t0)
 	l := limits()
 	l.DefaultTTL = time.Hour
-	s := NewStore(l, clock)
+	s := NewStore(l, clk)
 	s.AddPredictions(Predictions{Model: "m", Time: t0, Keys: []string{"old"}, Classes: []string{"1"}, Reference: noRef()})
-	clock.Advance(20 * time.Minute)
-	s.AddPredictions(Predictions{Model: "m", Time: clock.Now(), Keys: []string{"new"}, Classes: []string{"1"}, Reference: noRef()})
-	s.AddOutcomes(Outcomes{Model: "m", Time: clock.Now(), Keys: []string{"old", "new"}, Labels: []string{"0", "1"}})
+	clk.Advance(20 * time.Minute)
+	s.AddPredictions(Predictions{Model: "m", Time: clk.Now(), Keys: []string{"new"}, Classes: []string{"1"}, Reference: noRef()})
+	s.AddOutcomes(Outcomes{Model: "m", Time: clk.Now(), Keys: []string{"old", "new"}, Labels: []string{"0", "1"}})
 	m := s.Models()["m"]
 	assert.Equal(t, 0.5, m.Cum[AggKey{0, 0}].Compute().Accuracy)
 	assert.Equal(t, 1.0, s.Window(m)[AggKey{0, AllSegments}].Compute().Accuracy)
@@ -104,7 +105,7 @@ func TestWindowByPredictionTime(t *testing.T) {
 func TestBounds(t *testing.T) {
 	l := limits()
 	l.MaxPending, l.MaxModels = 2, 1
-	s := NewStore(l, NewManualClock(t0))
+	s := NewStore(l, clock.NewManual(t0))
 	s.AddPredictions(Predictions{Model: "m", Time: t0, Keys: []string{"a", "b", "c"}, Classes: []string{"1", "1", "1"}, Reference: noRef()})
 	s.AddPredictions(Predictions{Model: "other", Time: t0, Keys: []string{"a"}, Classes: []string{"1"}, Reference: noRef()})
 	assert.Equal(t, 2, s.Pending())
@@ -144,23 +145,23 @@ func (m memStorage) Walk(_ context.Context, fn storage.WalkFunc) error {
 // TestRestore checks that a store rebuilt from what Flush wrote holds the same pending
 // keys, tables, aggregates and counters, and goes on joining as the original would.
 func TestRestore(t *testing.T) {
-	clock := NewManualClock(t0)
+	clk := clock.NewManual(t0)
 	disk := memStorage{}
 	flush := func(s *Store) {
 		ops, err := s.Flush(true)
 		require.NoError(t, err)
 		require.NoError(t, disk.Batch(context.Background(), ops...))
 	}
-	s := NewStore(limits(), clock)
+	s := NewStore(limits(), clk)
 	s.AddPredictions(Predictions{Model: "m", Version: "2", Time: t0, Keys: []string{"a", "b", "c"},
 		Classes: []string{"1", "0", "1"}, Scores: []float64{0.9, 0.2, 0.7}, Segments: []string{"eu", "us", "eu"}, Reference: noRef()})
 	s.AddOutcomes(Outcomes{Model: "m", Time: t0, Keys: []string{"a", "early"}, Labels: []string{"1", "0"}})
 	flush(s)
-	clock.Advance(30 * time.Second)
-	s.AddOutcomes(Outcomes{Model: "m", Time: clock.Now(), Keys: []string{"b"}, Labels: []string{"1"}})
+	clk.Advance(30 * time.Second)
+	s.AddOutcomes(Outcomes{Model: "m", Time: clk.Now(), Keys: []string{"b"}, Labels: []string{"1"}})
 	flush(s)
 
-	r := NewStore(limits(), clock)
+	r := NewStore(limits(), clk)
 	skipped, err := r.Restore(context.Background(), disk)
 	require.NoError(t, err)
 	assert.Zero(t, skipped)
@@ -173,8 +174,8 @@ func TestRestore(t *testing.T) {
 	assert.Equal(t, sm.Start, rm.Start)
 
 	for _, st := range []*Store{s, r} {
-		st.AddOutcomes(Outcomes{Model: "m", Time: clock.Now(), Keys: []string{"c", "a"}, Labels: []string{"0", "1"}})
-		st.AddPredictions(Predictions{Model: "m", Version: "2", Time: clock.Now(), Keys: []string{"early"},
+		st.AddOutcomes(Outcomes{Model: "m", Time: clk.Now(), Keys: []string{"c", "a"}, Labels: []string{"0", "1"}})
+		st.AddPredictions(Predictions{Model: "m", Version: "2", Time: clk.Now(), Keys: []string{"early"},
 			Classes: []string{"0"}, Scores: []float64{0.4}, Reference: noRef()})
 	}
 	assert.Equal(t, unmatched(sm), unmatched(rm))
@@ -185,7 +186,7 @@ func TestRestore(t *testing.T) {
 // TestLabelsAndValuesCoerced checks that a numeric actual joins a classifier's prediction as
 // the class of that name, and a label joins a regressor's as its number.
 func TestLabelsAndValuesCoerced(t *testing.T) {
-	s := NewStore(limits(), NewManualClock(t0))
+	s := NewStore(limits(), clock.NewManual(t0))
 	s.AddPredictions(Predictions{Model: "c", Time: t0, Keys: []string{"a", "b"}, Classes: []string{"1", "0"}, Reference: noRef()})
 	s.AddOutcomes(Outcomes{Model: "c", Time: t0, Keys: []string{"a", "b"}, Values: []float64{1.0, 1.0}})
 	s.AddPredictions(Predictions{Model: "r", Time: t0, Keys: []string{"a"}, Values: []float64{2.5}, Reference: noRef()})
@@ -198,7 +199,7 @@ func TestLabelsAndValuesCoerced(t *testing.T) {
 
 // FuzzRestore reads arbitrary storage records back: a corrupt record is skipped, never a panic.
 func FuzzRestore(f *testing.F) {
-	s := NewStore(limits(), NewManualClock(t0))
+	s := NewStore(limits(), clock.NewManual(t0))
 	s.AddPredictions(Predictions{Model: "m", Time: t0, Keys: []string{"a"}, Classes: []string{"1"}, Scores: []float64{0.5}, Reference: noRef()})
 	ops, _ := s.Flush(true)
 	for _, op := range ops {
@@ -206,7 +207,7 @@ func FuzzRestore(f *testing.F) {
 	}
 	f.Add("e\x00m", []byte{1, 2})
 	f.Fuzz(func(t *testing.T, key string, value []byte) {
-		r := NewStore(limits(), NewManualClock(t0))
+		r := NewStore(limits(), clock.NewManual(t0))
 		_, err := r.Restore(context.Background(), memStorage{key: value})
 		require.NoError(t, err)
 	})

@@ -16,12 +16,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/modeltel/mlcommon/clock"
 )
 
 // savedState is the storage of two models, "m" (binary, segments, an early outcome, a joined
 // key) and "mc" (multiclass predictions pending with their probabilities).
 func savedState(t *testing.T) memStorage {
-	s := NewStore(limits(), NewManualClock(t0))
+	s := NewStore(limits(), clock.NewManual(t0))
 	s.AddPredictions(Predictions{Model: "m", Version: "2", Time: t0, Keys: []string{"a", "b", "c"},
 		Classes: []string{"1", "0", "1"}, Scores: []float64{0.9, 0.2, 0.7}, Segments: []string{"eu", "us", "eu"}, Reference: noRef()})
 	s.AddOutcomes(Outcomes{Model: "m", Time: t0, Keys: []string{"a", "early"}, Labels: []string{"1", "0"}})
@@ -44,7 +46,7 @@ func restoreWithin(t *testing.T, disk memStorage) (*Store, Rejected) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		s := NewStore(limits(), NewManualClock(t0))
+		s := NewStore(limits(), clock.NewManual(t0))
 		rej, err := s.Restore(context.Background(), disk)
 		done <- result{s, rej, err}
 	}()
@@ -189,7 +191,7 @@ func TestRestoredProbabilitiesJoin(t *testing.T) {
 // FuzzMetaGob gives arbitrary bytes a valid header and checksum, so that the gob decoder and
 // the consistency checks behind them see them: a record is used whole or rejected, never a panic.
 func FuzzMetaGob(f *testing.F) {
-	s := NewStore(limits(), NewManualClock(t0))
+	s := NewStore(limits(), clock.NewManual(t0))
 	s.AddPredictions(Predictions{Model: "m", Time: t0, Keys: []string{"a"}, Classes: []string{"1"}, Scores: []float64{0.5}, Reference: noRef()})
 	s.AddPredictions(Predictions{Model: "m", Time: t0, Keys: []string{"x"}, Classes: []string{"2"},
 		Probabilities: []float64{0.1, 0.2, 0.7}, ProbClasses: []string{"0", "1", "2"}, Reference: noRef()})
@@ -200,7 +202,7 @@ func FuzzMetaGob(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r := NewStore(limits(), NewManualClock(t0))
+		r := NewStore(limits(), clock.NewManual(t0))
 		_, err := r.Restore(context.Background(), memStorage{prefixMeta + "m": withHeader(metaVersion, body)})
 		require.NoError(t, err)
 		r.AddPredictions(Predictions{Model: "m", Time: t0, Keys: []string{"n"}, Classes: []string{"1"}, Scores: []float64{0.8}, Reference: noRef()})
@@ -219,7 +221,7 @@ func FuzzMetaGob(f *testing.F) {
 // record's gob zeroed, the checksum made to fit): gob's decoder spends a minute on it; the
 // start rejects it within the decode budget instead of stalling.
 func TestForgedMetaWithinBudget(t *testing.T) {
-	s := NewStore(limits(), NewManualClock(t0))
+	s := NewStore(limits(), clock.NewManual(t0))
 	s.AddPredictions(Predictions{Model: "m", Time: t0, Keys: []string{"a"}, Classes: []string{"1"}, Scores: []float64{0.5}, Reference: noRef()})
 	ops, err := s.Flush(true)
 	require.NoError(t, err)
