@@ -17,7 +17,7 @@ MLDRIFT_DIR     := src/mldriftprocessor
 MLDRIFT_SOURCES := $(shell find $(MLDRIFT_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -not -name '*_test.go' 2>/dev/null)
 MLPERF_DIR      := src/mlperformanceconnector
 MLPERF_SOURCES  := $(shell find $(MLPERF_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -not -name '*_test.go' 2>/dev/null)
-# What both share (a special function, the clock, the emit loop and storage client): a module of its own, replaced by path.
+# What both share (src/mlcommon: special function, clock, lifecycle, walk, baseline header, componentmeta): a module of its own, replaced by path.
 MLCOMMON_DIR    := src/mlcommon
 MLCOMMON_SOURCES := $(shell find $(MLCOMMON_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -not -name '*_test.go' 2>/dev/null)
 export GOFLAGS  ?= -buildvcs=false

@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/modeltel/mlcommon/clock"
-	"github.com/modeltel/mldriftprocessor/internal/metadata"
 	"github.com/modeltel/mldriftprocessor/internal/state"
 )
 
@@ -70,13 +69,13 @@ func benchExport(instance string, ts time.Time) pmetric.Metrics {
 // to a no-op consumer included).
 func BenchmarkConsume(b *testing.B) {
 	h := newHarness(b, testConfig())
-	h.p.setMetrics(consumertest.NewNop())
+	h.p.shared.SetMetrics(consumertest.NewNop())
 	md := benchExport("a", t0)
 	points := md.DataPointCount()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := h.mp.ConsumeMetrics(context.Background(), md); err != nil {
+		if err := h.p.ConsumeMetrics(context.Background(), md); err != nil {
 			b.Fatal(err)
 		}
 	}

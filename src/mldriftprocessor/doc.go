@@ -1,8 +1,6 @@
 // Copyright The modeltel Authors
 // SPDX-License-Identifier: Apache-2.0
 
-//go:generate mdatagen metadata.yaml
-
 // Package mldriftprocessor computes drift and data quality of machine-learning models
 // from the feature distributions that the modeltel SDK exports (docs/semantic-conventions.md,
 // "Distribution metrics" and "In-band baselines"). It merges every replica's points per

@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/modeltel/mldriftprocessor/internal/drift"
-	"github.com/modeltel/mldriftprocessor/internal/metadata"
 	"github.com/modeltel/mldriftprocessor/internal/state"
 )
 
@@ -106,9 +105,9 @@ func countInt(x float64) int64 {
 func (p *driftProcessor) evaluate() (pmetric.Metrics, plog.Logs) {
 	windows, expired := p.store.Snapshot()
 	if expired > 0 {
-		p.telemetry.ProcessorMldriftStreamsExpired.Add(context.Background(), int64(expired))
+		p.own.streamsExpired.Add(context.Background(), int64(expired))
 	}
-	p.telemetry.ProcessorMldriftStreams.Record(context.Background(), int64(p.store.Len()))
+	p.own.streams.Record(context.Background(), int64(p.store.Len()))
 
 	md := pmetric.NewMetrics()
 	sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
@@ -154,7 +153,7 @@ func (p *driftProcessor) evaluateModel(o *output, windows []state.Window) {
 			rows = math.Max(rows, w.Values+w.Missing)
 		}
 		if w.Mismatch && p.store.ReportMismatch(w.Key, w.BaselineID) {
-			p.telemetry.ProcessorMldriftBaselineMismatches.Add(context.Background(), 1)
+			p.own.baselineMismatches.Add(context.Background(), 1)
 			p.logger.Warn("mldrift: the baseline's bucket bounds do not match the production histogram; feature not scored",
 				zap.String(attrModelName, model), zap.String(attrModelVersion, version),
 				zap.String(attrFeatureName, w.Key.Feature), zap.String(attrBaselineID, w.BaselineID))

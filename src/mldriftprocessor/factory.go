@@ -5,14 +5,13 @@ package mldriftprocessor // import "github.com/modeltel/mldriftprocessor"
 
 import (
 	"context"
-	"sync"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 
 	"github.com/modeltel/mlcommon/clock"
-	"github.com/modeltel/mldriftprocessor/internal/metadata"
+	"github.com/modeltel/mlcommon/lifecycle"
 )
 
 // NewFactory returns the factory of the mldrift processor.
@@ -24,50 +23,33 @@ func NewFactory() processor.Factory {
 	return processor.NewFactory(
 		metadata.Type,
 		func() component.Config { return createDefaultConfig() },
-		processor.WithMetrics(createMetrics, metadata.MetricsStability),
-		processor.WithLogs(createLogs, metadata.LogsStability),
+		processor.WithMetrics(createMetrics, metadata.Stability("metrics")),
+		processor.WithLogs(createLogs, metadata.Stability("logs")),
 	)
 }
 
-// instances maps a component id to its shared state while the collector runs.
-var instances = struct {
-	sync.Mutex
-	byID map[component.ID]*driftProcessor
-}{byID: map[component.ID]*driftProcessor{}}
+// instances holds the state of each mldrift id while the collector runs.
+var instances lifecycle.Registry[*driftProcessor]
 
-func shared(set processor.Settings, cfg *Config) (*driftProcessor, error) {
-	instances.Lock()
-	defer instances.Unlock()
-	if p, ok := instances.byID[set.ID]; ok {
-		return p, nil
-	}
-	p, err := newProcessor(set, cfg, clock.Real{})
+func createMetrics(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
+	p, err := instance(set, cfg, func(p *driftProcessor) { p.shared.SetMetrics(next) })
 	if err != nil {
 		return nil, err
 	}
-	p.release = func() {
-		instances.Lock()
-		defer instances.Unlock()
-		delete(instances.byID, set.ID)
-	}
-	instances.byID[set.ID] = p
 	return p, nil
 }
 
-func createMetrics(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
-	p, err := shared(set, cfg.(*Config))
+func createLogs(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
+	p, err := instance(set, cfg, func(p *driftProcessor) { p.shared.SetLogs(next) })
 	if err != nil {
 		return nil, err
 	}
-	p.setMetrics(next)
-	return &metricsProcessor{p}, nil
+	return p, nil
 }
 
-func createLogs(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
-	p, err := shared(set, cfg.(*Config))
-	if err != nil {
-		return nil, err
-	}
-	p.setLogs(next)
-	return &logsProcessor{p}, nil
+// instance is the state of the component's id, made for its first pipeline, attached to one
+// more.
+func instance(set processor.Settings, cfg component.Config, attach func(*driftProcessor)) (*driftProcessor, error) {
+	create := func() (*driftProcessor, error) { return newProcessor(set, cfg.(*Config), clock.Real{}) }
+	return instances.Get(set.ID, create, attach)
 }

@@ -12,8 +12,6 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
-
-	"github.com/modeltel/mldriftprocessor/internal/metadata"
 )
 
 // TestOneComponentSharesStateAcrossItsMetricsAndLogsPipelines checks that the metrics and
@@ -32,7 +30,7 @@ func TestOneComponentSharesStateAcrossItsMetricsAndLogsPipelines(t *testing.T) {
 	require.NoError(t, err)
 	lp, err := f.CreateLogs(ctx, set, cfg, logsSink)
 	require.NoError(t, err)
-	require.Same(t, mp.(*metricsProcessor).driftProcessor, lp.(*logsProcessor).driftProcessor)
+	require.Same(t, mp, lp)
 	require.False(t, mp.Capabilities().MutatesData)
 
 	host := componenttest.NewNopHost()
@@ -44,7 +42,7 @@ func TestOneComponentSharesStateAcrossItsMetricsAndLogsPipelines(t *testing.T) {
 	incoming := plog.NewLogs()
 	incoming.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Body().SetStr("app log")
 	require.NoError(t, lp.ConsumeLogs(ctx, incoming))
-	mp.(*metricsProcessor).emit(ctx)
+	mp.(*driftProcessor).emit(ctx)
 
 	require.Len(t, metricsSink.AllMetrics(), 3, "two inputs passed through, one emit")
 	require.Len(t, logsSink.AllLogs(), 2, "the app's logs, then the drift record")
@@ -53,11 +51,7 @@ func TestOneComponentSharesStateAcrossItsMetricsAndLogsPipelines(t *testing.T) {
 	require.Equal(t, plog.SeverityNumberWarn, record.SeverityNumber())
 
 	require.NoError(t, mp.Shutdown(ctx))
-	instances.Lock()
-	require.Len(t, instances.byID, 1, "still used by the logs pipeline")
-	instances.Unlock()
+	require.Equal(t, 1, instances.Len(), "still used by the logs pipeline")
 	require.NoError(t, lp.Shutdown(ctx))
-	instances.Lock()
-	require.Empty(t, instances.byID)
-	instances.Unlock()
+	require.Zero(t, instances.Len())
 }

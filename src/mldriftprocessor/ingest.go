@@ -23,7 +23,7 @@ import (
 
 func (p *driftProcessor) drop(reason string, n int) {
 	if reason != "" && n > 0 {
-		p.telemetry.ProcessorMldriftPointsDropped.Add(context.Background(), int64(n), metric.WithAttributes(attribute.String("reason", reason)))
+		p.own.pointsDropped.Add(context.Background(), int64(n), metric.WithAttributes(attribute.String("reason", reason)))
 	}
 }
 

@@ -69,7 +69,7 @@ func (p *driftProcessor) driftRecord(o *output, key state.FeatureKey, drifted bo
 	if drifted {
 		severity, text, event, verdict = plog.SeverityNumberWarn, "WARN", eventDriftStarted, "drift"
 	}
-	p.telemetry.ProcessorMldriftTransitions.Add(context.Background(), 1, metric.WithAttributes(attribute.String("state", verdict)))
+	p.own.transitions.Add(context.Background(), 1, metric.WithAttributes(attribute.String("state", verdict)))
 	lr := o.logs.AppendEmpty()
 	lr.SetTimestamp(o.now)
 	lr.SetObservedTimestamp(o.now)

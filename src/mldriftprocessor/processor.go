@@ -6,7 +6,6 @@ package mldriftprocessor // import "github.com/modeltel/mldriftprocessor"
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
@@ -14,35 +13,33 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mlcommon/lifecycle"
 
 	"github.com/modeltel/mldriftprocessor/internal/drift"
-	"github.com/modeltel/mldriftprocessor/internal/metadata"
 	"github.com/modeltel/mldriftprocessor/internal/state"
 )
 
-// driftProcessor is the state of one mldrift component, shared by its metrics and logs
-// pipelines (factory.go).
+// driftProcessor is the state of one mldrift component, and the component itself in both
+// its metrics and its logs pipelines (factory.go).
 type driftProcessor struct {
 	cfg     *Config
 	logger  *zap.Logger
 	clock   clock.Clock
 	store   *state.Store
 	version string
+	shared  lifecycle.Shared // the next consumers, the first Start and the last Shutdown
 
-	mu          sync.Mutex
-	nextMetrics consumer.Metrics
-	nextLogs    consumer.Logs
-	started     int
-	loop        *lifecycle.Loop // the emit loop, while started
-	release     func()
-
-	telemetry *metadata.TelemetryBuilder // the processor's own metrics (metadata.yaml)
-	id        component.ID
-	client    storage.Client // the storage extension's client, when configured
+	// own is the processor's own telemetry (metadata.yaml's telemetry section).
+	own struct {
+		baselineMismatches, pointsDropped, streamsExpired, transitions metric.Int64Counter
+		streams                                                        metric.Int64Gauge
+	}
+	id     component.ID
+	client storage.Client // the storage extension's client, when configured
 }
 
 func newProcessor(set processor.Settings, cfg *Config, clk clock.Clock) (*driftProcessor, error) {
@@ -69,48 +66,31 @@ func newProcessor(set processor.Settings, cfg *Config, clk clock.Clock) (*driftP
 			}
 		}
 	}
-	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
-	if err != nil {
+	tel := metadata.Telemetry(set.TelemetrySettings)
+	p.own.baselineMismatches = tel.Counter("processor_mldrift_baseline_mismatches")
+	p.own.pointsDropped = tel.Counter("processor_mldrift_points_dropped")
+	p.own.streams = tel.Gauge("processor_mldrift_streams")
+	p.own.streamsExpired = tel.Counter("processor_mldrift_streams_expired")
+	p.own.transitions = tel.Counter("processor_mldrift_transitions")
+	if err := tel.Err(); err != nil {
 		return nil, err
 	}
-	p.telemetry = tel
 	return p, nil
 }
 
-func (p *driftProcessor) setMetrics(next consumer.Metrics) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.nextMetrics = next
-}
-
-func (p *driftProcessor) setLogs(next consumer.Logs) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.nextLogs = next
-}
-
-// start runs the emit ticker once, however many pipelines the component is in, after
-// restoring the state saved in the storage extension (when configured).
-func (p *driftProcessor) start(host component.Host) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.started++
-	if p.started > 1 {
-		return nil
-	}
-	if p.cfg.Storage != nil {
-		if err := p.openStorage(host); err != nil {
-			return err
-		}
-	}
-	p.loop = lifecycle.StartLoop(p.cfg.EmitInterval, p.emit)
-	return nil
+// Start restores the state saved in the storage extension (when configured) and runs the
+// emit loop; once, however many pipelines the component is in.
+func (p *driftProcessor) Start(_ context.Context, host component.Host) error {
+	return p.shared.Start(func() error { return p.openStorage(host) }, p.cfg.EmitInterval, p.emit)
 }
 
 // stateKey is the storage key of the processor's saved state.
 const stateKey = "mldrift_state"
 
 func (p *driftProcessor) openStorage(host component.Host) error {
+	if p.cfg.Storage == nil {
+		return nil
+	}
 	client, err := lifecycle.StorageClient(context.Background(), host, *p.cfg.Storage, component.KindProcessor, p.id)
 	if err != nil {
 		return err
@@ -144,77 +124,40 @@ func (p *driftProcessor) save(ctx context.Context) {
 	}
 }
 
-func (p *driftProcessor) shutdown() {
-	p.mu.Lock()
-	p.started--
-	last := p.started <= 0
-	loop := p.loop
-	if last {
-		p.loop = nil
-	}
-	p.mu.Unlock()
-	if !last {
-		return
-	}
-	loop.Stop()
-	if p.client != nil {
-		p.save(context.Background())
-		_ = p.client.Close(context.Background())
-		p.client = nil
-	}
-	if p.release != nil {
-		p.release()
-	}
+// Shutdown, after the last pipeline, stops the emit loop, saves the state and forgets the
+// component's id.
+func (p *driftProcessor) Shutdown(context.Context) error {
+	return p.shared.Shutdown(func() error {
+		if p.client != nil {
+			p.save(context.Background())
+			_ = p.client.Close(context.Background())
+			p.client = nil
+		}
+		instances.Delete(p.id, p)
+		return nil
+	})
 }
 
 // emit evaluates the windows and sends the results down the pipelines.
 func (p *driftProcessor) emit(ctx context.Context) {
 	md, ld := p.evaluate()
 	p.save(ctx)
-	p.mu.Lock()
-	nm, nl := p.nextMetrics, p.nextLogs
-	p.mu.Unlock()
-	if nm != nil && md.DataPointCount() > 0 {
-		if err := nm.ConsumeMetrics(ctx, md); err != nil {
-			p.logger.Warn("mldrift: exporting drift metrics failed", zap.Error(err))
-		}
-	}
-	if nl != nil && ld.LogRecordCount() > 0 {
-		if err := nl.ConsumeLogs(ctx, ld); err != nil {
-			p.logger.Warn("mldrift: exporting drift log records failed", zap.Error(err))
-		}
-	}
+	p.shared.Send(ctx, p.logger, md, ld)
 }
 
-type metricsProcessor struct{ *driftProcessor }
-
-func (m *metricsProcessor) Start(_ context.Context, host component.Host) error { return m.start(host) }
-func (m *metricsProcessor) Shutdown(context.Context) error                     { m.shutdown(); return nil }
-func (m *metricsProcessor) Capabilities() consumer.Capabilities {
+func (p *driftProcessor) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: false}
 }
 
 // ConsumeMetrics reads the distributions and passes md on unchanged.
-func (m *metricsProcessor) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
-	m.ingest(md)
-	m.mu.Lock()
-	next := m.nextMetrics
-	m.mu.Unlock()
+func (p *driftProcessor) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
+	p.ingest(md)
+	next, _ := p.shared.Next()
 	return next.ConsumeMetrics(ctx, md)
 }
 
-type logsProcessor struct{ *driftProcessor }
-
-func (l *logsProcessor) Start(_ context.Context, host component.Host) error { return l.start(host) }
-func (l *logsProcessor) Shutdown(context.Context) error                     { l.shutdown(); return nil }
-func (l *logsProcessor) Capabilities() consumer.Capabilities {
-	return consumer.Capabilities{MutatesData: false}
-}
-
 // ConsumeLogs passes ld on unchanged: the logs pipeline is only where drift records go.
-func (l *logsProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
-	l.mu.Lock()
-	next := l.nextLogs
-	l.mu.Unlock()
+func (p *driftProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	_, next := p.shared.Next()
 	return next.ConsumeLogs(ctx, ld)
 }

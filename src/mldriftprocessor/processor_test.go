@@ -29,7 +29,6 @@ import (
 
 	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mldriftprocessor/internal/drift"
-	"github.com/modeltel/mldriftprocessor/internal/metadata"
 	"github.com/modeltel/mldriftprocessor/internal/state"
 )
 
@@ -40,7 +39,6 @@ var t0 = time.Unix(0, 1_700_000_000_000_000_000)
 
 type harness struct {
 	p     *driftProcessor
-	mp    *metricsProcessor
 	clock *clock.Manual
 	sink  *consumertest.MetricsSink
 	logs  *consumertest.LogsSink
@@ -52,15 +50,15 @@ func newHarness(t testing.TB, cfg *Config) *harness {
 	clk := clock.NewManual(t0)
 	p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, clk)
 	require.NoError(t, err)
-	h := &harness{p: p, mp: &metricsProcessor{p}, clock: clk, sink: new(consumertest.MetricsSink), logs: new(consumertest.LogsSink)}
-	p.setMetrics(h.sink)
-	p.setLogs(h.logs)
+	h := &harness{p: p, clock: clk, sink: new(consumertest.MetricsSink), logs: new(consumertest.LogsSink)}
+	p.shared.SetMetrics(h.sink)
+	p.shared.SetLogs(h.logs)
 	return h
 }
 
 func (h *harness) consume(t testing.TB, md pmetric.Metrics) {
 	t.Helper()
-	require.NoError(t, h.mp.ConsumeMetrics(context.Background(), md))
+	require.NoError(t, h.p.ConsumeMetrics(context.Background(), md))
 }
 
 // testConfig is the default config with windows short enough for tests.
@@ -311,13 +309,12 @@ func TestMaxStreamsAndFeaturesAreBounded(t *testing.T) {
 	set.TelemetrySettings = tel.NewTelemetrySettings()
 	p, err := newProcessor(set, cfg, clock.NewManual(t0))
 	require.NoError(t, err)
-	p.setMetrics(consumertest.NewNop())
-	mp := &metricsProcessor{p}
+	p.shared.SetMetrics(consumertest.NewNop())
 	for _, f := range []string{"a", "b", "c"} { // c: third feature of model m
-		require.NoError(t, mp.ConsumeMetrics(context.Background(), production("i", "m", f, 1, 1, 1, 1)))
+		require.NoError(t, p.ConsumeMetrics(context.Background(), production("i", "m", f, 1, 1, 1, 1)))
 	}
 	for _, model := range []string{"n", "o"} { // o: fourth stream
-		require.NoError(t, mp.ConsumeMetrics(context.Background(), production("i", model, "a", 1, 1, 1, 1)))
+		require.NoError(t, p.ConsumeMetrics(context.Background(), production("i", model, "a", 1, 1, 1, 1)))
 	}
 	require.Equal(t, 3, p.store.Len())
 	got, err := tel.GetMetric("otelcol_processor_mldrift_points_dropped")
@@ -429,7 +426,7 @@ func TestConcurrentConsumeAndEmit(t *testing.T) {
 		go func(r int) {
 			var err error
 			for i := 0; i < 100 && err == nil; i++ {
-				err = h.mp.ConsumeMetrics(context.Background(), production(fmt.Sprint(r), "m", "x", 1, 1, 1, 1))
+				err = h.p.ConsumeMetrics(context.Background(), production(fmt.Sprint(r), "m", "x", 1, 1, 1, 1))
 			}
 			errs <- err
 		}(r)

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/modeltel/mlcommon/baseline"
 	"github.com/modeltel/mlperformanceconnector/internal/join"
 	"github.com/modeltel/mlperformanceconnector/internal/perf"
 )
@@ -20,11 +21,8 @@ import (
 // validation performance, label counts and calibration, what the SDK otherwise sends
 // in-band every 30 s).
 type baselineFile struct {
-	SchemaVersion int    `json:"schema_version"`
-	ID            string `json:"id"`
-	Model         string `json:"model"`
-	Version       string `json:"version"`
-	Performance   *struct {
+	baseline.Header
+	Performance *struct {
 		Task          string             `json:"task"`
 		PositiveClass string             `json:"positive_class"`
 		Metrics       map[string]float64 `json:"metrics"`
@@ -35,9 +33,6 @@ type baselineFile struct {
 		} `json:"calibration"`
 	} `json:"performance"`
 }
-
-// baselineSchemaVersion is the newest baseline format read here (mldrift's too).
-const baselineSchemaVersion = 2
 
 // loadBaseline reads one baseline file into what the join store takes; every error names
 // the file and what is wrong. A file without a performance section is an error: it has no
@@ -54,12 +49,10 @@ func loadBaseline(path string) (join.Baseline, error) {
 	bad := func(why string) (join.Baseline, error) {
 		return join.Baseline{}, fmt.Errorf("baseline_files: %s: %s", path, why)
 	}
-	switch {
-	case f.SchemaVersion < 1 || f.SchemaVersion > baselineSchemaVersion:
-		return bad(fmt.Sprintf("schema_version %d is not supported (want 1 to %d)", f.SchemaVersion, baselineSchemaVersion))
-	case f.Model == "":
-		return bad("no model")
-	case f.Performance == nil:
+	if err := f.Check(); err != nil {
+		return bad(err.Error())
+	}
+	if f.Performance == nil {
 		return bad("no performance section (build it with Baseline.from_data(..., predictions=, targets=))")
 	}
 	p := f.Performance

@@ -23,7 +23,6 @@ import (
 
 	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mlperformanceconnector/internal/join"
-	"github.com/modeltel/mlperformanceconnector/internal/metadata"
 	"github.com/modeltel/mlperformanceconnector/internal/perf"
 )
 
@@ -71,7 +70,7 @@ func benchJoiner(b testing.TB, withStorage bool) *joiner {
 	cfg.MaxPending = 10_000_000
 	j, err := newJoiner(connectortest.NewNopSettings(metadata.Type), cfg, clock.Real{})
 	require.NoError(b, err)
-	j.setMetrics(consumertest.NewNop())
+	j.shared.SetMetrics(consumertest.NewNop())
 	h := host{map[component.ID]component.Component{}}
 	if withStorage {
 		cfg.Storage = &storageID

@@ -25,7 +25,6 @@ import (
 	"github.com/modeltel/mlcommon/walk"
 
 	"github.com/modeltel/mlperformanceconnector/internal/join"
-	"github.com/modeltel/mlperformanceconnector/internal/metadata"
 	"github.com/modeltel/mlperformanceconnector/internal/perf"
 )
 
@@ -40,18 +39,15 @@ type joiner struct {
 	z        float64
 	refs     map[string]join.Reference
 
-	mu          sync.Mutex
-	store       *join.Store
-	client      storage.Client
-	nextMetrics consumer.Metrics
-	nextLogs    consumer.Logs
-	started     int
-	loop        *lifecycle.Loop // the emit loop, while started
-	release     func()
+	shared lifecycle.Shared // the next consumers, the first Start and the last Shutdown
 
-	baselines     []join.Baseline
-	rejected      metric.Int64Counter
-	stateRejected metric.Int64Counter
+	mu     sync.Mutex // guards the store and the storage client
+	store  *join.Store
+	client storage.Client
+
+	baselines []join.Baseline
+	// own is the connector's own telemetry (metadata.yaml's telemetry section).
+	own struct{ recordsRejected, stateRejected metric.Int64Counter }
 }
 
 func newJoiner(set connector.Settings, cfg *Config, clk clock.Clock) (*joiner, error) {
@@ -103,41 +99,21 @@ func newJoiner(set connector.Settings, cfg *Config, clk clock.Clock) (*joiner, e
 			Calibrations: calibrations,
 		}, clk),
 	}
-	j.rejected, err = set.MeterProvider.Meter(metadata.ScopeName).Int64Counter(
-		"otelcol_connector_mlperformance_records_rejected",
-		metric.WithDescription("Joinable prediction and outcome log records the connector could not read (no model, no keys, arrays of other lengths)."),
-		metric.WithUnit("{record}"))
-	if err != nil {
-		return nil, err
-	}
-	j.stateRejected, err = set.MeterProvider.Meter(metadata.ScopeName).Int64Counter(
-		"otelcol_connector_mlperformance_state_rejected",
-		metric.WithDescription("Storage records of the join state rejected at start (corrupt, truncated, foreign format version, or inconsistent with their model); what they held starts clean."),
-		metric.WithUnit("{record}"))
-	return j, err
+	tel := metadata.Telemetry(set.TelemetrySettings)
+	j.own.recordsRejected = tel.Counter("connector_mlperformance_records_rejected")
+	j.own.stateRejected = tel.Counter("connector_mlperformance_state_rejected")
+	return j, tel.Err()
 }
 
-func (j *joiner) setMetrics(next consumer.Metrics) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.nextMetrics = next
-}
-
-func (j *joiner) setLogs(next consumer.Logs) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.nextLogs = next
-}
-
-// start opens the storage and restores the state, then runs the emit ticker; once,
-// however many connections the component has.
+// start opens the storage and restores the state, then runs the emit loop; once, however
+// many connections the component has.
 func (j *joiner) start(ctx context.Context, host component.Host) error {
+	return j.shared.Start(func() error { return j.open(ctx, host) }, j.cfg.EmitInterval, j.emit)
+}
+
+func (j *joiner) open(ctx context.Context, host component.Host) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.started++
-	if j.started > 1 {
-		return nil
-	}
 	if j.cfg.Storage != nil {
 		if err := j.openStorage(ctx, host); err != nil {
 			return err
@@ -148,7 +124,6 @@ func (j *joiner) start(ctx context.Context, host component.Host) error {
 			j.logger.Warn("mlperformance: no room for the model of a baseline file (max_models)", zap.String("model", b.Model))
 		}
 	}
-	j.loop = lifecycle.StartLoop(j.cfg.EmitInterval, j.emit)
 	return nil
 }
 
@@ -170,7 +145,7 @@ func (j *joiner) openStorage(ctx context.Context, host component.Host) error {
 	}
 	if rejected.Records > 0 {
 		// A corrupt, truncated or foreign-version record: what it held starts clean.
-		j.stateRejected.Add(ctx, int64(rejected.Records))
+		j.own.stateRejected.Add(ctx, int64(rejected.Records))
 		j.logger.Warn("mlperformance: stored state that could not be used was rejected; those models start clean",
 			zap.Int("records", rejected.Records), zap.Strings("reasons", rejected.Reasons))
 	}
@@ -180,29 +155,20 @@ func (j *joiner) openStorage(ctx context.Context, host component.Host) error {
 	return nil
 }
 
-// shutdown stops the ticker and closes the storage after the last connection stops.
+// shutdown, after the last connection stops, stops the emit loop, writes the state, closes
+// the storage and forgets the component's id.
 func (j *joiner) shutdown(ctx context.Context) error {
-	j.mu.Lock()
-	j.started--
-	if j.started > 0 {
-		j.mu.Unlock()
-		return nil
-	}
-	loop := j.loop
-	j.loop = nil
-	j.mu.Unlock()
-	loop.Stop()
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	var err error
-	if j.client != nil {
-		err = errors.Join(j.flush(ctx, true), j.client.Close(ctx))
-		j.client = nil
-	}
-	if j.release != nil {
-		j.release()
-	}
-	return err
+	return j.shared.Shutdown(func() error {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		var err error
+		if j.client != nil {
+			err = errors.Join(j.flush(ctx, true), j.client.Close(ctx))
+			j.client = nil
+		}
+		instances.Delete(j.id, j)
+		return err
+	})
 }
 
 // flush writes what changed to the storage in one batch (the models' aggregates too when
@@ -227,7 +193,7 @@ func (j *joiner) consume(ctx context.Context, ld plog.Logs) {
 		}
 	}
 	if rejected > 0 {
-		j.rejected.Add(ctx, int64(rejected))
+		j.own.recordsRejected.Add(ctx, int64(rejected))
 	}
 	if err := j.flush(ctx, false); err != nil {
 		j.logger.Warn("mlperformance: writing the join state to storage failed; it stays in memory", zap.Error(err))
@@ -247,10 +213,8 @@ func (n *node) Shutdown(ctx context.Context) error                   { return n.
 func (n *node) Capabilities() consumer.Capabilities { return consumer.Capabilities{MutatesData: false} }
 
 func (n *node) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
-	n.j.mu.Lock()
-	reader := n.metrics || n.j.nextMetrics == nil
-	n.j.mu.Unlock()
-	if reader {
+	next, _ := n.j.shared.Next()
+	if n.metrics || next == nil {
 		n.j.consume(ctx, ld)
 	}
 	return nil

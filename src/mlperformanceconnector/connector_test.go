@@ -27,7 +27,6 @@ import (
 
 	"github.com/modeltel/mlcommon/clock"
 	"github.com/modeltel/mlcommon/walk"
-	"github.com/modeltel/mlperformanceconnector/internal/metadata"
 )
 
 var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -99,8 +98,8 @@ func newRig(t *testing.T, cfg *Config, clk clock.Clock, disk *memStore) rig {
 	j, err := newJoiner(set, cfg, clk)
 	require.NoError(t, err)
 	r := rig{j: j, metrics: &consumertest.MetricsSink{}, logs: &consumertest.LogsSink{}}
-	j.setMetrics(r.metrics)
-	j.setLogs(r.logs)
+	j.shared.SetMetrics(r.metrics)
+	j.shared.SetLogs(r.logs)
 	cfg.Storage = &storageID
 	require.NoError(t, j.start(context.Background(), host{map[component.ID]component.Component{storageID: disk}}))
 	t.Cleanup(func() { _ = j.shutdown(context.Background()) })

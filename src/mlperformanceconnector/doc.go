@@ -1,8 +1,6 @@
 // Copyright The modeltel Authors
 // SPDX-License-Identifier: Apache-2.0
 
-//go:generate mdatagen metadata.yaml
-
 // Package mlperformanceconnector joins the joinable predictions that the modeltel SDK
 // sends (log records ml.outcome.predicted) with the ground truth sent later, from any
 // process (log records ml.outcome.observed), by join key, and turns the joined rows into

@@ -4,10 +4,12 @@
 package mlperformanceconnector // import "github.com/modeltel/mlperformanceconnector"
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -16,7 +18,6 @@ import (
 
 	"github.com/modeltel/mlcommon/walk"
 	"github.com/modeltel/mlperformanceconnector/internal/join"
-	"github.com/modeltel/mlperformanceconnector/internal/metadata"
 	"github.com/modeltel/mlperformanceconnector/internal/perf"
 )
 
@@ -29,23 +30,11 @@ func (j *joiner) emit(ctx context.Context) {
 	if err := j.flush(ctx, true); err != nil {
 		j.logger.Warn("mlperformance: writing the join state to storage failed; it stays in memory", zap.Error(err))
 	}
-	nextMetrics, nextLogs := j.nextMetrics, j.nextLogs
 	j.mu.Unlock()
-	if nextMetrics != nil && md.DataPointCount() > 0 {
-		if err := nextMetrics.ConsumeMetrics(ctx, md); err != nil {
-			j.logger.Warn("mlperformance: sending metrics failed", zap.Error(err))
-		}
+	for _, lr := range walk.LogRecords(events) {
+		j.logger.Info("mlperformance: "+lr.Body().Str(), zap.String("event", lr.EventName()))
 	}
-	if events.LogRecordCount() > 0 {
-		for _, lr := range walk.LogRecords(events) {
-			j.logger.Info("mlperformance: "+lr.Body().Str(), zap.String("event", lr.EventName()))
-		}
-		if nextLogs != nil {
-			if err := nextLogs.ConsumeLogs(ctx, events); err != nil {
-				j.logger.Warn("mlperformance: sending events failed", zap.Error(err))
-			}
-		}
-	}
+	j.shared.Send(ctx, j.logger, md, events)
 }
 
 // builder appends the points of one emit.
@@ -132,11 +121,7 @@ func (j *joiner) build() (pmetric.Metrics, plog.Logs) {
 	esl.Scope().SetName(metadata.ScopeName)
 
 	models := j.store.Models()
-	names := make([]string, 0, len(models))
-	for name := range models {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(models))
 	bounds := perf.Bins{Count: j.cfg.ScoreBins, Limit: perf.DefaultBins.Limit}.Bounds()
 	b := &builder{sm: sm, byKey: map[string]pmetric.Metric{}, now: now}
 	for _, name := range names {
@@ -166,29 +151,17 @@ func ident(m *join.Model, ver, seg uint16, extra func(pcommon.Map)) func(pcommon
 	}
 }
 
+// sortedKeys returns the keys of in by version, then segment.
 func sortedKeys[V any](in map[join.AggKey]V) []join.AggKey {
-	out := make([]join.AggKey, 0, len(in))
-	for k := range in {
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, k int) bool {
-		if out[i].Ver != out[k].Ver {
-			return out[i].Ver < out[k].Ver
-		}
-		return out[i].Seg < out[k].Seg
+	return slices.SortedFunc(maps.Keys(in), func(x, y join.AggKey) int {
+		return cmp.Or(cmp.Compare(x.Ver, y.Ver), cmp.Compare(x.Seg, y.Seg))
 	})
-	return out
 }
 
 func (j *joiner) buildModel(b *builder, m *join.Model, bounds []float64) {
 	for _, k := range sortedKeys(m.Cum) {
 		a := m.Cum[k]
-		pairs := make([]uint32, 0, len(a.Confusion))
-		for pair := range a.Confusion {
-			pairs = append(pairs, pair)
-		}
-		sort.Slice(pairs, func(i, k int) bool { return pairs[i] < pairs[k] })
-		for _, pair := range pairs {
+		for _, pair := range slices.Sorted(maps.Keys(a.Confusion)) {
 			actual, predicted := m.Classes.Name(uint16(pair>>16)), m.Classes.Name(uint16(pair))
 			b.sumInt(metricOutcomes, "{outcome}", a.Confusion[pair], ident(m, k.Ver, k.Seg, func(at pcommon.Map) {
 				at.PutStr(attrActual, actual)
@@ -230,12 +203,7 @@ func (j *joiner) buildModel(b *builder, m *join.Model, bounds []float64) {
 		reason := rk.Reason
 		b.sumInt(metricUnscored, "{row}", m.Unscored[rk], ident(m, rk.Ver, rk.Seg, func(at pcommon.Map) { at.PutStr(attrReason, reason) }))
 	}
-	vers := make([]uint16, 0, len(m.Delay))
-	for v := range m.Delay {
-		vers = append(vers, v)
-	}
-	sort.Slice(vers, func(i, k int) bool { return vers[i] < vers[k] })
-	for _, v := range vers {
+	for _, v := range slices.Sorted(maps.Keys(m.Delay)) {
 		b.histogram(metricDelay, "s", join.DelayBounds, m.Delay[v], ident(m, v, join.AllSegments, nil))
 	}
 	counts := m.Counts()
@@ -253,22 +221,11 @@ func (j *joiner) buildModel(b *builder, m *join.Model, bounds []float64) {
 	}
 }
 
+// sortedReasons returns the keys of counts by reason, then version, then segment.
 func sortedReasons(counts map[join.ReasonKey]uint64) []join.ReasonKey {
-	reasons := make([]join.ReasonKey, 0, len(counts))
-	for rk := range counts {
-		reasons = append(reasons, rk)
-	}
-	sort.Slice(reasons, func(i, k int) bool {
-		x, y := reasons[i], reasons[k]
-		if x.Reason != y.Reason {
-			return x.Reason < y.Reason
-		}
-		if x.Ver != y.Ver {
-			return x.Ver < y.Ver
-		}
-		return x.Seg < y.Seg
+	return slices.SortedFunc(maps.Keys(counts), func(x, y join.ReasonKey) int {
+		return cmp.Or(cmp.Compare(x.Reason, y.Reason), cmp.Compare(x.Ver, y.Ver), cmp.Compare(x.Seg, y.Seg))
 	})
-	return reasons
 }
 
 func (j *joiner) windowGauges(b *builder, m *join.Model, k join.AggKey, a *perf.Agg) {

@@ -5,14 +5,13 @@ package mlperformanceconnector // import "github.com/modeltel/mlperformanceconne
 
 import (
 	"context"
-	"sync"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/consumer"
 
 	"github.com/modeltel/mlcommon/clock"
-	"github.com/modeltel/mlperformanceconnector/internal/metadata"
+	"github.com/modeltel/mlcommon/lifecycle"
 )
 
 // NewFactory returns the factory of the mlperformance connector.
@@ -25,50 +24,33 @@ func NewFactory() connector.Factory {
 	return connector.NewFactory(
 		metadata.Type,
 		func() component.Config { return createDefaultConfig() },
-		connector.WithLogsToMetrics(createLogsToMetrics, metadata.LogsToMetricsStability),
-		connector.WithLogsToLogs(createLogsToLogs, metadata.LogsToLogsStability),
+		connector.WithLogsToMetrics(createLogsToMetrics, metadata.Stability("logs_to_metrics")),
+		connector.WithLogsToLogs(createLogsToLogs, metadata.Stability("logs_to_logs")),
 	)
 }
 
-// instances maps a component id to its shared state while the collector runs.
-var instances = struct {
-	sync.Mutex
-	byID map[component.ID]*joiner
-}{byID: map[component.ID]*joiner{}}
-
-func shared(set connector.Settings, cfg *Config) (*joiner, error) {
-	instances.Lock()
-	defer instances.Unlock()
-	if j, ok := instances.byID[set.ID]; ok {
-		return j, nil
-	}
-	j, err := newJoiner(set, cfg, clock.Real{})
-	if err != nil {
-		return nil, err
-	}
-	j.release = func() {
-		instances.Lock()
-		defer instances.Unlock()
-		delete(instances.byID, set.ID)
-	}
-	instances.byID[set.ID] = j
-	return j, nil
-}
+// instances holds the state of each mlperformance id while the collector runs.
+var instances lifecycle.Registry[*joiner]
 
 func createLogsToMetrics(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Metrics) (connector.Logs, error) {
-	j, err := shared(set, cfg.(*Config))
+	j, err := instance(set, cfg, func(j *joiner) { j.shared.SetMetrics(next) })
 	if err != nil {
 		return nil, err
 	}
-	j.setMetrics(next)
 	return &node{j: j, metrics: true}, nil
 }
 
 func createLogsToLogs(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Logs) (connector.Logs, error) {
-	j, err := shared(set, cfg.(*Config))
+	j, err := instance(set, cfg, func(j *joiner) { j.shared.SetLogs(next) })
 	if err != nil {
 		return nil, err
 	}
-	j.setLogs(next)
 	return &node{j: j}, nil
+}
+
+// instance is the state of the component's id, made for its first connection, attached to
+// one more.
+func instance(set connector.Settings, cfg component.Config, attach func(*joiner)) (*joiner, error) {
+	create := func() (*joiner, error) { return newJoiner(set, cfg.(*Config), clock.Real{}) }
+	return instances.Get(set.ID, create, attach)
 }

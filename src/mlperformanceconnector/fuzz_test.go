@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/modeltel/mlcommon/clock"
-	"github.com/modeltel/mlperformanceconnector/internal/metadata"
 )
 
 // FuzzIngest feeds joinable records with arbitrary packed keys, labels and score bytes: the

@@ -20,7 +20,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/modeltel/mlcommon/clock"
-	"github.com/modeltel/mlperformanceconnector/internal/metadata"
 )
 
 // TestCorruptStateInFileStorage writes a damaged meta record into a real file_storage (bbolt)

@@ -2,8 +2,10 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package lifecycle holds what the life of modeltel's collector components shares: the
-// emit loop that runs on an interval until the component stops, and the client of the
-// storage extension their state is saved through.
+// registry of the one state each component id shares across its pipelines, what those
+// pipelines share (their next consumers, the first Start and the last Shutdown), the emit
+// loop that runs on an interval until the component stops, and the client of the storage
+// extension their state is saved through.
 package lifecycle // import "github.com/modeltel/mlcommon/lifecycle"
 
 import (

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/modeltel/mlcommon/baseline"
 	"github.com/modeltel/mldriftprocessor/internal/state"
 )
 
@@ -40,12 +41,9 @@ type Tail struct {
 
 // File is a parsed baseline.
 type File struct {
-	SchemaVersion int       `json:"schema_version"`
-	ID            string    `json:"id"`
-	Model         string    `json:"model"`
-	Version       string    `json:"version"`
-	Features      []Feature `json:"features"`
-	Predictions   []Feature `json:"predictions"`
+	baseline.Header
+	Features    []Feature `json:"features"`
+	Predictions []Feature `json:"predictions"`
 	// Projection (schema_version 2) holds the multivariate projections' reference
 	// histograms; Parse appends them to Features (they are input features named
 	// __projection_<k>__).
@@ -53,9 +51,6 @@ type File struct {
 		Features []Feature `json:"features"`
 	} `json:"projection"`
 }
-
-// SchemaVersion is the newest baseline format this package reads.
-const SchemaVersion = 2
 
 // Other is the catch-all category, last in a categorical feature's counts.
 const Other = state.Other
@@ -66,13 +61,11 @@ func Parse(data []byte) (*File, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("baseline: not valid JSON: %w", err)
 	}
-	switch {
-	case f.SchemaVersion < 1 || f.SchemaVersion > SchemaVersion:
-		return nil, fmt.Errorf("baseline: schema_version %d is not supported (want 1 to %d)", f.SchemaVersion, SchemaVersion)
-	case f.ID == "":
+	if err := f.Check(); err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	if f.ID == "" {
 		return nil, errors.New("baseline: id is missing")
-	case f.Model == "":
-		return nil, errors.New("baseline: model is missing")
 	}
 	if f.Version == "" {
 		f.Version = "unknown"
