@@ -338,20 +338,32 @@ _NUMBERS = frozenset({float, int})
 _NO_NULLS: tuple[int, ...] = ()
 
 
+#: The last names that passed the fast path's checks, and the length limit they passed
+#: (a model sends the same features every call: one tuple compare instead of the checks).
+_checked_names: tuple[tuple[str, ...], int] = ((), -1)
+
+
 def _record(
     names: Sequence[Any], values: Sequence[Any], type_name: str, config: Config, *, labels: bool = False
 ) -> Record:
+    global _checked_names
     limit = config.max_string_length
     n = len(values)
     if not labels and n <= config.max_features and len(names) == n:
         # Fast path, C-level checks only: every value a float (or int), every name a short
         # str, and names unique (dict keys, generated names).
         kinds = set(map(type, values))
-        if kinds <= _NUMBERS and kinds and set(map(type, names)) == _STR and max(map(len, names)) <= limit:
+        if kinds <= _NUMBERS and kinds:
             names_t = tuple(names)
+            checked, checked_limit = _checked_names
             # tuples here are dict keys or generated names (unique); a list may repeat a
             # name, and then the slow path keeps the first
-            if type(names) is tuple or len(set(names_t)) == n:
+            if (checked_limit == limit and names_t == checked) or (
+                set(map(type, names_t)) == _STR
+                and max(map(len, names_t)) <= limit
+                and (type(names) is tuple or len(set(names_t)) == n)
+            ):
+                _checked_names = (names_t, limit)
                 nums = list(values) if kinds == _FLOATS else list(map(float, values))
                 return Record(type_name, names_t, names_t, nums, _NO_NULLS, {})
     return _record_slow(names, values, type_name, config, labels=labels)

@@ -263,6 +263,7 @@ class Prediction:
         "version",
         "_options",
         "_span",
+        "_handles",
         "_sampled",
         "_start",
         "_tokens",
@@ -288,16 +289,20 @@ class Prediction:
         attributes: Mapping[str, Any] | None = None,
     ) -> None:
         self._id: str | None = None  # drawn when first read: an unsampled prediction may never need it
-        try:
-            self.model, self.version = model_identity(
-                model_object, options.model, options.version, options.fallback_name
-            )
-        except Exception as exc:  # noqa: BLE001 - a hostile model object must not break predict
-            report_internal_error("prediction.identity", exc)
-            self.model = options.model or options.fallback_name or "model"
-            self.version = options.version or sc.DEFAULT_MODEL_VERSION
+        if model_object is None and options.model and options.version:
+            self.model, self.version = options.model, options.version  # what the code said
+        else:
+            try:
+                self.model, self.version = model_identity(
+                    model_object, options.model, options.version, options.fallback_name
+                )
+            except Exception as exc:  # noqa: BLE001 - a hostile model object must not break predict
+                report_internal_error("prediction.identity", exc)
+                self.model = options.model or options.fallback_name or "model"
+                self.version = options.version or sc.DEFAULT_MODEL_VERSION
         self._options = options
         self._span: trace.Span | None = None
+        self._handles: Any = None  # the handles taken at start, used to the end
         self._sampled = False
         self._start = 0.0
         self._tokens: tuple[Any, Any] | None = None
@@ -349,7 +354,7 @@ class Prediction:
         if self._span is None or self._ended:
             return
         with contained("prediction.record_input"):
-            summary = self._summarise_input(X, feature_names)
+            summary = self._summarise_input(X, feature_names, _telemetry.default_config())
             if summary is not None:
                 if self._sampled:
                     self._span.set_attributes(summary.span_attributes())
@@ -359,8 +364,10 @@ class Prediction:
         """Summarise ``y`` as the model output; may be called once per streamed chunk."""
         if self._span is None or self._ended:
             return
-        with contained("prediction.record_output"):
+        try:
             self._record_output(y)
+        except Exception as exc:  # noqa: BLE001 - fail-open
+            report_internal_error("prediction.record_output", exc)
 
     def record_result(self, result: Any, output_of: Callable[[Any], Any] | None = None) -> None:
         """Record ``output_of(result)`` (or ``result``) as an output; ``NO_OUTPUT`` skips it."""
@@ -372,7 +379,12 @@ class Prediction:
                 return
             if result is NO_OUTPUT:
                 return
-        self.record_output(result)
+        if self._span is None or self._ended:
+            return
+        try:
+            self._record_output(result)
+        except Exception as exc:  # noqa: BLE001 - fail-open
+            report_internal_error("prediction.record_result", exc)
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         """Add attributes to the prediction's span (nothing when it is not sampled)."""
@@ -390,53 +402,63 @@ class Prediction:
         config = _telemetry.default_config()
         if not config.enabled or self._span is not None:
             return
-        with contained("prediction.start"):
-            telemetry = _telemetry.current()
-            options = self._options
-            capture = options.capture_raw if options.capture_raw is not None else config.capture_raw
-            if capture:
-                rate = options.raw_sample_rate
-                self._capture_raw = _sampler.random() < (config.raw_sample_rate if rate is None else rate)
-            summary = None
-            if self._pending_input is not MISSING:
-                with contained("prediction.start_input"):
-                    summary = self._summarise_input(self._pending_input, None)
+        # try/except rather than contained(): no guard object on the hot path
+        try:
+            self._begin(config)
+        except Exception as exc:  # noqa: BLE001 - fail-open
+            report_internal_error("prediction.start", exc)
+
+    def _begin(self, config: Any) -> None:
+        telemetry = self._handles = _telemetry.current()
+        options = self._options
+        capture = options.capture_raw if options.capture_raw is not None else config.capture_raw
+        if capture:
+            rate = options.raw_sample_rate
+            self._capture_raw = _sampler.random() < (config.raw_sample_rate if rate is None else rate)
+        summary = None
+        if self._pending_input is not MISSING:
+            try:
+                summary = self._summarise_input(self._pending_input, None, config)
+            except Exception as exc:  # noqa: BLE001 - fail-open
+                report_internal_error("prediction.start_input", exc)
             self._pending_input = MISSING
-            parent = trace.get_current_span().get_span_context()
-            started = not (parent.is_valid and not parent.trace_flags.sampled)
-            if not started:
-                # An unsampled parent (a parent-based sampler decided against the request's
-                # trace): the predict span would not be sampled either; none is started, and
-                # the parent stays the current span (no context to attach) for the model's
-                # own children.
-                span: trace.Span = trace.NonRecordingSpan(parent)
-            else:
-                # No attributes at start: an unsampled span would clean them for nothing
-                # (ratio samplers do not read them); a sampled one gets them all below.
-                span = telemetry.tracer.start_span(f"predict {self.model}", kind=SpanKind.INTERNAL)
-            self._span = span
-            self._sampled = span.is_recording()
-            if self._sampled:
-                attributes: dict[str, Any] = {
-                    sc.ATTR_MODEL_NAME: self.model,
-                    sc.ATTR_MODEL_VERSION: self.version,
-                    sc.ATTR_PREDICTION_ID: self.id,
-                }
-                if summary is not None:
-                    attributes.update(summary.span_attributes())
-                if self._attributes:
-                    attributes.update(self._attributes)
-                span.set_attributes(attributes)
-            if options.vocabulary:
-                _telemetry.use_vocabulary(telemetry, self.model, self.version, options.vocabulary)
+        parent = trace.get_current_span().get_span_context()
+        started = not (parent.is_valid and not parent.trace_flags.sampled)
+        if not started:
+            # An unsampled parent (a parent-based sampler decided against the request's
+            # trace): the predict span would not be sampled either; none is started, and
+            # the parent stays the current span (no context to attach) for the model's
+            # own children.
+            span: trace.Span = trace.NonRecordingSpan(parent)
+        else:
+            # No attributes at start: an unsampled span would clean them for nothing
+            # (ratio samplers do not read them); a sampled one gets them all below.
+            span = telemetry.tracer.start_span(f"predict {self.model}", kind=SpanKind.INTERNAL)
+        self._span = span
+        self._sampled = span.is_recording()
+        if self._sampled:
+            attributes: dict[str, Any] = {
+                sc.ATTR_MODEL_NAME: self.model,
+                sc.ATTR_MODEL_VERSION: self.version,
+                sc.ATTR_PREDICTION_ID: self.id,
+            }
             if summary is not None:
-                with contained("prediction.store_input"):
-                    self._store_input(summary)
-            self._tokens = (
-                otel_context.attach(trace.set_span_in_context(span)) if started else None,
-                _CURRENT.set(self),
-            )
-            self._start = time.perf_counter()
+                attributes.update(summary.span_attributes())
+            if self._attributes:
+                attributes.update(self._attributes)
+            span.set_attributes(attributes)
+        if options.vocabulary:
+            _telemetry.use_vocabulary(telemetry, self.model, self.version, options.vocabulary)
+        if summary is not None:
+            try:
+                self._store_input(summary)
+            except Exception as exc:  # noqa: BLE001 - fail-open
+                report_internal_error("prediction.store_input", exc)
+        self._tokens = (
+            otel_context.attach(trace.set_span_in_context(span)) if started else None,
+            _CURRENT.set(self),
+        )
+        self._start = time.perf_counter()
 
     def end(self, error: BaseException | None = None) -> None:
         """End: output attributes, metrics, the log record, span end, context restored.
@@ -449,8 +471,9 @@ class Prediction:
             return
         self._ended = True
         try:
-            with contained("prediction.end"):
-                self._finish(span, error if not isinstance(error, GeneratorExit) else None)
+            self._finish(span, error if error is None or not isinstance(error, GeneratorExit) else None)
+        except Exception as exc:  # noqa: BLE001 - fail-open
+            report_internal_error("prediction.end", exc)
         finally:
             try:
                 span.end()
@@ -476,7 +499,7 @@ class Prediction:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _summarise_input(self, X: Any, feature_names: Sequence[str] | None) -> Any:
+    def _summarise_input(self, X: Any, feature_names: Sequence[str] | None, config: Any) -> Any:
         """The input summary, or None for an input modeltel cannot summarise (counted)."""
         names = feature_names if feature_names is not None else self._options.feature_names
         if self._capture_raw:
@@ -485,7 +508,7 @@ class Prediction:
         # summary (a pandas drop of the input copies the frame: ~180 us a call), or, when the
         # features are renamed (the key's name changes), out of the input.
         key = self._options.id_from if self._options.outcomes else None
-        renamed = isinstance(names, (str, Mapping))
+        renamed = key is not None and isinstance(names, (str, Mapping))
         if self._options.outcomes and (self._options.id_from or self._options.segment_by):
             with contained("prediction.outcome_keys"):
                 self._join_input = join_columns(X, self._options.id_from, self._options.segment_by)
@@ -493,7 +516,7 @@ class Prediction:
                 with contained("prediction.outcome_key_column"):
                     X = without_column(X, key)
         try:
-            summary = summarize_input(X, feature_names=names, config=_telemetry.default_config())
+            summary = summarize_input(X, feature_names=names, config=config)
             if key and not renamed:
                 with contained("prediction.outcome_key_feature"):
                     summary = InputSummary(without_feature(summary.columns, key), summary.config)
@@ -510,7 +533,7 @@ class Prediction:
         return summary
 
     def _store_input(self, summary: Any) -> None:
-        telemetry = _telemetry.current()
+        telemetry = self._handles or _telemetry.current()
         baseline = self._options.baseline
         if baseline is not None:
             _telemetry.use_baseline(telemetry, self.model, self.version, baseline)
@@ -534,7 +557,7 @@ class Prediction:
             self._span.set_attribute(sc.ATTR_OUTLIER_ROWS, rows)
 
     def _record_output(self, y: Any) -> None:
-        telemetry = _telemetry.current()
+        telemetry = self._handles or _telemetry.current()
         if self._options.outcomes:
             self._join_output = y
         if self._capture_raw:
@@ -559,7 +582,7 @@ class Prediction:
 
     def _finish(self, span: trace.Span, error: BaseException | None) -> None:
         duration = time.perf_counter() - self._start
-        telemetry = _telemetry.current()
+        telemetry = self._handles or _telemetry.current()
         attributes = _telemetry.metric_attributes(self.model, self.version)
         _telemetry.count_model_overflow(telemetry, attributes)
         if self._sampled and self._output is not None:

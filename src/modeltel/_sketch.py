@@ -60,8 +60,13 @@ __all__ = [
 
 #: Highest exponential-histogram scale (as the OpenTelemetry SDK's default max_scale).
 MAX_SCALE = 20
-#: Single records buffered per stream before they are binned as one batch.
-ROW_BUFFER = 256
+#: Single records buffered per stream before they are binned as one batch (binning has a
+#: fixed cost per batch and per feature: 256 rows cost 5.2 us a 20-feature row, 1024 rows
+#: 2.6 us), and at most ``ROW_BUFFER_VALUES`` buffered values (a wide record fills it sooner).
+ROW_BUFFER = 1024
+ROW_BUFFER_VALUES = 16384
+#: Below this many rows, a batch's explicit-bucket columns are counted one by one.
+_SMALL_BATCH = 256
 #: Streams (model, version, role) tracked; more are dropped and counted.
 MAX_STREAMS = 256
 #: Seconds without a record after which a stream's slot is freed.
@@ -501,7 +506,7 @@ def _explicit_columns(m: np.ndarray, js: list[int], bounds: list[Any], all_finit
     if not js:
         return {}
     n = m.shape[0]
-    if m.flags.f_contiguous or n < ROW_BUFFER:
+    if m.flags.f_contiguous or n < _SMALL_BATCH:
         return {j: _explicit_counts(m[:, j], b, all_finite) for j, b in zip(js, bounds)}
     out = {j: np.zeros(b.size + 1, dtype=np.int64) for j, b in zip(js, bounds)}
     idx: Any = slice(None) if len(js) == m.shape[1] else np.asarray(js)
@@ -853,7 +858,8 @@ class SketchStore:
                 stream.rows.append((cols.numeric_names, cols.numeric, cols.numeric_null_idx, cols.categorical))
                 if cols.overflow or cols.skipped or cols.truncated:
                     self._count_caps(stream, cols.overflow, cols.skipped, cols.truncated)
-                if len(stream.rows) >= ROW_BUFFER:
+                buffered = len(stream.rows)
+                if buffered >= ROW_BUFFER or buffered * (len(cols.numeric) + 1) >= ROW_BUFFER_VALUES:
                     rows, stream.rows = stream.rows, []
             if rows is not None:
                 self._flush_rows(key, stream, rows)

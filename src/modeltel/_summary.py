@@ -294,7 +294,8 @@ class OutputSummary(_Summary):
         its output); min and max are never sent. The type and kind are in the log record.
         """
         c = self.columns
-        if self.kind == "classes" or c.rows < self.config.min_aggregate_count or not c.numeric_names:
+        # the row count first: a one-row output never needs its kind worked out
+        if c.rows < self.config.min_aggregate_count or not c.numeric_names or self.kind == "classes":
             return {}
         st = self.stats()
         least = self.config.min_aggregate_count
@@ -385,7 +386,7 @@ def summarize_input(obj: Any, *, feature_names: Any = None, config: Config) -> I
     ``feature_names`` is a sequence of names, a mapping or ``"hash"`` (see
     :func:`feature_names_option`).
     """
-    if isinstance(feature_names, (str, Mapping)):
+    if feature_names is not None and isinstance(feature_names, (str, Mapping)):  # ABC check: not for None
         columns = _rename(to_columns(obj, config=config, role="input"), feature_names, config)
         return InputSummary(columns, config)
     return InputSummary(to_columns(obj, feature_names=feature_names, config=config, role="input"), config)
@@ -394,4 +395,7 @@ def summarize_input(obj: Any, *, feature_names: Any = None, config: Config) -> I
 def summarize_output(obj: Any, *, config: Config, vocabulary: frozenset[str] | None = None) -> OutputSummary:
     """Summarise a model output; raises :class:`UnsupportedInput` for an unknown type.
     ``vocabulary``: the model's own output labels, left in clear."""
-    return OutputSummary(to_columns(obj, config=config, role="output"), config, vocabulary or frozenset())
+    return OutputSummary(to_columns(obj, config=config, role="output"), config, vocabulary or _NO_VOCABULARY)
+
+
+_NO_VOCABULARY: frozenset[str] = frozenset()

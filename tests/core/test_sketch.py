@@ -19,7 +19,7 @@ from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
 
 from modeltel._columns import OTHER, TAIL_BUCKETS, hash_label, tail_label
 from modeltel._config import Config
-from modeltel._sketch import ROW_BUFFER, SketchStore, exp_index
+from modeltel._sketch import ROW_BUFFER, ROW_BUFFER_VALUES, SketchStore, exp_index
 from modeltel._summary import summarize_input, summarize_output
 from _baseline_standin import Baseline, FeatureBaseline
 from _fork import in_child
@@ -315,6 +315,20 @@ def test_single_row_buffer_flushes_itself_when_full():
     assert len(stream.rows) == 5  # two full buffers were binned already
     (p,) = store.collect().exponential
     assert p.count == ROW_BUFFER * 2 + 5 and p.sum == sum(range(ROW_BUFFER * 2 + 5))
+
+
+def test_wide_single_records_are_binned_once_the_buffer_holds_its_values():
+    """A wide record fills the buffer by its values, not its rows (memory stays bounded)."""
+    store = SketchStore()
+    width = 200
+    per_buffer = -(-ROW_BUFFER_VALUES // (width + 1))  # rows that reach the value bound
+    assert per_buffer < ROW_BUFFER
+    for i in range(per_buffer + 3):
+        _record(store, {f"f{j}": float(i) for j in range(width)})
+    (stream,) = store._streams.values()
+    assert len(stream.rows) == 3
+    counts = {p.feature: p.count for p in store.collect().exponential}
+    assert counts == {f"f{j}": per_buffer + 3 for j in range(width)}
 
 
 def test_buffered_single_records_of_mixed_layouts_lose_nothing():
