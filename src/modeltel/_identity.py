@@ -12,7 +12,9 @@ Model identity, by precedence (first that says wins):
 3. ``MODELTEL_MODEL_NAME`` / ``MODELTEL_MODEL_VERSION``;
 4. the model object's ``model_name``/``name`` and ``model_version``/``version``/``__version__``
    attributes;
-5. a name from the code (the predict function's or a pipeline's final step's) or the
+5. the model and version a baseline was made for (a served route's or hooked model's
+   baseline, so that its distributions are compared with that baseline);
+6. a name from the code (the predict function's or a pipeline's final step's) or the
    model's class; for the version, a content hash of a scikit-learn-style model's fitted
    state (``sha-<12 hex>``, see :func:`detected_version`), else ``unknown``.
 """
@@ -242,13 +244,19 @@ def model_identity(
     version: str | None = None,
     default_name: str | None = None,
     default_version: str | None = None,
+    *,
+    baseline: Any = None,
 ) -> tuple[str, str]:
     """The (name, version) of a prediction, by the precedence in the module docstring.
 
     ``name``/``version``: what the code said; ``model``: the model object (or ``None``);
     ``default_name``/``default_version``: what the code or the model file says when
-    nothing above does (before the class name and the detected version).
+    nothing above does (before the class name and the detected version), after what
+    ``baseline`` (a :class:`modeltel.Baseline` or ``None``) was made for.
     """
+    if baseline is not None:
+        default_name = getattr(baseline, "model", None) or default_name
+        default_version = getattr(baseline, "version", None) or default_version
     if name is None or version is None:
         config = _telemetry.default_config()
         registered_name, registered_version = (None, None) if model is None else _registered_identity(model)

@@ -23,33 +23,22 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from modeltel import _registry
+from modeltel import _prediction, _registry
 from modeltel import _semconv as sc
 from modeltel._identity import model_identity, register_model
-from modeltel._prediction import (
-    default_baseline,
-    MISSING,
-    NO_OUTPUT,
-    Options,
-    Prediction,
-    current_prediction,
-    run,
-    run_async,
-    stream,
-    stream_async,
-)
+from modeltel._prediction import NO_OUTPUT, Options, Prediction, current_prediction, default_baseline
 from modeltel._telemetry import contained, report_internal_error
 
 __all__ = [
     "NO_OUTPUT",
     "current_prediction",
+    "default_baseline",
     "model_identity",
     "predictions_suppressed",
     "register_model",
     "route_model",
     "run_observed",
     "run_observed_stream",
-    "served_identity",
     "stamp_server_span",
     "suppressed_predictions",
 ]
@@ -139,24 +128,6 @@ def _enter_server_span(model: str, version: str) -> str | None:
     return route if isinstance(route, str) else None
 
 
-def served_identity(
-    model_object: Any = None,
-    name: str | None = None,
-    version: str | None = None,
-    default_name: str | None = None,
-    default_version: str | None = None,
-    baseline: Any = None,
-) -> tuple[str, str]:
-    """The identity rule for a served or hooked model: a baseline (the route's, else
-    ``MODELTEL_BASELINE``'s) names the model and version when nothing explicit does, so
-    that its distributions are compared with the baseline made for them."""
-    baseline = baseline if baseline is not None else default_baseline()
-    if baseline is not None:
-        default_name = getattr(baseline, "model", None) or default_name
-        default_version = getattr(baseline, "version", None) or default_version
-    return model_identity(model_object, name, version, default_name, default_version)
-
-
 def options_for(
     model: str,
     version: str,
@@ -179,7 +150,7 @@ def options_for(
     return options
 
 
-def _prediction(
+def _begin(
     model: str,
     version: str,
     inputs: Any,
@@ -198,7 +169,7 @@ def _prediction(
             extra[sc.ATTR_HTTP_ROUTE] = route
             remember_route_model(route, model, version)
     options = options_for(model, version, baseline, feature_names, vocabulary)
-    return Prediction(options, None, inputs if has_inputs else MISSING, extra)
+    return Prediction(options, None, inputs if has_inputs else _prediction.MISSING, extra)
 
 
 def run_observed_stream(
@@ -222,11 +193,11 @@ def run_observed_stream(
     parent = otel_context.get_current()
 
     def begin() -> Prediction:
-        return _prediction(model, version, inputs, has_inputs, None, baseline)
+        return _begin(model, version, inputs, has_inputs, None, baseline)
 
     if is_async:
-        return stream_async(begin, make, output_of, parent)
-    return stream(begin, make, output_of, parent)
+        return _prediction.stream_async(begin, make, output_of, parent)
+    return _prediction.stream(begin, make, output_of, parent)
 
 
 def run_observed(
@@ -249,10 +220,10 @@ def run_observed(
     ``inputs`` is summarised before the call (when ``has_inputs``), the result (or
     ``output_of(result)``) after it. Any failure inside modeltel is contained.
     """
-    prediction = _prediction(model, version, inputs, has_inputs, attributes, baseline, feature_names, vocabulary)
+    prediction = _begin(model, version, inputs, has_inputs, attributes, baseline, feature_names, vocabulary)
     if is_async:
-        return run_async(prediction, call, output_of)
-    return run(prediction, call, output_of)
+        return _prediction.run_async(prediction, call, output_of)
+    return _prediction.run(prediction, call, output_of)
 
 
 def flush_all(timeout_millis: int = 10_000) -> None:

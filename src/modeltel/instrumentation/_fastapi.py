@@ -5,32 +5,37 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from typing_extensions import Unpack
 
 from modeltel._telemetry import report_internal_error
 from modeltel.instrumentation._common import flush_all, suppressed_predictions
-from modeltel.instrumentation._routes import RouteSpec, normalise_routes, spec_of, wrap_handler
-from modeltel.instrumentation._web import DEFAULT_HEALTH_PATHS, count_rejected_input, excluded_urls_for
+from modeltel.instrumentation._routes import RouteSpec, spec_of, wrap_handler
+from modeltel.instrumentation._web import (
+    STATE_ATTR,
+    AppState,
+    FastAPIArgs,
+    count_rejected_input,
+    instrument_web_app,
+)
 
 __all__ = ["instrument_fastapi", "prepare_fastapi_app", "uninstrument_fastapi"]
 
-_STATE_ATTR = "_modeltel_state"
 _VALIDATION_ERROR = "fastapi.exceptions.RequestValidationError"
 
 
-class _State:
-    def __init__(self, routes: dict[str, RouteSpec], health_paths: frozenset[str], meter_provider: Any = None) -> None:
-        self.routes = routes
-        self.meter_provider = meter_provider
-        self.health_paths = health_paths
-        self.handler_wrapped = False
-        self.middleware_added = False
-        self.lifespan_wrapped = False
-        #: What was replaced, to be put back by uninstrument_fastapi: (route, original call),
-        #: the validation handler before ours (None: FastAPI's default), the lifespan.
-        self.wrapped_calls: list[tuple[Any, Any]] = []
-        self.original_validation_handler: Any = None
-        self.original_lifespan: Any = None
+@dataclass
+class _State(AppState):
+    handler_wrapped: bool = False
+    middleware_added: bool = False
+    lifespan_wrapped: bool = False
+    #: What was replaced, to be put back by uninstrument_fastapi: (route, original call),
+    #: the validation handler before ours (None: FastAPI's default), the lifespan.
+    wrapped_calls: list[tuple[Any, Any]] = field(default_factory=list)
+    original_validation_handler: Any = None
+    original_lifespan: Any = None
 
 
 class _ModeltelMiddleware:
@@ -102,7 +107,7 @@ def _spec_for_request(app: Any, request: Any) -> RouteSpec | None:
         spec = spec_of(candidate)
         if spec is not None:
             return spec
-    state = getattr(app, _STATE_ATTR, None)
+    state = getattr(app, STATE_ATTR, None)
     path = getattr(route, "path", None)
     if state is not None and path in state.routes:
         return state.routes[path]
@@ -120,15 +125,11 @@ def _wrap_validation_handler(app: Any, state: "_State") -> None:
 
     async def handler(request: Any, exc: Any) -> Any:
         try:
-            meter_provider = getattr(getattr(app, _STATE_ATTR, None), "meter_provider", None)
+            meter_provider = getattr(getattr(app, STATE_ATTR, None), "meter_provider", None)
             spec = _spec_for_request(app, request)
             route = getattr(request.scope.get("route"), "path", None)
-            if spec is not None:
-                name = getattr(request.scope.get("endpoint"), "__name__", "model")
-                model, version = spec.identity(name)
-                count_rejected_input(model, version, route, _VALIDATION_ERROR, meter_provider)
-            else:
-                count_rejected_input(None, None, route, _VALIDATION_ERROR, meter_provider)
+            name = getattr(request.scope.get("endpoint"), "__name__", "model")
+            count_rejected_input(spec, name, route, _VALIDATION_ERROR, meter_provider)
         except Exception as error:  # noqa: BLE001 - fail-open
             report_internal_error("fastapi.validation", error)
         result = original(request, exc)
@@ -155,20 +156,10 @@ def _wrap_lifespan(app: Any, state: "_State") -> None:
     router.lifespan_context = lifespan
 
 
-def prepare_fastapi_app(
-    app: Any,
-    routes: Mapping[str, RouteSpec] | None = None,
-    health_paths: Iterable[str] = DEFAULT_HEALTH_PATHS,
-    meter_provider: Any = None,
-) -> None:
+def prepare_fastapi_app(app: Any, settings: AppState | None = None) -> None:
     """Install modeltel's pieces on ``app`` (idempotent); used by ``instrument_fastapi`` and,
-    in zero-code mode, when the app builds its middleware stack."""
-    state = getattr(app, _STATE_ATTR, None)
-    if state is None:
-        state = _State(dict(routes or {}), frozenset(p.rstrip("/") for p in health_paths), meter_provider)
-        setattr(app, _STATE_ATTR, state)
-    elif routes:
-        state.routes.update(routes)
+    in zero-code mode (no ``settings``), when the app builds its middleware stack."""
+    state, _ = _State.attach(app, settings)
     if state.routes:
         _wrap_routes(app, state.routes, state)
     if not state.handler_wrapped:
@@ -184,19 +175,7 @@ def prepare_fastapi_app(
         state.middleware_added = True
 
 
-def instrument_fastapi(
-    app: Any,
-    *,
-    predict_routes: Iterable[str] | Mapping[str, Any] | None = None,
-    model: str | None = None,
-    version: str | None = None,
-    baseline: Any = None,
-    health_paths: Iterable[str] = DEFAULT_HEALTH_PATHS,
-    excluded_urls: str | None = None,
-    tracer_provider: Any = None,
-    meter_provider: Any = None,
-    **otel_options: Any,
-) -> Any:
+def instrument_fastapi(app: Any, **options: Unpack[FastAPIArgs]) -> Any:
     """Instrument a FastAPI app: HTTP server spans, predict spans, rejected inputs.
 
     Args:
@@ -210,9 +189,10 @@ def instrument_fastapi(
             when ``model``/``version`` do not.
         health_paths: probe endpoints: no HTTP span, model calls there are not counted.
         excluded_urls: more URLs the HTTP instrumentation skips (comma-separated regexes).
-        tracer_provider, meter_provider, **otel_options: passed to
-            ``FastAPIInstrumentor.instrument_app`` (``exclude_spans`` defaults to
-            ``["receive", "send"]``: no per-message ASGI spans).
+        tracer_provider, meter_provider, and the other keywords of
+            ``FastAPIInstrumentor.instrument_app`` (:class:`modeltel.instrumentation._web.FastAPIArgs`):
+            passed on to it (``exclude_spans`` defaults to ``["receive", "send"]``: no
+            per-message ASGI spans).
 
     Returns ``app``. Example::
 
@@ -225,20 +205,10 @@ def instrument_fastapi(
     """
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    health = tuple(health_paths)
     # The ASGI instrumentation's per-message "http receive"/"http send" spans triple the
     # span count of every request for little insight; off unless asked for.
-    otel_options.setdefault("exclude_spans", ["receive", "send"])
-    if not getattr(app, "_is_instrumented_by_opentelemetry", False):
-        FastAPIInstrumentor.instrument_app(
-            app,
-            excluded_urls=excluded_urls_for("fastapi", health, excluded_urls),
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            **otel_options,
-        )
-    prepare_fastapi_app(app, normalise_routes(predict_routes, model, version, baseline), health, meter_provider)
-    return app
+    options.setdefault("exclude_spans", ["receive", "send"])
+    return instrument_web_app(app, "fastapi", FastAPIInstrumentor, prepare_fastapi_app, options)
 
 
 def uninstrument_fastapi(app: Any) -> Any:
@@ -248,7 +218,7 @@ def uninstrument_fastapi(app: Any) -> Any:
     from fastapi.exceptions import RequestValidationError
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    state = getattr(app, _STATE_ATTR, None)
+    state = getattr(app, STATE_ATTR, None)
     if state is not None:
         for dependant, call in reversed(state.wrapped_calls):
             dependant.call = call
@@ -260,7 +230,7 @@ def uninstrument_fastapi(app: Any) -> Any:
         if state.original_lifespan is not None:
             app.router.lifespan_context = state.original_lifespan
         app.user_middleware[:] = [m for m in app.user_middleware if getattr(m, "cls", None) is not _ModeltelMiddleware]
-        delattr(app, _STATE_ATTR)
+        delattr(app, STATE_ATTR)
     if getattr(app, "_is_instrumented_by_opentelemetry", False):
         FastAPIInstrumentor.uninstrument_app(app)  # rebuilds the middleware stack
     elif state is not None and getattr(app, "middleware_stack", None) is not None:

@@ -3,32 +3,32 @@ instrumentation, predict spans as their children."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from typing_extensions import Unpack
 
 from modeltel._telemetry import contained
 from modeltel.instrumentation._common import suppressed_predictions
-from modeltel.instrumentation._routes import (
-    RouteSpec,
-    flask_body_rejected,
-    normalise_routes,
-    spec_of,
-    wrap_handler,
+from modeltel.instrumentation._routes import flask_body_rejected, spec_of, wrap_handler
+from modeltel.instrumentation._web import (
+    STATE_ATTR,
+    AppState,
+    FlaskArgs,
+    count_rejected_input,
+    instrument_web_app,
 )
-from modeltel.instrumentation._web import DEFAULT_HEALTH_PATHS, count_rejected_input, excluded_urls_for
 
 __all__ = ["instrument_flask", "prepare_flask_app", "uninstrument_flask"]
 
-_STATE_ATTR = "_modeltel_state"
 
 
-class _State:
-    def __init__(self, routes: dict[str, RouteSpec], health_paths: frozenset[str]) -> None:
-        self.routes = routes
-        self.health_paths = health_paths
-        self.wrapped_endpoints: set[str] = set()
-        #: endpoint -> the view before modeltel wrapped it (put back by uninstrument_flask).
-        self.original_views: dict[str, Any] = {}
-        self.hooks: list[tuple[str, Any]] = []
+@dataclass
+class _State(AppState):
+    wrapped_endpoints: set[str] = field(default_factory=set)
+    #: endpoint -> the view before modeltel wrapped it (put back by uninstrument_flask).
+    original_views: dict[str, Any] = field(default_factory=dict)
+    hooks: list[tuple[str, Any]] = field(default_factory=list)
 
 
 def _health_view(view: Any) -> Any:
@@ -73,20 +73,14 @@ def _count_bad_json(state: _State) -> None:
         return
     rule = request.url_rule.rule if request.url_rule is not None else None
     spec = state.routes.get(rule) if rule is not None else None
-    if spec is not None:
-        model, version = spec.identity(request.endpoint or "model")
-        count_rejected_input(model, version, rule, _BAD_REQUEST)
-    else:
-        count_rejected_input(None, None, rule, _BAD_REQUEST)
+    count_rejected_input(spec, request.endpoint or "model", rule, _BAD_REQUEST, state.meter_provider)
 
 
-def prepare_flask_app(app: Any, routes: Mapping[str, RouteSpec] | None = None, health_paths: Iterable[str] = DEFAULT_HEALTH_PATHS) -> None:
+def prepare_flask_app(app: Any, settings: AppState | None = None) -> None:
     """Wrap the app's predict and health views (idempotent); views added later are wrapped
-    before their first request."""
-    state = getattr(app, _STATE_ATTR, None)
-    if state is None:
-        state = _State(dict(routes or {}), frozenset(p.rstrip("/") for p in health_paths))
-        setattr(app, _STATE_ATTR, state)
+    before their first request. ``settings``: ``instrument_flask``'s (none in zero-code mode)."""
+    state, new = _State.attach(app, settings)
+    if new:
         # A cheap check per request; it only does work when the url map changed.
         seen = [len(app.view_functions)]
 
@@ -107,28 +101,16 @@ def prepare_flask_app(app: Any, routes: Mapping[str, RouteSpec] | None = None, h
             state.hooks = [("before", wrap_new_views), ("after", count_rejected)]
         except AssertionError:
             pass  # the app already served a request: no more hooks; views present are wrapped
-    elif routes:
-        state.routes.update(routes)
     _wrap_views(app, state)
 
 
-def instrument_flask(
-    app: Any,
-    *,
-    predict_routes: Iterable[str] | Mapping[str, Any] | None = None,
-    model: str | None = None,
-    version: str | None = None,
-    baseline: Any = None,
-    health_paths: Iterable[str] = DEFAULT_HEALTH_PATHS,
-    excluded_urls: str | None = None,
-    tracer_provider: Any = None,
-    meter_provider: Any = None,
-    **otel_options: Any,
-) -> Any:
+def instrument_flask(app: Any, **options: Unpack[FlaskArgs]) -> Any:
     """Instrument a Flask app: HTTP server spans and predict spans as their children.
 
-    Arguments as for :func:`instrument_fastapi`; the model input of a predict route is its
-    JSON body (``request.get_json()``, cached by Flask for the view). Returns ``app``::
+    Arguments as for :func:`instrument_fastapi` (:class:`modeltel.instrumentation._web.WebArgs`),
+    and the keywords of ``FlaskInstrumentor.instrument_app``; the model input of a predict
+    route is its JSON body (``request.get_json()``, cached by Flask for the view). Returns
+    ``app``::
 
         app = Flask(__name__)
 
@@ -140,17 +122,7 @@ def instrument_flask(
     """
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
-    health = tuple(health_paths)
-    if not getattr(app, "_is_instrumented_by_opentelemetry", False):
-        FlaskInstrumentor.instrument_app(
-            app,
-            excluded_urls=excluded_urls_for("flask", health, excluded_urls),
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            **otel_options,
-        )
-    prepare_flask_app(app, normalise_routes(predict_routes, model, version, baseline), health)
-    return app
+    return instrument_web_app(app, "flask", FlaskInstrumentor, prepare_flask_app, options)
 
 
 def uninstrument_flask(app: Any) -> Any:
@@ -158,7 +130,7 @@ def uninstrument_flask(app: Any) -> Any:
     health view and request hook as they were. Returns ``app``."""
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
-    state = getattr(app, _STATE_ATTR, None)
+    state = getattr(app, STATE_ATTR, None)
     if state is not None:
         for endpoint, view in state.original_views.items():
             app.view_functions[endpoint] = view
@@ -166,7 +138,7 @@ def uninstrument_flask(app: Any) -> Any:
             funcs = (app.before_request_funcs if kind == "before" else app.after_request_funcs).get(None, [])
             if hook in funcs:
                 funcs.remove(hook)
-        delattr(app, _STATE_ATTR)
+        delattr(app, STATE_ATTR)
     if getattr(app, "_is_instrumented_by_opentelemetry", False):
         FlaskInstrumentor.uninstrument_app(app)
     return app

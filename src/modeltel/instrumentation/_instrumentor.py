@@ -60,9 +60,10 @@ class _WebHooks:
         from flask import Flask
 
         from modeltel.instrumentation._flask import prepare_flask_app
+        from modeltel.instrumentation._web import STATE_ATTR
 
         def wsgi_app(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            if self.active and getattr(instance, "_modeltel_state", None) is None:
+            if self.active and getattr(instance, STATE_ATTR, None) is None:
                 try:
                     prepare_flask_app(instance)
                 except Exception as exc:  # noqa: BLE001

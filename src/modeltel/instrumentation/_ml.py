@@ -31,7 +31,8 @@ from modeltel import _semconv as sc
 from modeltel._identity import model_vocabulary
 from modeltel._telemetry import report_internal_error
 from modeltel.instrumentation._common import (
-    served_identity,
+    default_baseline,
+    model_identity,
     predictions_suppressed,
     run_observed,
     suppressed_predictions,
@@ -145,7 +146,7 @@ def _sklearn_method(method: str) -> Callable[..., Any]:
             return wrapped(*args, **kwargs)
 
         def describe() -> Described:
-            model, version = served_identity(instance, default_name=_sklearn_name(instance))
+            model, version = model_identity(instance, default_name=_sklearn_name(instance), baseline=default_baseline())
             return model, version, {
                 "inputs": _first_arg(args, kwargs, "X"),
                 "attributes": attributes,
@@ -233,7 +234,7 @@ def _booster_method(library: str, method: str, input_names: tuple[str, ...]) -> 
             return wrapped(*args, **kwargs)
 
         def describe() -> Described:
-            model, version = served_identity(instance, default_name=default_name)
+            model, version = model_identity(instance, default_name=default_name, baseline=default_baseline())
             data = _first_arg(args, kwargs, *input_names)
             attributes: dict[str, Any] = {sc.ATTR_MODEL_METHOD: method, sc.ATTR_MODEL_LIBRARY: library}
             if type(data).__name__ != "DMatrix":
@@ -276,7 +277,7 @@ def _onnx_identity(session: Any) -> tuple[str, str]:
         )
     except Exception:  # noqa: BLE001 - metadata is a nicety
         pass
-    return served_identity(session, default_name=name or "onnx_model", default_version=version)
+    return model_identity(session, default_name=name or "onnx_model", default_version=version, baseline=default_baseline())
 
 
 def _onnx_run(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -326,7 +327,7 @@ def _torch_call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict
         return wrapped(*args, **kwargs)
 
     def describe() -> Described:
-        model, version = served_identity(instance)
+        model, version = model_identity(instance, baseline=default_baseline())
         inputs = _tensor_to_numpy(args[0]) if args else None
         return model, version, {
             "inputs": inputs, "has_inputs": bool(args), "attributes": _TORCH_ATTRIBUTES, "output_of": _tensor_to_numpy,

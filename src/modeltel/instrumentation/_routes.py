@@ -25,8 +25,9 @@ from modeltel._prediction import load_baseline
 from modeltel._telemetry import report_internal_error
 from modeltel.instrumentation._common import (
     NO_OUTPUT,
-    served_identity,
     current_prediction,
+    default_baseline,
+    model_identity,
     run_observed,
     run_observed_stream,
 )
@@ -51,7 +52,10 @@ class RouteSpec:
     baseline: Any = None
 
     def identity(self, fallback: str) -> tuple[str, str]:
-        return served_identity(None, self.model, self.version, default_name=fallback, baseline=self.baseline)
+        """The model and version this route serves: the identity rule, with the route's
+        baseline (else ``MODELTEL_BASELINE``'s) naming them when nothing explicit does."""
+        baseline = self.baseline if self.baseline is not None else default_baseline()
+        return model_identity(None, self.model, self.version, fallback, baseline=baseline)
 
 
 class _PredictRoute(wrapt.FunctionWrapper):
