@@ -8,20 +8,24 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
 )
 
-// TestOneComponentSharesStateAcrossItsMetricsAndLogsPipelines checks that the metrics and
-// logs instances of one mldrift id are one state: metrics pass through to the metrics
-// pipeline, drift log records go to the logs pipeline, logs pass through unchanged, and the
-// state is released when both are shut down.
+// TestOneComponentSharesStateAcrossItsMetricsAndLogsPipelines checks that the factory has
+// metadata.yaml's type and stabilities, and that the metrics and logs instances of one
+// mldrift id are one state: metrics pass through to the metrics pipeline, drift log records
+// go to the logs pipeline, logs pass through unchanged, and the state is released when both
+// are shut down.
 func TestOneComponentSharesStateAcrossItsMetricsAndLogsPipelines(t *testing.T) {
 	ctx := context.Background()
 	f := NewFactory()
-	require.Equal(t, metadata.Type, f.Type())
+	require.Equal(t, "mldrift", f.Type().String())
+	require.Equal(t, component.StabilityLevelAlpha, f.MetricsStability(), "metadata.yaml's stability")
+	require.Equal(t, component.StabilityLevelAlpha, f.LogsStability())
 	cfg := f.CreateDefaultConfig().(*Config)
 	require.NoError(t, componenttest.CheckConfigStruct(cfg))
 	set := processortest.NewNopSettings(metadata.Type)

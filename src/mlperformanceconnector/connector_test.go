@@ -284,10 +284,13 @@ func TestConfig(t *testing.T) {
 	}
 }
 
-// TestFactory checks that both connections of one id share one state and that only the
-// logs->metrics one reads the logs.
+// TestFactory checks that the factory has metadata.yaml's type and stabilities, that both
+// connections of one id share one state and that only the logs->metrics one reads the logs.
 func TestFactory(t *testing.T) {
 	f := NewFactory()
+	require.Equal(t, "mlperformance", f.Type().String())
+	require.Equal(t, component.StabilityLevelAlpha, f.LogsToMetricsStability())
+	require.Equal(t, component.StabilityLevelAlpha, f.LogsToLogsStability())
 	set := connectortest.NewNopSettings(metadata.Type)
 	cfg := f.CreateDefaultConfig()
 	m, err := f.CreateLogsToMetrics(context.Background(), set, cfg, consumertest.NewNop())

@@ -34,7 +34,8 @@ func LogRecords(ld plog.Logs) iter.Seq2[Origin, plog.LogRecord] {
 
 // slice is a pdata slice of T.
 type slice[T any] interface {
-	All() iter.Seq2[int, T]
+	Len() int
+	At(i int) T
 }
 
 // nested yields the items of every scope of every resource, given a resource's resource
@@ -45,11 +46,14 @@ func nested[R, S, X any, RS slice[R], SS slice[S], XS slice[X]](
 	scope func(S) pcommon.InstrumentationScope, items func(S) XS,
 ) iter.Seq2[Origin, X] {
 	return func(yield func(Origin, X) bool) {
-		for _, r := range resources.All() {
-			for _, s := range scopes(r).All() {
-				origin := Origin{resource(r), scope(s)}
-				for _, x := range items(s).All() {
-					if !yield(origin, x) {
+		for i := range resources.Len() {
+			r := resources.At(i)
+			ss := scopes(r)
+			for j := range ss.Len() {
+				s := ss.At(j)
+				origin, xs := Origin{resource(r), scope(s)}, items(s)
+				for k := range xs.Len() {
+					if !yield(origin, xs.At(k)) {
 						return
 					}
 				}
