@@ -29,7 +29,7 @@ prometheus:
 # prometheusremotewrite exporter). Built after `collector` so that it reuses its build cache:
 # about 22 s more (8 s user CPU) on 2 cores, and 2 MB of binary.
 COLLECTOR_FULL_STAMP := $(BUILD)/otelcol-modeltel-full/.built-stamp
-BACKENDS_MLDRIFT_SOURCES := $(shell find src/mldriftprocessor src/mlperformanceconnector src/mlcommon -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -not -name '*_test.go' 2>/dev/null)
+BACKENDS_MLDRIFT_SOURCES := $(shell find src/mldriftprocessor src/mlperformanceconnector src/mlcommon -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' -o -name 'metadata.yaml' \) -not -name '*_test.go' 2>/dev/null)
 
 $(COLLECTOR_FULL_STAMP): collector-config/builder-full.yaml $(BACKENDS_MLDRIFT_SOURCES) | collector
 	$(OCB) --config collector-config/builder-full.yaml

@@ -14,12 +14,12 @@ COLLECTOR_DIR   := $(BUILD)/otelcol-modeltel
 COLLECTOR       := $(COLLECTOR_DIR)/otelcol-modeltel
 COLLECTOR_STAMP := $(COLLECTOR_DIR)/.built-stamp
 MLDRIFT_DIR     := src/mldriftprocessor
-MLDRIFT_SOURCES := $(shell find $(MLDRIFT_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -not -name '*_test.go' 2>/dev/null)
+MLDRIFT_SOURCES := $(shell find $(MLDRIFT_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' -o -name 'metadata.yaml' \) -not -name '*_test.go' 2>/dev/null)
 MLPERF_DIR      := src/mlperformanceconnector
-MLPERF_SOURCES  := $(shell find $(MLPERF_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -not -name '*_test.go' 2>/dev/null)
+MLPERF_SOURCES  := $(shell find $(MLPERF_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' -o -name 'metadata.yaml' \) -not -name '*_test.go' 2>/dev/null)
 # What both share (src/mlcommon: special function, clock, lifecycle, walk, baseline header, componentmeta): a module of its own, replaced by path.
 MLCOMMON_DIR    := src/mlcommon
-MLCOMMON_SOURCES := $(shell find $(MLCOMMON_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -not -name '*_test.go' 2>/dev/null)
+MLCOMMON_SOURCES := $(shell find $(MLCOMMON_DIR) -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' -o -name 'metadata.yaml' \) -not -name '*_test.go' 2>/dev/null)
 export GOFLAGS  ?= -buildvcs=false
 
 .PHONY: collector mldrift-test mldrift-bench mlperformance-test mlperformance-bench
