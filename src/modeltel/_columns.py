@@ -524,7 +524,7 @@ def _from_pandas(obj: Any, feature_names: Sequence[str] | None, config: Config, 
         if len(frame) == 1 and not output and feature_names is None:
             # One row (a server building a DataFrame from one request): a single record, as
             # a dict is, instead of twenty one-value columns (about 15 us instead of 800).
-            return _record(frame.columns.tolist(), frame.to_numpy(dtype=object)[0].tolist(), type_name, config)
+            return _record(_column_names(frame.columns), frame.to_numpy(dtype=object)[0].tolist(), type_name, config)
     rows = len(frame)
     limit = config.max_string_length
     b = _Builder(config)
@@ -566,6 +566,17 @@ def _from_pandas(obj: Any, feature_names: Sequence[str] | None, config: Config, 
         else:
             b.array(name, col.to_numpy(), labels=output)
     return b.build(rows, type_name)
+
+
+def _column_names(index: Any) -> list[Any]:
+    """A frame's column names as a list. A string Index backed by Arrow (pandas 3's default)
+    converts through the Arrow protocol in ~1.3 us; its ``tolist()`` takes ~6.5 us."""
+    to_arrow = getattr(index.array, "__arrow_array__", None)
+    if to_arrow is not None:
+        names = to_arrow().to_pylist()
+        if None not in names:  # a missing name: as tolist() gives it
+            return cast(list[Any], names)
+    return cast(list[Any], index.tolist())
 
 
 def _from_polars(obj: Any, feature_names: Sequence[str] | None, config: Config, role: str) -> Columns:

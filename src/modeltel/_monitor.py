@@ -145,8 +145,10 @@ def monitor(func: Any = None, /, **options: Any) -> Any:
         def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             if not _telemetry.default_config().enabled:
                 return wrapped(*args, **kwargs)
-            if kind == "call":
-                return run(prediction(instance, args, kwargs), lambda: wrapped(*args, **kwargs))
+            if kind == "call":  # the hot path: prediction() written out
+                inputs = _select_input(opts, position, args, kwargs)
+                made = Prediction(opts, None, inputs) if instance is None else Prediction(method_options, instance, inputs)
+                return run(made, lambda: wrapped(*args, **kwargs))
             if kind == "async":
                 return run_async(prediction(instance, args, kwargs), lambda: wrapped(*args, **kwargs))
             begin = lambda: prediction(instance, args, kwargs)  # noqa: E731 - at the first step

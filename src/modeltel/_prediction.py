@@ -265,6 +265,7 @@ class Prediction:
         "_span",
         "_handles",
         "_sampled",
+        "_started",
         "_start",
         "_tokens",
         "_pending_input",
@@ -304,6 +305,7 @@ class Prediction:
         self._span: trace.Span | None = None
         self._handles: Any = None  # the handles taken at start, used to the end
         self._sampled = False
+        self._started = False  # a span was started (not so under an unsampled parent)
         self._start = 0.0
         self._tokens: tuple[Any, Any] | None = None
         self._pending_input = inputs
@@ -404,61 +406,59 @@ class Prediction:
             return
         # try/except rather than contained(): no guard object on the hot path
         try:
-            self._begin(config)
+            telemetry = self._handles = _telemetry.current()
+            options = self._options
+            capture = options.capture_raw if options.capture_raw is not None else config.capture_raw
+            if capture:
+                rate = options.raw_sample_rate
+                self._capture_raw = _sampler.random() < (config.raw_sample_rate if rate is None else rate)
+            summary = None
+            if self._pending_input is not MISSING:
+                try:
+                    summary = self._summarise_input(self._pending_input, None, config)
+                except Exception as exc:  # noqa: BLE001 - fail-open
+                    report_internal_error("prediction.start_input", exc)
+                self._pending_input = MISSING
+            parent = trace.get_current_span().get_span_context()
+            started = not (parent.is_valid and not parent.trace_flags.sampled)
+            if not started:
+                # An unsampled parent (a parent-based sampler decided against the request's
+                # trace): the predict span would not be sampled either; none is started, and
+                # the parent stays the current span (no context to attach) for the model's
+                # own children.
+                span: trace.Span = trace.NonRecordingSpan(parent)
+            else:
+                # No attributes at start: an unsampled span would clean them for nothing
+                # (ratio samplers do not read them); a sampled one gets them all below.
+                span = telemetry.tracer.start_span(f"predict {self.model}", kind=SpanKind.INTERNAL)
+            self._span = span
+            self._started = started
+            self._sampled = span.is_recording()
+            if self._sampled:
+                attributes: dict[str, Any] = {
+                    sc.ATTR_MODEL_NAME: self.model,
+                    sc.ATTR_MODEL_VERSION: self.version,
+                    sc.ATTR_PREDICTION_ID: self.id,
+                }
+                if summary is not None:
+                    attributes.update(summary.span_attributes())
+                if self._attributes:
+                    attributes.update(self._attributes)
+                span.set_attributes(attributes)
+            if options.vocabulary:
+                _telemetry.use_vocabulary(telemetry, self.model, self.version, options.vocabulary)
+            if summary is not None:
+                try:
+                    self._store_input(summary)
+                except Exception as exc:  # noqa: BLE001 - fail-open
+                    report_internal_error("prediction.store_input", exc)
+            self._tokens = (
+                otel_context.attach(trace.set_span_in_context(span)) if started else None,
+                _CURRENT.set(self),
+            )
+            self._start = time.perf_counter()
         except Exception as exc:  # noqa: BLE001 - fail-open
             report_internal_error("prediction.start", exc)
-
-    def _begin(self, config: Any) -> None:
-        telemetry = self._handles = _telemetry.current()
-        options = self._options
-        capture = options.capture_raw if options.capture_raw is not None else config.capture_raw
-        if capture:
-            rate = options.raw_sample_rate
-            self._capture_raw = _sampler.random() < (config.raw_sample_rate if rate is None else rate)
-        summary = None
-        if self._pending_input is not MISSING:
-            try:
-                summary = self._summarise_input(self._pending_input, None, config)
-            except Exception as exc:  # noqa: BLE001 - fail-open
-                report_internal_error("prediction.start_input", exc)
-            self._pending_input = MISSING
-        parent = trace.get_current_span().get_span_context()
-        started = not (parent.is_valid and not parent.trace_flags.sampled)
-        if not started:
-            # An unsampled parent (a parent-based sampler decided against the request's
-            # trace): the predict span would not be sampled either; none is started, and
-            # the parent stays the current span (no context to attach) for the model's
-            # own children.
-            span: trace.Span = trace.NonRecordingSpan(parent)
-        else:
-            # No attributes at start: an unsampled span would clean them for nothing
-            # (ratio samplers do not read them); a sampled one gets them all below.
-            span = telemetry.tracer.start_span(f"predict {self.model}", kind=SpanKind.INTERNAL)
-        self._span = span
-        self._sampled = span.is_recording()
-        if self._sampled:
-            attributes: dict[str, Any] = {
-                sc.ATTR_MODEL_NAME: self.model,
-                sc.ATTR_MODEL_VERSION: self.version,
-                sc.ATTR_PREDICTION_ID: self.id,
-            }
-            if summary is not None:
-                attributes.update(summary.span_attributes())
-            if self._attributes:
-                attributes.update(self._attributes)
-            span.set_attributes(attributes)
-        if options.vocabulary:
-            _telemetry.use_vocabulary(telemetry, self.model, self.version, options.vocabulary)
-        if summary is not None:
-            try:
-                self._store_input(summary)
-            except Exception as exc:  # noqa: BLE001 - fail-open
-                report_internal_error("prediction.store_input", exc)
-        self._tokens = (
-            otel_context.attach(trace.set_span_in_context(span)) if started else None,
-            _CURRENT.set(self),
-        )
-        self._start = time.perf_counter()
 
     def end(self, error: BaseException | None = None) -> None:
         """End: output attributes, metrics, the log record, span end, context restored.
@@ -475,10 +475,11 @@ class Prediction:
         except Exception as exc:  # noqa: BLE001 - fail-open
             report_internal_error("prediction.end", exc)
         finally:
-            try:
-                span.end()
-            except Exception as exc:  # noqa: BLE001
-                report_internal_error("prediction.span_end", exc)
+            if self._started:  # the stand-in for an unsampled parent has nothing to end
+                try:
+                    span.end()
+                except Exception as exc:  # noqa: BLE001
+                    report_internal_error("prediction.span_end", exc)
             self.detach()
 
     def step(self) -> "_Step":
@@ -529,7 +530,7 @@ class Prediction:
             )
             return None
         self._input = summary
-        self._rows = summary.rows
+        self._rows = summary.columns.rows
         return summary
 
     def _store_input(self, summary: Any) -> None:
@@ -567,7 +568,7 @@ class Prediction:
         except UnsupportedInput:
             return
         self._output = summary
-        self._output_rows += summary.rows
+        self._output_rows += summary.columns.rows
         telemetry.store.record(self.model, self.version, sc.ROLE_OUTPUT, summary)
         if self._options.baseline is not None:
             self._check_quality(telemetry, self._options.baseline, summary, sc.ROLE_OUTPUT)
@@ -601,10 +602,11 @@ class Prediction:
             telemetry.rows.add(self._rows, self.model, self.version)
         store = telemetry.store
         if store.exports_durations:  # aggregated in the store, exported with the distributions
-            store.record_duration(attributes[sc.ATTR_MODEL_NAME], attributes[sc.ATTR_MODEL_VERSION], kind, duration)
+            store.durations.record(attributes[sc.ATTR_MODEL_NAME], attributes[sc.ATTR_MODEL_VERSION], kind, duration)
         else:  # nobody exports the store: the application's MeterProvider gets it
             telemetry.duration.record(duration, attributes if kind is None else {**attributes, sc.ATTR_ERROR_TYPE: kind})
-        logs = error is not None or self._logs_success(span)
+        # a success under an unsampled parent (no span started) is never logged (_logs_success)
+        logs = error is not None or (self._started and self._logs_success(span))
         joinable = None
         if self._options.outcomes and error is None and self._join_output is not MISSING:
             with contained("prediction.outcomes"):
@@ -816,10 +818,16 @@ def _redacted(value: Any, names: frozenset[str]) -> Any:
 
 def run(prediction: Prediction, call: Callable[[], Any], output_of: Callable[[Any], Any] | None = None) -> Any:
     """``call()`` as ``prediction``: its result (recorded as the output) and its exceptions
-    unchanged (the prediction's ``__exit__`` records an exception and lets it through)."""
-    with prediction:
+    unchanged (recorded on the prediction, then let through). Written out rather than
+    ``with prediction:`` (as :func:`run_async` is): the hot path, two frames less."""
+    prediction.start()
+    try:
         result = call()
-        prediction.record_result(result, output_of)
+    except BaseException as exc:
+        prediction.end(exc)
+        raise
+    prediction.record_result(result, output_of)
+    prediction.end()
     return result
 
 

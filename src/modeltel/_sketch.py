@@ -851,9 +851,11 @@ class SketchStore:
         if isinstance(cols, Record):
             rows = None
             with self._lock:
-                stream = self._alive(stream)
-                if stream is None:
-                    return
+                if stream.dead:  # expired since the lookup: the stream that replaced it
+                    stream = self._alive(stream)
+                    if stream is None:
+                        return
+                stream.touched = True
                 stream.config = config
                 stream.rows.append((cols.numeric_names, cols.numeric, cols.numeric_null_idx, cols.categorical))
                 if cols.overflow or cols.skipped or cols.truncated:

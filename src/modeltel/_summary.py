@@ -246,7 +246,9 @@ class OutputSummary(_Summary):
     __slots__ = ("_kind_of", "vocabulary")
 
     def __init__(self, columns: Columns | Record, config: Config, vocabulary: frozenset[str] = frozenset()) -> None:
-        super().__init__(columns, config)
+        self.columns = columns  # _Summary's fields, set here: one call less per output
+        self.config = config
+        self._stats = None
         self._kind_of: str | None = None
         #: The model's own output labels (its classes): in clear, as the sketch store has them.
         self.vocabulary = vocabulary
