@@ -29,13 +29,14 @@ def ensure_collector() -> Path:
     return COLLECTOR
 
 
-def strict_config(path: Path) -> Path:
-    """collector-config/local.yaml with alpha 0.001, feature_alpha 0.0002 and sequential_arl 10^6,
-    written to ``path``: for tests that read every one-second emit and must see no false alarm in
-    any of them (the per-evaluation level bounds a rate, not "never": docs/drift-math.md 5.4, 9.2)."""
+def strict_config(path: Path, *, alpha: float = 0.001, feature_alpha: float = 0.0002) -> Path:
+    """collector-config/local.yaml with a strict ``alpha`` and ``feature_alpha`` and sequential_arl
+    10^6, written to ``path``: for tests that read every one-second emit and must see no false
+    alarm in any of them (the per-evaluation level bounds a rate, not "never": docs/drift-math.md
+    5.4, 9.2)."""
     config = (CONFIGS / "local.yaml").read_text().replace(
         "      min_samples: ${env:MLDRIFT_MIN_SAMPLES:-0}",
-        "      min_samples: ${env:MLDRIFT_MIN_SAMPLES:-0}\n      alpha: 0.001\n      feature_alpha: 0.0002"
+        f"      min_samples: ${{env:MLDRIFT_MIN_SAMPLES:-0}}\n      alpha: {alpha:f}\n      feature_alpha: {feature_alpha:f}"
         "\n      sequential_arl: 1000000",
     )
     path.write_text(config)
