@@ -27,7 +27,7 @@ from modeltel import _prediction, _registry
 from modeltel import _semconv as sc
 from modeltel._identity import model_identity, register_model
 from modeltel._prediction import NO_OUTPUT, Options, Prediction, current_prediction, default_baseline
-from modeltel._telemetry import contained, report_internal_error
+from modeltel._telemetry import report_internal_error
 
 __all__ = [
     "NO_OUTPUT",
@@ -123,9 +123,11 @@ def _enter_server_span(model: str, version: str) -> str | None:
     if getattr(span, "kind", None) is not SpanKind.SERVER or not span.is_recording():
         return None
     span.set_attributes({sc.ATTR_MODEL_NAME: model, sc.ATTR_MODEL_VERSION: version})
-    attributes = getattr(span, "attributes", None)
-    route = attributes.get(sc.ATTR_HTTP_ROUTE) if isinstance(attributes, Mapping) else None
-    return route if isinstance(route, str) else None
+    # The SDK span's attributes, read through ``get`` (an isinstance check against the
+    # Mapping ABC costs more than the look-up itself).
+    get = getattr(getattr(span, "attributes", None), "get", None)
+    route = get(sc.ATTR_HTTP_ROUTE) if callable(get) else None
+    return route if type(route) is str else None
 
 
 def options_for(
@@ -161,15 +163,17 @@ def _begin(
     vocabulary: frozenset[str] | None = None,
 ) -> Prediction:
     """A prediction of ``model``; the input summary, ``attributes`` and the route go in
-    with the span's own attributes."""
-    extra = dict(attributes) if attributes else {}
-    with contained("instrumentation.server_span"):
+    with the span's own attributes (``attributes`` is read, never changed)."""
+    try:
         route = _enter_server_span(model, version)
-        if route is not None:
-            extra[sc.ATTR_HTTP_ROUTE] = route
-            remember_route_model(route, model, version)
+    except Exception as exc:  # noqa: BLE001 - fail-open
+        report_internal_error("instrumentation.server_span", exc)
+        route = None
+    if route is not None:
+        remember_route_model(route, model, version)
+        attributes = {**attributes, sc.ATTR_HTTP_ROUTE: route} if attributes else {sc.ATTR_HTTP_ROUTE: route}
     options = options_for(model, version, baseline, feature_names, vocabulary)
-    return Prediction(options, None, inputs if has_inputs else _prediction.MISSING, extra)
+    return Prediction(options, None, inputs if has_inputs else _prediction.MISSING, attributes)
 
 
 def run_observed_stream(

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, TypeVar, overload
 
 import wrapt
 
-from modeltel import _telemetry
+from modeltel import _registry, _telemetry
 from modeltel._prediction import load_baseline
 from modeltel._telemetry import report_internal_error
 from modeltel.instrumentation._common import (
@@ -81,6 +81,8 @@ def _pydantic_dump(value: Any) -> Any:
 def to_model_input(value: Any) -> Any:
     """A request body as a model input: pydantic models become dicts, ``{"instances": [...]}``
     style envelopes (one key holding a list) their list, dicts and lists stay as they are."""
+    if type(value) is dict and len(value) != 1:  # a plain record: nothing to unwrap
+        return value
     value = _pydantic_dump(value)
     if isinstance(value, list) and value and hasattr(value[0], "model_dump"):
         value = [_pydantic_dump(item) for item in value]
@@ -94,27 +96,41 @@ def to_model_input(value: Any) -> Any:
     return value
 
 
+# type -> whether its values are request bodies; bounded: the types come from code.
+_body_types: dict[type, bool] = {dict: True, list: True}
+_MAX_BODY_TYPES = 1000
+
+
+def _reset_body_types() -> None:
+    _body_types.clear()
+    _body_types.update({dict: True, list: True})
+
+
+_registry.register("routes.body_types", reset=_reset_body_types)
+
+
 def _is_body(value: Any) -> bool:
-    return isinstance(value, (dict, list)) or (
-        hasattr(value, "model_dump") and hasattr(type(value), "model_fields")
-    )
+    """A dict, a list or a pydantic model (decided once per type)."""
+    cls = type(value)
+    known = _body_types.get(cls)
+    if known is None:
+        known = isinstance(value, (dict, list)) or (hasattr(value, "model_dump") and hasattr(cls, "model_fields"))
+        if len(_body_types) < _MAX_BODY_TYPES:
+            _body_types[cls] = known
+    return known
 
 
-def flask_body_rejected() -> bool:
-    """True when the current Flask request says it is JSON but its body does not parse:
-    the view will answer 400 before any model runs, which is a rejected input (as FastAPI's
-    422), not a failed prediction."""
-    flask = sys.modules.get("flask")
-    if flask is None or not flask.has_request_context():
-        return False
-    request = flask.request
-    length = request.content_length
-    if not request.is_json or not length or length > _MAX_FLASK_BODY:
-        return False
-    return request.get_json(silent=True) is None
+#: What :func:`_flask_body` returns for a body that says it is JSON and does not parse.
+_REJECTED: Any = object()
+#: A Flask body not looked at yet.
+_UNREAD: Any = object()
 
 
-def _flask_json() -> Any:
+def _flask_body() -> Any:
+    """The current Flask request's JSON body, read once for the whole request: ``None``
+    without a Flask request or a bounded JSON body, ``_REJECTED`` for JSON that does not
+    parse (the view will answer 400 before any model runs: a rejected input, as FastAPI's
+    422, not a failed prediction)."""
     flask = sys.modules.get("flask")
     if flask is None or not flask.has_request_context():
         return None
@@ -124,7 +140,13 @@ def _flask_json() -> Any:
     if not request.is_json or length is None or length > _MAX_FLASK_BODY:
         return None
     # Cached by Flask: the view's own get_json() does not read the body again.
-    return request.get_json(silent=True)
+    body = request.get_json(silent=True)
+    return _REJECTED if body is None and length else body
+
+
+def flask_body_rejected() -> bool:
+    """True when the current Flask request says it is JSON but its body does not parse."""
+    return _flask_body() is _REJECTED
 
 
 def _not_body(param: inspect.Parameter) -> bool:
@@ -146,19 +168,25 @@ def _body_names(signature: inspect.Signature | None) -> tuple[str, ...] | None:
     return tuple(name for name, param in signature.parameters.items() if not _not_body(param))
 
 
+def _input_position(spec: RouteSpec, signature: inspect.Signature | None) -> int | None:
+    """Where ``spec.input_arg`` stands among the handler's positional parameters."""
+    names = list(signature.parameters) if signature is not None else []
+    return names.index(spec.input_arg) if spec.input_arg in names else None
+
+
 def _find_input(
     spec: RouteSpec,
-    signature: inspect.Signature | None,
+    input_position: int | None,
     body_names: tuple[str, ...] | None,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    flask_body: Any = _UNREAD,
 ) -> Any:
-    names = list(signature.parameters) if signature is not None else []
     if spec.input_arg is not None:
         if spec.input_arg in kwargs:
             return to_model_input(kwargs[spec.input_arg])
-        if spec.input_arg in names and names.index(spec.input_arg) < len(args):
-            return to_model_input(args[names.index(spec.input_arg)])
+        if input_position is not None and input_position < len(args):
+            return to_model_input(args[input_position])
         return None
     # Positional arguments (Flask path values, direct calls), then keyword arguments that
     # are not dependencies or query/header/path parameters (FastAPI passes keywords).
@@ -168,7 +196,9 @@ def _find_input(
     for name, value in kwargs.items():
         if (body_names is None or name in body_names) and _is_body(value):
             return to_model_input(value)
-    return _flask_json()
+    if flask_body is _UNREAD:
+        flask_body = _flask_body()
+    return None if flask_body is _REJECTED else flask_body
 
 
 def _json_response(result: Any) -> Any:
@@ -187,6 +217,8 @@ def _json_response(result: Any) -> Any:
 
 
 def _route_output(result: Any) -> Any:
+    if type(result) is dict or type(result) is list:  # what a handler returns most often
+        return to_model_input(result)
     if isinstance(result, tuple) and result:
         result = result[0]  # Flask's (body, status[, headers])
     if type(result).__module__.split(".", 1)[0] in _RESPONSE_MODULES:
@@ -209,15 +241,25 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
             signature = inspect.signature(handler)
         except (TypeError, ValueError):
             signature = None
+    # Per-route constants, worked out once here rather than on every request.
     body_names = _body_names(signature)
+    input_position = _input_position(spec, signature)
     fallback = getattr(handler, "__name__", "model")
     is_async = inspect.iscoroutinefunction(handler)
     is_stream = inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler)
+    # (configuration, (model, version)): the route's identity changes only with the
+    # configuration (MODELTEL_MODEL_NAME, MODELTEL_BASELINE, ...); one tuple, swapped whole.
+    identity: list[Any] = [(None, None)]
 
-    def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str, Any, bool]:
-        model, version = spec.identity(fallback)
+    def prepare(
+        config: Any, args: tuple[Any, ...], kwargs: dict[str, Any], flask_body: Any = _UNREAD
+    ) -> tuple[str, str, Any, bool]:
+        known = identity[0]
+        if known[0] is not config:
+            known = identity[0] = (config, spec.identity(fallback))
+        model, version = known[1]
         try:
-            inputs = _find_input(spec, signature, body_names, args, kwargs)
+            inputs = _find_input(spec, input_position, body_names, args, kwargs, flask_body)
         except Exception as exc:  # noqa: BLE001 - fail-open
             report_internal_error("routes.find_input", exc)
             inputs = None
@@ -229,9 +271,10 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
         stream_is_async = inspect.isasyncgenfunction(handler)
 
         def stream_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            if current_prediction() is not None or not _telemetry.default_config().enabled:
+            config = _telemetry.default_config()
+            if not config.enabled or current_prediction() is not None:
                 return wrapped(*args, **kwargs)
-            model, version, inputs, has_inputs = prepare(args, kwargs)
+            model, version, inputs, has_inputs = prepare(config, args, kwargs)
             return run_observed_stream(
                 model, version, lambda: wrapped(*args, **kwargs), is_async=stream_is_async,
                 inputs=inputs, has_inputs=has_inputs, output_of=_route_output, baseline=spec.baseline,
@@ -241,9 +284,10 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
     elif is_async:
 
         async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            if current_prediction() is not None or not _telemetry.default_config().enabled:
+            config = _telemetry.default_config()
+            if not config.enabled or current_prediction() is not None:
                 return await wrapped(*args, **kwargs)
-            model, version, inputs, has_inputs = prepare(args, kwargs)
+            model, version, inputs, has_inputs = prepare(config, args, kwargs)
             return await run_observed(
                 model, version, lambda: wrapped(*args, **kwargs), is_async=True,
                 inputs=inputs, has_inputs=has_inputs, output_of=_route_output, baseline=spec.baseline,
@@ -253,11 +297,13 @@ def wrap_handler(handler: Callable[..., Any], spec: RouteSpec) -> Callable[..., 
     else:
 
         def sync_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            if current_prediction() is not None or not _telemetry.default_config().enabled:
+            config = _telemetry.default_config()
+            if not config.enabled or current_prediction() is not None:
                 return wrapped(*args, **kwargs)
-            if flask_body_rejected():  # counted by the app's after_request hook
+            flask_body = _flask_body()
+            if flask_body is _REJECTED:  # counted by the app's after_request hook
                 return wrapped(*args, **kwargs)
-            model, version, inputs, has_inputs = prepare(args, kwargs)
+            model, version, inputs, has_inputs = prepare(config, args, kwargs, flask_body)
             return run_observed(
                 model, version, lambda: wrapped(*args, **kwargs),
                 inputs=inputs, has_inputs=has_inputs, output_of=_route_output, baseline=spec.baseline,
