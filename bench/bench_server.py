@@ -26,6 +26,11 @@ With --compare-src DIR another variant, "modeltel(DIR)", is the example and mode
 checkout (DIR/examples, DIR/src first on PYTHONPATH; e.g. ``git archive <commit> | tar -x -C
 DIR``), in the same rounds: a before/after comparison that the machine's drift does not bias.
 
+With --profile DIR py-spy (bench/requirements-profile.txt) samples every server while the
+benchmark runs (non-blocking, so the figures stay comparable) and writes DIR/<variant>.txt,
+collapsed stacks for any flame-graph tool; the share of modeltel's functions in the modeltel
+server's samples is printed.
+
 Each server is uvicorn (one process) on 127.0.0.1; the load comes from a second process
 (a bounded async httpx loop with keep-alive connections) posting one iris flower per
 request for a fixed time after a warm-up. Target (issue 13): modeltel at most 10% fewer
@@ -35,7 +40,7 @@ request (from /proc, all threads, export threads included) is printed too: on a 
 shared with other work it is the steadier figure, and on a CPU-bound server it is what
 throughput follows. Prints a table and writes JSON (bench/results/server.json).
 
-    .venv/bin/python bench/bench_server.py [--seconds 4] [--rounds 5] [--concurrency 8] [--log-sample-rate 0.1] [--trees 100] [--compare-src DIR]
+    .venv/bin/python bench/bench_server.py [--seconds 4] [--rounds 5] [--concurrency 8] [--log-sample-rate 0.1] [--trees 100] [--compare-src DIR] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -220,6 +226,32 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _profile(variant: str, pid: int, directory: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` into ``directory/<variant>.txt`` until it gets SIGINT."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    directory.mkdir(parents=True, exist_ok=True)
+    name = "".join(c if c.isalnum() or c in "@.-" else "_" for c in variant)
+    return subprocess.Popen(
+        [py_spy, "record", "--pid", str(pid), "--nonblocking", "--threads", "--rate", "200",
+         "--format", "raw", "--output", str(directory / f"{name}.txt")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+
+
+def _modeltel_shares(path: Path, top: int = 15) -> list[tuple[str, float]]:
+    """The share of the samples in which each modeltel function is on the stack."""
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        total += n
+        for frame in {f.rsplit(":", 1)[0] + ")" for f in stack.split(";") if "modeltel/" in f}:
+            inclusive[frame] = inclusive.get(frame, 0) + n
+    ranked = sorted(inclusive.items(), key=lambda item: -item[1])[:top]
+    return [(frame, 100 * n / max(1, total)) for frame, n in ranked]
+
+
 def _burst(variant: str, proc: subprocess.Popen[bytes], port: int, args: argparse.Namespace) -> dict[str, Any]:
     cpu_before = _cpu_seconds(proc.pid)
     out = subprocess.run(
@@ -243,6 +275,7 @@ def main() -> int:
     parser.add_argument("--log-sample-rate", type=float, help="also run modeltel with this MODELTEL_LOG_SAMPLE_RATE")
     parser.add_argument("--trees", type=int, help="serve a random forest of this many trees instead of the example's model")
     parser.add_argument("--compare-src", type=Path, help="also run the modeltel variant of the checkout in this directory")
+    parser.add_argument("--profile", type=Path, help="sample every server with py-spy into this directory")
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help="JSON results (default bench/results/server.json, server-forest<N>.json with --trees)")
     args = parser.parse_args()
@@ -271,15 +304,24 @@ def main() -> int:
     # moves from one to the next in short bursts, round after round: a slow spell of the
     # machine hits the variants of a round alike, and the figures compare within rounds.
     servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    profilers: list[subprocess.Popen[bytes]] = []
     try:
         for variant in results:
             servers[variant] = _start_server(variant, sink.server_address[1], model_path, args.compare_src)
+            if args.profile is not None:
+                profilers.append(_profile(variant, servers[variant][0].pid, args.profile))
         for i in range(args.rounds):
             for variant in results:
                 r = _burst(variant, *servers[variant], args)
                 results[variant].append(r)
                 print(f"round {i + 1} {variant:14s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  server CPU {r['server_cpu_us_per_request']:.0f} us/req  errors {r['errors']}", flush=True)
     finally:
+        for profiler in profilers:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            try:
+                profiler.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                profiler.kill()
         for proc, _ in servers.values():
             _stop(proc)
         sink.shutdown()
@@ -327,6 +369,11 @@ def main() -> int:
     print(f"otel against peer: {100 * change('otel', 'peer', 'rps'):+.1f}% req/s, "
           f"CPU/request {100 * change('otel', 'peer', 'server_cpu_us_per_request'):+.1f}%")
     print(f"OTLP requests received by the sink: {_Sink.received}")
+    profile = args.profile / "modeltel.txt" if args.profile is not None else None
+    if profile is not None and profile.exists():
+        print(f"modeltel's functions in the modeltel server's samples (inclusive), from {profile}:")
+        for frame, share in _modeltel_shares(profile):
+            print(f"  {share:5.1f}%  {frame}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in ("out", "load")}
     args.out.write_text(json.dumps({"rounds": results, "median": summary, "changes": against,
