@@ -338,15 +338,15 @@ _NUMBERS = frozenset({float, int})
 _NO_NULLS: tuple[int, ...] = ()
 
 
-#: The last names that passed the fast path's checks, and the length limit they passed
-#: (a model sends the same features every call: one tuple compare instead of the checks).
-_checked_names: tuple[tuple[str, ...], int] = ((), -1)
+#: Names that passed the fast path's checks -> the length limit they passed (a model sends
+#: the same features every call: one lookup instead of the checks). Bounded: cleared when full.
+_checked_names: dict[tuple[str, ...], int] = {}
+_MAX_CHECKED_NAMES = 256
 
 
 def _record(
     names: Sequence[Any], values: Sequence[Any], type_name: str, config: Config, *, labels: bool = False
 ) -> Record:
-    global _checked_names
     limit = config.max_string_length
     n = len(values)
     if not labels and n <= config.max_features and len(names) == n:
@@ -355,21 +355,31 @@ def _record(
         kinds = set(map(type, values))
         if kinds <= _NUMBERS and kinds:
             names_t = tuple(names)
-            checked, checked_limit = _checked_names
             # tuples here are dict keys or generated names (unique); a list may repeat a
             # name, and then the slow path keeps the first
-            if (checked_limit == limit and names_t == checked) or (
+            try:
+                known = _checked_names.get(names_t) == limit
+            except TypeError:  # an unhashable name: the checks below send it to the slow path
+                known = False
+            if known or (
                 set(map(type, names_t)) == _STR
                 and max(map(len, names_t)) <= limit
                 and (type(names) is tuple or len(set(names_t)) == n)
+                and _remember_names(names_t, limit)
             ):
-                _checked_names = (names_t, limit)
                 nums = list(values) if kinds == _FLOATS else list(map(float, values))
                 return Record(type_name, names_t, names_t, nums, _NO_NULLS, {})
     return _record_slow(names, values, type_name, config, labels=labels)
 
 
 _STR = frozenset({str})
+
+
+def _remember_names(names: tuple[str, ...], limit: int) -> bool:
+    if len(_checked_names) >= _MAX_CHECKED_NAMES:
+        _checked_names.clear()
+    _checked_names[names] = limit
+    return True
 
 
 def _record_slow(

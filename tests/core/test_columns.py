@@ -35,6 +35,19 @@ def test_dict_of_scalars_is_one_record_without_numpy():
     assert all(type(v) is float for v in r.numeric)
 
 
+def test_names_checked_once_are_checked_again_under_another_limit_or_with_repeats():
+    """The one-record fast path remembers names that passed its checks; the same names under
+    a shorter max_string_length are cut, and a list that repeats a name keeps the first."""
+    row = {"temperature": 1.0, "pressure": 2.0}
+    assert to_columns(row, config=CFG).names == ("temperature", "pressure")
+    short = to_columns(row, config=Config(max_string_length=4))
+    assert short.names == ("temp", "pres")
+    assert to_columns(row, config=CFG).names == ("temperature", "pressure")
+    frame = pd.DataFrame([[1.0, 2.0, 3.0]], columns=["temperature", "pressure", "temperature"])
+    repeated = to_columns(frame, config=CFG)
+    assert repeated.names == ("temperature", "pressure") and repeated.numeric == [1.0, 2.0]
+
+
 def test_numpy_1d_input_is_one_row_and_1d_output_is_one_column():
     """role decides: a 1-D input is one row of features, a 1-D output the `prediction` column."""
     row = to_columns(np.array([1.0, 2.0, 3.0]), config=CFG, role="input")
