@@ -1,9 +1,10 @@
 """Requests per second and latency of the FastAPI example with and without modeltel.
 
 Same run, same machine: every server runs for the whole benchmark and the load moves from
-one to the next in short bursts, round after round (peer, otel, modeltel, peer, ...), so
-that a slow spell of the machine hits the variants of a round alike; changes are the median
-over rounds of the ratio within each round:
+one to the next in short bursts, round after round (peer, otel, modeltel, then otel,
+modeltel, peer, ...: each round starts one variant later), so that a slow spell of the
+machine hits the variants of a round alike; changes are the median over rounds of the ratio
+within each round:
 
   peer      examples/fastapi_server.py with EXAMPLE_NO_MODELTEL=1 and MODELTEL_ENABLED=false:
             no configure(), no instrument_fastapi(), the predict_route decorator a pass-through
@@ -310,8 +311,11 @@ def main() -> int:
             servers[variant] = _start_server(variant, sink.server_address[1], model_path, args.compare_src)
             if args.profile is not None:
                 profilers.append(_profile(variant, servers[variant][0].pid, args.profile))
+        order = list(results)
         for i in range(args.rounds):
-            for variant in results:
+            # Each round starts one variant later: no variant always follows the same one
+            # (whose export work may still be running) or always runs first.
+            for variant in order[i % len(order):] + order[:i % len(order)]:
                 r = _burst(variant, *servers[variant], args)
                 results[variant].append(r)
                 print(f"round {i + 1} {variant:14s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  server CPU {r['server_cpu_us_per_request']:.0f} us/req  errors {r['errors']}", flush=True)
