@@ -339,14 +339,7 @@ def main() -> int:
     def floor_sampled(predict: Callable[[dict[str, float]], Any]) -> Any:
         """The OpenTelemetry calls of a prediction under the 10% parent-based sampler: the
         sampler's decision, the (mostly non-recording) span current around the call."""
-        span = sampled_tracer.start_span("predict bench")
-        if span.is_recording():
-            span.set_attributes({**base_attributes, "ml.prediction.id": new_prediction_id(), "ml.input.rows": 1, "ml.input.features": 20})
-        token = otel_context.attach(trace.set_span_in_context(span))
-        y = predict(row)
-        otel_context.detach(token)
-        span.end()
-        return y
+        return floor_and_aggregates(predict, sampled_tracer, aggregated=False)
 
     config = _telemetry.default_config()
 
@@ -363,21 +356,24 @@ def main() -> int:
         telemetry.rows.add(summary.rows, "bench-floor", "1")
         return y
 
-    def floor_and_aggregates(predict: Callable[[dict[str, float]], Any], tracer: Any) -> Any:
+    def floor_and_aggregates(predict: Callable[[dict[str, float]], Any], tracer: Any, aggregated: bool = True) -> Any:
         """floor@0 (or floor 10% with the sampled tracer) and the aggregates in one call, in
-        the order a monitored prediction does them: no lifecycle, no containment."""
-        start = time.perf_counter()
-        summary = summarize_input(row, config=config)
-        store.record("bench-floor", "1", "input", summary)
+        the order a monitored prediction does them: no lifecycle, no containment
+        (``aggregated=False``: the OpenTelemetry calls alone)."""
+        if aggregated:
+            start = time.perf_counter()
+            summary = summarize_input(row, config=config)
+            store.record("bench-floor", "1", "input", summary)
         span = tracer.start_span("predict bench")
         if span.is_recording():
             span.set_attributes({**base_attributes, "ml.prediction.id": new_prediction_id(), "ml.input.rows": 1, "ml.input.features": 20})
         token = otel_context.attach(trace.set_span_in_context(span))
         y = predict(row)
         otel_context.detach(token)
-        store.record("bench-floor", "1", "output", summarize_output(y, config=config))
-        store.record_duration("bench-floor", "1", None, time.perf_counter() - start)
-        telemetry.rows.add(summary.rows, "bench-floor", "1")
+        if aggregated:
+            store.record("bench-floor", "1", "output", summarize_output(y, config=config))
+            store.record_duration("bench-floor", "1", None, time.perf_counter() - start)
+            telemetry.rows.add(summary.rows, "bench-floor", "1")
         span.end()
         return y
 

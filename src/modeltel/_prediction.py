@@ -364,15 +364,11 @@ class Prediction:
 
     def record_output(self, y: Any) -> None:
         """Summarise ``y`` as the model output; may be called once per streamed chunk."""
-        if self._span is None or self._ended:
-            return
-        try:
-            self._record_output(y)
-        except Exception as exc:  # noqa: BLE001 - fail-open
-            report_internal_error("prediction.record_output", exc)
+        self.record_result(y)
 
     def record_result(self, result: Any, output_of: Callable[[Any], Any] | None = None) -> None:
-        """Record ``output_of(result)`` (or ``result``) as an output; ``NO_OUTPUT`` skips it."""
+        """Record ``output_of(result)`` (or ``result``) as an output; ``NO_OUTPUT`` skips it.
+        (The runners' path: :meth:`record_output` comes here, not the other way round.)"""
         if output_of is not None:
             try:
                 result = output_of(result)
@@ -386,7 +382,7 @@ class Prediction:
         try:
             self._record_output(result)
         except Exception as exc:  # noqa: BLE001 - fail-open
-            report_internal_error("prediction.record_result", exc)
+            report_internal_error("prediction.record_output", exc)
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         """Add attributes to the prediction's span (nothing when it is not sampled)."""
