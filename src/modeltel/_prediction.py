@@ -264,6 +264,7 @@ class Prediction:
         "_options",
         "_span",
         "_handles",
+        "_config",
         "_sampled",
         "_started",
         "_start",
@@ -304,6 +305,7 @@ class Prediction:
         self._options = options
         self._span: trace.Span | None = None
         self._handles: Any = None  # the handles taken at start, used to the end
+        self._config: Any = None  # the configuration read at start, used to the end
         self._sampled = False
         self._started = False  # a span was started (not so under an unsampled parent)
         self._start = 0.0
@@ -403,6 +405,7 @@ class Prediction:
         # try/except rather than contained(): no guard object on the hot path
         try:
             telemetry = self._handles = _telemetry.current()
+            self._config = config
             options = self._options
             capture = options.capture_raw if options.capture_raw is not None else config.capture_raw
             if capture:
@@ -415,14 +418,16 @@ class Prediction:
                 except Exception as exc:  # noqa: BLE001 - fail-open
                     report_internal_error("prediction.start_input", exc)
                 self._pending_input = MISSING
-            parent = trace.get_current_span().get_span_context()
+            current = trace.get_current_span()
+            parent = current.get_span_context()
             started = not (parent.is_valid and not parent.trace_flags.sampled)
             if not started:
                 # An unsampled parent (a parent-based sampler decided against the request's
                 # trace): the predict span would not be sampled either; none is started, and
                 # the parent stays the current span (no context to attach) for the model's
-                # own children.
-                span: trace.Span = trace.NonRecordingSpan(parent)
+                # own children. A non-recording parent (what the SDK makes of an unsampled
+                # span) stands for the prediction's span as it is.
+                span: trace.Span = current if type(current) is trace.NonRecordingSpan else trace.NonRecordingSpan(parent)
             else:
                 # No attributes at start: an unsampled span would clean them for nothing
                 # (ratio samplers do not read them); a sampled one gets them all below.
@@ -560,7 +565,7 @@ class Prediction:
         if self._capture_raw:
             self._raw_output = y if self._raw_output is MISSING else _append(self._raw_output, y)
         try:
-            summary = summarize_output(y, config=_telemetry.default_config(), vocabulary=self._options.vocabulary)
+            summary = summarize_output(y, config=self._config or _telemetry.default_config(), vocabulary=self._options.vocabulary)
         except UnsupportedInput:
             return
         self._output = summary
@@ -643,7 +648,7 @@ class Prediction:
         """
         rate = self._options.log_sample_rate
         if rate is None:
-            rate = _telemetry.default_config().log_sample_rate
+            rate = (self._config or _telemetry.default_config()).log_sample_rate
         if self._sampled:
             if rate is None:  # a prediction drawn for raw capture (opted in) is logged
                 return self._capture_raw
