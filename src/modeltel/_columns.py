@@ -35,6 +35,7 @@ from typing import Any, Iterator, Sequence, TypeVar, cast
 
 import numpy as np
 
+from modeltel import _registry
 from modeltel._config import Config
 from modeltel._identity import type_name as _type_name
 from modeltel._identity import value_label as _label
@@ -831,6 +832,18 @@ def to_columns(
 _PROCESS_KEY = os.urandom(32)
 _keys: dict[str, bytes] = {}
 _warned_no_key = False
+
+
+def _reset() -> None:
+    """The caches of this module and its once-only warning (not the process key: replicas forked
+    from one parent must keep agreeing on it)."""
+    global _warned_no_key
+    _checked_names.clear()
+    _keys.clear()
+    _warned_no_key = False
+
+
+_registry.register("columns.caches", reset=_reset)
 
 
 def _hash_key(secret: str | None) -> bytes:

@@ -304,8 +304,9 @@ class Prediction:
                 self.version = options.version or sc.DEFAULT_MODEL_VERSION
         self._options = options
         self._span: trace.Span | None = None
-        self._handles: Any = None  # the handles taken at start, used to the end
-        self._config: Any = None  # the configuration read at start, used to the end
+        # Taken at start, used to the end (every step after start runs only once a span is set):
+        self._handles: Any = None  # the telemetry handles
+        self._config: Any = None  # the configuration
         self._sampled = False
         self._started = False  # a span was started (not so under an unsampled parent)
         self._start = 0.0
@@ -358,7 +359,7 @@ class Prediction:
         if self._span is None or self._ended:
             return
         with contained("prediction.record_input"):
-            summary = self._summarise_input(X, feature_names, _telemetry.default_config())
+            summary = self._summarise_input(X, feature_names, self._config)
             if summary is not None:
                 if self._sampled:
                     self._span.set_attributes(summary.span_attributes())
@@ -535,7 +536,7 @@ class Prediction:
         return summary
 
     def _store_input(self, summary: Any) -> None:
-        telemetry = self._handles or _telemetry.current()
+        telemetry = self._handles
         baseline = self._options.baseline
         if baseline is not None:
             _telemetry.use_baseline(telemetry, self.model, self.version, baseline)
@@ -559,13 +560,13 @@ class Prediction:
             self._span.set_attribute(sc.ATTR_OUTLIER_ROWS, rows)
 
     def _record_output(self, y: Any) -> None:
-        telemetry = self._handles or _telemetry.current()
+        telemetry = self._handles
         if self._options.outcomes:
             self._join_output = y
         if self._capture_raw:
             self._raw_output = y if self._raw_output is MISSING else _append(self._raw_output, y)
         try:
-            summary = summarize_output(y, config=self._config or _telemetry.default_config(), vocabulary=self._options.vocabulary)
+            summary = summarize_output(y, config=self._config, vocabulary=self._options.vocabulary)
         except UnsupportedInput:
             return
         self._output = summary
@@ -576,7 +577,7 @@ class Prediction:
 
     def _error_config(self) -> Any:
         """The configuration the exception text rule reads: this model's option wins."""
-        config = _telemetry.default_config()
+        config = self._config
         opted = self._options.capture_error_messages
         if opted is None or opted == config.capture_error_messages:
             return config
@@ -584,7 +585,7 @@ class Prediction:
 
     def _finish(self, span: trace.Span, error: BaseException | None) -> None:
         duration = time.perf_counter() - self._start
-        telemetry = self._handles or _telemetry.current()
+        telemetry = self._handles
         attributes = _telemetry.metric_attributes(self.model, self.version)
         _telemetry.count_model_overflow(telemetry, attributes)
         if self._sampled and self._output is not None:
@@ -648,7 +649,7 @@ class Prediction:
         """
         rate = self._options.log_sample_rate
         if rate is None:
-            rate = (self._config or _telemetry.default_config()).log_sample_rate
+            rate = self._config.log_sample_rate
         if self._sampled:
             if rate is None:  # a prediction drawn for raw capture (opted in) is logged
                 return self._capture_raw
@@ -669,7 +670,7 @@ class Prediction:
         :meth:`_logs_success`). The body carries what the span does not (input and output
         summaries, the error, opted-in raw payloads); the model, version, id and trace
         context are the record's attributes and trace fields."""
-        config = _telemetry.default_config()
+        config = self._config
         fields: dict[str, Any] = {sc.ATTR_PREDICTION_ID: self.id}
         if self._input is not None:
             fields["input"] = self._input.log_fields()
